@@ -1,0 +1,106 @@
+"""The application factory: one PTB Application, its handlers in order, its services."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from telegram import BotCommand
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.request import BaseRequest
+
+from bot.config import Settings
+from bot.flows.answers import Label
+from bot.flows.model import Flow
+from bot.handlers import account, fallback, flow_input, start
+from bot.services import Services
+from bot.texts import LANGUAGES
+from storage.db import utcnow
+
+log = logging.getLogger(__name__)
+
+# The command menu, in the order people see it.
+MENU = ("start", "help", "settings", "privacy", "cancel")
+EXPIRY_SWEEP = timedelta(minutes=5)
+
+
+def register_handlers(app: Application) -> None:  # type: ignore[type-arg]
+    # Order matters within a group: PTB runs the first handler whose filter matches.
+    # 1. Commands first, so "/cancel" is never taken as the answer to a free-text step.
+    start.register(app)
+    account.register(app)
+    # 2. Flow input: buttons, edits, text, voice. Edits come before text so an edited
+    #    message is never mistaken for a new answer.
+    flow_input.register(app)
+    # 3. Commands nobody claimed, then any other kind of message (stickers, photos…),
+    #    then the error handler: last, so they only see what everything above passed over.
+    fallback.register(app)
+    flow_input.register_last(app)
+
+
+async def register_menu(app: Application) -> None:  # type: ignore[type-arg]
+    services: Services = app.bot_data
+    for lang in LANGUAGES:
+        commands = [
+            BotCommand(name, services.texts.label(lang, Label(f"cmd_{name}"))) for name in MENU
+        ]
+        await app.bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
+
+
+def build_application(
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    updates_request: BaseRequest | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    extra_flows: tuple[Flow, ...] = (),
+    polling: bool = True,
+    rate_limiter: bool = True,
+    menu: bool = True,
+) -> Application:  # type: ignore[type-arg]
+    """Build the bot. Tests and the console pass a stand-in `request`; nothing else differs."""
+    token = settings.telegram_bot_token
+    builder = (
+        ApplicationBuilder()
+        .token(token.get_secret_value() if token else "123456:CONSOLE")
+        .base_url(f"{settings.telegram_api_url}/bot")
+        .base_file_url(f"{settings.telegram_api_url}/file/bot")
+        .context_types(ContextTypes(bot_data=Services))
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(updates_request or request)
+    if not polling:
+        builder = builder.updater(None)
+    if rate_limiter:
+        # Keeps interactive replies under Telegram's limits and rides out a 429 by waiting.
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+
+    async def post_init(app: Application) -> None:  # type: ignore[type-arg]
+        services: Services = app.bot_data
+        await services.start(settings, clock=clock, extra_flows=extra_flows)
+        if menu:
+            await register_menu(app)
+        if app.job_queue is not None:
+            app.job_queue.run_repeating(
+                _sweep_expired, interval=EXPIRY_SWEEP, first=1, name="flow-expiry"
+            )
+
+    async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
+        services: Services = app.bot_data
+        await services.stop()
+
+    app = builder.post_init(post_init).post_shutdown(post_shutdown).build()
+    register_handlers(app)
+    return app
+
+
+async def _sweep_expired(context: object) -> None:
+    """Close flows left open past their expiry; the database says which, across restarts."""
+    app = getattr(context, "application", None)
+    if app is None:
+        return
+    services: Services = app.bot_data
+    count = await services.engine.expire_due()
+    if count:
+        log.info("expired %d open flows", count)

@@ -1,0 +1,88 @@
+"""Settings, loaded once from the environment and `.env`, then passed down."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """Raised at start-up when a setting is missing or malformed; names the variable."""
+
+
+class Settings(BaseSettings):
+    """Every knob the bot has. Environment variable names are the field aliases."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_url: str = Field(default="https://api.telegram.org", alias="TELEGRAM_API_URL")
+    db_path: Path = Field(default=Path("./data/triobot.db"), alias="TRIOBOT_DB")
+    programme_tz: str = Field(default="Europe/London", alias="TRIOBOT_TZ")
+    # An open flow nobody touches for this long is closed; the person is told next time.
+    flow_expiry_hours: float = Field(default=72.0, gt=0, alias="TRIOBOT_FLOW_EXPIRY_HOURS")
+    # After this much silence a half-finished flow is offered back rather than assumed.
+    flow_resume_prompt_minutes: float = Field(
+        default=60.0, ge=0, alias="TRIOBOT_FLOW_RESUME_MINUTES"
+    )
+    consent_version: str = Field(default="2026-1", alias="TRIOBOT_CONSENT_VERSION")
+    bot_username: str | None = Field(default=None, alias="TRIOBOT_BOT_USERNAME")
+
+    @field_validator("programme_tz")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        bot_id, _, secret = value.get_secret_value().partition(":")
+        if not bot_id.isdigit() or not secret:
+            # Never echo the value: it is a secret even when malformed.
+            raise ValueError("malformed; expected the form <digits>:<secret> from @BotFather")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.programme_tz)
+
+    @property
+    def flow_expiry(self) -> timedelta:
+        return timedelta(hours=self.flow_expiry_hours)
+
+    @property
+    def flow_resume_after(self) -> timedelta:
+        return timedelta(minutes=self.flow_resume_prompt_minutes)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Load settings, turning validation errors into one message naming each bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            info = Settings.model_fields.get(field)
+            name = info.alias if info is not None and info.alias else field.upper()
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigError("Bad configuration — " + "; ".join(problems)) from None

@@ -1,0 +1,20 @@
+"""Every flow the bot runs, in one registry."""
+
+from __future__ import annotations
+
+from bot.config import Settings
+from bot.flows.model import Flow, FlowRegistry
+from bot.flows.onboarding import onboarding_flow
+from bot.flows.privacy import privacy_flow
+from bot.flows.settings import settings_flow
+
+
+def build_registry(settings: Settings, extra: tuple[Flow, ...] = ()) -> FlowRegistry:
+    return FlowRegistry(
+        (
+            onboarding_flow(settings.consent_version),
+            settings_flow(),
+            privacy_flow(settings.consent_version),
+            *extra,
+        )
+    )

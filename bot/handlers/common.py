@@ -1,0 +1,133 @@
+"""Who is speaking, and turning the engine's replies into Bot API calls."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from telegram import (
+    CallbackQuery,
+    Chat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden
+
+from bot.flows.answers import Label
+from bot.flows.engine import Actor, Button, Keyboard, Outcome, Say, Tapped, Toast
+from bot.services import Context
+from bot.texts import pick_language, split_message
+from storage.db import Transaction
+from storage.people import PeopleRepo, Person, PersonStatus, Role
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    person: Person
+    roles: frozenset[Role]
+    lang: str
+    actor: Actor
+
+
+async def identify(update: Update, context: Context) -> Who | None:
+    """The person behind this update, or None for a stranger (nothing is stored about them)."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return None
+    svc = context.bot_data
+    person = await svc.people.by_telegram_id(user.id)
+    if person is None or person.status == "erased":
+        return None
+    if person.status == "blocked":
+        # They wrote to us, so they unblocked the bot.
+        async with svc.db.transaction() as tx:
+            await _reactivate(tx, person)
+        person = await svc.people.get(person.id) or person
+    roles = await svc.people.roles(person.id)
+    lang = pick_language(person.language, user.language_code)
+    tz = ZoneInfo(person.time_zone or svc.settings.programme_tz)
+    return Who(person, roles, lang, Actor(person.id, chat.id, tz))
+
+
+async def _reactivate(tx: Transaction, person: Person) -> None:
+    status: PersonStatus = "active" if person.onboarded else "joining"
+    await PeopleRepo.set_status(tx, person.id, status)
+
+
+def stranger_language(update: Update) -> str:
+    user = update.effective_user
+    return pick_language(None, user.language_code if user else None)
+
+
+def markup(context: Context, lang: str, keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
+    if not keyboard:
+        return None
+    texts = context.bot_data.texts
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(texts.label(lang, b.label), callback_data=b.data) for b in row]
+            for row in keyboard
+        ]
+    )
+
+
+async def say(
+    context: Context,
+    chat_id: int,
+    lang: str,
+    template: str,
+    values: dict[str, object] | None = None,
+    keyboard: InlineKeyboardMarkup | None = None,
+) -> None:
+    """Render a template and send it, split to fit, the keyboard on the last part."""
+    text = context.bot_data.texts.render(lang, template, values)
+    parts = split_message(text)
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        await context.bot.send_message(
+            chat_id,
+            part,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard if last else None,
+            disable_web_page_preview=True,
+        )
+
+
+async def deliver(update: Update, context: Context, outcome: Outcome, lang: str) -> None:
+    """Send what the engine decided, in order. Every callback query is answered once."""
+    chat: Chat | None = update.effective_chat
+    query = update.callback_query
+    answered = False
+    for reply in outcome.replies:
+        if isinstance(reply, Say) and chat is not None:
+            keyboard = markup(context, lang, reply.keyboard)
+            await say(context, chat.id, lang, reply.template, dict(reply.context), keyboard)
+        elif isinstance(reply, Tapped) and query is not None:
+            await _retap(context, query, lang, reply)
+        elif isinstance(reply, Toast) and query is not None and not answered:
+            text = context.bot_data.texts.label(lang, reply.label)
+            await query.answer(text[:200], show_alert=reply.alert)
+            answered = True
+    if query is not None and not answered:
+        await query.answer()
+
+
+async def _retap(context: Context, query: CallbackQuery, lang: str, reply: Tapped) -> None:
+    """Replace the tapped keyboard: by the choice made (shown as a ✓ button), or by nothing."""
+    keyboard: Keyboard | None = reply.keyboard
+    if keyboard is None and reply.chosen is not None:
+        data = context.bot_data.engine.signer.sign("n")
+        keyboard = ((Button(Label("chosen", {"label": reply.chosen}), data),),)
+    try:
+        await query.edit_message_reply_markup(markup(context, lang, keyboard))
+    except BadRequest as exc:
+        # Already in that state (a double tap), or the message is gone: nothing to change.
+        if "not modified" not in exc.message and "not found" not in exc.message:
+            raise
+    except Forbidden:
+        log.info("could not edit a message in a chat that blocked the bot")

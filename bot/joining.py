@@ -1,0 +1,93 @@
+"""Redeeming an invite: who a newcomer is, fixed by the code they were given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from storage.db import Database, utcnow
+from storage.invites import Invite, InviteProblem, InviteRepo
+from storage.people import PeopleRepo
+from storage.programme import ProgrammeRepo
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    person_id: int
+    context: dict[str, Any]  # what the onboarding flow shows: role, school, trio
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    problem: InviteProblem
+
+
+class Joining:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.invites = InviteRepo(db)
+        self.programme = ProgrammeRepo(db)
+
+    async def redeem(
+        self, code: str, *, telegram_id: int, telegram_name: str, language_code: str | None
+    ) -> Joined | Refused:
+        """Create (or bind) the person the code is for, count the use, join their trio.
+
+        All in one transaction: a code that runs out at the same moment is refused whole.
+        """
+        code = InviteRepo.normalise(code)
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone("SELECT * FROM invite WHERE code = ?", (code,))
+            if row is None:
+                return Refused("unknown")
+            invite = Invite.from_row(row)
+            existing = await tx.fetchone(
+                "SELECT id FROM person WHERE telegram_id = ?", (telegram_id,)
+            )
+            problem = invite.problem(utcnow())
+            if problem is not None:
+                return Refused(problem)
+            if existing is not None:
+                person_id = int(existing["id"])
+                await PeopleRepo.add_role(tx, person_id, invite.role)
+            elif invite.person_id is not None:
+                # A personal invite for someone the coordinator pre-registered.
+                person_id = invite.person_id
+                taken = await tx.fetchval(
+                    "SELECT telegram_id FROM person WHERE id = ?", (person_id,)
+                )
+                if taken is not None and taken != telegram_id:
+                    return Refused("used_up")
+                await PeopleRepo.update(tx, person_id, telegram_id=telegram_id, status="joining")
+                await PeopleRepo.add_role(tx, person_id, invite.role)
+            else:
+                person_id = await PeopleRepo.create(
+                    tx, telegram_id=telegram_id, school_id=invite.school_id, role=invite.role
+                )
+            if not await InviteRepo.claim(tx, code, person_id):
+                return Refused("used_up")
+            if invite.school_id is not None:
+                await PeopleRepo.update(tx, person_id, school_id=invite.school_id)
+            if invite.trio_id is not None:
+                lead = invite.role == "trio_lead"
+                await ProgrammeRepo.add_member(tx, invite.trio_id, person_id, lead=lead)
+                if lead:
+                    await PeopleRepo.add_role(tx, person_id, "teacher")
+            school = (
+                await tx.fetchval("SELECT name FROM school WHERE id = ?", (invite.school_id,))
+                if invite.school_id is not None
+                else None
+            )
+            trio = (
+                await tx.fetchval("SELECT name FROM trio WHERE id = ?", (invite.trio_id,))
+                if invite.trio_id is not None
+                else None
+            )
+        context = {
+            "role": invite.role,
+            "school": school,
+            "trio": trio,
+            "telegram_name": telegram_name,
+            "language": (language_code or "en").split("-")[0],
+        }
+        return Joined(person_id, context)

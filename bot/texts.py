@@ -1,0 +1,163 @@
+"""Every user-visible text comes from Jinja2 templates in prompts/<lang>/."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+from bot.flows.answers import Label
+
+LANGUAGES = ("en", "es", "pt")
+DEFAULT_LANGUAGE = "en"
+TELEGRAM_LIMIT = 4096
+
+
+def pick_language(setting: str | None, telegram_code: str | None) -> str:
+    """The person's setting, else Telegram's language_code, else English."""
+    if setting in LANGUAGES:
+        return setting
+    base = (telegram_code or "").split("-")[0].lower()
+    return base if base in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def prompts_root() -> Path:
+    return Path(str(resources.files("prompts")))
+
+
+class Texts:
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or prompts_root()
+        self.env = Environment(
+            loader=FileSystemLoader(str(self.root)),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self.env.filters["answer"] = _answer_filter
+        self.env.filters["label"] = _label_filter
+        self._labels: dict[str, Any] = {}
+
+    def exists(self, lang: str, name: str) -> bool:
+        return (self.root / lang / f"{name}.j2").is_file()
+
+    def _template_path(self, lang: str, name: str) -> str:
+        if lang not in LANGUAGES or not self.exists(lang, name):
+            lang = DEFAULT_LANGUAGE
+        return f"{lang}/{name}.j2"
+
+    def render(self, lang: str, name: str, context: Mapping[str, Any] | None = None) -> str:
+        """Telegram HTML for template `name`; Label values in the context are rendered first."""
+        values = {
+            key: self.label_html(lang, value) if isinstance(value, Label) else value
+            for key, value in (context or {}).items()
+        }
+        template = self.env.get_template(self._template_path(lang, name))
+        text = template.render(lang=lang, texts=self, **values)
+        return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+    def _macro(self, lang: str, key: str) -> Any:
+        if lang not in self._labels:
+            module = self.env.get_template(f"{lang}/labels.j2").module
+            self._labels[lang] = module
+        macro = getattr(self._labels[lang], key, None)
+        if macro is None and lang != DEFAULT_LANGUAGE:
+            return self._macro(DEFAULT_LANGUAGE, key)
+        if macro is None:
+            raise KeyError(f"no label {key!r} in {lang}/labels.j2")
+        return macro
+
+    def label_html(self, lang: str, label: Label) -> Markup:
+        if label.text is not None:
+            return Markup.escape(label.text)
+        params = {
+            key: self.label_html(lang, value) if isinstance(value, Label) else value
+            for key, value in label.params.items()
+        }
+        # A macro in an autoescaping environment already returns escaped Markup.
+        rendered: Markup = self._macro(lang, label.key)(**params)
+        return rendered.strip()
+
+    def label(self, lang: str, label: Label) -> str:
+        """Plain text, for buttons and command descriptions (Telegram shows it verbatim)."""
+        return html.unescape(self.label_html(lang, label))
+
+
+@pass_context
+def _label_filter(context: Context, key: str, **params: Any) -> Markup:
+    texts: Texts = context["texts"]
+    return texts.label_html(context["lang"], Label(key, params))
+
+
+@pass_context
+def _answer_filter(context: Context, value: Any) -> Markup:
+    """An answer as a person reads it back: text, 'voice note (12 s)', a list, or 'skipped'."""
+    texts: Texts = context["texts"]
+    lang = context["lang"]
+    if value is None:
+        return texts.label_html(lang, Label("skipped"))
+    if isinstance(value, dict) and "voice" in value:
+        return texts.label_html(lang, Label("voice_note", {"seconds": value.get("duration", 0)}))
+    if isinstance(value, list):
+        return Markup(", ").join(Markup.escape(str(v)) for v in value)
+    if isinstance(value, bool):
+        return texts.label_html(lang, Label("yes" if value else "no"))
+    return Markup.escape(str(value))
+
+
+_BLANK_LINE = re.compile(r"\n\s*\n")
+
+
+def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Split rendered HTML at paragraph breaks so every part fits Telegram's limit.
+
+    Templates keep tags within a paragraph, so cutting between paragraphs keeps each part
+    balanced. A single paragraph longer than the limit is cut at line breaks, and a single
+    line longer than that is sent as escaped plain text in slices.
+    """
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current = ""
+    for paragraph in _pieces(text, limit):
+        candidate = f"{current}\n\n{paragraph}" if current else paragraph
+        if len(candidate) <= limit:
+            current = candidate
+        else:
+            if current:
+                parts.append(current)
+            current = paragraph
+    if current:
+        parts.append(current)
+    return parts
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    pieces: list[str] = []
+    for paragraph in _BLANK_LINE.split(text):
+        if len(paragraph) <= limit:
+            pieces.append(paragraph)
+            continue
+        for line in paragraph.split("\n"):
+            if len(line) <= limit:
+                pieces.append(line)
+                continue
+            plain = html.escape(html.unescape(re.sub(r"<[^>]+>", "", line)))
+            step = limit - 16  # room so an escape sequence is never cut in half
+            while plain:
+                cut = plain[:step]
+                amp = cut.rfind("&")
+                if amp != -1 and ";" not in cut[amp:]:
+                    cut = cut[:amp]
+                pieces.append(cut)
+                plain = plain[len(cut) :]
+    return pieces

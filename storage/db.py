@@ -1,0 +1,175 @@
+"""The SQLite database: one aiosqlite connection, WAL, explicit write transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+Params = Sequence[Any] | dict[str, Any]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_db_time(moment: datetime) -> str:
+    """Store instants as sortable UTC text; naive datetimes are refused, not guessed."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given to the database")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_db_time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def migration_scripts() -> list[tuple[int, str, str]]:
+    """(number, name, sql) for every file in storage/migrations, in order."""
+    folder = resources.files("storage") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            number = int(entry.name.split("_", 1)[0])
+            found.append((number, entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class Database:
+    """Shared by every repository. Writes go through `transaction()` (BEGIN IMMEDIATE).
+
+    One connection serves the whole bot; an asyncio lock keeps two tasks from interleaving
+    statements inside one transaction on it.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Database:
+        path = Path(path)
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Owner-only from the first byte: the file holds people's words.
+            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+            os.close(fd)
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        for pragma in (
+            "PRAGMA journal_mode = WAL",
+            # NORMAL in WAL mode survives a crash of the process (not of the OS) without an
+            # fsync per commit; that is the durability the bot promises.
+            "PRAGMA synchronous = NORMAL",
+            "PRAGMA busy_timeout = 5000",
+            "PRAGMA foreign_keys = ON",
+        ):
+            await conn.execute(pragma)
+        db = cls(conn)
+        await db.migrate()
+        return db
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._conn.close()
+
+    async def migrate(self) -> list[int]:
+        """Apply pending numbered migrations, each atomically with its version row."""
+        applied: list[int] = []
+        async with self._lock:
+            await self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            cursor = await self._conn.execute("SELECT version FROM schema_version")
+            done = {row[0] for row in await cursor.fetchall()}
+            for number, name, sql in migration_scripts():
+                if number in done:
+                    continue
+                stamp = to_db_time(utcnow())
+                script = (
+                    f"BEGIN IMMEDIATE;\n{sql}\n"
+                    f"INSERT INTO schema_version VALUES ({number}, '{name}', '{stamp}');\nCOMMIT;"
+                )
+                try:
+                    await self._conn.executescript(script)
+                except sqlite3.Error:
+                    await self._conn.execute("ROLLBACK")
+                    raise
+                applied.append(number)
+        return applied
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """A write transaction: commits on success, rolls back on any exception."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Transaction(self._conn)
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            else:
+                await self._conn.execute("COMMIT")
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        async with self._lock:
+            cursor = await self._conn.execute(sql, params)
+            row: sqlite3.Row | None = await cursor.fetchone()
+            await cursor.close()
+            return row
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        async with self._lock:
+            cursor = await self._conn.execute(sql, params)
+            rows = list(await cursor.fetchall())
+            await cursor.close()
+            return rows
+
+    async def fetchval(self, sql: str, params: Params = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+
+class Transaction:
+    """Statements inside one open write transaction."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run a statement; returns lastrowid (for INSERT) or the rowcount."""
+        cursor = await self._conn.execute(sql, params)
+        result = cursor.lastrowid if sql.lstrip().upper().startswith("INSERT") else None
+        count = cursor.rowcount
+        await cursor.close()
+        return int(result) if result else count
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        await self._conn.executemany(sql, rows)
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        cursor = await self._conn.execute(sql, params)
+        row: sqlite3.Row | None = await cursor.fetchone()
+        await cursor.close()
+        return row
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        cursor = await self._conn.execute(sql, params)
+        rows = list(await cursor.fetchall())
+        await cursor.close()
+        return rows
+
+    async def fetchval(self, sql: str, params: Params = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]

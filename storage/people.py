@@ -1,0 +1,155 @@
+"""People, their roles and their consent records."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from storage.db import Database, Transaction, from_db_time, to_db_time, utcnow
+
+Role = Literal["teacher", "trio_lead", "researcher", "coordinator"]
+ROLES: tuple[Role, ...] = ("teacher", "trio_lead", "researcher", "coordinator")
+PersonStatus = Literal["invited", "joining", "active", "blocked", "erased"]
+SETTABLE = frozenset(
+    {"display_name", "language", "time_zone", "quiet_start", "quiet_end", "reminder_time"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: int
+    ref: str | None
+    telegram_id: int | None
+    display_name: str | None
+    language: str | None
+    time_zone: str | None
+    quiet_start: str
+    quiet_end: str
+    reminder_time: str
+    school_id: int | None
+    status: PersonStatus
+    onboarded_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Person:
+        return cls(
+            id=row["id"],
+            ref=row["ref"],
+            telegram_id=row["telegram_id"],
+            display_name=row["display_name"],
+            language=row["language"],
+            time_zone=row["time_zone"],
+            quiet_start=row["quiet_start"],
+            quiet_end=row["quiet_end"],
+            reminder_time=row["reminder_time"],
+            school_id=row["school_id"],
+            status=row["status"],
+            onboarded_at=from_db_time(row["onboarded_at"]),
+        )
+
+    @property
+    def onboarded(self) -> bool:
+        return self.onboarded_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    given: bool
+    version: str
+    recorded_at: datetime
+
+
+class PeopleRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def by_telegram_id(self, telegram_id: int) -> Person | None:
+        row = await self.db.fetchone("SELECT * FROM person WHERE telegram_id = ?", (telegram_id,))
+        return None if row is None else Person.from_row(row)
+
+    async def get(self, person_id: int) -> Person | None:
+        row = await self.db.fetchone("SELECT * FROM person WHERE id = ?", (person_id,))
+        return None if row is None else Person.from_row(row)
+
+    async def roles(self, person_id: int) -> frozenset[Role]:
+        rows = await self.db.fetchall(
+            "SELECT role FROM person_role WHERE person_id = ?", (person_id,)
+        )
+        return frozenset(row[0] for row in rows)
+
+    async def consent(self, person_id: int) -> ConsentRecord | None:
+        row = await self.db.fetchone(
+            "SELECT given, version, recorded_at FROM consent WHERE person_id = ?"
+            " ORDER BY id DESC LIMIT 1",
+            (person_id,),
+        )
+        if row is None:
+            return None
+        recorded = from_db_time(row["recorded_at"])
+        assert recorded is not None
+        return ConsentRecord(bool(row["given"]), row["version"], recorded)
+
+    @staticmethod
+    async def create(
+        tx: Transaction,
+        *,
+        telegram_id: int | None,
+        school_id: int | None,
+        role: Role,
+        ref: str | None = None,
+        display_name: str | None = None,
+        status: PersonStatus = "joining",
+    ) -> int:
+        now = to_db_time(utcnow())
+        person_id = await tx.execute(
+            "INSERT INTO person (ref, telegram_id, display_name, school_id, status,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (ref, telegram_id, display_name, school_id, status, now, now),
+        )
+        await PeopleRepo.add_role(tx, person_id, role)
+        return person_id
+
+    @staticmethod
+    async def add_role(tx: Transaction, person_id: int, role: Role) -> None:
+        await tx.execute(
+            # ON CONFLICT, not OR IGNORE: OR IGNORE would also swallow a CHECK violation.
+            "INSERT INTO person_role (person_id, role) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (person_id, role),
+        )
+
+    @staticmethod
+    async def update(tx: Transaction, person_id: int, **fields: str | int | None) -> None:
+        """Change settable fields; the names are checked against a fixed list, never spliced."""
+        unknown = set(fields) - SETTABLE - {"status", "telegram_id", "school_id"}
+        if unknown:
+            raise ValueError(f"not a person field: {sorted(unknown)}")
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        await tx.execute(
+            f"UPDATE person SET {assignments}, updated_at = ? WHERE id = ?",  # noqa: S608
+            (*fields.values(), to_db_time(utcnow()), person_id),
+        )
+
+    @staticmethod
+    async def mark_onboarded(tx: Transaction, person_id: int) -> None:
+        now = to_db_time(utcnow())
+        await tx.execute(
+            "UPDATE person SET status = 'active', onboarded_at = COALESCE(onboarded_at, ?),"
+            " updated_at = ? WHERE id = ?",
+            (now, now, person_id),
+        )
+
+    @staticmethod
+    async def record_consent(tx: Transaction, person_id: int, *, given: bool, version: str) -> None:
+        await tx.execute(
+            "INSERT INTO consent (person_id, given, version, recorded_at) VALUES (?, ?, ?, ?)",
+            (person_id, int(given), version, to_db_time(utcnow())),
+        )
+
+    @staticmethod
+    async def set_status(tx: Transaction, person_id: int, status: PersonStatus) -> None:
+        await tx.execute(
+            "UPDATE person SET status = ?, updated_at = ? WHERE id = ?",
+            (status, to_db_time(utcnow()), person_id),
+        )

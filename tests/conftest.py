@@ -1,0 +1,47 @@
+"""Shared fixtures: a controllable clock and a fresh on-disk database per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from storage.db import Database
+
+
+class FakeClock:
+    """Wall time for the bot (UTC datetimes) and monotonic time for the stand-in."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+        self.elapsed = 0.0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.elapsed
+
+    def advance(self, seconds: float = 0.0, **delta: float) -> None:
+        step = timedelta(seconds=seconds, **delta)
+        self.now += step
+        self.elapsed += step.total_seconds()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "triobot.db"
+
+
+@pytest.fixture
+async def db(db_path: Path) -> AsyncIterator[Database]:
+    database = await Database.open(db_path)
+    yield database
+    await database.close()
