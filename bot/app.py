@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from telegram import BotCommand
@@ -27,13 +28,15 @@ EXPIRY_SWEEP = timedelta(minutes=5)
 
 def register_handlers(app: Application) -> None:  # type: ignore[type-arg]
     # Order matters within a group: PTB runs the first handler whose filter matches.
-    # 1. Commands first, so "/cancel" is never taken as the answer to a free-text step.
+    # 1. Edited messages first: CommandHandler and MessageHandler also match edits, and an
+    #    edit must never run a command again or count as a new answer.
+    flow_input.register_first(app)
+    # 2. Commands, so "/cancel" is never taken as the answer to a free-text step.
     start.register(app)
     account.register(app)
-    # 2. Flow input: buttons, edits, text, voice. Edits come before text so an edited
-    #    message is never mistaken for a new answer.
+    # 3. Flow input: buttons, text, voice.
     flow_input.register(app)
-    # 3. Commands nobody claimed, then any other kind of message (stickers, photos…),
+    # 4. Commands nobody claimed, then any other kind of message (stickers, photos…),
     #    then the error handler: last, so they only see what everything above passed over.
     fallback.register(app)
     flow_input.register_last(app)
@@ -93,6 +96,27 @@ def build_application(
     app = builder.post_init(post_init).post_shutdown(post_shutdown).build()
     register_handlers(app)
     return app
+
+
+@asynccontextmanager
+async def running(app: Application) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    """Run `app` without polling (tests, console, benchmarks): the same start-up as `run`.
+
+    PTB calls post_init only from run_polling/run_webhook, so it is called here by hand.
+    """
+    await app.initialize()
+    try:
+        if app.post_init is not None:
+            await app.post_init(app)
+        await app.start()
+        try:
+            yield app
+        finally:
+            await app.stop()
+    finally:
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
 
 
 async def _sweep_expired(context: object) -> None:

@@ -67,8 +67,8 @@ class Texts:
 
     def _macro(self, lang: str, key: str) -> Any:
         if lang not in self._labels:
-            module = self.env.get_template(f"{lang}/labels.j2").module
-            self._labels[lang] = module
+            source = lang if self.exists(lang, "labels") else DEFAULT_LANGUAGE
+            self._labels[lang] = self.env.get_template(f"{source}/labels.j2").module
         macro = getattr(self._labels[lang], key, None)
         if macro is None and lang != DEFAULT_LANGUAGE:
             return self._macro(DEFAULT_LANGUAGE, key)

@@ -45,3 +45,11 @@ async def db(db_path: Path) -> AsyncIterator[Database]:
     database = await Database.open(db_path)
     yield database
     await database.close()
+
+
+@pytest.fixture
+async def bot(db_path: Path, clock: FakeClock) -> AsyncIterator[object]:
+    from tests.harness import bot_under_test
+
+    async for running_bot in bot_under_test(db_path, clock):
+        yield running_bot

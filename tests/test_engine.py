@@ -145,7 +145,8 @@ async def test_invalid_answers_are_reasked_with_the_reason_and_change_nothing(
     before = await db.fetchone("SELECT step, answers, seq FROM flow_state")
     for given, reason in [
         (TextIn("purple"), "reasons/pick_one"),
-        (OtherIn("sticker"), "reasons/pick_one"),
+        (OtherIn("sticker"), "reasons/wrong_kind"),
+        (VoiceIn("f", 3), "reasons/wrong_kind"),
     ]:
         out = await engine.handle(actor, given)
         assert said(out) == [reason, "demo/colour"]

@@ -91,8 +91,11 @@ class AnswerType(Protocol):
 
 
 def _not_text(given: Input) -> Rejected:
+    """A step that wants a button got a sticker, photo, voice note…"""
     if isinstance(given, OtherIn):
         return Rejected("wrong_kind", {"kind": given.kind})
+    if isinstance(given, ChoiceIn):
+        return Rejected("stale_button")
     return Rejected("wrong_kind", {"kind": "voice"})
 
 
@@ -170,7 +173,8 @@ class OneOf:
                 return Accepted(found.value)
             if self.typed is not None:
                 return self.typed(given.text)
-        return Rejected("pick_one")
+            return Rejected("pick_one")
+        return _not_text(given)
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,8 @@ class ManyOf:
                     return Rejected("pick_many", {"min": self.min_picks})
                 picked.append(found.value)
             return self.check(list(dict.fromkeys(picked)))
+        if isinstance(given, OtherIn | VoiceIn):
+            return _not_text(given)
         return Rejected("pick_many", {"min": self.min_picks})
 
     def check(self, picked: list[str]) -> Parsed:
@@ -229,6 +235,8 @@ class YesNo:
                 return Accepted(True)
             if word in NO_WORDS:
                 return Accepted(False)
+        if isinstance(given, OtherIn | VoiceIn):
+            return _not_text(given)
         return Rejected("yes_or_no")
 
 

@@ -139,10 +139,13 @@ async def cancel(update: Update, context: Context) -> None:
     await deliver(update, context, await context.bot_data.engine.cancel(who.actor), who.lang)
 
 
+def register_first(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED, edited))
+
+
 def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("cancel", cancel))
     app.add_handler(CallbackQueryHandler(button))
-    app.add_handler(MessageHandler(filters.UpdateType.EDITED, edited))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, text))
     app.add_handler(MessageHandler(filters.VOICE, voice))
 

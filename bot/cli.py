@@ -1,0 +1,89 @@
+"""The `triobot` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.config import ConfigError, Settings, load_settings
+
+
+class RedactToken(logging.Filter):
+    """Keep the bot token out of every log line (httpx logs request URLs, which hold it)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg = message.replace(self.token, "<token>")
+            record.args = ()
+        return True
+
+
+def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    if settings.telegram_bot_token is not None:
+        redact = RedactToken(settings.telegram_bot_token.get_secret_value())
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(redact)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="triobot", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the bot (long polling); the console when no token is set")
+    console = sub.add_parser("console", help="the bot in this terminal, on a stand-in Telegram")
+    console.add_argument("--no-demo", action="store_true", help="do not seed the demo programme")
+    invite = sub.add_parser("invite", help="invite codes")
+    invite_sub = invite.add_subparsers(dest="invite_command", required=True)
+    create = invite_sub.add_parser("create", help="create an invite code and deep link")
+    create.add_argument(
+        "--role", required=True, choices=["teacher", "trio_lead", "researcher", "coordinator"]
+    )
+    create.add_argument("--school", help="school reference (as in the roster)")
+    create.add_argument("--trio", help="trio reference (as in the roster)")
+    create.add_argument("--uses", type=int, default=1, help="how many people may use it")
+    create.add_argument("--expires", default="14d", help="lifetime, e.g. 14d, 48h, never")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    command = args.command or "run"
+    if command == "run" and settings.telegram_bot_token is None:
+        print("No TELEGRAM_BOT_TOKEN set: starting the console instead.", file=sys.stderr)
+        command = "console"
+    if command == "console":
+        configure_logging(settings, logging.WARNING)
+        from bot.console import run_console
+
+        asyncio.run(run_console(settings, demo=not getattr(args, "no_demo", False)))
+        return 0
+    configure_logging(settings)
+    if command == "run":
+        from bot.runner import run_polling
+
+        run_polling(settings)
+        return 0
+    if command == "invite":
+        from bot.admin_cli import create_invite
+
+        return asyncio.run(create_invite(settings, args))
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,112 @@
+"""The real Application on the strict stand-in for Telegram, for dialogue-style tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from telegram.ext import Application
+
+from bot.app import build_application, running
+from bot.config import Settings
+from bot.demo import seed_demo
+from bot.flows.model import Flow
+from bot.services import Services
+from bot.standin.api import FakeTelegram
+from bot.standin.driver import Conversation, SimPerson
+from bot.standin.request import StandInRequest
+from storage.db import Database
+from tests.conftest import FakeClock
+
+
+def test_settings(db_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {"db_path": db_path, "programme_tz": "Europe/London"}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@dataclass
+class BotUnderTest:
+    """One running bot; `restart()` stops it and starts a new Application on the same files."""
+
+    settings: Settings
+    clock: FakeClock
+    api: FakeTelegram
+    extra_flows: tuple[Flow, ...] = ()
+    app: Application = field(init=False)  # type: ignore[type-arg]
+    conversation: Conversation = field(init=False)
+    _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+
+    async def start(self) -> None:
+        self.app = build_application(
+            self.settings,
+            request=StandInRequest(self.api),
+            polling=False,
+            clock=self.clock,
+            extra_flows=self.extra_flows,
+        )
+        await self._stack.enter_async_context(running(self.app))
+        self.conversation = Conversation(
+            self.app, self.api, advance=self.clock.advance, fail_on_refusal=True
+        )
+
+    async def stop(self) -> None:
+        await self._stack.aclose()
+        self._stack = AsyncExitStack()
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+    @property
+    def services(self) -> Services:
+        services: Services = self.app.bot_data
+        return services
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    def person(self, user_id: int, name: str, language: str | None = "en") -> SimPerson:
+        return self.conversation.person(user_id, name, language)
+
+
+async def bot_under_test(
+    db_path: Path,
+    clock: FakeClock,
+    *,
+    demo: bool = True,
+    extra_flows: tuple[Flow, ...] = (),
+    **overrides: object,
+) -> AsyncIterator[BotUnderTest]:
+    api = FakeTelegram(clock=clock.monotonic)
+    bot = BotUnderTest(test_settings(db_path, **overrides), clock, api, extra_flows)
+    await bot.start()
+    if demo:
+        await seed_demo(bot.db)
+    try:
+        yield bot
+    finally:
+        await bot.stop()
+
+
+async def join(
+    person: SimPerson,
+    code: str,
+    *,
+    consent: str = "Yes",
+    language: str = "English",
+    name: str | None = None,
+    zone: str = "Europe/London",
+) -> None:
+    """Walk a person through joining, the way a teacher would on a phone."""
+    await person.says(f"/start {code}")
+    await person.taps(consent)
+    await person.taps(language)
+    if name is None:
+        await person.taps(person.first_name)
+    else:
+        await person.says(name)
+    await person.taps(zone)

@@ -1,0 +1,144 @@
+"""Every template renders in every language, fits Telegram, and is valid Telegram HTML."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.flows.answers import Label
+from bot.standin.html import check_telegram_html, visible_length
+from bot.texts import LANGUAGES, TELEGRAM_LIMIT, Texts, pick_language, prompts_root, split_message
+
+TEXTS = Texts()
+ROOT = prompts_root()
+TEMPLATES = sorted(
+    str(path.relative_to(ROOT / "en"))[: -len(".j2")]
+    for path in (ROOT / "en").rglob("*.j2")
+    if path.name != "labels.j2"
+)
+LONG = "Ünïcode & <angle> “quotes” " * 3
+
+# One context holding every variable any template reads, with awkward values.
+SAMPLE: dict[str, Any] = {
+    "answers": {"name": LONG, "consent": "yes", "what": "name"},
+    "ctx": {"trio": LONG, "school": LONG, "role": "trio_lead", "person": {}},
+    "current": None,
+    "again": True,
+    "step_number": 2,
+    "title": Label("flow_onboarding"),
+    "wanted": Label("flow_settings"),
+    "command": "/start",
+    "held": {
+        "name": LONG,
+        "roles": ["teacher", "trio_lead"],
+        "school": LONG,
+        "trios": [LONG, "B & C"],
+        "language": "pt",
+        "time_zone": "Europe/Lisbon",
+        "quiet_hours": "21:00–07:00",
+        "reminder_time": "15:45",
+        "telegram_id": 123456789,
+        "consent_given": True,
+        "consent_version": "2026-1",
+        "consent_at": "2026-11-23 09:00 UTC",
+        "flows": 3,
+    },
+    "kind": "sticker",
+    "voice": True,
+    "min": 1,
+    "max": 2000,
+    "length": 10_000,
+    "given": "<b>Mars/Base",
+    "version": "2026-1",
+    "problem": "expired",
+    "joined": {"role": "teacher", "trio": LONG, "school": LONG},
+    "name": LONG,
+    "roles": ["teacher", "trio_lead", "researcher", "coordinator"],
+    "person": {
+        "name": LONG,
+        "language": "es",
+        "time_zone": "Europe/Madrid",
+        "quiet_hours": "20:00–07:00",
+        "reminder_time": "16:00",
+    },
+    "what": Label("setting_time_zone"),
+}
+VARIANTS: list[dict[str, Any]] = [
+    {},
+    {"problem": None, "held": {**SAMPLE["held"], "consent_given": False}},
+    {"problem": "used_up", "answers": {"consent": "no", "what": "name"}, "roles": ["teacher"]},
+    {"problem": "unknown", "answers": {"consent": "withdraw"}, "ctx": {"role": "researcher"}},
+    {"problem": "revoked", "held": {}, "person": {}, "ctx": {"role": "coordinator"}},
+]
+
+
+def test_every_language_has_every_template() -> None:
+    for lang in LANGUAGES:
+        missing = [name for name in TEMPLATES if not TEXTS.exists(lang, name)]
+        assert not missing, f"{lang} lacks {missing}"
+        assert (ROOT / lang / "labels.j2").is_file()
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_template_renders_valid_telegram_html(lang: str, name: str) -> None:
+    for variant in VARIANTS:
+        text = TEXTS.render(lang, name, {**SAMPLE, **variant})
+        assert text.strip(), f"{lang}/{name} rendered empty"
+        assert check_telegram_html(text) is None, (lang, name, check_telegram_html(text), text)
+        assert visible_length(text) <= TELEGRAM_LIMIT
+        assert "<angle>" not in text  # values are escaped
+
+
+def _macro_names(lang: str) -> list[str]:
+    source = (ROOT / lang / "labels.j2").read_text(encoding="utf-8")
+    return re.findall(r"{%-?\s*macro\s+(\w+)\(", source)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_labels_exist_in_every_language_and_fit_buttons(lang: str) -> None:
+    assert sorted(_macro_names(lang)) == sorted(_macro_names("en"))
+    params = {
+        "label": Label(text="Red & blue"),
+        "name": "Ana",
+        "seconds": 12,
+        "min": 2,
+        "max": 3,
+        "kind": "photo",
+        "code": "pt",
+    }
+    for key in _macro_names(lang):
+        macro = TEXTS._macro(lang, key)
+        wanted = {arg: params[arg] for arg in macro.arguments}
+        if key == "role":
+            wanted = {"name": "trio_lead"}
+        text = TEXTS.label(lang, Label(key, wanted))
+        assert text.strip(), (lang, key)
+        assert len(text) <= 200, (lang, key)
+        assert "&amp;" not in text and "<" not in text, (lang, key, text)
+
+
+def test_language_choice() -> None:
+    assert pick_language("pt", "es") == "pt"
+    assert pick_language(None, "es-ES") == "es"
+    assert pick_language(None, "de") == "en"
+    assert pick_language(None, None) == "en"
+
+
+def test_long_messages_split_within_the_limit_and_stay_valid() -> None:
+    paragraph = "<b>Trio</b> " + "word & more " * 60
+    text = "\n\n".join([paragraph] * 40)
+    parts = split_message(text)
+    assert len(parts) > 1
+    for part in parts:
+        assert len(part) <= TELEGRAM_LIMIT and check_telegram_html(part) is None
+    giant = "x&y " * 5000
+    for part in split_message(giant):
+        assert len(part) <= TELEGRAM_LIMIT and check_telegram_html(part) is None
+
+
+def test_templates_are_found_in_the_package() -> None:
+    assert Path(ROOT, "en", "help.j2").is_file()
