@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.flows.answers import Label
 from bot.flows.model import Flow
 from bot.handlers import account, fallback, flow_input, start
+from bot.ordering import PerChatOrder
 from bot.services import Services
 from bot.texts import LANGUAGES
 from storage.db import utcnow
@@ -70,6 +71,7 @@ def build_application(
         .base_url(f"{settings.telegram_api_url}/bot")
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
         .context_types(ContextTypes(bot_data=Services))
+        .concurrent_updates(PerChatOrder())
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(updates_request or request)

@@ -42,6 +42,9 @@ class Texts:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            # Templates ship with the package; checking their files on every render
+            # (Jinja's default) costs a stat() per message.
+            auto_reload=False,
         )
         self.env.filters["answer"] = _answer_filter
         self.env.filters["label"] = _label_filter
@@ -89,7 +92,7 @@ class Texts:
 
     def label(self, lang: str, label: Label) -> str:
         """Plain text, for buttons and command descriptions (Telegram shows it verbatim)."""
-        return html.unescape(self.label_html(lang, label))
+        return html.unescape(str(self.label_html(lang, label)))
 
 
 @pass_context

@@ -73,6 +73,18 @@ class PeopleRepo:
         row = await self.db.fetchone("SELECT * FROM person WHERE id = ?", (person_id,))
         return None if row is None else Person.from_row(row)
 
+    async def with_roles(self, telegram_id: int) -> tuple[Person, frozenset[Role]] | None:
+        """The person and their roles in one query: this runs on every update."""
+        row = await self.db.fetchone(
+            "SELECT p.*, (SELECT group_concat(role) FROM person_role r WHERE r.person_id = p.id)"
+            " AS roles FROM person p WHERE p.telegram_id = ?",
+            (telegram_id,),
+        )
+        if row is None:
+            return None
+        roles = frozenset((row["roles"] or "").split(",")) - {""}
+        return Person.from_row(row), roles
+
     async def roles(self, person_id: int) -> frozenset[Role]:
         rows = await self.db.fetchall(
             "SELECT role FROM person_role WHERE person_id = ?", (person_id,)

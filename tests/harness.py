@@ -21,7 +21,7 @@ from storage.db import Database
 from tests.conftest import FakeClock
 
 
-def test_settings(db_path: Path, **overrides: object) -> Settings:
+def settings_for(db_path: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {"db_path": db_path, "programme_tz": "Europe/London"}
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -82,7 +82,7 @@ async def bot_under_test(
     **overrides: object,
 ) -> AsyncIterator[BotUnderTest]:
     api = FakeTelegram(clock=clock.monotonic)
-    bot = BotUnderTest(test_settings(db_path, **overrides), clock, api, extra_flows)
+    bot = BotUnderTest(settings_for(db_path, **overrides), clock, api, extra_flows)
     await bot.start()
     if demo:
         await seed_demo(bot.db)

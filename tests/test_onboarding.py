@@ -78,9 +78,7 @@ async def test_used_expired_and_revoked_invites_are_refused(bot: BotUnderTest) -
     await other.says("/start DEMOALICE")
     assert "already been used" in other.last_text
     async with bot.db.transaction() as tx:
-        old = await InviteRepo.create(
-            tx, role="teacher", expires_at=utcnow() - timedelta(days=1)
-        )
+        old = await InviteRepo.create(tx, role="teacher", expires_at=utcnow() - timedelta(days=1))
         gone = await InviteRepo.create(tx, role="teacher")
         await InviteRepo.revoke(tx, gone)
     await other.says(f"/start {old}")
@@ -94,7 +92,7 @@ async def test_language_follows_telegram_until_chosen(bot: BotUnderTest) -> None
     lucia = bot.person(507, "Lucía", language="es")
     await lucia.says("/start DEMOCARMEN")
     assert "What I keep" not in lucia.last_text  # Spanish, from Telegram's language_code
-    await lucia.taps("1")  # consent buttons are numbered as typed fallbacks too
+    await lucia.says("1")  # a choice can be typed by its number too
     await lucia.taps("Português")
     prompt = lucia.last_text
     assert prompt and "What name" not in prompt

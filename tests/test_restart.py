@@ -88,9 +88,7 @@ async def test_six_free_text_answers_survive_a_restart_after_each(
             await bot.restart()
             dana = bot.person(704, "Dana")
             await dana.says(f"answer {i}")
-        row = await bot.db.fetchone(
-            "SELECT answers, status FROM flow_state WHERE flow = 'checkin'"
-        )
+        row = await bot.db.fetchone("SELECT answers, status FROM flow_state WHERE flow = 'checkin'")
         assert row is not None and row["status"] == "done"
         assert json.loads(row["answers"]) == {f"q{i}": f"answer {i}" for i in range(1, 7)}
 

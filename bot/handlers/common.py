@@ -40,15 +40,15 @@ async def identify(update: Update, context: Context) -> Who | None:
     if user is None or chat is None:
         return None
     svc = context.bot_data
-    person = await svc.people.by_telegram_id(user.id)
-    if person is None or person.status == "erased":
+    found = await svc.people.with_roles(user.id)
+    if found is None or found[0].status == "erased":
         return None
+    person, roles = found
     if person.status == "blocked":
         # They wrote to us, so they unblocked the bot.
         async with svc.db.transaction() as tx:
             await _reactivate(tx, person)
         person = await svc.people.get(person.id) or person
-    roles = await svc.people.roles(person.id)
     lang = pick_language(person.language, user.language_code)
     tz = ZoneInfo(person.time_zone or svc.settings.programme_tz)
     return Who(person, roles, lang, Actor(person.id, chat.id, tz))
