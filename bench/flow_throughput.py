@@ -344,7 +344,10 @@ def summary(
 
 
 def child(variant: str, people: int, seconds: float | None, in_flight: int) -> None:
-    with tempfile.TemporaryDirectory(dir=Path.cwd()) as folder:
+    # Under bench/results (ignored by git), on the same disk as the repository.
+    scratch = Path(__file__).resolve().parent / "results"
+    scratch.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch) as folder:
         if variant == "triobot":
             result = asyncio.run(run_triobot(people, Path(folder), in_flight))
         elif variant == "floor":
