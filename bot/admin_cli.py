@@ -1,14 +1,32 @@
-"""Coordinator commands that act on the database directly."""
+"""Coordinator commands that act on the database directly. Output is plain English text.
+
+Each command names the permission it exercises (bot/permissions.py); whoever runs the
+command line holds the coordinator's rights (`CLI_ROLES`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import csv
+import os
 import re
+import sys
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from bot.config import Settings
+from bot.data_rights import DataRights
+from bot.permissions import CLI_ROLES, Action, allowed
+from bot.roster import ImportReport, RosterImport
+from bot.status import Status
 from storage.db import Database, utcnow
-from storage.invites import InviteRepo
+from storage.invites import InviteAdminRepo, InviteRepo
+from storage.status import StatusRepo
+
+ADMIN_COMMANDS = frozenset({"invite", "roster", "person", "status"})
+PRIMARY_ROLE = ("coordinator", "researcher", "trio_lead", "teacher")  # shown first in invites
 
 
 def parse_lifetime(text: str, now: datetime) -> datetime | None:
@@ -58,4 +76,192 @@ async def create_invite(settings: Settings, args: argparse.Namespace) -> int:
     username = settings.bot_username or "<your_bot>"
     print(code)
     print(f"https://t.me/{username}?start={code}")
+    return 0
+
+
+def add_parsers(sub: Any, invite_sub: Any) -> None:
+    """The coordinator's subcommands, next to `invite create` (bot/cli.py)."""
+    batch = invite_sub.add_parser(
+        "batch", help="a personal invite for every pre-registered person without one, as CSV"
+    )
+    batch.add_argument("--out", required=True, type=Path, help="CSV file to write (mail merge)")
+    batch.add_argument("--expires", default="30d", help="lifetime, e.g. 30d, 6w, never")
+    revoke = invite_sub.add_parser("revoke", help="withdraw an invite code")
+    revoke.add_argument("code")
+    listing = invite_sub.add_parser("list", help="invites still usable (--all: every one)")
+    listing.add_argument("--all", action="store_true", dest="everything")
+    roster = sub.add_parser("roster", help="the programme's schools, trios and people")
+    roster_sub = roster.add_subparsers(dest="roster_command", required=True)
+    load = roster_sub.add_parser("import", help="import schools, trios or people from CSV")
+    load.add_argument("file", type=Path)
+    load.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
+    person = sub.add_parser("person", help="one person's data")
+    person_sub = person.add_subparsers(dest="person_command", required=True)
+    erase = person_sub.add_parser("erase", help="erase a person on request (cannot be undone)")
+    erase.add_argument("who", help="roster reference or Telegram id")
+    erase.add_argument("--yes", action="store_true", help="confirm: erase without asking")
+    status = sub.add_parser("status", help="schools, trios, who joined, quiet trios, failures")
+    status.add_argument("--quiet-weeks", type=float, help="quiet after this many weeks")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Dispatch one coordinator command; returns the exit status."""
+    command = args.command
+    if command == "roster":
+        try:
+            content = args.file.read_bytes()
+        except OSError as exc:
+            print(f"cannot read {args.file}: {exc.strerror}")
+            return 2
+        return asyncio.run(_with_db(settings, "roster.import", import_roster, content, args))
+    if command == "invite":
+        action: Action = "invite.create"
+        if args.invite_command == "create":
+            return asyncio.run(create_invite(settings, args))
+        handler = {
+            "batch": batch_invites,
+            "revoke": revoke_invite,
+            "list": list_invites,
+        }[args.invite_command]
+        return asyncio.run(_with_db(settings, action, handler, settings, args))
+    if command == "person":
+        return asyncio.run(_with_db(settings, "person.erase", erase_person, args))
+    if command == "status":
+        return asyncio.run(_with_db(settings, "status.programme", show_status, settings, args))
+    return 2
+
+
+async def _with_db(settings: Settings, action: Action, handler: Any, *extra: Any) -> int:
+    if not allowed(CLI_ROLES, action):
+        print(f"not allowed: {action}")
+        return 2
+    db = await Database.open(settings.db_path)
+    try:
+        return int(await handler(db, *extra))
+    finally:
+        await db.close()
+
+
+async def import_roster(db: Database, content: bytes, args: argparse.Namespace) -> int:
+    report = await RosterImport(db).run(content, dry_run=args.dry_run)
+    print_report(report, args.file, dry_run=args.dry_run)
+    return 1 if report.errors else 0
+
+
+def print_report(report: ImportReport, path: Path, *, dry_run: bool) -> None:
+    if report.kind is not None:
+        print(f"{path}: {report.kind}, {report.rows} rows")
+    for warning in report.warnings:
+        print(f"  warning: {warning}")
+    for error in report.errors:
+        print(f"  error: {error}")
+    if report.errors:
+        print(f"Nothing was imported: {len(report.errors)} error(s). Fix them and run it again.")
+    elif dry_run:
+        print("The file is fine (dry run: nothing written).")
+    else:
+        print(
+            f"Imported: {report.created} new, {report.updated} changed,"
+            f" {report.unchanged} unchanged."
+        )
+
+
+def _link(settings: Settings, code: str) -> str:
+    return f"https://t.me/{settings.bot_username or '<your_bot>'}?start={code}"
+
+
+async def batch_invites(db: Database, settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        expires = parse_lifetime(args.expires, utcnow())
+    except ValueError as exc:
+        print(exc)
+        return 2
+    now = utcnow()
+    rows = []
+    async with db.transaction() as tx:
+        for person in await InviteAdminRepo.uninvited(tx, now):
+            roles = [r for r in PRIMARY_ROLE if r in person.roles] or ["teacher"]
+            code = await InviteRepo.create(
+                tx,
+                role=roles[0],
+                school_id=person.school_id,
+                person_id=person.person_id,
+                expires_at=expires,
+            )
+            link = _link(settings, code)
+            rows.append([person.ref, person.name or "", person.school or "", roles[0], code, link])
+        # Written inside the transaction: if the file cannot be written, no codes are made.
+        _write_private_csv(args.out, ["person_ref", "name", "school", "role", "code", "link"], rows)
+    print(f"{len(rows)} new personal invite(s) written to {args.out}")
+    if not settings.bot_username:
+        print("Set TRIOBOT_BOT_USERNAME to put real links in the file.", file=sys.stderr)
+    return 0
+
+
+def _write_private_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    """Owner-only from the first byte: the file holds live invite codes."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+async def revoke_invite(db: Database, settings: Settings, args: argparse.Namespace) -> int:
+    code = InviteRepo.normalise(args.code)
+    async with db.transaction() as tx:
+        done = await InviteRepo.revoke(tx, code)
+    if not done:
+        known = await InviteRepo(db).get(code)
+        print(f"{code}: already revoked" if known else f"{code}: no such invite")
+        return 1
+    print(f"{code}: revoked; it can no longer be used")
+    return 0
+
+
+async def list_invites(db: Database, settings: Settings, args: argparse.Namespace) -> int:
+    now = utcnow()
+    lines = await InviteAdminRepo(db).listing(now, everything=args.everything)
+    print(f"{'code':<13} {'role':<12} {'uses':>7}  {'expires':<10} school / trio / person")
+    for i in lines:
+        expires = i.expires_at.strftime("%Y-%m-%d") if i.expires_at else "never"
+        if i.revoked_at is not None:
+            expires = "revoked"
+        where = " / ".join(x or "-" for x in (i.school, i.trio, i.person))
+        print(f"{i.code:<13} {i.role:<12} {i.uses:>3}/{i.max_uses:<3}  {expires:<10} {where}")
+    print(f"{len(lines)} invite(s)")
+    return 0
+
+
+async def erase_person(db: Database, args: argparse.Namespace) -> int:
+    rights = DataRights(db)
+    person = await rights.find(args.who)
+    if person is None or person.status == "erased":
+        print(f"{args.who}: no such person (or already erased)")
+        return 1
+    label = person.ref or f"Telegram id {person.telegram_id}"
+    if not args.yes:
+        print(f"This would erase {person.display_name or '(no name)'} ({label}) for good.")
+        print("Run the command again with --yes to do it.")
+        return 1
+    await rights.erase(person.id)
+    print(f"Erased person {person.id} ({label}). Their row remains, marked erased, with no data.")
+    return 0
+
+
+async def show_status(db: Database, settings: Settings, args: argparse.Namespace) -> int:
+    weeks = args.quiet_weeks or settings.quiet_weeks
+    found = await Status(StatusRepo(db)).programme(utcnow(), weeks)
+    c = found.counts
+    print(f"Schools: {c.schools} in {c.local_authorities} local authorities")
+    print(f"Trios: {c.trios}")
+    print(
+        f"People: {c.joined} joined, {c.joining} joining, {c.invited} invited (not started),"
+        f" {c.blocked} blocked the bot, {c.erased} erased"
+    )
+    print(f"Deliveries failed: {c.failed_deliveries}")
+    print(f"Trios gone quiet (no activity for {weeks:g} weeks): {len(found.quiet)}")
+    for q in found.quiet:
+        last = q.last_activity.strftime("%Y-%m-%d") if q.last_activity else "never"
+        print(f"  {q.ref:<12} {q.name}  members {q.members}, last active {last}")
     return 0

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
-from telegram import BotCommand
+from telegram import Bot, BotCommand
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
 from bot.flows.answers import Label
 from bot.flows.model import Flow
-from bot.handlers import account, fallback, flow_input, start
+from bot.handlers import account, admin, fallback, flow_input, reflect, start
 from bot.ordering import PerChatOrder
 from bot.services import Services
 from bot.texts import LANGUAGES
@@ -23,7 +24,8 @@ from storage.db import utcnow
 log = logging.getLogger(__name__)
 
 # The command menu, in the order people see it.
-MENU = ("start", "help", "settings", "privacy", "cancel")
+# Everyone sees these; /status and /invite are for leads and coordinators, named in /help.
+MENU = ("start", "help", "reflect", "settings", "privacy", "cancel")
 EXPIRY_SWEEP = timedelta(minutes=5)
 
 
@@ -35,6 +37,8 @@ def register_handlers(app: Application) -> None:  # type: ignore[type-arg]
     # 2. Commands, so "/cancel" is never taken as the answer to a free-text step.
     start.register(app)
     account.register(app)
+    admin.register(app)
+    reflect.register(app)
     # 3. Flow input: buttons, text, voice.
     flow_input.register(app)
     # 4. Commands nobody claimed, then any other kind of message (stickers, photos…),
@@ -62,6 +66,7 @@ def build_application(
     polling: bool = True,
     rate_limiter: bool = True,
     menu: bool = True,
+    background: bool = True,
 ) -> Application:  # type: ignore[type-arg]
     """Build the bot. Tests and the console pass a stand-in `request`; nothing else differs."""
     token = settings.telegram_bot_token
@@ -81,21 +86,57 @@ def build_application(
         # Keeps interactive replies under Telegram's limits and rides out a 429 by waiting.
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
 
+    # The outbox sends through a Bot of its own, without PTB's rate limiter: it paces itself
+    # and handles 429s itself, where the limiter would retry inside the call.
+    outbox_bot = Bot(
+        token.get_secret_value() if token else "123456:CONSOLE",
+        base_url=f"{settings.telegram_api_url}/bot",
+        request=request or HTTPXRequest(connection_pool_size=4),
+    )
+    stopping = asyncio.Event()
+    sender_task: list[asyncio.Task[None]] = []
+
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
         services: Services = app.bot_data
         await services.start(settings, clock=clock, extra_flows=extra_flows)
+        await outbox_bot.initialize()
+        services.attach_sender(outbox_bot)
         if menu:
             await register_menu(app)
-        if app.job_queue is not None:
+        if background and app.job_queue is not None:
+            stopping.clear()
+            await services.reflections.ensure_rounds()
+            # Catch up at once on whatever fell due while the bot was down.
+            app.job_queue.run_once(_tick, when=0, name="schedule-catch-up")
+            app.job_queue.run_repeating(
+                _tick,
+                interval=settings.schedule_poll_seconds,
+                first=settings.schedule_poll_seconds,
+                name="schedule",
+                # The table decides what is late and what to do about it, not APScheduler.
+                job_kwargs={"misfire_grace_time": None, "coalesce": True},
+            )
             app.job_queue.run_repeating(
                 _sweep_expired, interval=EXPIRY_SWEEP, first=1, name="flow-expiry"
+            )
+            # Our own task, not app.create_task: Application.stop() waits for those to end,
+            # and the sender only ends when told to, in post_shutdown.
+            sender_task.append(
+                asyncio.create_task(services.sender.run(stopping), name="outbox")
             )
 
     async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
         services: Services = app.bot_data
+        stopping.set()
+        for task in sender_task:
+            await task
+        sender_task.clear()
+        await outbox_bot.shutdown()
         await services.stop()
 
-    app = builder.post_init(post_init).post_shutdown(post_shutdown).build()
+    app = (
+        builder.post_init(post_init).post_shutdown(post_shutdown).build()
+    )
     register_handlers(app)
     return app
 
@@ -119,6 +160,17 @@ async def running(app: Application) -> AsyncIterator[Application]:  # type: igno
         await app.shutdown()
         if app.post_shutdown is not None:
             await app.post_shutdown(app)
+
+
+async def _tick(context: object) -> None:
+    """Fire what is due; wake the outbox sender if that queued messages."""
+    app = getattr(context, "application", None)
+    if app is None:
+        return
+    services: Services = app.bot_data
+    report = await services.scheduler.run_due()
+    if report.fired:
+        services.sender.wake()
 
 
 async def _sweep_expired(context: object) -> None:

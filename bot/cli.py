@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--trio", help="trio reference (as in the roster)")
     create.add_argument("--uses", type=int, default=1, help="how many people may use it")
     create.add_argument("--expires", default="14d", help="lifetime, e.g. 14d, 48h, never")
+    from bot.admin_cli import add_parsers
+
+    add_parsers(sub, invite_sub)  # invite batch/revoke/list, roster, person, status
     return parser
 
 
@@ -78,10 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         run_polling(settings)
         return 0
-    if command == "invite":
-        from bot.admin_cli import create_invite
+    from bot.admin_cli import ADMIN_COMMANDS
 
-        return asyncio.run(create_invite(settings, args))
+    if command in ADMIN_COMMANDS:
+        from bot.admin_cli import run as run_admin
+
+        return run_admin(settings, args)
     return 2
 
 

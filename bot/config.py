@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     )
     consent_version: str = Field(default="2026-1", alias="TRIOBOT_CONSENT_VERSION")
     bot_username: str | None = Field(default=None, alias="TRIOBOT_BOT_USERNAME")
+    # /status lists trios where no member has answered anything for this many weeks.
+    quiet_weeks: float = Field(default=3.0, gt=0, alias="TRIOBOT_QUIET_WEEKS")
+    # How often the schedule table is checked for due rows (the table, not this, is the truth).
+    schedule_poll_seconds: float = Field(default=15.0, gt=0, alias="TRIOBOT_SCHEDULE_POLL_SECONDS")
+    # The outbox's pace; Telegram allows about 30/s overall, so live replies keep headroom.
+    send_per_second: float = Field(default=25.0, gt=0, le=30, alias="TRIOBOT_SEND_PER_SECOND")
+    send_per_chat_per_second: float = Field(
+        default=1.0, gt=0, alias="TRIOBOT_SEND_PER_CHAT_PER_SECOND"
+    )
+    send_per_group_per_minute: float = Field(
+        default=20.0, gt=0, le=20, alias="TRIOBOT_SEND_PER_GROUP_PER_MINUTE"
+    )
 
     @field_validator("programme_tz")
     @classmethod

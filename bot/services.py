@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from telegram import Bot
 from telegram.ext import CallbackContext, ExtBot
 
 from bot.config import Settings
@@ -14,13 +17,19 @@ from bot.flows.buttons import ButtonSigner
 from bot.flows.catalogue import build_registry
 from bot.flows.engine import FlowEngine
 from bot.flows.model import Flow
+from bot.flows.reflection import reflection_flow
 from bot.joining import Joining
+from bot.scheduling.outbox_sender import OutboxSender, SendLimits
+from bot.scheduling.reflections import ReflectionActions, Reflections, load_definitions
+from bot.scheduling.scheduler import Scheduler
 from bot.texts import Texts
 from storage.db import Database, utcnow
 from storage.flow_states import FlowStateRepo
 from storage.invites import InviteRepo
+from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
 from storage.programme import ProgrammeRepo
+from storage.schedule import ScheduleRepo
 
 
 async def button_key(db: Database) -> bytes:
@@ -47,6 +56,12 @@ class Services:
     flow_states: FlowStateRepo
     joining: Joining
     clock: Callable[[], datetime]
+    reflections: Reflections
+    reflection_actions: ReflectionActions
+    scheduler: Scheduler
+    schedule: ScheduleRepo
+    outbox: OutboxRepo
+    sender: OutboxSender
 
     async def start(
         self,
@@ -64,14 +79,45 @@ class Services:
         self.invites = InviteRepo(self.db)
         self.flow_states = FlowStateRepo(self.db)
         self.joining = Joining(self.db)
+        signer = ButtonSigner(await button_key(self.db))
+        self.reflections = Reflections(
+            self.db,
+            self.texts,
+            signer,
+            programme_zone=settings.programme_tz,
+            definitions=load_definitions(),
+            clock=clock,
+        )
+        self.reflection_actions = ReflectionActions(self.reflections)
+        flows = (reflection_flow(self.reflection_actions.save_answer), *extra_flows)
         self.engine = FlowEngine(
             self.db,
-            build_registry(settings, extra_flows),
-            ButtonSigner(await button_key(self.db)),
+            build_registry(settings, flows),
+            signer,
             expiry=settings.flow_expiry,
             resume_after=settings.flow_resume_after,
             clock=clock,
         )
+        self.scheduler = Scheduler(self.db, self.reflections.kinds(), clock=clock)
+        self.schedule = ScheduleRepo(self.db)
+        self.outbox = OutboxRepo(self.db)
+
+    def attach_sender(
+        self,
+        bot: Bot,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> OutboxSender:
+        limits = SendLimits(
+            overall_per_second=self.settings.send_per_second,
+            private_per_second=self.settings.send_per_chat_per_second,
+            group_per_minute=self.settings.send_per_group_per_minute,
+        )
+        self.sender = OutboxSender(
+            self.db, bot, limits=limits, clock=self.clock, monotonic=monotonic, sleep=sleep
+        )
+        return self.sender
 
     async def stop(self) -> None:
         if hasattr(self, "db"):

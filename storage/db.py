@@ -56,6 +56,21 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
+        self._holder: asyncio.Task[Any] | None = None
+
+    @asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
+        """The connection, for this task alone. Asking for it again from inside a transaction
+        would wait forever on ourselves, so that is an error, raised at once."""
+        me = asyncio.current_task()
+        if me is not None and me is self._holder:
+            raise RuntimeError("database used inside an open transaction: pass the tx along")
+        async with self._lock:
+            self._holder = me
+            try:
+                yield
+            finally:
+                self._holder = None
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
@@ -74,6 +89,9 @@ class Database:
             "PRAGMA synchronous = NORMAL",
             "PRAGMA busy_timeout = 5000",
             "PRAGMA foreign_keys = ON",
+            # Deleted and overwritten content is zeroed, not left in free pages: erasing a
+            # person (storage/personal_data.py) must leave no copy of their words in the file.
+            "PRAGMA secure_delete = ON",
         ):
             await conn.execute(pragma)
         db = cls(conn)
@@ -81,13 +99,13 @@ class Database:
         return db
 
     async def close(self) -> None:
-        async with self._lock:
+        async with self._locked():
             await self._conn.close()
 
     async def migrate(self) -> list[int]:
         """Apply pending numbered migrations, each atomically with its version row."""
         applied: list[int] = []
-        async with self._lock:
+        async with self._locked():
             await self._conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version ("
                 " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
@@ -113,7 +131,7 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         """A write transaction: commits on success, rolls back on any exception."""
-        async with self._lock:
+        async with self._locked():
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield Transaction(self._conn)
@@ -123,15 +141,21 @@ class Database:
             else:
                 await self._conn.execute("COMMIT")
 
+    async def checkpoint(self) -> None:
+        """Copy the WAL into the database file and empty it (after an erasure: the WAL
+        still holds the pages as they were before)."""
+        async with self._locked():
+            await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     # Each aiosqlite call is a hop to its thread (~70 µs here), so reads use
     # execute_fetchall: one hop instead of execute + fetch + close.
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        async with self._lock:
+        async with self._locked():
             rows = await self._conn.execute_fetchall(sql, params)
         return next(iter(rows), None)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        async with self._lock:
+        async with self._locked():
             return list(await self._conn.execute_fetchall(sql, params))
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:

@@ -88,11 +88,12 @@ class InviteRepo:
         max_uses: int = 1,
         expires_at: datetime | None = None,
         code: str | None = None,
+        created_by: int | None = None,
     ) -> str:
         code = code or new_code()
         await tx.execute(
             "INSERT INTO invite (code, role, school_id, trio_id, person_id, max_uses,"
-            " expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " expires_at, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 code,
                 role,
@@ -102,6 +103,7 @@ class InviteRepo:
                 max_uses,
                 None if expires_at is None else to_db_time(expires_at),
                 to_db_time(utcnow()),
+                created_by,
             ),
         )
         return code
@@ -130,3 +132,116 @@ class InviteRepo:
                 (to_db_time(utcnow()), code),
             )
         )
+
+
+@dataclass(frozen=True, slots=True)
+class InviteLine:
+    """One invite as the coordinator's listing shows it, with references, not ids."""
+
+    code: str
+    role: Role
+    school: str | None
+    trio: str | None
+    person: str | None
+    uses: int
+    max_uses: int
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    created_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Uninvited:
+    """A pre-registered person without an invite they could still use."""
+
+    person_id: int
+    ref: str
+    name: str | None
+    school_id: int | None
+    school: str | None
+    roles: tuple[Role, ...]
+
+
+class InviteAdminRepo:
+    """The coordinator's queries over invites (the command line)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def listing(self, now: datetime, *, everything: bool = False) -> list[InviteLine]:
+        rows = await self.db.fetchall(
+            "SELECT i.*, s.ref AS school, t.ref AS trio, p.ref AS person FROM invite i"
+            " LEFT JOIN school s ON s.id = i.school_id LEFT JOIN trio t ON t.id = i.trio_id"
+            " LEFT JOIN person p ON p.id = i.person_id"
+            " WHERE :everything OR (i.revoked_at IS NULL AND i.uses < i.max_uses"
+            " AND (i.expires_at IS NULL OR i.expires_at > :now))"
+            " ORDER BY i.created_at, i.code",
+            {"now": to_db_time(now), "everything": int(everything)},
+        )
+        return [
+            InviteLine(
+                r["code"],
+                r["role"],
+                r["school"],
+                r["trio"],
+                r["person"],
+                r["uses"],
+                r["max_uses"],
+                from_db_time(r["expires_at"]),
+                from_db_time(r["revoked_at"]),
+                from_db_time(r["created_at"]),
+            )
+            for r in rows
+        ]
+
+    @staticmethod
+    async def uninvited(tx: Transaction, now: datetime) -> list[Uninvited]:
+        rows = await tx.fetchall(
+            "SELECT p.id, p.ref, p.display_name, p.school_id, s.name AS school,"
+            " (SELECT group_concat(role) FROM person_role r WHERE r.person_id = p.id) AS roles"
+            " FROM person p LEFT JOIN school s ON s.id = p.school_id"
+            " WHERE p.status = 'invited' AND p.telegram_id IS NULL AND p.ref IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM invite i WHERE i.person_id = p.id"
+            " AND i.revoked_at IS NULL AND i.uses < i.max_uses"
+            " AND (i.expires_at IS NULL OR i.expires_at > ?))"
+            " ORDER BY p.ref",
+            (to_db_time(now),),
+        )
+        return [
+            Uninvited(
+                r["id"],
+                r["ref"],
+                r["display_name"],
+                r["school_id"],
+                r["school"],
+                tuple(sorted(str(r["roles"]).split(","))) if r["roles"] else (),  # type: ignore[arg-type]
+            )
+            for r in rows
+        ]
+
+    async def trio_choices(
+        self, trio_ids: list[int] | None, *, limit: int = 8
+    ) -> tuple[list[tuple[str, str]], dict[str, list[tuple[str, str]]]]:
+        """Trios to offer as buttons ((ref, name), for these ids or, if few, all) and each
+        one's schools ((ref, name)). Empty when there are too many to offer as buttons."""
+        if trio_ids is None:
+            rows = await self.db.fetchall(
+                "SELECT id, ref, name FROM trio ORDER BY ref LIMIT ?", (limit + 1,)
+            )
+        else:
+            marks = ",".join("?" * len(trio_ids))
+            rows = await self.db.fetchall(
+                f"SELECT id, ref, name FROM trio WHERE id IN ({marks}) ORDER BY ref",  # noqa: S608
+                trio_ids,
+            )
+        if len(rows) > limit:
+            return [], {}
+        schools: dict[str, list[tuple[str, str]]] = {}
+        for row in rows:
+            found = await self.db.fetchall(
+                "SELECT s.ref, s.name FROM trio_school ts JOIN school s ON s.id = ts.school_id"
+                " WHERE ts.trio_id = ? ORDER BY s.ref",
+                (row["id"],),
+            )
+            schools[row["ref"]] = [(r["ref"], r["name"]) for r in found]
+        return [(r["ref"], r["name"]) for r in rows], schools

@@ -46,6 +46,7 @@ class BotUnderTest:
             polling=False,
             clock=self.clock,
             extra_flows=self.extra_flows,
+            background=False,  # tests fire the scheduler and drain the outbox by hand
         )
         await self._stack.enter_async_context(running(self.app))
         self.conversation = Conversation(

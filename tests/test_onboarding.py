@@ -104,5 +104,7 @@ async def test_the_command_menu_is_registered_in_three_languages(bot: BotUnderTe
     menus = {key.split("|")[1]: items for key, items in bot.api._commands.items()}
     assert set(menus) == {"", "es", "pt"}
     for items in menus.values():
-        assert [c["command"] for c in items] == ["start", "help", "settings", "privacy", "cancel"]
+        assert [c["command"] for c in items] == [
+                "start", "help", "reflect", "settings", "privacy", "cancel"
+            ]
     assert menus["es"][1]["description"] != menus[""][1]["description"]

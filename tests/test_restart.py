@@ -122,3 +122,21 @@ async def test_an_expired_flow_is_closed_across_restarts_and_the_person_told(
     replies = await bruno.says("hello")
     assert "was closed because it had been left" in replies[0].plain_text
     assert "haven't finished joining" in replies[-1].plain_text
+
+
+async def test_a_voice_note_is_taken_wherever_free_text_is(db_path: Any, clock: FakeClock) -> None:
+    async for bot in bot_under_test(db_path, clock, extra_flows=(SIX,)):
+        dana = bot.person(707, "Dana")
+        await join(dana, "DEMODANA")
+        person = await bot.services.people.by_telegram_id(707)
+        assert person is not None
+        await bot.services.engine.start(Actor(person.id, 707, ZoneInfo("Europe/London")), "checkin")
+        await dana.sends_voice(duration=42)
+        row = await bot.db.fetchone("SELECT answers FROM flow_state WHERE flow = 'checkin'")
+        assert row is not None
+        answer = json.loads(row["answers"])["q1"]
+        assert answer["duration"] == 42 and answer["voice"]
+        rendered = bot.services.texts.env.from_string("{{ v | answer }}").render(
+            v=answer, lang="en", texts=bot.services.texts
+        )
+        assert rendered == "🎤 voice note (42 s)"

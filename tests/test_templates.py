@@ -65,6 +65,33 @@ SAMPLE: dict[str, Any] = {
         "reminder_time": "16:00",
     },
     "what": Label("setting_time_zone"),
+    # Administration: refusals, /status, /invite.
+    "action": "status.programme",
+    "counts": {
+        "schools": 1100,
+        "local_authorities": 10,
+        "trios": 370,
+        "joined": 9000,
+        "joining": 12,
+        "invited": 988,
+        "failed": 3,
+    },
+    "quiet_weeks": "3",
+    "quiet": [
+        {"name": LONG, "ref": "T-<1>", "members": 3, "last": "2026-10-01"},
+        {"name": "B & C", "ref": "T2", "members": 0, "last": None},
+    ]
+    * 15,
+    "quiet_more": 340,
+    "trio": LONG,
+    "members": [
+        {"name": LONG, "school": LONG, "status": "active", "lead": True},
+        {"name": "—", "school": None, "status": "invited", "lead": False},
+    ],
+    "upcoming": [{"when": "Tue 1 Dec 16:00", "what": LONG}],
+    "code": "ABCDEFGH2345",
+    "link": "https://t.me/triobot_test_bot?start=ABCDEFGH2345",
+    "question": "<b>This week</b> what did you try? & why",
 }
 VARIANTS: list[dict[str, Any]] = [
     {},
@@ -72,6 +99,22 @@ VARIANTS: list[dict[str, Any]] = [
     {"problem": "used_up", "answers": {"consent": "no", "what": "name"}, "roles": ["teacher"]},
     {"problem": "unknown", "answers": {"consent": "withdraw"}, "ctx": {"role": "researcher"}},
     {"problem": "revoked", "held": {}, "person": {}, "ctx": {"role": "coordinator"}},
+    {
+        "action": "invite.create",
+        "quiet": [],
+        "quiet_more": 0,
+        "members": [],
+        "upcoming": [],
+        "counts": {**SAMPLE["counts"], "failed": 0},
+        "answers": {"consent": "erase", "confirm_erase": "erase", "trio": "T1"},
+        "ctx": {**SAMPLE["ctx"], "trios": [["T1", LONG]], "trio_schools": {"T1": [["S1", LONG]]}},
+    },
+    {
+        "action": "settings",
+        "answers": {"consent": "download"},
+        "ctx": {**SAMPLE["ctx"], "trios": [], "lead_only": True},
+    },
+    {"answers": {"consent": "erase", "confirm_erase": "keep"}},
 ]
 
 
@@ -109,6 +152,7 @@ def test_labels_exist_in_every_language_and_fit_buttons(lang: str) -> None:
         "max": 3,
         "kind": "photo",
         "code": "pt",
+        "when": "Tue 09:00",
     }
     for key in _macro_names(lang):
         macro = TEXTS._macro(lang, key)

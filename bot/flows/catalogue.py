@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.config import Settings
+from bot.flows.invite import invite_flows
 from bot.flows.model import Flow, FlowRegistry
 from bot.flows.onboarding import onboarding_flow
 from bot.flows.privacy import privacy_flow
@@ -15,6 +16,7 @@ def build_registry(settings: Settings, extra: tuple[Flow, ...] = ()) -> FlowRegi
             onboarding_flow(settings.consent_version),
             settings_flow(),
             privacy_flow(settings.consent_version),
+            *invite_flows(),
             *extra,
         )
     )

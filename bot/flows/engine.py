@@ -83,6 +83,8 @@ class Outcome:
     handled: bool = True  # False: no open flow took the input; the caller decides
     finished: str | None = None  # name of a flow that just completed
     refresh_person: bool = False  # a step changed the person (e.g. their language)
+    # The answers of the flow that just finished, for follow-ups that need Telegram (a file).
+    answers: Mapping[str, JSON] | None = None
 
 
 def _b36(number: int) -> str:
@@ -266,7 +268,12 @@ class FlowEngine:
         following = flow.after(step, view)
         ctx = StepContext(state.person_id, state.chat_id, state.id, answers, state.context)
         if step.apply is not None:
-            await step.apply(tx, ctx, parsed.value)
+            # An apply hook may refuse an answer only the database can judge (an unknown
+            # reference, someone else's trio): the step is asked again, nothing moves on.
+            problem = await step.apply(tx, ctx, parsed.value)
+            if isinstance(problem, Rejected):
+                reason = Say(f"reasons/{problem.reason}", dict(problem.params))
+                return Outcome([reason, self._prompt(flow, state, now, tz, again=True)])
         replies: list[Reply] = [] if tapped is None else [Tapped(keyboard=None, chosen=tapped)]
         if following is None:
             # Only answers on the path actually taken count (Back may have changed it).
@@ -281,7 +288,7 @@ class FlowEngine:
                 flow.done_context(View(kept, state.context, now, tz)) if flow.done_context else {}
             )
             replies.append(Say(flow.done_template, {"answers": kept, **extra}))
-            return Outcome(replies, finished=flow.name, refresh_person=True)
+            return Outcome(replies, finished=flow.name, refresh_person=True, answers=kept)
         moved = state.but(
             step=following,
             answers=answers,
@@ -408,6 +415,7 @@ class FlowEngine:
             step_outcome = await self._answer(tx, flow, state, given, now, tz)
             outcome.replies.extend(step_outcome.replies)
             outcome.finished = step_outcome.finished
+            outcome.answers = step_outcome.answers
             outcome.refresh_person |= step_outcome.refresh_person
             refreshed = await FlowStateRepo.get(tx, state.id)
             if refreshed is None or refreshed.status != "open":

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.flows.answers import JSON, AnswerType, Label, View
+from bot.flows.answers import JSON, AnswerType, Label, Rejected, View
 from storage.db import Transaction
 
 
@@ -21,7 +21,8 @@ class StepContext:
     context: Mapping[str, JSON]
 
 
-Apply = Callable[[Transaction, StepContext, JSON], Awaitable[None]]
+# May return a Rejected to refuse the answer (checked against the database); None accepts.
+Apply = Callable[[Transaction, StepContext, JSON], Awaitable[Rejected | None]]
 Complete = Callable[[Transaction, StepContext], Awaitable[None]]
 NextStep = str | Callable[[View], str | None] | None
 

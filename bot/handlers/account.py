@@ -6,16 +6,21 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot.handlers.common import Who, deliver, identify, say, stranger_language
+from bot.permissions import Action, allowed, refusal
 from bot.services import Context
 
 
-async def _require(update: Update, context: Context) -> Who | None:
+async def _require(update: Update, context: Context, action: Action) -> Who | None:
     chat = update.effective_chat
     if chat is None:
         return None
     who = await identify(update, context)
     if who is None:
         await say(context, chat.id, stranger_language(update), "start/no_invite")
+    elif not allowed(who.roles, action):
+        template, values = refusal(action)
+        await say(context, chat.id, who.lang, template, values)
+        return None
     return who
 
 
@@ -32,7 +37,7 @@ def _person_values(who: Who) -> dict[str, object]:
 
 async def settings(update: Update, context: Context) -> None:
     """Choose a setting, then give its new value."""
-    who = await _require(update, context)
+    who = await _require(update, context, "settings")
     if who is None:
         return
     if not who.person.onboarded:
@@ -45,7 +50,7 @@ async def settings(update: Update, context: Context) -> None:
 
 async def privacy(update: Update, context: Context) -> None:
     """Everything held about the person, and their consent, which they can change."""
-    who = await _require(update, context)
+    who = await _require(update, context, "privacy")
     if who is None:
         return
     svc = context.bot_data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,12 @@ from storage.db import Transaction
 from storage.people import PeopleRepo, Person, PersonStatus, Role
 
 log = logging.getLogger(__name__)
+
+
+# What to do once a flow finishes, when it needs Telegram beyond messages (e.g. sending a
+# file): flow name → coroutine. Handler modules fill it in their register().
+AfterFlow = Callable[[Update, Context, Outcome], Awaitable[None]]
+AFTER_FLOW: dict[str, AfterFlow] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +122,9 @@ async def deliver(update: Update, context: Context, outcome: Outcome, lang: str)
             answered = True
     if query is not None and not answered:
         await query.answer()
+    after = AFTER_FLOW.get(outcome.finished or "")
+    if after is not None:
+        await after(update, context, outcome)
 
 
 async def _retap(context: Context, query: CallbackQuery, lang: str, reply: Tapped) -> None:

@@ -49,7 +49,9 @@ async def media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     assert message is not None
     if message.voice:
-        text = f"Voice note of {message.voice.duration}s"
+        seconds = message.voice.duration
+        seconds = int(getattr(seconds, "total_seconds", lambda: seconds)())
+        text = f"Voice note of {seconds}s"
     elif message.sticker:
         text = "Nice sticker"
     elif message.photo:

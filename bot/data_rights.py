@@ -1,0 +1,44 @@
+"""A person's data rights: a copy of everything held about them, and erasure on request.
+
+What is collected and what erasure does are registered in storage/personal_data.py.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from storage import personal_data
+from storage.db import Database, to_db_time, utcnow
+from storage.people import Person
+
+
+class DataRights:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def export(self, person_id: int) -> bytes:
+        """Everything held about the person, as a JSON document (UTF-8, indented)."""
+        held: dict[str, Any] = {
+            "exported_at": to_db_time(utcnow()),
+            **await personal_data.collect(self.db, person_id),
+        }
+        return json.dumps(held, ensure_ascii=False, indent=2).encode()
+
+    async def erase(self, person_id: int) -> bool:
+        """Erase one person in one transaction; False if there was no one (left) to erase."""
+        async with self.db.transaction() as tx:
+            done = await personal_data.erase(tx, person_id)
+        if done:
+            await self.db.checkpoint()
+        return done
+
+    async def find(self, ref_or_telegram_id: str) -> Person | None:
+        """The person with this roster reference, else with this Telegram id."""
+        wanted = ref_or_telegram_id.strip()
+        row = await self.db.fetchone("SELECT * FROM person WHERE ref = ?", (wanted,))
+        if row is None and wanted.lstrip("-").isdigit():
+            row = await self.db.fetchone(
+                "SELECT * FROM person WHERE telegram_id = ?", (int(wanted),)
+            )
+        return None if row is None else Person.from_row(row)

@@ -1,0 +1,65 @@
+"""/reflect and the buttons on a reflection prompt: answer now, snooze, skip."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler
+
+from bot.flows.answers import Label
+from bot.flows.engine import Outcome, Tapped, Toast
+from bot.handlers.common import Who, deliver, identify, say, stranger_language
+from bot.services import Context
+
+
+async def reflect(update: Update, context: Context) -> None:
+    """Answer the current prompt now, or write a free reflection when none is waiting."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    who = await identify(update, context)
+    if who is None:
+        await say(context, chat.id, stranger_language(update), "start/no_invite")
+        return
+    if not who.person.onboarded:
+        await say(context, chat.id, who.lang, "start/finish_joining")
+        return
+    svc = context.bot_data
+    waiting = await svc.reflection_actions.open_for(who.person.id)
+    flow_context: dict[str, object]
+    if waiting is None:
+        flow_context = {"reflection_id": None, "question": None}
+    else:
+        flow_context = {"reflection_id": waiting[0], "question": waiting[1]}
+    outcome = await svc.engine.start(who.actor, "reflection", flow_context)
+    await deliver(update, context, outcome, who.lang)
+
+
+async def on_button(update: Update, context: Context, who: Who, fields: list[str]) -> None:
+    """A tap on a delivered prompt; fields are the verified callback data ("r", id, action)."""
+    svc = context.bot_data
+    try:
+        reflection_id, action = int(fields[1]), fields[2]
+    except (IndexError, ValueError):
+        forged = Outcome([Toast(Label("button_forged"), alert=True)])
+        await deliver(update, context, forged, who.lang)
+        return
+    tap = await svc.reflection_actions.tap(who.person.id, reflection_id, action)
+    if tap.result == "answer":
+        flow_context = {"reflection_id": reflection_id, "question": tap.question}
+        outcome = await svc.engine.start(who.actor, "reflection", flow_context)
+        outcome.replies.insert(0, Tapped(keyboard=None, chosen=Label("answer_now")))
+    elif tap.result == "snoozed" and tap.until is not None:
+        local = tap.until.astimezone(who.actor.tz)
+        when = Label("snoozed_until", {"when": local.strftime("%a %d %b, %H:%M")})
+        outcome = Outcome([Tapped(keyboard=None, chosen=when)])
+    elif tap.result == "skipped":
+        outcome = Outcome([Tapped(keyboard=None, chosen=Label("skipped_this_one"))])
+    elif tap.result == "not_yours":
+        outcome = Outcome([Toast(Label("button_not_yours"), alert=True)])
+    else:
+        outcome = Outcome([Toast(Label("button_already")), Tapped(keyboard=None)])
+    await deliver(update, context, outcome, who.lang)
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(CommandHandler("reflect", reflect))

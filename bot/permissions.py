@@ -1,0 +1,137 @@
+"""Who may do what: one table of role × action, and one function every entry point asks.
+
+Handlers and command-line commands call `allowed` before acting; button data never decides
+anything on its own. A refusal is answered with the `permissions/refused` template.
+
+Cells:
+    ALL  — anywhere in the programme (for trio-scoped actions: any trio)
+    OWN  — only for a trio the person belongs to; a `trio_lead` cell counts only for a trio
+           they lead (being a lead of one trio gives no lead rights in another)
+    NO   — never
+
+For the work still to come (meetings, summaries, lesson study, digests): pick the action
+name below, call `allowed(who.roles, "meeting.schedule", trio_id=..., memberships=...)` and,
+when it is False, reply with `refusal(...)`. A new action is a new row in `MATRIX`; the
+parametrised test in tests/test_permissions.py then demands an expectation for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import Enum
+from typing import Literal
+
+from storage.people import ROLES, Role
+from storage.programme import Membership
+
+
+class Cell(Enum):
+    NO = "no"
+    OWN = "own trio"
+    ALL = "all"
+
+
+NO, OWN, ALL = Cell.NO, Cell.OWN, Cell.ALL
+
+Action = Literal[
+    "join",
+    "roster.import",
+    "settings",
+    "privacy",
+    "invite.create",
+    "invite.create_for_own_trio",
+    "meeting.schedule",
+    "summary.run",
+    "summary.approve",
+    "lesson_study.run",
+    "digest.researcher",
+    "digest.shared",
+    "status.programme",
+    "status.trio",
+    "person.erase",
+    "export.all",
+]
+
+# fmt: off
+#                                      teacher  trio_lead  researcher  coordinator
+MATRIX: dict[Action, tuple[Cell, Cell, Cell, Cell]] = {
+    "join":                            (ALL,    ALL,       ALL,        ALL),
+    "roster.import":                   (NO,     NO,        NO,         ALL),
+    "settings":                        (ALL,    ALL,       ALL,        ALL),
+    "privacy":                         (ALL,    ALL,       ALL,        ALL),
+    "invite.create":                   (NO,     NO,        NO,         ALL),
+    # A lead invites teachers into a trio they lead; a coordinator into any trio.
+    "invite.create_for_own_trio":      (NO,     OWN,       NO,         ALL),
+    "meeting.schedule":                (NO,     OWN,       NO,         NO),
+    # The lead runs the summary (naming a member to run it is the summary work's own check).
+    "summary.run":                     (NO,     OWN,       NO,         NO),
+    "summary.approve":                 (OWN,    OWN,       NO,         NO),
+    "lesson_study.run":                (OWN,    OWN,       NO,         NO),
+    "digest.researcher":               (NO,     NO,        ALL,        ALL),
+    "digest.shared":                   (ALL,    ALL,       ALL,        ALL),
+    "status.programme":                (NO,     NO,        NO,         ALL),
+    "status.trio":                     (NO,     OWN,       NO,         ALL),
+    # Erasing someone else; everyone may erase themselves through /privacy.
+    "person.erase":                    (NO,     NO,        NO,         ALL),
+    "export.all":                      (NO,     NO,        ALL,        ALL),
+}
+# fmt: on
+
+ACTIONS: tuple[Action, ...] = tuple(MATRIX)
+# Whoever runs the `triobot` command line has the machine, hence the coordinator's rights.
+CLI_ROLES: frozenset[Role] = frozenset({"coordinator"})
+
+
+def cell(role: Role, action: Action) -> Cell:
+    return MATRIX[action][ROLES.index(role)]
+
+
+def trio_scoped(action: Action) -> bool:
+    return OWN in MATRIX[action]
+
+
+def allowed(
+    roles: Iterable[Role],
+    action: Action,
+    *,
+    trio_id: int | None = None,
+    memberships: Iterable[Membership] | Mapping[int, bool] = (),
+) -> bool:
+    """May someone with `roles` do `action` (to trio `trio_id`, for trio-scoped actions)?
+
+    `memberships` are the person's trios, as `Membership`s or {trio_id: is_lead}. A
+    trio-scoped action asked without a `trio_id` means "in some trio of theirs": it is allowed
+    when it would be allowed for at least one of them (used to decide whether to offer it).
+    """
+    if action not in MATRIX:
+        return False
+    leads: dict[int, bool] = (
+        dict(memberships)
+        if isinstance(memberships, Mapping)
+        else {m.trio.id: m.is_lead for m in memberships}
+    )
+    for role in set(roles):
+        if role not in ROLES:
+            continue
+        rule = cell(role, action)
+        if rule is ALL:
+            return True
+        if rule is OWN and _in_own_trio(role, trio_id, leads):
+            return True
+    return False
+
+
+def _in_own_trio(role: Role, trio_id: int | None, leads: Mapping[int, bool]) -> bool:
+    candidates = leads.items() if trio_id is None else [(trio_id, leads.get(trio_id))]
+    for _, is_lead in candidates:
+        if is_lead is None:
+            continue  # not a member of that trio
+        if role == "trio_lead" and not is_lead:
+            continue
+        return True
+    return False
+
+
+def refusal(action: Action) -> tuple[str, dict[str, object]]:
+    """The template and values for a kind refusal of `action`."""
+    return "permissions/refused", {"action": action}

@@ -1,0 +1,395 @@
+"""Importing the programme's roster from CSV: schools, trios or people, told apart by header.
+
+A file is checked whole before anything is written. Any error (with its line number and
+reason) rejects the whole file; warnings are reported and the import goes ahead. Writes happen
+in one transaction keyed on the roster's references, so importing a file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Literal
+
+from storage import roster as store
+from storage.db import Database, Transaction
+from storage.people import ROLES, Role
+from storage.personal_data import erased_ref_hashes, ref_hash
+
+RosterKind = Literal["schools", "trios of schools", "trios of teachers", "people"]
+HEADERS: dict[RosterKind, tuple[str, ...]] = {
+    "schools": (
+        "school_id",
+        "name",
+        "local_authority",
+        "phase",
+        "pupils",
+        "fsm_pct",
+        "prior_attainment",
+    ),
+    "trios of schools": ("trio_id", "kind", "school_id"),
+    "trios of teachers": ("trio_id", "kind", "person_ref"),
+    "people": ("person_ref", "name", "school_id", "role", "trio_id"),
+}
+OPTIONAL_COLUMNS = {"people": ("trio_id",)}
+MAX_REF = 64
+MAX_NAME = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+@dataclass
+class ImportReport:
+    kind: RosterKind | None = None
+    rows: int = 0
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def imported(self) -> bool:
+        return self.kind is not None and not self.errors
+
+
+class RosterRejected(Exception):
+    """Raised inside the transaction so nothing of a faulty file is kept."""
+
+
+Row = dict[str, str]
+
+
+def detect(header: list[str]) -> RosterKind | None:
+    given = [h.strip().lower() for h in header]
+    for kind, columns in HEADERS.items():
+        optional = OPTIONAL_COLUMNS.get(kind.split()[0], ())
+        required = [c for c in columns if c not in optional]
+        if set(required) <= set(given) <= set(columns):
+            return kind
+    return None
+
+
+def read_rows(text: str) -> tuple[list[str], list[tuple[int, Row]]]:
+    """The header and (line number, row) pairs; blank lines are skipped."""
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, [])
+    rows: list[tuple[int, Row]] = []
+    names = [h.strip().lower() for h in header]
+    start = reader.line_num + 1
+    for values in reader:
+        if any(v.strip() for v in values):
+            row = {
+                name: (values[i].strip() if i < len(values) else "") for i, name in enumerate(names)
+            }
+            if len(values) > len(names):
+                row["__extra__"] = "1"
+            rows.append((start, row))
+        start = reader.line_num + 1
+    return header, rows
+
+
+class RosterImport:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def run(self, content: bytes, *, dry_run: bool = False) -> ImportReport:
+        """Check and import one file's bytes (Excel's UTF-8 byte-order mark is fine)."""
+        report = ImportReport()
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            report.errors.append(Problem(0, "the file is not UTF-8 text (save it as CSV UTF-8)"))
+            return report
+        header, rows = read_rows(text)
+        report.kind = detect(header)
+        report.rows = len(rows)
+        if report.kind is None:
+            expected = "; ".join(",".join(c) for c in HEADERS.values())
+            report.errors.append(
+                Problem(1, f"header {','.join(header)!r} is not one I know. Expected: {expected}")
+            )
+            return report
+        try:
+            async with self.db.transaction() as tx:
+                known = await store.known(tx)
+                if report.kind == "schools":
+                    await _schools(tx, known, rows, report)
+                elif report.kind == "people":
+                    await _people(tx, known, rows, report)
+                else:
+                    await _trios(tx, known, rows, report)
+                if report.errors or dry_run:
+                    raise RosterRejected
+        except RosterRejected:
+            pass
+        return report
+
+
+# --- field checks -----------------------------------------------------------------------
+def _ref(row: Row, column: str, line: int, report: ImportReport) -> str | None:
+    value = row.get(column, "")
+    if not value:
+        report.errors.append(Problem(line, f"{column} is empty"))
+        return None
+    if len(value) > MAX_REF or any(ch.isspace() for ch in value):
+        report.errors.append(
+            Problem(line, f"{column} {value!r} must be one word of at most {MAX_REF} characters")
+        )
+        return None
+    return value
+
+
+def _text(row: Row, column: str, line: int, report: ImportReport) -> str | None:
+    value = " ".join(row.get(column, "").split())
+    if not value:
+        report.errors.append(Problem(line, f"{column} is empty"))
+        return None
+    if len(value) > MAX_NAME:
+        report.errors.append(Problem(line, f"{column} is longer than {MAX_NAME} characters"))
+        return None
+    return value
+
+
+def _number(
+    row: Row,
+    column: str,
+    line: int,
+    report: ImportReport,
+    *,
+    integer: bool,
+    low: float,
+    high: float,
+) -> tuple[bool, float | int | None]:
+    raw = (
+        row.get(column, "").replace(",", ".")
+        if not integer
+        else row.get(column, "").replace(",", "")
+    )
+    if not raw:
+        return True, None
+    try:
+        value: float | int = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        report.errors.append(Problem(line, f"{column} {row.get(column)!r} is not {kind}"))
+        return False, None
+    if not math.isfinite(value) or not low <= value <= high:
+        report.errors.append(Problem(line, f"{column} {raw} is outside {low:g}–{high:g}"))
+        return False, None
+    return True, value
+
+
+def _once(seen: dict[str, int], key: str, line: int, what: str, report: ImportReport) -> bool:
+    if key in seen:
+        report.errors.append(Problem(line, f"duplicate {what} {key!r} (first on line {seen[key]})"))
+        return False
+    seen[key] = line
+    return True
+
+
+def _extra(row: Row, line: int, report: ImportReport) -> None:
+    if "__extra__" in row:
+        report.errors.append(Problem(line, "more values than the header has columns"))
+
+
+def _count(report: ImportReport, changed: bool, new: bool) -> None:
+    if new:
+        report.created += 1
+    elif changed:
+        report.updated += 1
+    else:
+        report.unchanged += 1
+
+
+# --- the three kinds --------------------------------------------------------------------
+async def _schools(
+    tx: Transaction, known: store.Known, rows: list[tuple[int, Row]], report: ImportReport
+) -> None:
+    seen: dict[str, int] = {}
+    valid = []
+    for line, row in rows:
+        _extra(row, line, report)
+        ref = _ref(row, "school_id", line, report)
+        name = _text(row, "name", line, report)
+        la = _text(row, "local_authority", line, report)
+        phase = _text(row, "phase", line, report)
+        ok_p, pupils = _number(row, "pupils", line, report, integer=True, low=0, high=100_000)
+        ok_f, fsm = _number(row, "fsm_pct", line, report, integer=False, low=0, high=100)
+        ok_a, prior = _number(
+            row, "prior_attainment", line, report, integer=False, low=-1e6, high=1e6
+        )
+        if ref is not None and not _once(seen, ref, line, "school_id", report):
+            continue
+        if ref and name and la and phase and ok_p and ok_f and ok_a:
+            valid.append((ref, name, la, phase.lower(), pupils, fsm, prior))
+    if report.errors:
+        return
+    for ref, name, la, phase, pupils, fsm, prior in valid:
+        changed = await store.upsert_school(
+            tx,
+            ref=ref,
+            name=name,
+            local_authority=la,
+            phase=phase,
+            pupils=None if pupils is None else int(pupils),
+            fsm_pct=None if fsm is None else float(fsm),
+            prior_attainment=None if prior is None else float(prior),
+        )
+        _count(report, changed, ref not in known.schools)
+
+
+async def _trios(
+    tx: Transaction, known: store.Known, rows: list[tuple[int, Row]], report: ImportReport
+) -> None:
+    by_school = report.kind == "trios of schools"
+    column, expected_kind = ("school_id", "schools") if by_school else ("person_ref", "teachers")
+    members: dict[str, list[tuple[int, int, str]]] = defaultdict(list)  # trio → (line, id, ref)
+    first_line: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    in_trio: dict[str, str] = {}
+    for line, row in rows:
+        _extra(row, line, report)
+        trio = _ref(row, "trio_id", line, report)
+        kind = row.get("kind", "").lower()
+        member = _ref(row, column, line, report)
+        if kind not in ("schools", "teachers"):
+            report.errors.append(
+                Problem(line, f"kind {row.get('kind')!r} must be schools or teachers")
+            )
+            continue
+        if kind != expected_kind:
+            report.errors.append(
+                Problem(
+                    line,
+                    f"wrong kind: a {kind} trio is listed by "
+                    f"{'school_id' if kind == 'schools' else 'person_ref'}, not {column}",
+                )
+            )
+            continue
+        if trio is None or member is None:
+            continue
+        existing = known.trios.get(trio)
+        if existing is not None and existing.kind != kind:
+            report.errors.append(
+                Problem(line, f"wrong kind: trio {trio!r} is already a {existing.kind} trio")
+            )
+            continue
+        if not _once(seen, f"{trio}/{member}", line, f"{column} in trio", report):
+            continue
+        first_line.setdefault(trio, line)
+        if by_school:
+            school = known.schools.get(member)
+            if school is None:
+                report.errors.append(
+                    Problem(line, f"unknown school {member!r} (import schools first)")
+                )
+                continue
+            target = school.id
+            if member in in_trio and in_trio[member] != trio:
+                report.warnings.append(
+                    Problem(line, f"school {member!r} is also in trio {in_trio[member]!r}")
+                )
+            in_trio.setdefault(member, trio)
+            members[trio].append((line, target, school.local_authority))
+        else:
+            person = known.people.get(member)
+            if person is None:
+                report.errors.append(
+                    Problem(line, f"unknown person {member!r} (import people first)")
+                )
+                continue
+            members[trio].append((line, person.id, ""))
+    for trio, listed in members.items():
+        line = first_line[trio]
+        if len(listed) != 3:
+            what = "schools" if by_school else "teachers"
+            report.warnings.append(Problem(line, f"trio {trio!r} has {len(listed)} {what}, not 3"))
+        if by_school and len({la for _, _, la in listed}) < len(listed):
+            report.warnings.append(
+                Problem(line, f"trio {trio!r} has schools from the same local authority")
+            )
+    if report.errors:
+        return
+    for trio, listed in members.items():
+        trio_id = await store.upsert_trio(tx, ref=trio, kind=expected_kind)  # type: ignore[arg-type]
+        ids = [target for _, target, _ in listed]
+        if by_school:
+            changed = await store.set_trio_schools(tx, trio_id, ids)
+        else:
+            changed = await store.set_trio_members(tx, trio_id, ids)
+        _count(report, bool(changed), trio not in known.trios)
+
+
+async def _people(
+    tx: Transaction, known: store.Known, rows: list[tuple[int, Row]], report: ImportReport
+) -> None:
+    key, erased = await erased_ref_hashes(tx)
+    seen: dict[str, int] = {}
+    valid: list[tuple[str, str, int | None, Role, int | None]] = []
+    for line, row in rows:
+        _extra(row, line, report)
+        ref = _ref(row, "person_ref", line, report)
+        name = _text(row, "name", line, report)
+        role = row.get("role", "").lower().replace(" ", "_")
+        school_ref = row.get("school_id", "")
+        trio_ref = row.get("trio_id", "")
+        if ref is not None and not _once(seen, ref, line, "person_ref", report):
+            continue
+        if role not in ROLES:
+            report.errors.append(
+                Problem(line, f"unknown role {row.get('role')!r} (one of {', '.join(ROLES)})")
+            )
+            continue
+        school = known.schools.get(school_ref) if school_ref else None
+        if school_ref and school is None:
+            report.errors.append(Problem(line, f"unknown school {school_ref!r}"))
+            continue
+        if not school_ref and role in ("teacher", "trio_lead"):
+            report.errors.append(Problem(line, f"a {role} needs a school_id"))
+            continue
+        trio = known.trios.get(trio_ref) if trio_ref else None
+        if trio_ref and trio is None:
+            report.errors.append(Problem(line, f"unknown trio {trio_ref!r}"))
+            continue
+        if role == "trio_lead" and trio is None:
+            report.warnings.append(Problem(line, f"trio lead {ref!r} has no trio_id yet"))
+        if ref is None or name is None:
+            continue
+        if ref_hash(key, ref) in erased:
+            report.warnings.append(
+                Problem(line, f"person {ref!r} was erased on request; skipped (remove the row)")
+            )
+            continue
+        valid.append(
+            (
+                ref,
+                name,
+                school.id if school else None,
+                role,
+                trio.id if trio else None,
+            )
+        )
+    if report.errors:
+        return
+    for ref, name, school_id, role, trio_id in valid:
+        existing = known.people.get(ref)
+        roles: tuple[Role, ...] = (role, "teacher") if role == "trio_lead" else (role,)
+        person_id, changed = await store.upsert_person(
+            tx, ref=ref, name=name, school_id=school_id, roles=roles, existing=existing
+        )
+        if trio_id is not None:
+            changed |= bool(
+                await store.add_member(tx, trio_id, person_id, lead=role == "trio_lead")
+            )
+        _count(report, changed, existing is None)

@@ -1,0 +1,148 @@
+"""The scheduler: fires due rows of the schedule table, each exactly once.
+
+APScheduler (PTB's JobQueue) only wakes this up; the table is the truth. A tick claims the
+due rows inside one BEGIN IMMEDIATE transaction and runs each kind's handler in a savepoint
+within it, so the handler's own writes (outbox messages, the next occurrence) commit together
+with the row being marked done. Two loops — or two processes — racing serialise on SQLite's
+write lock, and the second finds the rows already done: nothing fires twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import Enum
+
+from storage.db import Database, Transaction, utcnow
+from storage.schedule import Due, ScheduleRepo
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 3
+
+
+class Late(Enum):
+    """What to do with a row that fell due while the bot was down (or busy)."""
+
+    SEND_LATE = "send late"  # still worth doing, however late
+    LATEST_ONLY = "latest only"  # of several missed occurrences of one series, only the last
+    DROP_STALE = "drop stale"  # pointless after `stale_after` (e.g. "meeting in one hour")
+
+
+@dataclass(frozen=True, slots=True)
+class Fired:
+    """A handler's verdict: done, or not yet (postpone to `until`, e.g. out of quiet hours)."""
+
+    until: datetime | None = None
+    note: str | None = None
+
+
+Handler = Callable[[Transaction, Due, datetime], Awaitable[Fired | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    handler: Handler
+    late: Late = Late.SEND_LATE
+    stale_after: timedelta = timedelta(hours=1)
+    series: Callable[[Due], str] | None = None  # LATEST_ONLY groups rows by this
+
+
+@dataclass(slots=True)
+class TickReport:
+    fired: int = 0
+    dropped: int = 0
+    postponed: int = 0
+    failed: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def touched(self) -> int:
+        return self.fired + self.dropped + self.postponed + self.failed
+
+
+class Scheduler:
+    def __init__(
+        self, db: Database, kinds: dict[str, Kind], *, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.db = db
+        self.kinds = kinds
+        self.clock = clock
+        self.repo = ScheduleRepo(db)
+
+    async def tick(self, limit: int = 500) -> TickReport:
+        """Fire what is due now (up to `limit` rows; call again while rows remain)."""
+        now = self.clock()
+        report = TickReport()
+        async with self.db.transaction() as tx:
+            due = await ScheduleRepo.due(tx, now, limit)
+            superseded = self._superseded(due)
+            for row in due:
+                await self._fire(tx, row, now, row.id in superseded, report)
+        return report
+
+    async def run_due(self, limit: int = 500) -> TickReport:
+        """Tick until nothing due remains (a start-up catch-up, or a big fan-out)."""
+        total = TickReport()
+        while True:
+            report = await self.tick(limit)
+            for name in ("fired", "dropped", "postponed", "failed"):
+                setattr(total, name, getattr(total, name) + getattr(report, name))
+            for kind, count in report.by_kind.items():
+                total.by_kind[kind] = total.by_kind.get(kind, 0) + count
+            if report.touched < limit or report.touched == report.postponed:
+                return total
+
+    def _superseded(self, due: list[Due]) -> set[int]:
+        """Rows of a LATEST_ONLY series that a later due row of the same series replaces."""
+        latest: dict[tuple[str, str], Due] = {}
+        dropped: set[int] = set()
+        for row in due:
+            kind = self.kinds.get(row.kind)
+            if kind is None or kind.late is not Late.LATEST_ONLY or kind.series is None:
+                continue
+            key = (row.kind, kind.series(row))
+            previous = latest.get(key)
+            if previous is not None:
+                dropped.add(previous.id)
+            latest[key] = row
+        return dropped
+
+    async def _fire(
+        self, tx: Transaction, row: Due, now: datetime, superseded: bool, report: TickReport
+    ) -> None:
+        kind = self.kinds.get(row.kind)
+        if kind is None:
+            await ScheduleRepo.finish(tx, row.id, "failed", now, f"unknown kind {row.kind}")
+            report.failed += 1
+            return
+        if superseded:
+            await ScheduleRepo.finish(tx, row.id, "dropped", now, "superseded by a later one")
+            report.dropped += 1
+            return
+        if kind.late is Late.DROP_STALE and now - row.due_at > kind.stale_after:
+            await ScheduleRepo.finish(tx, row.id, "dropped", now, f"stale: {now - row.due_at}")
+            report.dropped += 1
+            return
+        await tx.execute("SAVEPOINT fire")
+        try:
+            verdict = await kind.handler(tx, row, now)
+        except Exception as exc:
+            # One broken row must not hold up the rest: undo its writes, count the attempt.
+            await tx.execute("ROLLBACK TO fire")
+            await tx.execute("RELEASE fire")
+            log.exception("schedule row %s (%s) failed", row.id, row.kind)
+            attempts = await ScheduleRepo.failed_attempt(tx, row.id, repr(exc)[:300])
+            if attempts >= MAX_ATTEMPTS:
+                await ScheduleRepo.finish(tx, row.id, "failed", now, repr(exc)[:300])
+            report.failed += 1
+            return
+        await tx.execute("RELEASE fire")
+        if verdict is not None and verdict.until is not None:
+            await ScheduleRepo.postpone(tx, row.id, verdict.until, verdict.note or "postponed")
+            report.postponed += 1
+            return
+        await ScheduleRepo.finish(tx, row.id, "done", now, verdict.note if verdict else None)
+        report.fired += 1
+        report.by_kind[row.kind] = report.by_kind.get(row.kind, 0) + 1

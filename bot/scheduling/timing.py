@@ -1,0 +1,120 @@
+"""When a message may reach a person: their zone, reminder time, quiet hours, school days.
+
+Pure functions over dates and zones; DST-safe: local wall times are built with zoneinfo and
+a time that does not exist (the spring-forward gap) moves to the first instant after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+MAX_DAYS_AHEAD = 400  # a calendar with no school day in a year is a mistake, not a wait
+
+
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    """The programme's school days: term ranges minus closures, weekdays only.
+
+    With no terms at all every weekday counts (a programme that has not entered its
+    calendar still gets prompts, just not at weekends).
+    """
+
+    terms: tuple[tuple[date, date], ...] = ()
+    closures: tuple[tuple[date, date], ...] = ()
+
+    def is_school_day(self, day: date) -> bool:
+        if day.weekday() >= 5:
+            return False
+        if any(start <= day <= end for start, end in self.closures):
+            return False
+        return not self.terms or any(start <= day <= end for start, end in self.terms)
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """What a person asked for; times are local wall-clock times in `zone`."""
+
+    zone: ZoneInfo
+    reminder: time
+    quiet_start: time
+    quiet_end: time
+    away_until: date | None = None
+
+
+def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """`day` at wall time `at` in `zone`, as UTC; a wall time in a DST gap moves past it."""
+    naive = datetime.combine(day, at)
+    aware = naive.replace(tzinfo=zone)
+    round_trip = aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+    if round_trip != naive:  # no such wall time today: the clocks jumped over it
+        aware = (naive + timedelta(hours=1)).replace(tzinfo=zone)
+    return aware.astimezone(UTC)
+
+
+def in_quiet_hours(at: time, start: time, end: time) -> bool:
+    if start == end:
+        return False
+    if start < end:
+        return start <= at < end
+    return at >= start or at < end  # spans midnight, e.g. 20:00–07:00
+
+
+def allowed(moment: datetime, prefs: Preferences, calendar: Calendar) -> bool:
+    """May a message reach this person at `moment` (UTC)?"""
+    local = moment.astimezone(prefs.zone)
+    if prefs.away_until is not None and local.date() < prefs.away_until:
+        return False
+    if not calendar.is_school_day(local.date()):
+        return False
+    return not in_quiet_hours(local.time(), prefs.quiet_start, prefs.quiet_end)
+
+
+def next_allowed(
+    earliest: datetime, prefs: Preferences, calendar: Calendar, *, at: time | None = None
+) -> datetime:
+    """The first moment from `earliest` on when the person may be reached.
+
+    With `at` (e.g. the person's reminder time) the answer is that wall time on the first
+    allowed day whose `at` is not before `earliest`; without it, the earliest allowed instant.
+    """
+    zone = prefs.zone
+    start_day = earliest.astimezone(zone).date()
+    for offset in range(MAX_DAYS_AHEAD):
+        day = start_day + timedelta(days=offset)
+        if prefs.away_until is not None and day < prefs.away_until:
+            continue
+        if not calendar.is_school_day(day):
+            continue
+        if at is not None:
+            candidate = local_instant(day, at, zone)
+            if candidate < earliest:
+                continue
+            if in_quiet_hours(at, prefs.quiet_start, prefs.quiet_end):
+                candidate = local_instant(day, prefs.quiet_end, zone)
+                if candidate < earliest:
+                    continue
+            return candidate
+        candidate = max(earliest, local_instant(day, time(0, 0), zone))
+        local = candidate.astimezone(zone)
+        if in_quiet_hours(local.time(), prefs.quiet_start, prefs.quiet_end):
+            end = local_instant(day, prefs.quiet_end, zone)
+            if end < candidate:  # quiet until midnight: try the next day
+                continue
+            candidate = end
+        if allowed(candidate, prefs, calendar):
+            return candidate
+    raise ValueError("no allowed moment within a year: check the term calendar")
+
+
+def iso_week(moment: datetime, zone: ZoneInfo) -> str:
+    year, week, _ = moment.astimezone(zone).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_start(period: str, zone: ZoneInfo) -> datetime:
+    """Monday 00:00 local of an ISO week like 2026-W48, as UTC."""
+    year, week = period.split("-W")
+    monday = date.fromisocalendar(int(year), int(week), 1)
+    return local_instant(monday, time(0, 0), zone)

@@ -1,0 +1,263 @@
+"""Everything held about one person: collected for them to download, or erased on request.
+
+THE ONE PLACE TO REGISTER PERSONAL DATA. A migration that adds a table or column holding a
+person's data, or words that may name them, adds a line to `ERASE` (what erasure does to it)
+and to `EXPORT` (what the person gets when they download their data). tests/test_data_rights.py
+fails for any table with a column referencing person(id) that `ERASE` does not mention.
+
+The rule (also in README, "Data rights"):
+- their own contributions (flow answers, consent records, invites used, deliveries to them)
+  are deleted;
+- shared work they took part in (e.g. an agreed trio summary) is kept, with their name
+  replaced by "[erased]" (`redact` lines);
+- references to them from other people's records are set to NULL (`null` lines);
+- the person row stays, marked `erased`, with every personal field emptied, so counts add up;
+- a keyed hash of their roster reference is kept so a re-imported roster cannot bring them back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from storage.db import Database, Params, Transaction, to_db_time, utcnow
+
+REDACTED = "[erased]"
+# Names shorter than this are not searched for in other people's words: "Al" would match too much.
+MIN_REDACT_LENGTH = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Scrub:
+    """What erasure does to `table`.`column`.
+
+    how:   delete — rows where column = the key are deleted
+           null   — column is set to NULL where it equals the key
+           redact — the person's name is replaced by "[erased]" inside the column's text
+    key:   which of the person's values `column` holds: person_id or telegram_id
+    where: a custom condition instead of `column = :key` (named parameters :person_id,
+           :telegram_id); for redact, narrows the rows searched
+    json:  the column holds JSON text (the name is searched in its escaped form)
+    """
+
+    table: str
+    column: str
+    how: Literal["delete", "null", "redact"]
+    key: Literal["person_id", "telegram_id"] = "person_id"
+    where: str | None = None
+    json: bool = False
+
+
+_TRIO_MATES = (
+    "person_id IN (SELECT m2.person_id FROM trio_member m1"
+    " JOIN trio_member m2 ON m2.trio_id = m1.trio_id WHERE m1.person_id = :person_id)"
+)
+
+# In order: redactions first (they look at trio membership), deletions after.
+ERASE: tuple[Scrub, ...] = (
+    # Other people's words in their trio (a lead's summary draft, a partner's notes).
+    Scrub("flow_state", "answers", "redact", where=_TRIO_MATES, json=True),
+    Scrub("flow_state", "context", "redact", where=_TRIO_MATES, json=True),
+    Scrub("outbox", "payload", "redact", json=True),
+    Scrub("schedule", "payload", "redact", where="trio_id IS NOT NULL", json=True),
+    # Later: Scrub("summary", "body", "redact", where="trio_id IN (...)"),
+    #        Scrub("summary_agreement", "person_id", "delete"), …
+    Scrub("flow_state", "person_id", "delete"),
+    Scrub("reflection", "person_id", "delete"),
+    Scrub("schedule", "person_id", "delete"),
+    Scrub("consent", "person_id", "delete"),
+    Scrub(
+        "invite_use",
+        "code",
+        "delete",
+        where="code IN (SELECT code FROM invite WHERE person_id = :person_id)",
+    ),
+    Scrub("invite_use", "person_id", "delete"),
+    Scrub("invite", "person_id", "delete"),
+    Scrub("invite", "created_by", "null"),
+    Scrub("outbox", "person_id", "delete"),
+    Scrub("outbox", "chat_id", "delete", key="telegram_id"),
+    Scrub("trio_member", "person_id", "delete"),
+    Scrub("person_role", "person_id", "delete"),
+)
+
+# Sections of the download: (name, query with :person_id). Rows become JSON objects.
+EXPORT: tuple[tuple[str, str], ...] = (
+    (
+        "person",
+        "SELECT id, ref, telegram_id, display_name, language, time_zone, quiet_start,"
+        " quiet_end, reminder_time, status, onboarded_at, created_at, updated_at"
+        " FROM person WHERE id = :person_id",
+    ),
+    ("roles", "SELECT role FROM person_role WHERE person_id = :person_id ORDER BY role"),
+    (
+        "school",
+        "SELECT s.ref, s.name, la.name AS local_authority, s.phase FROM person p"
+        " JOIN school s ON s.id = p.school_id JOIN local_authority la"
+        " ON la.id = s.local_authority_id WHERE p.id = :person_id",
+    ),
+    (
+        "trios",
+        "SELECT t.ref, t.name, t.kind, m.is_lead, m.joined_at FROM trio_member m"
+        " JOIN trio t ON t.id = m.trio_id WHERE m.person_id = :person_id ORDER BY t.ref",
+    ),
+    (
+        "consent_history",
+        "SELECT given, version, recorded_at FROM consent WHERE person_id = :person_id ORDER BY id",
+    ),
+    (
+        "conversations",
+        "SELECT flow, step, status, answers, context, started_at, updated_at, closed_at"
+        " FROM flow_state WHERE person_id = :person_id ORDER BY id",
+    ),
+    (
+        "invites_used",
+        "SELECT u.code, i.role, u.used_at FROM invite_use u JOIN invite i ON i.code = u.code"
+        " WHERE u.person_id = :person_id ORDER BY u.used_at",
+    ),
+    (
+        "invites_created",
+        "SELECT code, role, max_uses, uses, created_at, revoked_at FROM invite"
+        " WHERE created_by = :person_id ORDER BY created_at",
+    ),
+    (
+        "reflections",
+        "SELECT prompt, period, status, answer, delivered_at, answered_at FROM reflection"
+        " WHERE person_id = :person_id ORDER BY id",
+    ),
+    (
+        "messages_queued",
+        "SELECT kind, status, created_at, sent_at FROM outbox WHERE person_id = :person_id"
+        " ORDER BY id",
+    ),
+)
+_JSON_COLUMNS = frozenset({"answers", "context", "answer"})
+# Person columns erasure leaves as they are; every other column goes back to its default.
+_PERSON_KEEP = frozenset({"id", "status", "created_at", "updated_at", "erased_at"})
+
+
+async def collect(db: Database, person_id: int) -> dict[str, Any]:
+    """Every EXPORT section for one person, JSON-ready."""
+    held: dict[str, Any] = {}
+    tables = await _tables(db)
+    for section, sql in EXPORT:
+        if not _tables_in(sql) <= tables:
+            continue  # registered ahead of its migration
+        rows = await db.fetchall(sql, {"person_id": person_id})
+        items = [
+            {k: json.loads(r[k]) if k in _JSON_COLUMNS and r[k] else r[k] for k in r.keys()}  # noqa: SIM118
+            for r in rows
+        ]
+        if section in ("person", "school"):
+            held[section] = items[0] if items else None
+        elif section == "roles":
+            held[section] = [item["role"] for item in items]
+        else:
+            held[section] = items
+    return held
+
+
+async def ref_key(tx: Transaction) -> bytes:
+    await tx.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('erased_ref_key', ?)",
+        (secrets.token_bytes(32),),
+    )
+    return bytes(await tx.fetchval("SELECT value FROM meta WHERE key = 'erased_ref_key'"))
+
+
+def ref_hash(key: bytes, ref: str) -> str:
+    return hmac.new(key, ref.strip().encode(), hashlib.sha256).hexdigest()
+
+
+async def erased_ref_hashes(tx: Transaction) -> tuple[bytes, frozenset[str]]:
+    key = await ref_key(tx)
+    rows = await tx.fetchall("SELECT ref_hash FROM erased_ref")
+    return key, frozenset(r[0] for r in rows)
+
+
+async def erase(tx: Transaction, person_id: int) -> bool:
+    """Apply every ERASE line to one person, then empty their row. False if not found."""
+    row = await tx.fetchone(
+        "SELECT ref, telegram_id, display_name, status FROM person WHERE id = ?", (person_id,)
+    )
+    if row is None or row["status"] == "erased":
+        return False
+    params = {"person_id": person_id, "telegram_id": row["telegram_id"]}
+    name = (row["display_name"] or "").strip()
+    tables = await _tables(tx)
+    for scrub in ERASE:
+        if scrub.table not in tables:
+            continue  # registered ahead of its migration
+        if scrub.how == "redact":
+            if len(name) >= MIN_REDACT_LENGTH:
+                await _redact(tx, scrub, name, params)
+            continue
+        if params[scrub.key] is None and scrub.where is None:
+            continue
+        condition = scrub.where or f"{scrub.column} = :{scrub.key}"
+        if scrub.how == "delete":
+            await tx.execute(f"DELETE FROM {scrub.table} WHERE {condition}", params)  # noqa: S608
+        else:
+            await tx.execute(
+                f"UPDATE {scrub.table} SET {scrub.column} = NULL WHERE {condition}",  # noqa: S608
+                params,
+            )
+    now = to_db_time(utcnow())
+    if row["ref"]:
+        digest = ref_hash(await ref_key(tx), row["ref"])
+        await tx.execute(
+            "INSERT OR IGNORE INTO erased_ref (ref_hash, erased_at) VALUES (?, ?)", (digest, now)
+        )
+    # Every column, including ones later migrations add, back to its default (mostly NULL):
+    # name, Telegram id, roster reference, school, language, time zone, settings…
+    columns = await tx.fetchall("SELECT name, dflt_value FROM pragma_table_info('person')")
+    emptied = ", ".join(
+        f"{c['name']} = {c['dflt_value'] or 'NULL'}"
+        for c in columns
+        if c["name"] not in _PERSON_KEEP
+    )
+    await tx.execute(
+        f"UPDATE person SET {emptied}, status = 'erased', erased_at = ?,"  # noqa: S608
+        " updated_at = ? WHERE id = ?",
+        (now, now, person_id),
+    )
+    return True
+
+
+class _Reader(Protocol):
+    async def fetchall(self, sql: str, params: Params = ...) -> list[sqlite3.Row]: ...
+
+
+async def _tables(q: _Reader) -> frozenset[str]:
+    rows = await q.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
+    return frozenset(r[0] for r in rows)
+
+
+def _tables_in(sql: str) -> set[str]:
+    return set(re.findall(r"(?:FROM|JOIN)\s+(\w+)", sql))
+
+
+async def _redact(tx: Transaction, scrub: Scrub, name: str, params: dict[str, Any]) -> None:
+    needle = json.dumps(name, ensure_ascii=False)[1:-1] if scrub.json else name
+    # Whole words only, so "Ann" leaves "Annual" alone.
+    pattern = re.compile(rf"(?<!\w){re.escape(needle)}(?!\w)", re.IGNORECASE)
+    condition = f"instr(lower({scrub.column}), lower(:needle)) > 0"
+    if scrub.where:
+        condition += f" AND {scrub.where}"
+    rows = await tx.fetchall(
+        f"SELECT rowid, {scrub.column} AS text FROM {scrub.table} WHERE {condition}",  # noqa: S608
+        {**params, "needle": needle},
+    )
+    for found in rows:
+        changed = pattern.sub(REDACTED, found["text"])
+        if changed != found["text"]:
+            await tx.execute(
+                f"UPDATE {scrub.table} SET {scrub.column} = ? WHERE rowid = ?",  # noqa: S608
+                (changed, found["rowid"]),
+            )

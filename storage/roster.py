@@ -1,0 +1,196 @@
+"""Writes for the roster import: upserts keyed on the roster's own references.
+
+Each write changes a row only when a value differs, so importing the same file twice changes
+nothing (not even a timestamp). Callers hold one transaction for a whole file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.db import Transaction, to_db_time, utcnow
+from storage.people import Role
+from storage.programme import ProgrammeRepo, TrioKind
+
+
+@dataclass(frozen=True, slots=True)
+class KnownSchool:
+    id: int
+    local_authority: str
+
+
+@dataclass(frozen=True, slots=True)
+class KnownTrio:
+    id: int
+    kind: TrioKind
+
+
+@dataclass(frozen=True, slots=True)
+class KnownPerson:
+    id: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the database already holds, by roster reference: read once per import."""
+
+    schools: dict[str, KnownSchool]
+    trios: dict[str, KnownTrio]
+    people: dict[str, KnownPerson]
+
+
+async def _changed(tx: Transaction, sql: str, params: tuple[object, ...]) -> bool:
+    """Run a write and say whether it changed a row. (lastrowid cannot tell: it is the
+    connection's last insert, even when this INSERT … ON CONFLICT did nothing.)"""
+    await tx.execute(sql, params)
+    return bool(await tx.fetchval("SELECT changes()"))
+
+
+async def known(tx: Transaction) -> Known:
+    schools = {
+        r["ref"]: KnownSchool(r["id"], r["la"])
+        for r in await tx.fetchall(
+            "SELECT s.id, s.ref, la.name AS la FROM school s"
+            " JOIN local_authority la ON la.id = s.local_authority_id"
+        )
+    }
+    trios = {
+        r["ref"]: KnownTrio(r["id"], r["kind"])
+        for r in await tx.fetchall("SELECT id, ref, kind FROM trio")
+    }
+    people = {
+        r["ref"]: KnownPerson(r["id"], r["status"])
+        for r in await tx.fetchall("SELECT id, ref, status FROM person WHERE ref IS NOT NULL")
+    }
+    return Known(schools, trios, people)
+
+
+async def upsert_school(
+    tx: Transaction,
+    *,
+    ref: str,
+    name: str,
+    local_authority: str,
+    phase: str,
+    pupils: int | None,
+    fsm_pct: float | None,
+    prior_attainment: float | None,
+) -> bool:
+    """True if anything was written."""
+    la_id = await ProgrammeRepo.upsert_local_authority(tx, local_authority)
+    return await _changed(
+        tx,
+        "INSERT INTO school (ref, name, local_authority_id, phase, pupils, fsm_pct,"
+        " prior_attainment) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(ref) DO UPDATE SET name = excluded.name,"
+        " local_authority_id = excluded.local_authority_id, phase = excluded.phase,"
+        " pupils = excluded.pupils, fsm_pct = excluded.fsm_pct,"
+        " prior_attainment = excluded.prior_attainment"
+        " WHERE name IS NOT excluded.name"
+        " OR local_authority_id IS NOT excluded.local_authority_id"
+        " OR phase IS NOT excluded.phase OR pupils IS NOT excluded.pupils"
+        " OR fsm_pct IS NOT excluded.fsm_pct OR prior_attainment IS NOT excluded.prior_attainment",
+        (ref, name, la_id, phase, pupils, fsm_pct, prior_attainment),
+    )
+
+
+async def upsert_trio(tx: Transaction, *, ref: str, kind: TrioKind) -> int:
+    """The trio's id; a new trio is named by its reference until someone names it."""
+    await tx.execute(
+        "INSERT INTO trio (ref, kind, name, created_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT(ref) DO NOTHING",
+        (ref, kind, ref, to_db_time(utcnow())),
+    )
+    return int(await tx.fetchval("SELECT id FROM trio WHERE ref = ?", (ref,)))
+
+
+async def set_trio_schools(tx: Transaction, trio_id: int, school_ids: list[int]) -> int:
+    """Make the trio's schools exactly these; returns how many rows changed."""
+    marks = ",".join("?" * len(school_ids))
+    removed = await tx.execute(
+        f"DELETE FROM trio_school WHERE trio_id = ? AND school_id NOT IN ({marks})",  # noqa: S608
+        (trio_id, *school_ids),
+    )
+    added = 0
+    for school_id in school_ids:
+        added += await _changed(
+            tx,
+            "INSERT INTO trio_school (trio_id, school_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (trio_id, school_id),
+        )
+    return removed + added
+
+
+async def set_trio_members(tx: Transaction, trio_id: int, person_ids: list[int]) -> int:
+    """Make a teacher trio's members exactly these people; returns how many rows changed."""
+    marks = ",".join("?" * len(person_ids))
+    removed = await tx.execute(
+        f"DELETE FROM trio_member WHERE trio_id = ? AND person_id NOT IN ({marks})",  # noqa: S608
+        (trio_id, *person_ids),
+    )
+    added = 0
+    for person_id in person_ids:
+        added += await add_member(tx, trio_id, person_id, lead=False)
+    return removed + added
+
+
+async def add_member(tx: Transaction, trio_id: int, person_id: int, *, lead: bool) -> int:
+    before = await tx.fetchval(
+        "SELECT is_lead FROM trio_member WHERE trio_id = ? AND person_id = ?",
+        (trio_id, person_id),
+    )
+    if before is not None and (bool(before) or not lead):
+        return 0
+    await ProgrammeRepo.add_member(tx, trio_id, person_id, lead=lead)
+    return 1
+
+
+async def upsert_person(
+    tx: Transaction,
+    *,
+    ref: str,
+    name: str,
+    school_id: int | None,
+    roles: tuple[Role, ...],
+    existing: KnownPerson | None,
+) -> tuple[int, bool]:
+    """(person id, whether anything was written). A pre-registered person is `invited`.
+
+    Someone who has already joined keeps the name they chose; the roster still moves their
+    school and adds roles (it never removes one: that is a decision, not an import).
+    """
+    now = to_db_time(utcnow())
+    changed = False
+    if existing is None:
+        person_id = await tx.execute(
+            "INSERT INTO person (ref, telegram_id, display_name, school_id, status,"
+            " created_at, updated_at) VALUES (?, NULL, ?, ?, 'invited', ?, ?)",
+            (ref, name, school_id, now, now),
+        )
+        changed = True
+    else:
+        person_id = existing.id
+        if existing.status == "invited":
+            changed |= bool(
+                await tx.execute(
+                    "UPDATE person SET display_name = ?, school_id = ?, updated_at = ?"
+                    " WHERE id = ? AND (display_name IS NOT ? OR school_id IS NOT ?)",
+                    (name, school_id, now, person_id, name, school_id),
+                )
+            )
+        else:
+            changed |= bool(
+                await tx.execute(
+                    "UPDATE person SET school_id = ?, updated_at = ?"
+                    " WHERE id = ? AND school_id IS NOT ?",
+                    (school_id, now, person_id, school_id),
+                )
+            )
+    for role in roles:
+        changed |= await _changed(
+            tx,
+            "INSERT INTO person_role (person_id, role) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (person_id, role),
+        )
+    return person_id, changed
