@@ -103,9 +103,10 @@ def build_application(
         services.attach_sender(outbox_bot)
         if menu:
             await register_menu(app)
+        # Each prompt's current round exists (idempotent): the schedule is complete at start.
+        await services.reflections.ensure_rounds()
         if background and app.job_queue is not None:
             stopping.clear()
-            await services.reflections.ensure_rounds()
             # Catch up at once on whatever fell due while the bot was down.
             app.job_queue.run_once(_tick, when=0, name="schedule-catch-up")
             app.job_queue.run_repeating(

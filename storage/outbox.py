@@ -49,6 +49,7 @@ class OutboxRepo:
         kind: str,
         payload: dict[str, Any],
         *,
+        now: datetime,
         person_id: int | None = None,
         not_before: datetime | None = None,
         dedupe_key: str | None = None,
@@ -62,8 +63,8 @@ class OutboxRepo:
                 kind,
                 json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
                 dedupe_key,
-                to_db_time(not_before or utcnow()),
-                to_db_time(utcnow()),
+                to_db_time(not_before or now),
+                to_db_time(now),
             ),
         )
         return bool(added)
@@ -106,13 +107,16 @@ class OutboxRepo:
                 (error[:500], row_id),
             )
 
-    async def person_unreachable(self, person_id: int, error: str) -> int:
+    async def person_unreachable(
+        self, person_id: int, error: str, now: datetime | None = None
+    ) -> int:
         """They blocked the bot (or never started it): stop, and mark them, not retry."""
+        now = now or utcnow()
         async with self.db.transaction() as tx:
             await tx.execute(
                 "UPDATE person SET status = 'blocked', updated_at = ? WHERE id = ?"
                 " AND status != 'erased'",
-                (to_db_time(utcnow()), person_id),
+                (to_db_time(now), person_id),
             )
             return await tx.execute(
                 "UPDATE outbox SET status = 'failed', last_error = ?"

@@ -13,7 +13,15 @@ Role = Literal["teacher", "trio_lead", "researcher", "coordinator"]
 ROLES: tuple[Role, ...] = ("teacher", "trio_lead", "researcher", "coordinator")
 PersonStatus = Literal["invited", "joining", "active", "blocked", "erased"]
 SETTABLE = frozenset(
-    {"display_name", "language", "time_zone", "quiet_start", "quiet_end", "reminder_time"}
+    {
+        "display_name",
+        "language",
+        "time_zone",
+        "quiet_start",
+        "quiet_end",
+        "reminder_time",
+        "away_until",
+    }
 )
 
 
@@ -31,6 +39,7 @@ class Person:
     school_id: int | None
     status: PersonStatus
     onboarded_at: datetime | None
+    away_until: str | None = None  # a local date: nothing scheduled reaches them before it
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Person:
@@ -47,6 +56,7 @@ class Person:
             school_id=row["school_id"],
             status=row["status"],
             onboarded_at=from_db_time(row["onboarded_at"]),
+            away_until=row["away_until"],
         )
 
     @property

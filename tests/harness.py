@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from telegram.ext import Application
@@ -52,6 +53,41 @@ class BotUnderTest:
         self.conversation = Conversation(
             self.app, self.api, advance=self.clock.advance, fail_on_refusal=True
         )
+        # The outbox paces itself on the fake clock: its waits advance time, not sleep.
+        self.services.attach_sender(
+            self.services.sender.bot, monotonic=self.clock.monotonic, sleep=self._sleep
+        )
+
+    async def _sleep(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+    async def tick(self) -> int:
+        """Fire what is due now and send what may go; how many messages went out."""
+        report = await self.services.scheduler.run_due()
+        del report
+        return await self.services.sender.drain()
+
+    async def run_until(self, end: datetime) -> None:
+        """Let time pass until `end`, waking exactly when something falls due (as the bot's
+        poll would, but without sleeping through real time)."""
+        while True:
+            await self.tick()
+            upcoming = [
+                t
+                for t in (
+                    await self.services.schedule.next_due(),
+                    await self.services.outbox.next_not_before(),
+                )
+                if t is not None
+            ]
+            nxt = min(upcoming, default=end)
+            if nxt > end:
+                nxt = end
+            if nxt <= self.clock.now:
+                if self.clock.now >= end:
+                    return
+                nxt = self.clock.now + timedelta(seconds=1)
+            self.clock.advance((nxt - self.clock.now).total_seconds())
 
     async def stop(self) -> None:
         await self._stack.aclose()
@@ -82,7 +118,7 @@ async def bot_under_test(
     extra_flows: tuple[Flow, ...] = (),
     **overrides: object,
 ) -> AsyncIterator[BotUnderTest]:
-    api = FakeTelegram(clock=clock.monotonic)
+    api = FakeTelegram(clock=clock.monotonic, wall_clock=lambda: clock().timestamp())
     bot = BotUnderTest(settings_for(db_path, **overrides), clock, api, extra_flows)
     await bot.start()
     if demo:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.flows.answers import (
     JSON,
     Accepted,
+    ChoiceIn,
+    DateAnswer,
+    Input,
     Label,
     OneOf,
     Option,
@@ -28,6 +33,7 @@ WHAT = (
     Option("time_zone", Label("setting_time_zone")),
     Option("quiet_hours", Label("setting_quiet_hours")),
     Option("reminder_time", Label("setting_reminder_time")),
+    Option("away_until", Label("setting_away_until")),
 )
 
 QUIET_CHOICES = ("20:00-07:00", "21:00-07:00", "22:00-06:30", "19:00-08:00")
@@ -43,6 +49,21 @@ def parse_quiet_hours(text: str) -> Parsed:
     return Rejected("quiet_format")
 
 
+@dataclass(frozen=True)
+class AwayUntil:
+    """A date from which prompts and reminders may reach them again, or "I'm back"."""
+
+    kind: str = "date"
+
+    def options(self, view: View) -> Sequence[Option]:
+        return (Option("back", Label("away_back")),)
+
+    def parse(self, given: Input, view: View) -> Parsed:
+        if isinstance(given, ChoiceIn):
+            return Accepted("") if given.index == 0 else Rejected("stale_button")
+        return DateAnswer(not_past=True).parse(given, view)
+
+
 def _route(view: View) -> str | None:
     return str(view.answers["what"])
 
@@ -52,6 +73,8 @@ async def _save(tx: Transaction, ctx: StepContext, value: JSON) -> None:
     if what == "quiet_hours":
         start, end = str(value).split("-")
         await PeopleRepo.update(tx, ctx.person_id, quiet_start=start, quiet_end=end)
+    elif what == "away_until":
+        await PeopleRepo.update(tx, ctx.person_id, away_until=str(value) or None)
     elif what == "name":
         await PeopleRepo.update(tx, ctx.person_id, display_name=str(value))
     else:
@@ -94,6 +117,14 @@ def settings_flow() -> Flow:
                 "reminder_time",
                 "settings/reminder_time",
                 TimeAnswer(),
+                next=None,
+                apply=_save,
+                prompt_context=current,
+            ),
+            Step(
+                "away_until",
+                "settings/away_until",
+                AwayUntil(),
                 next=None,
                 apply=_save,
                 prompt_context=current,

@@ -139,8 +139,12 @@ class OutboxSender:
                 if max_messages is not None and sent >= max_messages:
                     return sent
             if not progressed:
-                # Every chat in this batch is cooling down: wait for the first to be ready.
-                await self.sleep(max(0.01, min(self.pacer.chat_wait(c) for c in held)))
+                # A 429 pause, or every chat in this batch cooling down: wait for the first
+                # moment something may go.
+                waits = [self.pacer.overall_wait()]
+                if held:
+                    waits.append(min(self.pacer.chat_wait(c) for c in held))
+                await self.sleep(max(0.01, min(w for w in waits if w > 0) if any(waits) else 0))
         return sent
 
     async def send_one(self, row: Outgoing) -> str:
@@ -170,7 +174,7 @@ class OutboxSender:
         except Forbidden as exc:
             self.stats.unreachable += 1
             if row.person_id is not None:
-                await self.repo.person_unreachable(row.person_id, exc.message)
+                await self.repo.person_unreachable(row.person_id, exc.message, self.clock())
             else:
                 await self.repo.fail(row.id, exc.message)
             return "unreachable"

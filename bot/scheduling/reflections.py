@@ -276,6 +276,7 @@ class Reflections:
             who.chat_id,
             "reflection",
             payload,
+            now=now,
             person_id=who.person_id,
             dedupe_key=f"out:{due.dedupe_key or due.id}:{due.id}",
         )
@@ -319,6 +320,7 @@ class Reflections:
             who.chat_id,
             "nudge",
             payload,
+            now=now,
             person_id=who.person_id,
             dedupe_key=f"out:{due.dedupe_key}",
         )
