@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot.admin_cli import add_parsers
 
     add_parsers(sub, invite_sub)  # invite batch/revoke/list, roster, person, status
+    from bot.deliveries_cli import add_parser as add_deliveries
+
+    add_deliveries(sub)
     return parser
 
 
@@ -81,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         run_polling(settings)
         return 0
+    if command == "deliveries":
+        from bot.deliveries_cli import run as run_deliveries
+
+        return run_deliveries(settings, args)
     from bot.admin_cli import ADMIN_COMMANDS
 
     if command in ADMIN_COMMANDS:

@@ -1,0 +1,76 @@
+"""`triobot deliveries`: what is due to be sent, and what failed, for the coordinator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.config import Settings
+from storage.db import Database, utcnow
+from storage.deliveries import DeliveriesRepo, Delivery, Which
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "deliveries", help="scheduled and queued deliveries: what is due, what failed"
+    )
+    parser.add_argument(
+        "--failed", action="store_true", help="list failures (newest first) instead of due rows"
+    )
+    parser.add_argument(
+        "--hours", type=float, default=24, help="with the default (due): look this far ahead"
+    )
+    parser.add_argument("--limit", type=int, default=50, help="at most this many rows")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    if args.limit < 1 or args.hours < 0:
+        print("--limit must be at least 1 and --hours not negative")
+        return 2
+    return asyncio.run(_run(settings, args))
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    db = await Database.open(settings.db_path)
+    try:
+        repo = DeliveriesRepo(db)
+        now = utcnow()
+        which: Which = "failed" if args.failed else "due"
+        rows = await repo.listing(which, until=now + timedelta(hours=args.hours), limit=args.limit)
+        totals = await repo.totals()
+    finally:
+        await db.close()
+    zone = ZoneInfo(settings.programme_tz)
+    print(_summary(totals))
+    if not rows:
+        print("Nothing failed." if which == "failed" else f"Nothing due in {args.hours:g} h.")
+        return 0
+    title = "Failed, newest first" if which == "failed" else f"Due in the next {args.hours:g} h"
+    print(f"{title} (times in {settings.programme_tz}):")
+    for row in rows:
+        print(_line(row, zone, overdue=which == "due" and row.when < now))
+    return 1 if which == "failed" else 0
+
+
+def _summary(totals: dict[tuple[str, str], int]) -> str:
+    def get(source: str, status: str) -> int:
+        return totals.get((source, status), 0)
+
+    return (
+        f"Schedule: {get('schedule', 'pending')} pending, {get('schedule', 'failed')} failed."
+        f" Outbox: {get('outbox', 'pending')} waiting to send, {get('outbox', 'sent')} sent,"
+        f" {get('outbox', 'failed')} failed."
+    )
+
+
+def _line(row: Delivery, zone: ZoneInfo, *, overdue: bool) -> str:
+    when = row.when.astimezone(zone).strftime("%a %d %b %H:%M")
+    flag = " OVERDUE" if overdue else ""
+    note = f" — {row.note}" if row.note else ""
+    return (
+        f"  {when}{flag}  {row.source}#{row.id}  {row.kind}  {row.person}"
+        f"  attempts {row.attempts}{note}"
+    )
