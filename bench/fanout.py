@@ -250,7 +250,7 @@ async def rearm(rows: int, workdir: Path) -> dict[str, float]:
         services: Services = app.bot_data
         started = time.perf_counter() - t0
         t1 = time.perf_counter()
-        first = await services.scheduler.tick(limit=500)  # the catch-up's first claim
+        first = await services.scheduler.tick()  # the catch-up's first claim (one batch)
         claim = time.perf_counter() - t1
         pending = await services.db.fetchval(
             "SELECT COUNT(*) FROM schedule WHERE status = 'pending'"
