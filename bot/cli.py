@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -55,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     from bot.admin_cli import add_parsers
 
     add_parsers(sub, invite_sub)  # invite batch/revoke/list, roster, person, status
+    fake = sub.add_parser(
+        "fake-telegram", help="serve the stand-in for Telegram over HTTP (simulations, tests)"
+    )
+    fake.add_argument("--host", default="127.0.0.1")
+    fake.add_argument("--port", type=int, default=8081)
     from bot.deliveries_cli import add_parser as add_deliveries
 
     add_deliveries(sub)
@@ -63,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "fake-telegram":
+        from bot.standin.http import serve
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(args.host, args.port))
+        return 0
     try:
         settings = load_settings()
     except ConfigError as exc:
