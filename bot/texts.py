@@ -9,7 +9,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2 import (
+    BytecodeCache,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    pass_context,
+    select_autoescape,
+)
+from jinja2.bccache import Bucket
 from jinja2.runtime import Context
 from markupsafe import Markup
 
@@ -32,6 +40,26 @@ def prompts_root() -> Path:
     return Path(str(resources.files("prompts")))
 
 
+class _SharedBytecode(BytecodeCache):
+    """Compiled templates kept for the life of the process, shared by every `Texts`: a bot
+    restarted in the same process (tests, the console, benchmarks) does not compile them all
+    again. Jinja checks each entry against the source's checksum, so an edit still shows."""
+
+    def __init__(self) -> None:
+        self._store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._store.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+_BYTECODE = _SharedBytecode()
+
+
 class Texts:
     def __init__(self, root: Path | None = None) -> None:
         self.root = root or prompts_root()
@@ -45,6 +73,7 @@ class Texts:
             # Templates ship with the package; checking their files on every render
             # (Jinja's default) costs a stat() per message.
             auto_reload=False,
+            bytecode_cache=_BYTECODE,
         )
         self.env.filters["answer"] = _answer_filter
         self.env.filters["label"] = _label_filter
