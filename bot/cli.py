@@ -53,8 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--uses", type=int, default=1, help="how many people may use it")
     create.add_argument("--expires", default="14d", help="lifetime, e.g. 14d, 48h, never")
     from bot.admin_cli import add_parsers
+    from bot.trio_cli import add_parsers as add_trio_parsers
 
-    add_parsers(sub, invite_sub)  # invite batch/revoke/list, roster, person, status
+    add_parsers(sub, invite_sub)  # invite batch/revoke/list, roster, calendar, person, status
+    add_trio_parsers(sub)  # trios propose
     return parser
 
 
@@ -81,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         run_polling(settings)
         return 0
+    if command == "trios":
+        from bot.trio_cli import run as run_trios
+
+        return run_trios(args)
     from bot.admin_cli import ADMIN_COMMANDS
 
     if command in ADMIN_COMMANDS:

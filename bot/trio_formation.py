@@ -123,7 +123,10 @@ def propose_trios(
     schools: Sequence[School],
     previous: Iterable[PreviousTrio] = (),
     options: SearchOptions | None = None,
+    *,
+    prefix: str = "T",
 ) -> Proposal:
+    """Trios named `prefix`001, `prefix`002… (by phase, then by their schools' ids)."""
     options = options or SearchOptions()
     z = standardise(schools)
     banned = previous_pairs(previous)
@@ -143,7 +146,7 @@ def propose_trios(
         unplaced.extend(search.unplaced_reasons())
     # Ids in a stable, readable order: by phase, then by the schools' own ids.
     order = sorted(range(len(trios)), key=lambda i: (trios[i][0], _ids(trios[i][1])))
-    trio_id = {old: f"T{new + 1:03d}" for new, old in enumerate(order)}
+    trio_id = {old: f"{prefix}{new + 1:03d}" for new, old in enumerate(order)}
     proposal_trios = tuple(
         Trio(trio_id[i], trios[i][0], tuple(_ids(trios[i][1])), trios[i][2]) for i in order
     )
