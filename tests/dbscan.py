@@ -39,3 +39,9 @@ def traces(db_path: Path, *needles: str | int) -> list[str]:
                     ).fetchall()
                     found.extend(f"{table}.{column} = {r[0]!r}" for r in rows)
     return found
+
+
+def on_disk(db_path: Path) -> bytes:
+    """The database file and its write-ahead log, byte for byte (free pages included)."""
+    wal = Path(f"{db_path}-wal")
+    return db_path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
