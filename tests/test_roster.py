@@ -230,9 +230,7 @@ def test_calendar_import_replaces_the_calendar(cli: Cli, tmp_path: Path, db_path
     assert rows(db_path, "SELECT name FROM term_day") == [("Spring term",)]
 
 
-def test_a_calendar_with_errors_is_rejected_whole(
-    cli: Cli, tmp_path: Path, db_path: Path
-) -> None:
+def test_a_calendar_with_errors_is_rejected_whole(cli: Cli, tmp_path: Path, db_path: Path) -> None:
     cli("calendar", "import", str(write(tmp_path, "cal.csv", CALENDAR)))
     before = snapshot(db_path)
     bad = (
