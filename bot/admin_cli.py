@@ -19,13 +19,14 @@ from typing import Any
 from bot.config import Settings
 from bot.data_rights import DataRights
 from bot.permissions import CLI_ROLES, Action, allowed
-from bot.roster import ImportReport, RosterImport
+from bot.roster import RosterImport
+from bot.roster_fields import ImportReport, RosterKind
 from bot.status import Status
 from storage.db import Database, utcnow
 from storage.invites import InviteAdminRepo, InviteRepo
 from storage.status import StatusRepo
 
-ADMIN_COMMANDS = frozenset({"invite", "roster", "person", "status"})
+ADMIN_COMMANDS = frozenset({"invite", "roster", "calendar", "person", "status"})
 PRIMARY_ROLE = ("coordinator", "researcher", "trio_lead", "teacher")  # shown first in invites
 
 
@@ -40,42 +41,49 @@ def parse_lifetime(text: str, now: datetime) -> datetime | None:
     return now + timedelta(hours=hours)
 
 
-async def create_invite(settings: Settings, args: argparse.Namespace) -> int:
-    db = await Database.open(settings.db_path)
+async def create_invite(db: Database, settings: Settings, args: argparse.Namespace) -> int:
     try:
-        try:
-            expires = parse_lifetime(args.expires, utcnow())
-        except ValueError as exc:
-            print(exc)
-            return 2
-        if args.uses < 1:
-            print("--uses must be at least 1")
-            return 2
-        async with db.transaction() as tx:
-            school_id = trio_id = None
-            if args.school:
-                school_id = await tx.fetchval("SELECT id FROM school WHERE ref = ?", (args.school,))
-                if school_id is None:
-                    print(f"--school: no school with reference {args.school!r}")
-                    return 2
-            if args.trio:
-                trio_id = await tx.fetchval("SELECT id FROM trio WHERE ref = ?", (args.trio,))
-                if trio_id is None:
-                    print(f"--trio: no trio with reference {args.trio!r}")
-                    return 2
-            code = await InviteRepo.create(
-                tx,
-                role=args.role,
-                school_id=school_id,
-                trio_id=trio_id,
-                max_uses=args.uses,
-                expires_at=expires,
-            )
-    finally:
-        await db.close()
-    username = settings.bot_username or "<your_bot>"
+        expires = parse_lifetime(args.expires, utcnow())
+    except ValueError as exc:
+        print(exc)
+        return 2
+    if args.uses < 1:
+        print("--uses must be at least 1")
+        return 2
+    async with db.transaction() as tx:
+        school_id = trio_id = None
+        if args.school:
+            school_id = await tx.fetchval("SELECT id FROM school WHERE ref = ?", (args.school,))
+            if school_id is None:
+                print(f"--school: no school with reference {args.school!r}")
+                return 2
+        if args.trio:
+            trio_id = await tx.fetchval("SELECT id FROM trio WHERE ref = ?", (args.trio,))
+            if trio_id is None:
+                print(f"--trio: no trio with reference {args.trio!r}")
+                return 2
+        if school_id is not None and trio_id is not None:
+            schools = {
+                int(r[0])
+                for r in await tx.fetchall(
+                    "SELECT school_id FROM trio_school WHERE trio_id = ?", (trio_id,)
+                )
+            }
+            if schools and int(school_id) not in schools:
+                print(f"--school: {args.school} is not one of trio {args.trio}'s schools")
+                return 2
+        code = await InviteRepo.create(
+            tx,
+            role=args.role,
+            school_id=school_id,
+            trio_id=trio_id,
+            max_uses=args.uses,
+            expires_at=expires,
+        )
     print(code)
-    print(f"https://t.me/{username}?start={code}")
+    print(_link(settings, code))
+    if expires is not None:
+        print(f"Expires {expires:%Y-%m-%d %H:%M} UTC; usable by {args.uses} person(s).")
     return 0
 
 
@@ -95,6 +103,13 @@ def add_parsers(sub: Any, invite_sub: Any) -> None:
     load = roster_sub.add_parser("import", help="import schools, trios or people from CSV")
     load.add_argument("file", type=Path)
     load.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
+    calendar = sub.add_parser("calendar", help="the programme's term calendar")
+    calendar_sub = calendar.add_subparsers(dest="calendar_command", required=True)
+    replace = calendar_sub.add_parser(
+        "import", help="replace the term calendar from CSV: kind,starts_on,ends_on,name"
+    )
+    replace.add_argument("file", type=Path)
+    replace.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
     person = sub.add_parser("person", help="one person's data")
     person_sub = person.add_subparsers(dest="person_command", required=True)
     erase = person_sub.add_parser("erase", help="erase a person on request (cannot be undone)")
@@ -107,7 +122,7 @@ def add_parsers(sub: Any, invite_sub: Any) -> None:
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """Dispatch one coordinator command; returns the exit status."""
     command = args.command
-    if command == "roster":
+    if command in ("roster", "calendar"):
         try:
             content = args.file.read_bytes()
         except OSError as exc:
@@ -116,9 +131,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         return asyncio.run(_with_db(settings, "roster.import", import_roster, content, args))
     if command == "invite":
         action: Action = "invite.create"
-        if args.invite_command == "create":
-            return asyncio.run(create_invite(settings, args))
         handler = {
+            "create": create_invite,
             "batch": batch_invites,
             "revoke": revoke_invite,
             "list": list_invites,
@@ -143,7 +157,10 @@ async def _with_db(settings: Settings, action: Action, handler: Any, *extra: Any
 
 
 async def import_roster(db: Database, content: bytes, args: argparse.Namespace) -> int:
-    report = await RosterImport(db).run(content, dry_run=args.dry_run)
+    expect: tuple[RosterKind, ...] | None = (
+        ("term calendar",) if args.command == "calendar" else None
+    )
+    report = await RosterImport(db).run(content, dry_run=args.dry_run, expect=expect)
     print_report(report, args.file, dry_run=args.dry_run)
     return 1 if report.errors else 0
 
@@ -160,9 +177,10 @@ def print_report(report: ImportReport, path: Path, *, dry_run: bool) -> None:
     elif dry_run:
         print("The file is fine (dry run: nothing written).")
     else:
+        removed = f", {report.removed} removed" if report.removed else ""
         print(
             f"Imported: {report.created} new, {report.updated} changed,"
-            f" {report.unchanged} unchanged."
+            f" {report.unchanged} unchanged{removed}."
         )
 
 

@@ -54,8 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--uses", type=int, default=1, help="how many people may use it")
     create.add_argument("--expires", default="14d", help="lifetime, e.g. 14d, 48h, never")
     from bot.admin_cli import add_parsers
+    from bot.trio_cli import add_parsers as add_trio_parsers
 
-    add_parsers(sub, invite_sub)  # invite batch/revoke/list, roster, person, status
+    add_parsers(sub, invite_sub)  # invite batch/revoke/list, roster, calendar, person, status
+    add_trio_parsers(sub)  # trios propose
     fake = sub.add_parser(
         "fake-telegram", help="serve the stand-in for Telegram over HTTP (simulations, tests)"
     )
@@ -100,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.deliveries_cli import run as run_deliveries
 
         return run_deliveries(settings, args)
+    if command == "trios":
+        from bot.trio_cli import run as run_trios
+
+        return run_trios(args)
     from bot.admin_cli import ADMIN_COMMANDS
 
     if command in ADMIN_COMMANDS:

@@ -36,6 +36,7 @@ NO, OWN, ALL = Cell.NO, Cell.OWN, Cell.ALL
 Action = Literal[
     "join",
     "roster.import",
+    "trios.propose",
     "settings",
     "privacy",
     "invite.create",
@@ -57,6 +58,7 @@ Action = Literal[
 MATRIX: dict[Action, tuple[Cell, Cell, Cell, Cell]] = {
     "join":                            (ALL,    ALL,       ALL,        ALL),
     "roster.import":                   (NO,     NO,        NO,         ALL),
+    "trios.propose":                   (NO,     NO,        NO,         ALL),
     "settings":                        (ALL,    ALL,       ALL,        ALL),
     "privacy":                         (ALL,    ALL,       ALL,        ALL),
     "invite.create":                   (NO,     NO,        NO,         ALL),

@@ -7,19 +7,28 @@ in one transaction keyed on the roster's references, so importing a file twice c
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 from collections import defaultdict
-from dataclasses import dataclass, field
-from typing import Literal
 
+from bot.roster_fields import (
+    ImportReport,
+    Problem,
+    RosterKind,
+    RosterRejected,
+    Row,
+    check_extra,
+    check_number,
+    check_once,
+    check_ref,
+    check_text,
+    count_change,
+    read_rows,
+)
+from bot.term_calendar import import_calendar
 from storage import roster as store
 from storage.db import Database, Transaction
 from storage.people import ROLES, Role
 from storage.personal_data import erased_ref_hashes, ref_hash
 
-RosterKind = Literal["schools", "trios of schools", "trios of teachers", "people"]
 HEADERS: dict[RosterKind, tuple[str, ...]] = {
     "schools": (
         "school_id",
@@ -33,78 +42,41 @@ HEADERS: dict[RosterKind, tuple[str, ...]] = {
     "trios of schools": ("trio_id", "kind", "school_id"),
     "trios of teachers": ("trio_id", "kind", "person_ref"),
     "people": ("person_ref", "name", "school_id", "role", "trio_id"),
+    "term calendar": ("kind", "starts_on", "ends_on", "name"),
 }
-OPTIONAL_COLUMNS = {"people": ("trio_id",)}
-MAX_REF = 64
-MAX_NAME = 200
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.message}" if self.line else self.message
-
-
-@dataclass
-class ImportReport:
-    kind: RosterKind | None = None
-    rows: int = 0
-    errors: list[Problem] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list)
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-    @property
-    def imported(self) -> bool:
-        return self.kind is not None and not self.errors
-
-
-class RosterRejected(Exception):
-    """Raised inside the transaction so nothing of a faulty file is kept."""
-
-
-Row = dict[str, str]
+# A school trio file may leave out `kind`: that is what `triobot trios propose` writes.
+OPTIONAL_COLUMNS: dict[RosterKind, tuple[str, ...]] = {
+    "people": ("trio_id",),
+    "trios of schools": ("kind",),
+    "term calendar": ("name",),
+}
 
 
 def detect(header: list[str]) -> RosterKind | None:
     given = [h.strip().lower() for h in header]
     for kind, columns in HEADERS.items():
-        optional = OPTIONAL_COLUMNS.get(kind.split()[0], ())
+        optional = OPTIONAL_COLUMNS.get(kind, ())
         required = [c for c in columns if c not in optional]
         if set(required) <= set(given) <= set(columns):
             return kind
     return None
 
 
-def read_rows(text: str) -> tuple[list[str], list[tuple[int, Row]]]:
-    """The header and (line number, row) pairs; blank lines are skipped."""
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, [])
-    rows: list[tuple[int, Row]] = []
-    names = [h.strip().lower() for h in header]
-    start = reader.line_num + 1
-    for values in reader:
-        if any(v.strip() for v in values):
-            row = {
-                name: (values[i].strip() if i < len(values) else "") for i, name in enumerate(names)
-            }
-            if len(values) > len(names):
-                row["__extra__"] = "1"
-            rows.append((start, row))
-        start = reader.line_num + 1
-    return header, rows
-
-
 class RosterImport:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def run(self, content: bytes, *, dry_run: bool = False) -> ImportReport:
-        """Check and import one file's bytes (Excel's UTF-8 byte-order mark is fine)."""
+    async def run(
+        self,
+        content: bytes,
+        *,
+        dry_run: bool = False,
+        expect: tuple[RosterKind, ...] | None = None,
+    ) -> ImportReport:
+        """Check and import one file's bytes (Excel's UTF-8 byte-order mark is fine).
+
+        `expect` limits the kinds of file accepted (`triobot calendar import` takes only a
+        term calendar)."""
         report = ImportReport()
         try:
             text = content.decode("utf-8-sig")
@@ -114,8 +86,14 @@ class RosterImport:
         header, rows = read_rows(text)
         report.kind = detect(header)
         report.rows = len(rows)
+        if report.kind is not None and expect is not None and report.kind not in expect:
+            report.errors.append(
+                Problem(1, f"this is a {report.kind} file, not {' or '.join(expect)}")
+            )
+            return report
         if report.kind is None:
-            expected = "; ".join(",".join(c) for c in HEADERS.values())
+            wanted = expect or tuple(HEADERS)
+            expected = "; ".join(",".join(HEADERS[k]) for k in wanted)
             report.errors.append(
                 Problem(1, f"header {','.join(header)!r} is not one I know. Expected: {expected}")
             )
@@ -127,6 +105,8 @@ class RosterImport:
                     await _schools(tx, known, rows, report)
                 elif report.kind == "people":
                     await _people(tx, known, rows, report)
+                elif report.kind == "term calendar":
+                    await import_calendar(tx, rows, report)
                 else:
                     await _trios(tx, known, rows, report)
                 if report.errors or dry_run:
@@ -136,82 +116,6 @@ class RosterImport:
         return report
 
 
-# --- field checks -----------------------------------------------------------------------
-def _ref(row: Row, column: str, line: int, report: ImportReport) -> str | None:
-    value = row.get(column, "")
-    if not value:
-        report.errors.append(Problem(line, f"{column} is empty"))
-        return None
-    if len(value) > MAX_REF or any(ch.isspace() for ch in value):
-        report.errors.append(
-            Problem(line, f"{column} {value!r} must be one word of at most {MAX_REF} characters")
-        )
-        return None
-    return value
-
-
-def _text(row: Row, column: str, line: int, report: ImportReport) -> str | None:
-    value = " ".join(row.get(column, "").split())
-    if not value:
-        report.errors.append(Problem(line, f"{column} is empty"))
-        return None
-    if len(value) > MAX_NAME:
-        report.errors.append(Problem(line, f"{column} is longer than {MAX_NAME} characters"))
-        return None
-    return value
-
-
-def _number(
-    row: Row,
-    column: str,
-    line: int,
-    report: ImportReport,
-    *,
-    integer: bool,
-    low: float,
-    high: float,
-) -> tuple[bool, float | int | None]:
-    raw = (
-        row.get(column, "").replace(",", ".")
-        if not integer
-        else row.get(column, "").replace(",", "")
-    )
-    if not raw:
-        return True, None
-    try:
-        value: float | int = int(raw) if integer else float(raw)
-    except ValueError:
-        kind = "a whole number" if integer else "a number"
-        report.errors.append(Problem(line, f"{column} {row.get(column)!r} is not {kind}"))
-        return False, None
-    if not math.isfinite(value) or not low <= value <= high:
-        report.errors.append(Problem(line, f"{column} {raw} is outside {low:g}–{high:g}"))
-        return False, None
-    return True, value
-
-
-def _once(seen: dict[str, int], key: str, line: int, what: str, report: ImportReport) -> bool:
-    if key in seen:
-        report.errors.append(Problem(line, f"duplicate {what} {key!r} (first on line {seen[key]})"))
-        return False
-    seen[key] = line
-    return True
-
-
-def _extra(row: Row, line: int, report: ImportReport) -> None:
-    if "__extra__" in row:
-        report.errors.append(Problem(line, "more values than the header has columns"))
-
-
-def _count(report: ImportReport, changed: bool, new: bool) -> None:
-    if new:
-        report.created += 1
-    elif changed:
-        report.updated += 1
-    else:
-        report.unchanged += 1
-
-
 # --- the three kinds --------------------------------------------------------------------
 async def _schools(
     tx: Transaction, known: store.Known, rows: list[tuple[int, Row]], report: ImportReport
@@ -219,17 +123,17 @@ async def _schools(
     seen: dict[str, int] = {}
     valid = []
     for line, row in rows:
-        _extra(row, line, report)
-        ref = _ref(row, "school_id", line, report)
-        name = _text(row, "name", line, report)
-        la = _text(row, "local_authority", line, report)
-        phase = _text(row, "phase", line, report)
-        ok_p, pupils = _number(row, "pupils", line, report, integer=True, low=0, high=100_000)
-        ok_f, fsm = _number(row, "fsm_pct", line, report, integer=False, low=0, high=100)
-        ok_a, prior = _number(
+        check_extra(row, line, report)
+        ref = check_ref(row, "school_id", line, report)
+        name = check_text(row, "name", line, report)
+        la = check_text(row, "local_authority", line, report)
+        phase = check_text(row, "phase", line, report)
+        ok_p, pupils = check_number(row, "pupils", line, report, integer=True, low=0, high=100_000)
+        ok_f, fsm = check_number(row, "fsm_pct", line, report, integer=False, low=0, high=100)
+        ok_a, prior = check_number(
             row, "prior_attainment", line, report, integer=False, low=-1e6, high=1e6
         )
-        if ref is not None and not _once(seen, ref, line, "school_id", report):
+        if ref is not None and not check_once(seen, ref, line, "school_id", report):
             continue
         if ref and name and la and phase and ok_p and ok_f and ok_a:
             valid.append((ref, name, la, phase.lower(), pupils, fsm, prior))
@@ -246,7 +150,7 @@ async def _schools(
             fsm_pct=None if fsm is None else float(fsm),
             prior_attainment=None if prior is None else float(prior),
         )
-        _count(report, changed, ref not in known.schools)
+        count_change(report, changed, ref not in known.schools)
 
 
 async def _trios(
@@ -259,10 +163,11 @@ async def _trios(
     seen: dict[str, int] = {}
     in_trio: dict[str, str] = {}
     for line, row in rows:
-        _extra(row, line, report)
-        trio = _ref(row, "trio_id", line, report)
-        kind = row.get("kind", "").lower()
-        member = _ref(row, column, line, report)
+        check_extra(row, line, report)
+        trio = check_ref(row, "trio_id", line, report)
+        # No kind column at all (a proposal from `trios propose`): schools, by the header.
+        kind = row["kind"].lower() if "kind" in row else expected_kind
+        member = check_ref(row, column, line, report)
         if kind not in ("schools", "teachers"):
             report.errors.append(
                 Problem(line, f"kind {row.get('kind')!r} must be schools or teachers")
@@ -285,7 +190,7 @@ async def _trios(
                 Problem(line, f"wrong kind: trio {trio!r} is already a {existing.kind} trio")
             )
             continue
-        if not _once(seen, f"{trio}/{member}", line, f"{column} in trio", report):
+        if not check_once(seen, f"{trio}/{member}", line, f"{column} in trio", report):
             continue
         first_line.setdefault(trio, line)
         if by_school:
@@ -328,7 +233,7 @@ async def _trios(
             changed = await store.set_trio_schools(tx, trio_id, ids)
         else:
             changed = await store.set_trio_members(tx, trio_id, ids)
-        _count(report, bool(changed), trio not in known.trios)
+        count_change(report, bool(changed), trio not in known.trios)
 
 
 async def _people(
@@ -338,13 +243,13 @@ async def _people(
     seen: dict[str, int] = {}
     valid: list[tuple[str, str, int | None, Role, int | None]] = []
     for line, row in rows:
-        _extra(row, line, report)
-        ref = _ref(row, "person_ref", line, report)
-        name = _text(row, "name", line, report)
+        check_extra(row, line, report)
+        ref = check_ref(row, "person_ref", line, report)
+        name = check_text(row, "name", line, report)
         role = row.get("role", "").lower().replace(" ", "_")
         school_ref = row.get("school_id", "")
         trio_ref = row.get("trio_id", "")
-        if ref is not None and not _once(seen, ref, line, "person_ref", report):
+        if ref is not None and not check_once(seen, ref, line, "person_ref", report):
             continue
         if role not in ROLES:
             report.errors.append(
@@ -392,4 +297,4 @@ async def _people(
             changed |= bool(
                 await store.add_member(tx, trio_id, person_id, lead=role == "trio_lead")
             )
-        _count(report, changed, existing is None)
+        count_change(report, changed, existing is None)

@@ -1,9 +1,14 @@
 """Everything held about one person: collected for them to download, or erased on request.
 
-THE ONE PLACE TO REGISTER PERSONAL DATA. A migration that adds a table or column holding a
-person's data, or words that may name them, adds a line to `ERASE` (what erasure does to it)
-and to `EXPORT` (what the person gets when they download their data). tests/test_data_rights.py
-fails for any table with a column referencing person(id) that `ERASE` does not mention.
+WHERE PERSONAL DATA IS REGISTERED. The tables of the foundation, scheduling and
+administration work are listed here, in `ERASE` (what erasure does to each) and `EXPORT` (what
+the person gets when they download their data). A later migration that adds a table or column
+holding a person's data, or words that may name them, registers it in the same SQL file: rows
+in `erasure_rule` (the same fields as `Scrub`) and `export_section` (see
+storage/migrations/0006_erasure_rules.sql for an example). So a feature's schema and its
+erasure arrive together, whatever code imports what. tests/test_data_rights.py fails for any
+table with a column referencing person(id) that no rule mentions, and scans every table and
+column after an erasure for the person's name and Telegram id.
 
 The rule (also in README, "Data rights"):
 - their own contributions (flow answers, consent records, invites used, deliveries to them)
@@ -66,8 +71,8 @@ ERASE: tuple[Scrub, ...] = (
     Scrub("flow_state", "context", "redact", where=_TRIO_MATES, json=True),
     Scrub("outbox", "payload", "redact", json=True),
     Scrub("schedule", "payload", "redact", where="trio_id IS NOT NULL", json=True),
-    # Later: Scrub("summary", "body", "redact", where="trio_id IN (...)"),
-    #        Scrub("summary_agreement", "person_id", "delete"), …
+    Scrub("reflection", "answer", "redact", where=_TRIO_MATES, json=True),
+    # Later tables register their own lines in `erasure_rule` (module docstring).
     Scrub("flow_state", "person_id", "delete"),
     Scrub("reflection", "person_id", "delete"),
     Scrub("schedule", "person_id", "delete"),
@@ -142,11 +147,33 @@ _JSON_COLUMNS = frozenset({"answers", "context", "answer"})
 _PERSON_KEEP = frozenset({"id", "status", "created_at", "updated_at", "erased_at"})
 
 
+async def scrubs(q: _Reader) -> tuple[Scrub, ...]:
+    """ERASE and every rule later migrations registered: redactions first (they look at
+    trio membership, which the deletions remove), then the registered deletions (their
+    conditions may also look at membership), then ERASE's."""
+    rows = await q.fetchall(
+        "SELECT table_name, column_name, how, key, where_sql, is_json FROM erasure_rule ORDER BY id"
+    )
+    registered = [Scrub(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+    every = [*ERASE, *registered]
+    redactions = [s for s in every if s.how == "redact"]
+    return (
+        *redactions,
+        *(s for s in registered if s.how != "redact"),
+        *(s for s in ERASE if s.how != "redact"),
+    )
+
+
+async def sections(q: _Reader) -> tuple[tuple[str, str], ...]:
+    rows = await q.fetchall("SELECT name, query FROM export_section ORDER BY name")
+    return (*EXPORT, *((r[0], r[1]) for r in rows))
+
+
 async def collect(db: Database, person_id: int) -> dict[str, Any]:
-    """Every EXPORT section for one person, JSON-ready."""
+    """Every export section for one person, JSON-ready."""
     held: dict[str, Any] = {}
     tables = await _tables(db)
-    for section, sql in EXPORT:
+    for section, sql in await sections(db):
         if not _tables_in(sql) <= tables:
             continue  # registered ahead of its migration
         rows = await db.fetchall(sql, {"person_id": person_id})
@@ -191,7 +218,7 @@ async def erase(tx: Transaction, person_id: int) -> bool:
     params = {"person_id": person_id, "telegram_id": row["telegram_id"]}
     name = (row["display_name"] or "").strip()
     tables = await _tables(tx)
-    for scrub in ERASE:
+    for scrub in await scrubs(tx):
         if scrub.table not in tables:
             continue  # registered ahead of its migration
         if scrub.how == "redact":
@@ -243,21 +270,33 @@ def _tables_in(sql: str) -> set[str]:
     return set(re.findall(r"(?:FROM|JOIN)\s+(\w+)", sql))
 
 
+def _spellings(name: str, in_json: bool) -> list[str]:
+    """How the name may be written in the column: as is, and inside JSON text both with
+    non-ASCII letters kept and escaped (json.dumps' default writes "Ara\\u00fajo")."""
+    if not in_json:
+        return [name]
+    forms = [json.dumps(name, ensure_ascii=False)[1:-1], json.dumps(name)[1:-1]]
+    return list(dict.fromkeys(forms))
+
+
 async def _redact(tx: Transaction, scrub: Scrub, name: str, params: dict[str, Any]) -> None:
-    needle = json.dumps(name, ensure_ascii=False)[1:-1] if scrub.json else name
-    # Whole words only, so "Ann" leaves "Annual" alone.
-    pattern = re.compile(rf"(?<!\w){re.escape(needle)}(?!\w)", re.IGNORECASE)
-    condition = f"instr(lower({scrub.column}), lower(:needle)) > 0"
-    if scrub.where:
-        condition += f" AND {scrub.where}"
-    rows = await tx.fetchall(
-        f"SELECT rowid, {scrub.column} AS text FROM {scrub.table} WHERE {condition}",  # noqa: S608
-        {**params, "needle": needle},
-    )
-    for found in rows:
-        changed = pattern.sub(REDACTED, found["text"])
-        if changed != found["text"]:
-            await tx.execute(
-                f"UPDATE {scrub.table} SET {scrub.column} = ? WHERE rowid = ?",  # noqa: S608
-                (changed, found["rowid"]),
-            )
+    for needle in _spellings(name, scrub.json):
+        # Whole words only, so "Ann" leaves "Annual" alone.
+        pattern = re.compile(rf"(?<!\w){re.escape(needle)}(?!\w)", re.IGNORECASE)
+        condition = f"instr(lower({scrub.column}), lower(:needle)) > 0"
+        if scrub.where:
+            condition += f" AND {scrub.where}"
+        rows = await tx.fetchall(
+            # "AS row_key": a table whose INTEGER PRIMARY KEY aliases rowid names it after
+            # that column, so found["rowid"] would not exist.
+            f"SELECT rowid AS row_key, {scrub.column} AS text FROM {scrub.table}"  # noqa: S608
+            f" WHERE {condition}",
+            {**params, "needle": needle},
+        )
+        for found in rows:
+            changed = pattern.sub(REDACTED, found["text"])
+            if changed != found["text"]:
+                await tx.execute(
+                    f"UPDATE {scrub.table} SET {scrub.column} = ? WHERE rowid = ?",  # noqa: S608
+                    (changed, found["row_key"]),
+                )

@@ -53,3 +53,33 @@ async def bot(db_path: Path, clock: FakeClock) -> AsyncIterator[object]:
 
     async for running_bot in bot_under_test(db_path, clock):
         yield running_bot
+
+
+class Cli:
+    """`triobot …` as the coordinator types it, on this test's database; returns the exit
+    status and what it printed. Call it from plain (not async) tests, or via
+    asyncio.to_thread: each command runs its own event loop."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self.capsys = capsys
+
+    def __call__(self, *argv: str) -> tuple[int, str]:
+        from bot.cli import main
+
+        self.capsys.readouterr()
+        status = main(list(argv))
+        return status, self.capsys.readouterr().out
+
+
+@pytest.fixture
+def cli(
+    db_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Cli:
+    monkeypatch.chdir(tmp_path)  # no .env from the working directory
+    monkeypatch.setenv("TRIOBOT_DB", str(db_path))
+    monkeypatch.setenv("TRIOBOT_BOT_USERNAME", "trio_test_bot")
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    return Cli(capsys)
