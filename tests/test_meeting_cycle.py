@@ -148,7 +148,9 @@ async def test_the_whole_cycle_in_private_chats(bot: BotUnderTest, clock: FakeCl
     await fran.taps("Approve", message=newest(fran, "Revised draft"))
     row = await bot.db.fetchone("SELECT status, agreed_how, agreed_at, revision FROM summary")
     assert row is not None and (row["status"], row["agreed_how"], row["revision"]) == (
-        "agreed", "all", 2,
+        "agreed",
+        "all",
+        2,
     )
     await run_schedule(bot, clock)
     for person in trio.members:
@@ -160,9 +162,13 @@ async def test_the_whole_cycle_in_private_chats(bot: BotUnderTest, clock: FakeCl
     due = newest(bruno, "Action due 2026-12-15")
     assert "feedback sheets" in due.plain_text
     await bruno.taps("In progress", message=due)
-    assert await bot.db.fetchval(
-        "SELECT status FROM action WHERE owner_id = (SELECT id FROM person WHERE telegram_id = 802)"
-    ) == "in_progress"
+    assert (
+        await bot.db.fetchval(
+            "SELECT a.status FROM action a JOIN person p ON p.id = a.owner_id"
+            " WHERE p.telegram_id = 802"
+        )
+        == "in_progress"
+    )
 
     # The next meeting's reminder shows what happened to the actions.
     await alice.says("/meeting")
