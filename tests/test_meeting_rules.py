@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from storage.invites import InviteRepo
 from storage.programme import ProgrammeRepo
+from storage.summaries import SummaryRepo
 from tests.conftest import FakeClock
 from tests.harness import BotUnderTest, join
 from tests.meeting_script import at, form_trio, newest, run_schedule, utc
@@ -221,3 +222,36 @@ async def test_the_lead_confirms_after_the_deadline_with_the_approvals_so_far(
     await alice.taps("Confirm as agreed", message=deadline)
     row = await bot.db.fetchone("SELECT status, agreed_how FROM summary")
     assert row is not None and tuple(row) == ("agreed", "lead")
+
+
+async def test_erasing_a_member_keeps_the_trios_summary_without_them(
+    bot: BotUnderTest, clock: FakeClock
+) -> None:
+    from storage.personal_data import collect, erase
+
+    await form_trio(bot)
+    _, summary_id, _ = await _held_meeting_with_summary(bot)
+    bruno = bot.person(802, "Bruno")
+    await run_schedule(bot, clock)
+    await bruno.taps("Approve", message=newest(bruno, "Draft summary"))
+    bruno_id = int(await bot.db.fetchval("SELECT id FROM person WHERE telegram_id = 802"))
+    async with bot.db.transaction() as tx:
+        await tx.execute(
+            "UPDATE summary_item SET body = '\"Bruno tried it\"' WHERE summary_id = ?",
+            (summary_id,),
+        )
+        await SummaryRepo.add_item(tx, summary_id, "other", "Bruno tried it")
+    exported = await collect(bot.db, bruno_id)
+    assert exported["actions_owned"][0]["what"] == "An action of trio one"
+    async with bot.db.transaction() as tx:
+        assert await erase(tx, bruno_id)
+    assert (
+        await bot.db.fetchval(
+            "SELECT COUNT(*) FROM summary_approval WHERE person_id = ?", (bruno_id,)
+        )
+        == 0
+    )
+    assert await bot.db.fetchval("SELECT owner_id FROM action") is None
+    body = await bot.db.fetchval("SELECT body FROM summary_item WHERE kind = 'other'")
+    assert body == '"[erased] tried it"'
+    assert await bot.db.fetchval("SELECT status FROM summary") == "draft"

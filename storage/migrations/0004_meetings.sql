@@ -95,7 +95,7 @@ CREATE TABLE summary_approval (
     comment    TEXT,                        -- JSON, for a suggestion
     decided_at TEXT NOT NULL,
     PRIMARY KEY (summary_id, person_id, revision)
-) WITHOUT ROWID;
+);  -- a rowid table: erasure redacts names inside other people's comments by rowid
 
 CREATE TABLE action (
     id         INTEGER PRIMARY KEY,
