@@ -191,7 +191,7 @@ class Agreement:
             ],
             "evidence": [i.body for i in items if i.kind == "evidence"],
             "barriers": [{"body": i.body, "level": i.level} for i in items if i.kind == "barrier"],
-            "actions": [action_view(a, "") for a in await SummaryRepo.actions(q, summary.id)],
+            "actions": [action_view(a) for a in await SummaryRepo.actions(q, summary.id)],
             "no_actions": summary.no_actions,
             "questions": [i.body for i in items if i.kind == "question"],
             "other": [i.body for i in items if i.kind == "other"],
@@ -212,17 +212,14 @@ class Agreement:
 
     async def check_suggest(self, person_id: int, summary_id: int, revision: int) -> Decision:
         """May this person suggest a change to this revision now? (Before the flow opens.)"""
-        summary = await SummaryRepo.get(self.db_reader(), summary_id)
+        summary = await SummaryRepo.get(self.db, summary_id)
         if summary is None:
             return "gone"
-        if not await may(self.db_reader(), person_id, "summary.approve", summary.trio_id):
+        if not await may(self.db, person_id, "summary.approve", summary.trio_id):
             return "not_yours"
         if summary.status != "draft" or summary.revision != revision:
             return "stale"
         return "approved"
-
-    def db_reader(self) -> Reader:
-        return self.db
 
     async def suggest(
         self, tx: Transaction, person_id: int, summary_id: int, revision: int, comment: Any

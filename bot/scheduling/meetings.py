@@ -36,7 +36,7 @@ async def may(q: Reader, person_id: int, action: Action, trio_id: int) -> bool:
     return allowed(roles, action, trio_id=trio_id, memberships=memberships)
 
 
-def action_view(action: Any, zone: str) -> dict[str, Any]:
+def action_view(action: Any) -> dict[str, Any]:
     """An action as templates show it."""
     return {
         "what": action.what,
@@ -228,7 +228,7 @@ class Meetings:
         actions = []
         if which == "day":
             for action in await SummaryRepo.open_actions(tx, meeting.trio_id, meeting.id):
-                actions.append(action_view(action, meeting.time_zone))
+                actions.append(action_view(action))
         base = {
             "trio": meeting.trio_name,
             "which": which,
