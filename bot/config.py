@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     send_per_group_per_minute: float = Field(
         default=20.0, gt=0, le=20, alias="TRIOBOT_SEND_PER_GROUP_PER_MINUTE"
     )
+    # A circulated summary not approved by everyone this many days later may be confirmed
+    # as agreed by the trio's lead, with the approvals it has.
+    summary_agree_days: float = Field(default=5.0, gt=0, alias="TRIOBOT_SUMMARY_AGREE_DAYS")
 
     @field_validator("programme_tz")
     @classmethod

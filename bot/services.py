@@ -6,7 +6,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Bot
@@ -16,9 +16,15 @@ from bot.config import Settings
 from bot.flows.buttons import ButtonSigner
 from bot.flows.catalogue import build_registry
 from bot.flows.engine import FlowEngine
+from bot.flows.meeting import meeting_flows
 from bot.flows.model import Flow
 from bot.flows.reflection import reflection_flow
+from bot.flows.summary import summary_flows
 from bot.joining import Joining
+from bot.scheduling.actions import ActionFollowUp
+from bot.scheduling.agreement import Agreement
+from bot.scheduling.meetings import Meetings
+from bot.scheduling.notices import Notices
 from bot.scheduling.outbox_sender import OutboxSender, SendLimits
 from bot.scheduling.reflections import ReflectionActions, Reflections, load_definitions
 from bot.scheduling.scheduler import Scheduler
@@ -62,6 +68,9 @@ class Services:
     schedule: ScheduleRepo
     outbox: OutboxRepo
     sender: OutboxSender
+    meetings: Meetings
+    agreement: Agreement
+    follow_up: ActionFollowUp
 
     async def start(
         self,
@@ -89,7 +98,23 @@ class Services:
             clock=clock,
         )
         self.reflection_actions = ReflectionActions(self.reflections)
-        flows = (reflection_flow(self.reflection_actions.save_answer), *extra_flows)
+        notices = Notices(self.texts, signer, clock)
+        zone = settings.programme_tz
+        self.meetings = Meetings(self.db, notices, programme_zone=zone, clock=clock)
+        self.follow_up = ActionFollowUp(self.db, notices, programme_zone=zone, clock=clock)
+        self.agreement = Agreement(
+            self.db,
+            notices,
+            self.follow_up,
+            agree_within=timedelta(days=settings.summary_agree_days),
+            clock=clock,
+        )
+        flows = (
+            reflection_flow(self.reflection_actions.save_answer),
+            *meeting_flows(self.meetings, clock),
+            *summary_flows(self.agreement),
+            *extra_flows,
+        )
         self.engine = FlowEngine(
             self.db,
             build_registry(settings, flows),
@@ -98,7 +123,13 @@ class Services:
             resume_after=settings.flow_resume_after,
             clock=clock,
         )
-        self.scheduler = Scheduler(self.db, self.reflections.kinds(), clock=clock)
+        kinds = {
+            **self.reflections.kinds(),
+            **self.meetings.kinds(),
+            **self.agreement.kinds(),
+            **self.follow_up.kinds(),
+        }
+        self.scheduler = Scheduler(self.db, kinds, clock=clock)
         self.schedule = ScheduleRepo(self.db)
         self.outbox = OutboxRepo(self.db)
 

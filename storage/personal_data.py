@@ -64,6 +64,12 @@ _TRIO_MATES = (
     " JOIN trio_member m2 ON m2.trio_id = m1.trio_id WHERE m1.person_id = :person_id)"
 )
 
+_OWN_TRIOS = "trio_id IN (SELECT trio_id FROM trio_member WHERE person_id = :person_id)"
+_OWN_SUMMARIES = (
+    "summary_id IN (SELECT s.id FROM summary s JOIN trio_member m ON m.trio_id = s.trio_id"
+    " WHERE m.person_id = :person_id)"
+)
+
 # In order: redactions first (they look at trio membership), deletions after.
 ERASE: tuple[Scrub, ...] = (
     # Other people's words in their trio (a lead's summary draft, a partner's notes).
@@ -72,9 +78,23 @@ ERASE: tuple[Scrub, ...] = (
     Scrub("outbox", "payload", "redact", json=True),
     Scrub("schedule", "payload", "redact", where="trio_id IS NOT NULL", json=True),
     Scrub("reflection", "answer", "redact", where=_TRIO_MATES, json=True),
+    # Meetings and summaries (0004): the trio's shared work stays, their name inside it goes.
+    Scrub("meeting", "focus", "redact", where=_OWN_TRIOS),
+    Scrub("summary", "focus", "redact", where=_OWN_TRIOS, json=True),
+    Scrub("summary_item", "body", "redact", where=_OWN_SUMMARIES, json=True),
+    Scrub("summary_approval", "comment", "redact", where=_OWN_SUMMARIES, json=True),
+    Scrub("action", "what", "redact", where=_OWN_TRIOS, json=True),
     # Later tables register their own lines in `erasure_rule` (module docstring).
     Scrub("flow_state", "person_id", "delete"),
     Scrub("reflection", "person_id", "delete"),
+    Scrub("meeting_reflection", "person_id", "delete"),
+    Scrub("meeting_attendance", "person_id", "delete"),
+    Scrub("summary_approval", "person_id", "delete"),
+    Scrub("summary", "author_id", "null"),
+    Scrub("action", "owner_id", "null"),
+    Scrub("meeting", "created_by", "null"),
+    Scrub("meeting", "summary_runner_id", "null"),
+    Scrub("trio_chat", "linked_by", "null"),
     Scrub("schedule", "person_id", "delete"),
     Scrub("consent", "person_id", "delete"),
     Scrub(
@@ -137,12 +157,33 @@ EXPORT: tuple[tuple[str, str], ...] = (
         " WHERE person_id = :person_id ORDER BY id",
     ),
     (
+        "meeting_reflections",
+        "SELECT meeting_id, take_back, surprise, answered_at FROM meeting_reflection"
+        " WHERE person_id = :person_id ORDER BY answered_at",
+    ),
+    (
+        "meetings_attended",
+        "SELECT meeting_id, attended, recorded_at FROM meeting_attendance"
+        " WHERE person_id = :person_id ORDER BY recorded_at",
+    ),
+    (
+        "summary_decisions",
+        "SELECT summary_id, revision, decision, comment, decided_at FROM summary_approval"
+        " WHERE person_id = :person_id ORDER BY decided_at",
+    ),
+    (
+        "actions_owned",
+        "SELECT what, due_on, status FROM action WHERE owner_id = :person_id ORDER BY id",
+    ),
+    (
         "messages_queued",
         "SELECT kind, status, created_at, sent_at FROM outbox WHERE person_id = :person_id"
         " ORDER BY id",
     ),
 )
-_JSON_COLUMNS = frozenset({"answers", "context", "answer"})
+_JSON_COLUMNS = frozenset(
+    {"answers", "context", "answer", "take_back", "surprise", "comment", "what"}
+)
 # Person columns erasure leaves as they are; every other column goes back to its default.
 _PERSON_KEEP = frozenset({"id", "status", "created_at", "updated_at", "erased_at"})
 

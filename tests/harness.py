@@ -36,6 +36,9 @@ class BotUnderTest:
     clock: FakeClock
     api: FakeTelegram
     extra_flows: tuple[Flow, ...] = ()
+    # PTB's rate limiter waits in real time; a test that sends many group messages on the
+    # fake clock turns it off (the stand-in still refuses anything over Telegram's limits).
+    rate_limiter: bool = True
     app: Application = field(init=False)  # type: ignore[type-arg]
     conversation: Conversation = field(init=False)
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
@@ -47,6 +50,7 @@ class BotUnderTest:
             polling=False,
             clock=self.clock,
             extra_flows=self.extra_flows,
+            rate_limiter=self.rate_limiter,
             background=False,  # tests fire the scheduler and drain the outbox by hand
         )
         await self._stack.enter_async_context(running(self.app))
@@ -116,10 +120,11 @@ async def bot_under_test(
     *,
     demo: bool = True,
     extra_flows: tuple[Flow, ...] = (),
+    rate_limiter: bool = True,
     **overrides: object,
 ) -> AsyncIterator[BotUnderTest]:
     api = FakeTelegram(clock=clock.monotonic, wall_clock=lambda: clock().timestamp())
-    bot = BotUnderTest(settings_for(db_path, **overrides), clock, api, extra_flows)
+    bot = BotUnderTest(settings_for(db_path, **overrides), clock, api, extra_flows, rate_limiter)
     await bot.start()
     if demo:
         await seed_demo(bot.db)

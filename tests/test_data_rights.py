@@ -207,16 +207,16 @@ async def test_a_later_table_registers_its_own_scrubbing(db: Database) -> None:
     await seed_demo(db)
     async with db.transaction() as tx:
         for statement in (
-            "CREATE TABLE summary (id INTEGER PRIMARY KEY, trio_id INTEGER, body TEXT)",
-            "CREATE TABLE summary_agreement (summary_id INTEGER,"
+            "CREATE TABLE xsummary (id INTEGER PRIMARY KEY, trio_id INTEGER, body TEXT)",
+            "CREATE TABLE xsummary_agreement (summary_id INTEGER,"
             " person_id INTEGER REFERENCES person(id), decision TEXT)",
             "INSERT INTO erasure_rule (table_name, column_name, how, where_sql) VALUES"
-            " ('summary', 'body', 'redact', 'trio_id IN (SELECT trio_id FROM trio_member"
+            " ('xsummary', 'body', 'redact', 'trio_id IN (SELECT trio_id FROM trio_member"
             " WHERE person_id = :person_id)')",
             "INSERT INTO erasure_rule (table_name, column_name, how)"
-            " VALUES ('summary_agreement', 'person_id', 'delete')",
+            " VALUES ('xsummary_agreement', 'person_id', 'delete')",
             "INSERT INTO export_section (name, query) VALUES ('summaries_agreed',"
-            " 'SELECT summary_id, decision FROM summary_agreement WHERE person_id = :person_id')",
+            " 'SELECT summary_id, decision FROM xsummary_agreement WHERE person_id = :person_id')",
         ):
             await tx.execute(statement)
         trio_id = int(await tx.fetchval("SELECT id FROM trio WHERE ref = 'DEMO-T1'"))
@@ -228,19 +228,19 @@ async def test_a_later_table_registers_its_own_scrubbing(db: Database) -> None:
             await ProgrammeRepo.add_member(tx, trio_id, person_id, lead=False)
             people.append(person_id)
         await tx.execute(
-            "INSERT INTO summary (id, trio_id, body) VALUES (1, ?, ?)",
+            "INSERT INTO xsummary (id, trio_id, body) VALUES (1, ?, ?)",
             (trio_id, f"Agreed by Alice Lead and {BRUNO}: try talk partners."),
         )
         for person_id in people:
             await tx.execute(
-                "INSERT INTO summary_agreement VALUES (1, ?, 'approved')", (person_id,)
+                "INSERT INTO xsummary_agreement VALUES (1, ?, 'approved')", (person_id,)
             )
     rights = DataRights(db)
     held = json.loads(await rights.export(people[1]))
     assert held["summaries_agreed"] == [{"summary_id": 1, "decision": "approved"}]
 
     assert await rights.erase(people[1])
-    body = await db.fetchval("SELECT body FROM summary")
+    body = await db.fetchval("SELECT body FROM xsummary")
     assert body == "Agreed by Alice Lead and [erased]: try talk partners."
-    agreed = await db.fetchall("SELECT person_id FROM summary_agreement")
+    agreed = await db.fetchall("SELECT person_id FROM xsummary_agreement")
     assert [r[0] for r in agreed] == [people[0]]

@@ -107,6 +107,8 @@ async def test_the_command_menu_is_registered_in_three_languages(bot: BotUnderTe
         assert [c["command"] for c in items] == [
             "start",
             "help",
+            "meeting",
+            "summary",
             "reflect",
             "settings",
             "privacy",

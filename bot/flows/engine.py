@@ -173,6 +173,14 @@ class FlowEngine:
                 return Outcome([Tapped(keyboard=None), *notice])
             return await self._act(tx, self.registry[state.flow], state, action, now, actor.tz)
 
+    async def navigate(self, actor: Actor, action: str) -> Outcome:
+        """Back ("b") or skip ("s") sent as a command (/back, /skip) instead of a tap: where
+        a question carries no buttons, e.g. a ForceReply in a group."""
+        state = await self.current(actor)
+        if state is None:
+            return Outcome([Say("engine/nothing_to_cancel")], handled=False)
+        return await self.tap(actor, self.signer.sign("f", _b36(state.id), _b36(state.seq), action))
+
     async def offer_resume(self, actor: Actor) -> Outcome:
         """If a flow is open here, ask whether to continue or discard it."""
         now = self.clock()

@@ -10,11 +10,13 @@ from zoneinfo import ZoneInfo
 from telegram import (
     CallbackQuery,
     Chat,
+    ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    ReplyParameters,
     Update,
 )
-from telegram.constants import ParseMode
+from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
 
 from bot.flows.answers import Label
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 # file): flow name → coroutine. Handler modules fill it in their register().
 AfterFlow = Callable[[Update, Context, Outcome], Awaitable[None]]
 AFTER_FLOW: dict[str, AfterFlow] = {}
+GROUP_CHATS = (ChatType.GROUP, ChatType.SUPERGROUP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,12 @@ class Who:
     roles: frozenset[Role]
     lang: str
     actor: Actor
+
+
+# Buttons outside flows, by the first field of their verified data (e.g. "m" for a meeting):
+# handler modules fill it in their register(); the fields are verified, never trusted.
+ButtonHandler = Callable[[Update, Context, Who, list[str]], Awaitable[None]]
+BUTTONS: dict[str, ButtonHandler] = {}
 
 
 async def identify(update: Update, context: Context) -> Who | None:
@@ -111,7 +120,9 @@ async def deliver(update: Update, context: Context, outcome: Outcome, lang: str)
     query = update.callback_query
     answered = False
     for reply in outcome.replies:
-        if isinstance(reply, Say) and chat is not None:
+        if isinstance(reply, Say) and chat is not None and reply.ask and chat.type in GROUP_CHATS:
+            await _ask_in_group(update, context, chat.id, lang, reply)
+        elif isinstance(reply, Say) and chat is not None:
             keyboard = markup(context, lang, reply.keyboard)
             await say(context, chat.id, lang, reply.template, dict(reply.context), keyboard)
         elif isinstance(reply, Tapped) and query is not None:
@@ -125,6 +136,51 @@ async def deliver(update: Update, context: Context, outcome: Outcome, lang: str)
     after = AFTER_FLOW.get(outcome.finished or "")
     if after is not None:
         await after(update, context, outcome)
+
+
+async def _ask_in_group(
+    update: Update, context: Context, chat_id: int, lang: str, reply: Say
+) -> None:
+    """A question in a group, where the bot (in privacy mode) sees only replies to it and
+    commands: a free-text question is a ForceReply aimed at the person running the flow, so
+    their client opens a reply; a question with buttons keeps its inline keyboard. Back and
+    skip are the /back and /skip commands, since a ForceReply carries no buttons."""
+    keyboard = reply.keyboard or ()
+    signer = context.bot_data.engine.signer
+    nav = {(signer.verify(b.data) or ["?"])[-1] for b in (keyboard[-1] if keyboard else ())}
+    has_options = len(keyboard) > 1
+    user = update.effective_user
+    values = {
+        "user_id": user.id if user else 0,
+        "name": user.first_name if user else "",
+        "buttons": has_options,
+        "can_skip": "s" in nav,
+        "can_back": "b" in nav,
+    }
+    texts = context.bot_data.texts
+    text = texts.render(lang, reply.template, dict(reply.context))
+    hint = texts.render(lang, "groups/answer_hint", values)
+    parts = split_message(f"{text}\n\n{hint}")
+    for part in parts[:-1]:
+        await context.bot.send_message(chat_id, part, parse_mode=ParseMode.HTML)
+    placeholder = texts.label(lang, Label("reply_here"))
+    reply_markup: InlineKeyboardMarkup | ForceReply | None = (
+        markup(context, lang, keyboard) if has_options
+        else ForceReply(selective=True, input_field_placeholder=placeholder)
+    )
+    message = update.message
+    await context.bot.send_message(
+        chat_id,
+        parts[-1],
+        parse_mode=ParseMode.HTML,
+        reply_markup=reply_markup,
+        disable_web_page_preview=True,
+        reply_parameters=(
+            ReplyParameters(message.message_id, allow_sending_without_reply=True)
+            if message is not None
+            else None
+        ),
+    )
 
 
 async def _retap(context: Context, query: CallbackQuery, lang: str, reply: Tapped) -> None:

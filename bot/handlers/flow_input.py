@@ -9,9 +9,17 @@ from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.flows.answers import Input, Label, OtherIn, TextIn, VoiceIn
-from bot.flows.engine import Outcome, Toast
+from bot.flows.engine import Outcome, Say, Toast
 from bot.handlers import reflect
-from bot.handlers.common import Who, deliver, identify, say, stranger_language
+from bot.handlers.common import (
+    BUTTONS,
+    GROUP_CHATS,
+    Who,
+    deliver,
+    identify,
+    say,
+    stranger_language,
+)
 from bot.services import Context
 
 
@@ -38,9 +46,20 @@ def _kind(update: Update) -> str:
     return "other"
 
 
+def _meant_for_us(update: Update, context: Context) -> bool:
+    """In a group only replies to the bot's messages are answers (what privacy mode lets the
+    bot see anyway): people talking among themselves are never taken as answers."""
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or chat.type not in GROUP_CHATS:
+        return True
+    replied = message.reply_to_message if message is not None else None
+    author = replied.from_user if replied is not None else None
+    return author is not None and author.id == context.bot.id
+
+
 async def _answer(update: Update, context: Context, given: Input) -> None:
     chat = update.effective_chat
-    if chat is None:
+    if chat is None or not _meant_for_us(update, context):
         return
     who = await identify(update, context)
     private = chat.type == ChatType.PRIVATE
@@ -122,6 +141,9 @@ async def button(update: Update, context: Context) -> None:
     if fields is not None and fields[0] == "r":
         await reflect.on_button(update, context, who, fields)
         return
+    if fields is not None and fields[0] in BUTTONS:
+        await BUTTONS[fields[0]](update, context, who, fields)
+        return
     if fields == ["n"]:
         outcome = Outcome([Toast(Label("button_already"))])
     else:
@@ -143,12 +165,28 @@ async def cancel(update: Update, context: Context) -> None:
     await deliver(update, context, await context.bot_data.engine.cancel(who.actor), who.lang)
 
 
+async def navigate(update: Update, context: Context) -> None:
+    """/back and /skip: the Back and Skip buttons, typed (a group's ForceReply has none)."""
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or message is None:
+        return
+    who = await identify(update, context)
+    if who is None:
+        return
+    command = (message.text or "").split()[0].split("@")[0].lstrip("/")
+    outcome = await context.bot_data.engine.navigate(who.actor, "b" if command == "back" else "s")
+    if outcome.handled and not any(isinstance(r, Say) for r in outcome.replies):
+        outcome.replies.append(Say("engine/cannot_navigate", {"command": command}))
+    await deliver(update, context, outcome, who.lang)
+
+
 def register_first(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(MessageHandler(filters.UpdateType.EDITED, edited))
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("cancel", cancel))
+    app.add_handler(CommandHandler(["back", "skip"], navigate))
     app.add_handler(CallbackQueryHandler(button))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, text))
     app.add_handler(MessageHandler(filters.VOICE, voice))

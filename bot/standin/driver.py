@@ -68,6 +68,8 @@ class Conversation:
         """Run one update through the app; returns messages sent or edited meanwhile."""
         if self._advance is not None:
             self._advance(self.step_seconds)
+        if not self.api.visible_to_bot(update):
+            return []  # group privacy mode: Telegram never hands this one to the bot
         events_before = len(self.api.events)
         refusals_before = len(self.api.refusals)
         await self.app.process_update(Update.de_json(update, self.app.bot))

@@ -37,6 +37,18 @@ class UpdateBuilders(World):
             self.blocked.discard(user_id)
         return dict(user), chat
 
+    def visible_to_bot(self, update: JSON) -> bool:
+        """Would Telegram deliver this update to the bot at all? In a group with privacy
+        mode on, plain messages that neither command, reply to nor mention the bot are not."""
+        message = update.get("message") or update.get("edited_message")
+        if message is None or message["chat"]["id"] >= 0 or not self.group_privacy:
+            return True
+        text = message.get("text") or message.get("caption") or ""
+        if text.startswith("/") or f"@{self.bot_username}" in text:
+            return True
+        replied = message.get("reply_to_message")
+        return replied is not None and replied.get("from", {}).get("id") == self.bot_id
+
     def _wrap(self, kind: str, payload: JSON) -> JSON:
         return {"update_id": next(self._update_seq), kind: payload}
 

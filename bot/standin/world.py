@@ -115,6 +115,9 @@ class World:
         self._last_message_id: dict[int, int] = {}
         self._files: dict[str, tuple[str, bytes, str]] = {}
         self.strict_entities = False
+        # Group privacy mode (Telegram's default for bots): in groups the bot only receives
+        # commands, replies to its own messages, and messages that mention it.
+        self.group_privacy = True
         self._file_seq = itertools.count(1)
         self._update_seq = itertools.count(1)
         self._query_seq = itertools.count(1)

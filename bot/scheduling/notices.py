@@ -1,0 +1,116 @@
+"""Messages for later: rendered in the reader's language, queued in the outbox with buttons.
+
+Meetings, summaries and actions all tell people things outside a reply (invitations,
+reminders, drafts to approve); this is the one way they put such a message in the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.flows.answers import Label
+from bot.flows.buttons import ButtonSigner
+from bot.texts import Texts, split_message
+from storage.db import Transaction, utcnow
+from storage.outbox import OutboxRepo
+
+# Rows of (label, signed callback fields) — signed here, so callers never build data by hand.
+ButtonRows = Sequence[Sequence[tuple[Label, tuple[str | int, ...]]]]
+
+
+def moment(utc: datetime, zone: str) -> dict[str, Any]:
+    """A UTC instant as the pieces the `when` label shows, on the wall clock of `zone`."""
+    local = utc.astimezone(ZoneInfo(zone))
+    return {
+        "wd": local.weekday(),
+        "d": local.day,
+        "m": local.month,
+        "y": local.year,
+        "hm": local.strftime("%H:%M"),
+        "zone": zone,
+    }
+
+
+class Notices:
+    def __init__(
+        self, texts: Texts, signer: ButtonSigner, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.texts = texts
+        self.signer = signer
+        # The bot's clock, not the machine's: "send from now" must mean the same instant the
+        # scheduler and the sender use.
+        self.clock = clock
+
+    def keyboard(self, lang: str, rows: ButtonRows) -> dict[str, Any] | None:
+        if not rows:
+            return None
+        return {
+            "inline_keyboard": [
+                [
+                    {"text": self.texts.label(lang, label), "callback_data": self.signer.sign(*f)}
+                    for label, f in row
+                ]
+                for row in rows
+            ]
+        }
+
+    async def send(
+        self,
+        tx: Transaction,
+        chat_id: int,
+        lang: str,
+        template: str,
+        values: Mapping[str, Any],
+        *,
+        dedupe: str,
+        person_id: int | None = None,
+        buttons: ButtonRows = (),
+        kind: str = "meeting",
+        not_before: datetime | None = None,
+    ) -> None:
+        """Queue a message (split to fit Telegram, buttons on the last part)."""
+        text = self.texts.render(lang, template, values)
+        parts = split_message(text)
+        markup = self.keyboard(lang, buttons)
+        for index, part in enumerate(parts):
+            payload: dict[str, Any] = {"text": part}
+            if markup is not None and index == len(parts) - 1:
+                payload["reply_markup"] = markup
+            await OutboxRepo.enqueue(
+                tx,
+                chat_id,
+                kind,
+                payload,
+                now=self.clock(),
+                person_id=person_id,
+                not_before=not_before,
+                dedupe_key=dedupe if index == 0 else f"{dedupe}:{index}",
+            )
+
+    async def send_file(
+        self,
+        tx: Transaction,
+        chat_id: int,
+        lang: str,
+        caption_template: str,
+        values: Mapping[str, Any],
+        *,
+        filename: str,
+        content: bytes,
+        dedupe: str,
+        person_id: int | None = None,
+    ) -> None:
+        caption = self.texts.render(lang, caption_template, values)
+        payload = {"text": caption, "document": {"hex": content.hex(), "filename": filename}}
+        await OutboxRepo.enqueue(
+            tx,
+            chat_id,
+            "meeting_file",
+            payload,
+            person_id=person_id,
+            now=self.clock(),
+            dedupe_key=dedupe,
+        )

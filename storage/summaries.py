@@ -1,0 +1,297 @@
+"""Summaries of trio meetings, their items, the trio's approvals, and the actions agreed."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from storage.db import Transaction, from_db_time, to_db_time, utcnow
+from storage.meetings import Reader
+
+SummaryStatus = Literal["draft", "agreed"]
+ActionStatus = Literal["open", "in_progress", "done", "dropped"]
+ACTION_STATUSES: tuple[ActionStatus, ...] = ("open", "in_progress", "done", "dropped")
+LEVELS = ("within", "between", "beyond")
+
+
+def dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    id: int
+    meeting_id: int
+    trio_id: int
+    author_id: int | None
+    status: SummaryStatus
+    focus: Any
+    no_actions: bool
+    revision: int
+    agree_by: datetime
+    agreed_how: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Summary:
+        agree_by = from_db_time(row["agree_by"])
+        assert agree_by is not None
+        return cls(
+            id=row["id"],
+            meeting_id=row["meeting_id"],
+            trio_id=row["trio_id"],
+            author_id=row["author_id"],
+            status=row["status"],
+            focus=json.loads(row["focus"]),
+            no_actions=bool(row["no_actions"]),
+            revision=row["revision"],
+            agree_by=agree_by,
+            agreed_how=row["agreed_how"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryItem:
+    id: int
+    kind: str
+    school_id: int | None
+    level: str | None
+    body: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    id: int
+    trio_id: int
+    summary_id: int
+    what: Any
+    owner_id: int | None
+    owner_name: str | None
+    due_on: str
+    status: ActionStatus
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Action:
+        return cls(
+            id=row["id"],
+            trio_id=row["trio_id"],
+            summary_id=row["summary_id"],
+            what=json.loads(row["what"]),
+            owner_id=row["owner_id"],
+            owner_name=row["owner_name"],
+            due_on=row["due_on"],
+            status=row["status"],
+        )
+
+
+_ACTION = (
+    "SELECT a.*, p.display_name AS owner_name FROM action a LEFT JOIN person p ON p.id = a.owner_id"
+)
+
+
+class SummaryRepo:
+    @staticmethod
+    async def get(q: Reader, summary_id: int) -> Summary | None:
+        row = await q.fetchone("SELECT * FROM summary WHERE id = ?", (summary_id,))
+        return None if row is None else Summary.from_row(row)
+
+    @staticmethod
+    async def for_meeting(q: Reader, meeting_id: int) -> Summary | None:
+        row = await q.fetchone("SELECT * FROM summary WHERE meeting_id = ?", (meeting_id,))
+        return None if row is None else Summary.from_row(row)
+
+    @staticmethod
+    async def items(q: Reader, summary_id: int) -> list[SummaryItem]:
+        rows = await q.fetchall(
+            "SELECT * FROM summary_item WHERE summary_id = ? ORDER BY kind, position, id",
+            (summary_id,),
+        )
+        return [
+            SummaryItem(r["id"], r["kind"], r["school_id"], r["level"], json.loads(r["body"]))
+            for r in rows
+        ]
+
+    @staticmethod
+    async def actions(q: Reader, summary_id: int) -> list[Action]:
+        rows = await q.fetchall(
+            f"{_ACTION} WHERE a.summary_id = ? ORDER BY a.position, a.id", (summary_id,)
+        )
+        return [Action.from_row(row) for row in rows]
+
+    @staticmethod
+    async def action(q: Reader, action_id: int) -> Action | None:
+        row = await q.fetchone(f"{_ACTION} WHERE a.id = ?", (action_id,))
+        return None if row is None else Action.from_row(row)
+
+    @staticmethod
+    async def open_actions(q: Reader, trio_id: int, before_meeting: int) -> list[Action]:
+        """Actions from the trio's earlier summaries that are not finished (for the next one)."""
+        rows = await q.fetchall(
+            f"{_ACTION} JOIN summary s ON s.id = a.summary_id"
+            " WHERE a.trio_id = ? AND s.meeting_id != ? AND a.status IN ('open', 'in_progress')"
+            " ORDER BY a.due_on, a.id LIMIT 6",
+            (trio_id, before_meeting),
+        )
+        return [Action.from_row(row) for row in rows]
+
+    @staticmethod
+    async def create(
+        tx: Transaction,
+        *,
+        meeting_id: int,
+        trio_id: int,
+        author_id: int,
+        focus: Any,
+        no_actions: bool,
+        agree_by: datetime,
+        now: datetime,
+    ) -> int:
+        """A new draft; a summary written again for the same meeting replaces the old one."""
+        stamp = to_db_time(now)
+        existing = await tx.fetchone(
+            "SELECT id, revision FROM summary WHERE meeting_id = ?", (meeting_id,)
+        )
+        if existing is not None:
+            summary_id = int(existing["id"])
+            await tx.execute("DELETE FROM summary_item WHERE summary_id = ?", (summary_id,))
+            await tx.execute("DELETE FROM action WHERE summary_id = ?", (summary_id,))
+            await tx.execute(
+                "UPDATE summary SET author_id = ?, status = 'draft', focus = ?, no_actions = ?,"
+                " revision = revision + 1, circulated_at = ?, agreed_at = NULL,"
+                " agreed_how = NULL, updated_at = ? WHERE id = ?",
+                (author_id, dump(focus), int(no_actions), stamp, stamp, summary_id),
+            )
+            return summary_id
+        return await tx.execute(
+            "INSERT INTO summary (meeting_id, trio_id, author_id, focus, no_actions,"
+            " circulated_at, agree_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                meeting_id,
+                trio_id,
+                author_id,
+                dump(focus),
+                int(no_actions),
+                stamp,
+                to_db_time(agree_by),
+                stamp,
+                stamp,
+            ),
+        )
+
+    @staticmethod
+    async def add_item(
+        tx: Transaction,
+        summary_id: int,
+        kind: str,
+        body: Any,
+        *,
+        position: int = 0,
+        school_id: int | None = None,
+        level: str | None = None,
+    ) -> None:
+        await tx.execute(
+            "INSERT INTO summary_item (summary_id, kind, school_id, level, body, position)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (summary_id, kind, school_id, level, dump(body), position),
+        )
+
+    @staticmethod
+    async def add_action(
+        tx: Transaction,
+        *,
+        trio_id: int,
+        summary_id: int,
+        what: Any,
+        owner_id: int | None,
+        due_on: str,
+        position: int,
+    ) -> int:
+        now = to_db_time(utcnow())
+        return await tx.execute(
+            "INSERT INTO action (trio_id, summary_id, what, owner_id, due_on, position,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (trio_id, summary_id, dump(what), owner_id, due_on, position, now, now),
+        )
+
+    @staticmethod
+    async def set_action_status(tx: Transaction, action_id: int, status: ActionStatus) -> None:
+        await tx.execute(
+            "UPDATE action SET status = ?, updated_at = ? WHERE id = ?",
+            (status, to_db_time(utcnow()), action_id),
+        )
+
+    @staticmethod
+    async def edit(tx: Transaction, summary_id: int, section: str, body: Any) -> None:
+        """Replace one part of a draft: focus, item:<id>, action:<id>, or a kind to add."""
+        now = to_db_time(utcnow())
+        kind, _, ref = section.partition(":")
+        if kind == "focus":
+            await tx.execute("UPDATE summary SET focus = ? WHERE id = ?", (dump(body), summary_id))
+        elif kind == "item":
+            await tx.execute(
+                "UPDATE summary_item SET body = ? WHERE id = ? AND summary_id = ?",
+                (dump(body), int(ref), summary_id),
+            )
+        elif kind == "action":
+            await tx.execute(
+                "UPDATE action SET what = ?, updated_at = ? WHERE id = ? AND summary_id = ?",
+                (dump(body), now, int(ref), summary_id),
+            )
+        elif kind in ("evidence", "question", "other"):
+            await SummaryRepo.add_item(tx, summary_id, kind, body, position=99)
+
+    @staticmethod
+    async def recirculate(tx: Transaction, summary_id: int, now: datetime) -> int:
+        await tx.execute(
+            "UPDATE summary SET revision = revision + 1, circulated_at = ?, updated_at = ?"
+            " WHERE id = ? AND status = 'draft'",
+            (to_db_time(now), to_db_time(now), summary_id),
+        )
+        return int(await tx.fetchval("SELECT revision FROM summary WHERE id = ?", (summary_id,)))
+
+    # --- agreement -------------------------------------------------------------------------
+    @staticmethod
+    async def decide(
+        tx: Transaction,
+        summary_id: int,
+        person_id: int,
+        revision: int,
+        decision: Literal["approved", "suggested"],
+        comment: Any = None,
+    ) -> None:
+        await tx.execute(
+            "INSERT INTO summary_approval (summary_id, person_id, revision, decision, comment,"
+            " decided_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(summary_id, person_id, revision)"
+            " DO UPDATE SET decision = excluded.decision, comment = excluded.comment,"
+            " decided_at = excluded.decided_at",
+            (
+                summary_id,
+                person_id,
+                revision,
+                decision,
+                None if comment is None else dump(comment),
+                to_db_time(utcnow()),
+            ),
+        )
+
+    @staticmethod
+    async def approvals(q: Reader, summary_id: int, revision: int) -> set[int]:
+        rows = await q.fetchall(
+            "SELECT person_id FROM summary_approval WHERE summary_id = ? AND revision = ?"
+            " AND decision = 'approved'",
+            (summary_id, revision),
+        )
+        return {int(row[0]) for row in rows}
+
+    @staticmethod
+    async def mark_agreed(
+        tx: Transaction, summary_id: int, how: Literal["all", "lead"], now: datetime
+    ) -> None:
+        stamp = to_db_time(now)
+        await tx.execute(
+            "UPDATE summary SET status = 'agreed', agreed_at = ?, agreed_how = ?, updated_at = ?"
+            " WHERE id = ? AND status = 'draft'",
+            (stamp, how, stamp, summary_id),
+        )
