@@ -15,7 +15,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot.config import Settings
 from bot.flows.answers import Label
 from bot.flows.model import Flow
-from bot.handlers import account, admin, fallback, flow_input, reflect, start
+from bot.handlers import account, admin, digest, fallback, flow_input, reflect, start
 from bot.ordering import PerChatOrder
 from bot.services import Services
 from bot.texts import LANGUAGES
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 # The command menu, in the order people see it.
 # Everyone sees these; /status and /invite are for leads and coordinators, named in /help.
-MENU = ("start", "help", "reflect", "settings", "privacy", "cancel")
+MENU = ("start", "help", "reflect", "digest", "settings", "privacy", "cancel")
 EXPIRY_SWEEP = timedelta(minutes=5)
 
 
@@ -39,6 +39,7 @@ def register_handlers(app: Application) -> None:  # type: ignore[type-arg]
     account.register(app)
     admin.register(app)
     reflect.register(app)
+    digest.register(app)
     # 3. Flow input: buttons, text, voice.
     flow_input.register(app)
     # 4. Commands nobody claimed, then any other kind of message (stickers, photos…),
@@ -106,6 +107,7 @@ def build_application(
         if background and app.job_queue is not None:
             stopping.clear()
             await services.reflections.ensure_rounds()
+            await services.digest_delivery.ensure()
             # Catch up at once on whatever fell due while the bot was down.
             app.job_queue.run_once(_tick, when=0, name="schedule-catch-up")
             app.job_queue.run_repeating(

@@ -13,7 +13,15 @@ Role = Literal["teacher", "trio_lead", "researcher", "coordinator"]
 ROLES: tuple[Role, ...] = ("teacher", "trio_lead", "researcher", "coordinator")
 PersonStatus = Literal["invited", "joining", "active", "blocked", "erased"]
 SETTABLE = frozenset(
-    {"display_name", "language", "time_zone", "quiet_start", "quiet_end", "reminder_time"}
+    {
+        "display_name",
+        "language",
+        "time_zone",
+        "quiet_start",
+        "quiet_end",
+        "reminder_time",
+        "digest_opt_in",
+    }
 )
 
 
@@ -31,6 +39,7 @@ class Person:
     school_id: int | None
     status: PersonStatus
     onboarded_at: datetime | None
+    digest_opt_in: bool = False  # wants the weekly shared digest (migration 0005)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Person:
@@ -47,6 +56,7 @@ class Person:
             school_id=row["school_id"],
             status=row["status"],
             onboarded_at=from_db_time(row["onboarded_at"]),
+            digest_opt_in=bool(row["digest_opt_in"]),
         )
 
     @property

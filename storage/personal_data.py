@@ -70,6 +70,8 @@ ERASE: tuple[Scrub, ...] = (
     #        Scrub("summary_agreement", "person_id", "delete"), …
     Scrub("flow_state", "person_id", "delete"),
     Scrub("reflection", "person_id", "delete"),
+    # Their rows in archived digests (bot/digest): the week renders again without them.
+    Scrub("digest_contribution", "person_id", "delete"),
     Scrub("schedule", "person_id", "delete"),
     Scrub("consent", "person_id", "delete"),
     Scrub(

@@ -105,6 +105,6 @@ async def test_the_command_menu_is_registered_in_three_languages(bot: BotUnderTe
     assert set(menus) == {"", "es", "pt"}
     for items in menus.values():
         assert [c["command"] for c in items] == [
-                "start", "help", "reflect", "settings", "privacy", "cancel"
+                "start", "help", "reflect", "digest", "settings", "privacy", "cancel"
             ]
     assert menus["es"][1]["description"] != menus[""][1]["description"]

@@ -14,6 +14,7 @@ from bot.flows.answers import (
     Rejected,
     TimeAnswer,
     View,
+    YesNo,
     parse_time,
     parse_zone,
 )
@@ -28,6 +29,7 @@ WHAT = (
     Option("time_zone", Label("setting_time_zone")),
     Option("quiet_hours", Label("setting_quiet_hours")),
     Option("reminder_time", Label("setting_reminder_time")),
+    Option("digest", Label("setting_digest")),
 )
 
 QUIET_CHOICES = ("20:00-07:00", "21:00-07:00", "22:00-06:30", "19:00-08:00")
@@ -52,6 +54,8 @@ async def _save(tx: Transaction, ctx: StepContext, value: JSON) -> None:
     if what == "quiet_hours":
         start, end = str(value).split("-")
         await PeopleRepo.update(tx, ctx.person_id, quiet_start=start, quiet_end=end)
+    elif what == "digest":
+        await PeopleRepo.update(tx, ctx.person_id, digest_opt_in=int(value is True))
     elif what == "name":
         await PeopleRepo.update(tx, ctx.person_id, display_name=str(value))
     else:
@@ -94,6 +98,14 @@ def settings_flow() -> Flow:
                 "reminder_time",
                 "settings/reminder_time",
                 TimeAnswer(),
+                next=None,
+                apply=_save,
+                prompt_context=current,
+            ),
+            Step(
+                "digest",
+                "settings/digest",
+                YesNo(),
                 next=None,
                 apply=_save,
                 prompt_context=current,

@@ -32,6 +32,7 @@ def _person_values(who: Who) -> dict[str, object]:
         "time_zone": p.time_zone or "",
         "quiet_hours": f"{p.quiet_start}–{p.quiet_end}",
         "reminder_time": p.reminder_time,
+        "digest": p.digest_opt_in,
     }
 
 
