@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot.admin_cli import add_parsers
 
     add_parsers(sub, invite_sub)  # invite batch/revoke/list, roster, person, status
+    from bot.digest import cli as digest_cli
+
+    digest_cli.add_parsers(sub)  # digest build, export
     return parser
 
 
@@ -81,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         run_polling(settings)
         return 0
+    from bot.digest import cli as digest_cli
+
+    if command in digest_cli.COMMANDS:
+        return digest_cli.run(settings, args)
     from bot.admin_cli import ADMIN_COMMANDS
 
     if command in ADMIN_COMMANDS:

@@ -91,6 +91,14 @@ def local_weeks(values: pd.Series, zone: ZoneInfo) -> pd.Series:
     return iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
 
 
+def local_weeks_of_dates(values: pd.Series) -> pd.Series:
+    """Local dates (YYYY-MM-DD text) → their ISO weeks (YYYY-Www)."""
+    if values.empty:
+        return values.astype("object")
+    iso = pd.to_datetime(values, format="%Y-%m-%d").dt.isocalendar()
+    return iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
+
+
 # --- people ------------------------------------------------------------------------------
 PEOPLE_COLUMNS = (
     "person_id",

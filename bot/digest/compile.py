@@ -110,38 +110,33 @@ async def compile_week(
     reader: src.Reader, week: str, zone: ZoneInfo, options: Options, now: datetime
 ) -> Compiled:
     """Read every source for `week` and put the digest's tables together."""
-    start, end = week_bounds(week, zone)
-    trend_start, _ = week_bounds(shift_week(week, 1 - options.trend_weeks), zone)
+    _, end = week_bounds(week, zone)
     have = await src.tables(reader)
     who = await src.people(reader)
     all_trios = await src.trios(reader)
-
-    parts = [
-        await src.reflections(reader, start, end, zone, who),
-        await trio_work.summary_items(reader, have, start, end, zone, who),
-        await trio_work.lesson_study_accounts(reader, have, start, end, zone, who),
-    ]
-    contributions = pd.concat([p for p in parts if not p.empty] or [parts[0]], ignore_index=True)
-    contributions = contributions.sort_values(["trio", "date", "kind"], kind="stable")
-
-    delivered = await src.deliveries(reader, trend_start, end, zone, who)
-    meetings = await trio_work.meetings(reader, have, trend_start, end, zone)
-    meetings = meetings.merge(all_trios[["trio_id", "trio", "local_authorities"]], on="trio_id")
-    weeks = [shift_week(week, -k) for k in range(options.trend_weeks - 1, -1, -1)]
-
+    contributions, trend_trio, trend_la = await compile_span(
+        reader,
+        shift_week(week, 1 - options.trend_weeks),
+        week,
+        zone,
+        have,
+        who,
+        all_trios,
+        contributions_from=week,
+    )
+    this_trio = trend_trio[trend_trio["week"] == week]
+    members = who[who["consented"] & (who["status"] == "active")]
+    by_trio = all_trios[["trio", "trio_name"]].merge(this_trio, on="trio", how="left")
+    by_trio["members"] = by_trio["trio"].map(members.groupby("trio")["person_id"].count())
+    by_la = trend_la[trend_la["week"] == week].copy()
+    by_la["people"] = by_la["local_authority"].map(
+        members.groupby("local_authority")["person_id"].count()
+    )
     figures = {
-        "by_trio": _by_trio(week, who, all_trios, delivered, meetings),
-        "by_la": _by_la(week, who, delivered, meetings),
-        "trend_trio": _trend(weeks, delivered, meetings, "trio", all_trios["trio"]),
-        "trend_la": _trend(
-            weeks,
-            delivered,
-            meetings.explode("local_authorities").rename(
-                columns={"local_authorities": "local_authority"}
-            ),
-            "local_authority",
-            who["local_authority"].dropna(),
-        ),
+        "by_trio": _whole(by_trio, FIGURES["by_trio"]),
+        "by_la": _whole(by_la, FIGURES["by_la"]),
+        "trend_trio": trend_trio,
+        "trend_la": trend_la,
         "drafts": await trio_work.drafts(reader, have, end, zone),
         "quiet": await _quiet(reader, have, end, zone, options, all_trios),
         "stalled": await trio_work.stalled_cycles(
@@ -149,48 +144,53 @@ async def compile_week(
         ),
         "actions": await trio_work.action_statuses(reader, have),
     }
-    return Compiled(week, now, contributions.reset_index(drop=True), figures)
+    return Compiled(week, now, contributions, figures)
+
+
+async def compile_span(
+    reader: src.Reader,
+    first_week: str,
+    last_week: str,
+    zone: ZoneInfo,
+    have: frozenset[str],
+    who: pd.DataFrame,
+    all_trios: pd.DataFrame,
+    *,
+    contributions_from: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Contributions (from `contributions_from`, default `first_week`) and participation
+    week by week per trio and per local authority, for the weeks first_week..last_week."""
+    start, _ = week_bounds(first_week, zone)
+    words_start, _ = week_bounds(contributions_from or first_week, zone)
+    _, end = week_bounds(last_week, zone)
+    parts = [
+        await src.reflections(reader, words_start, end, zone, who),
+        await trio_work.summary_items(reader, have, words_start, end, zone, who),
+        await trio_work.lesson_study_accounts(reader, have, words_start, end, zone, who),
+    ]
+    contributions = pd.concat([p for p in parts if not p.empty] or [parts[0]], ignore_index=True)
+    contributions = contributions.sort_values(["date", "trio", "kind"], kind="stable")
+
+    delivered = await src.deliveries(reader, start, end, zone, who)
+    meetings = await trio_work.meetings(reader, have, start, end, zone)
+    meetings = meetings.merge(all_trios[["trio_id", "trio", "local_authorities"]], on="trio_id")
+    weeks = [first_week]
+    while weeks[-1] != last_week:
+        weeks.append(shift_week(weeks[-1], 1))
+    by_la = meetings.explode("local_authorities").rename(
+        columns={"local_authorities": "local_authority"}
+    )
+    return (
+        contributions.reset_index(drop=True),
+        _trend(weeks, delivered, meetings, "trio", all_trios["trio"]),
+        _trend(weeks, delivered, by_la, "local_authority", who["local_authority"].dropna()),
+    )
 
 
 def _counts(frame: pd.DataFrame, by: str, column: str, how: str = "sum") -> pd.Series:
     if frame.empty:
         return pd.Series(dtype="int64")
     return frame.groupby(by)[column].agg(how)
-
-
-def _by_trio(
-    week: str,
-    who: pd.DataFrame,
-    all_trios: pd.DataFrame,
-    delivered: pd.DataFrame,
-    meetings: pd.DataFrame,
-) -> pd.DataFrame:
-    this = delivered[delivered["week"] == week]
-    met = meetings[meetings["week"] == week]
-    members = who[who["consented"] & (who["status"] == "active")]
-    table = all_trios[["trio", "trio_name"]].set_index("trio")
-    table["members"] = _counts(members, "trio", "person_id", "count")
-    table["delivered"] = _counts(this, "trio", "answered", "count")
-    table["answered"] = _counts(this, "trio", "answered")
-    table["meetings_scheduled"] = _counts(met, "trio", "held", "count")
-    table["meetings_held"] = _counts(met, "trio", "held")
-    return _whole(table.reset_index(), FIGURES["by_trio"])
-
-
-def _by_la(
-    week: str, who: pd.DataFrame, delivered: pd.DataFrame, meetings: pd.DataFrame
-) -> pd.DataFrame:
-    this = delivered[delivered["week"] == week]
-    met = meetings[meetings["week"] == week].explode("local_authorities")
-    members = who[who["consented"] & (who["status"] == "active")]
-    names = sorted(set(who["local_authority"].dropna()))
-    table = pd.DataFrame(index=pd.Index(names, name="local_authority"))
-    table["people"] = _counts(members, "local_authority", "person_id", "count")
-    table["delivered"] = _counts(this, "local_authority", "answered", "count")
-    table["answered"] = _counts(this, "local_authority", "answered")
-    table["meetings_scheduled"] = _counts(met, "local_authorities", "held", "count")
-    table["meetings_held"] = _counts(met, "local_authorities", "held")
-    return _whole(table.reset_index(), FIGURES["by_la"])
 
 
 def _trend(

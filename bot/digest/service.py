@@ -17,6 +17,7 @@ import pandas as pd
 from bot.digest.compile import (
     Compiled,
     Options,
+    compile_span,
     compile_week,
     figures_from_json,
     figures_json,
@@ -25,6 +26,7 @@ from bot.digest.compile import (
 )
 from bot.digest.exports import long_table, participation_table
 from bot.digest.render import Audience, Rendered, render
+from bot.scheduling.timing import iso_week
 from bot.texts import Texts
 from storage import digest_sources as src
 from storage.db import Database, Transaction
@@ -97,6 +99,31 @@ class Digests:
         consenting = set(who.loc[who["consented"], "person_id"])
         current = compiled.contributions[compiled.contributions["person_id"].isin(consenting)]
         return Week(compiled, current.reset_index(drop=True), key)
+
+    async def export_everything(self) -> dict[str, pd.DataFrame]:
+        """Every contribution and the participation of every week, up to the last one ended."""
+        async with self.db.transaction() as tx:
+            key = await pseudonym_key(tx)
+            first = await tx.fetchval(
+                "SELECT MIN(delivered_at) FROM reflection WHERE delivered_at IS NOT NULL"
+            )
+            last = self.last_week()
+            if first is None:
+                first_week = last
+            else:
+                moment = datetime.fromisoformat(first)
+                first_week = min(iso_week(moment, self.zone), last)
+            have = await src.tables(tx)
+            who = await src.people(tx)
+            all_trios = await src.trios(tx)
+            contributions, trend_trio, trend_la = await compile_span(
+                tx, first_week, last, self.zone, have, who, all_trios
+            )
+        weeks = src.local_weeks_of_dates(contributions["date"])
+        return {
+            "contributions": long_table(contributions, key, weeks),
+            "participation": participation_table(trend_trio, trend_la),
+        }
 
     def render(self, week: Week, audience: Audience, lang: str) -> Rendered:
         return render(week.compiled, week.contributions, week.key, audience, lang, self.texts)
