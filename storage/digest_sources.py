@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from storage.db import Params, to_db_time
@@ -76,27 +77,40 @@ async def tables(reader: Reader) -> frozenset[str]:
 
 def local_dates(values: pd.Series, zone: ZoneInfo) -> pd.Series:
     """UTC text timestamps → local dates (YYYY-MM-DD text) in the programme's zone."""
-    if values.empty:
-        return values.astype("object")
-    moments = pd.to_datetime(values, utc=True, format="ISO8601").dt.tz_convert(zone)
-    return moments.dt.strftime("%Y-%m-%d")
+    return _bucket(values, zone, days=1)
 
 
 def local_weeks(values: pd.Series, zone: ZoneInfo) -> pd.Series:
     """UTC text timestamps → ISO weeks (YYYY-Www) in the programme's zone."""
-    if values.empty:
-        return values.astype("object")
-    moments = pd.to_datetime(values, utc=True, format="ISO8601").dt.tz_convert(zone)
-    iso = moments.dt.isocalendar()
-    return iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
+    return _bucket(values, zone, days=7)
+
+
+def _bucket(values: pd.Series, zone: ZoneInfo, *, days: int) -> pd.Series:
+    """Label each timestamp with its local day or week by binary search over the local
+    midnights (as sortable UTC text, like the stored times): DST-correct, and far faster
+    than converting every value to an aware datetime."""
+    present = values.dropna()
+    if present.empty:
+        return pd.Series([None] * len(values), index=values.index, dtype="object")
+    first = datetime.fromisoformat(str(present.min())).astimezone(zone).date()
+    last = datetime.fromisoformat(str(present.max())).astimezone(zone).date()
+    first -= timedelta(days=first.weekday() if days == 7 else 0)
+    bounds, labels = [], []
+    while first <= last:
+        midnight = datetime.combine(first, time(0, 0)).replace(tzinfo=zone)
+        bounds.append(to_db_time(midnight))
+        year, week, _ = first.isocalendar()
+        labels.append(first.isoformat() if days == 1 else f"{year}-W{week:02d}")
+        first += timedelta(days=days)
+    where = np.searchsorted(np.array(bounds), present.to_numpy(dtype=str), side="right") - 1
+    found = pd.Series(np.array(labels, dtype=object)[where], index=present.index)
+    return found.reindex(values.index)
 
 
 def local_weeks_of_dates(values: pd.Series) -> pd.Series:
     """Local dates (YYYY-MM-DD text) → their ISO weeks (YYYY-Www)."""
-    if values.empty:
-        return values.astype("object")
-    iso = pd.to_datetime(values, format="%Y-%m-%d").dt.isocalendar()
-    return iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
+    weeks = {d: "{}-W{:02d}".format(*date.fromisoformat(d).isocalendar()[:2]) for d in set(values)}
+    return values.map(weeks).astype("object")
 
 
 # --- people ------------------------------------------------------------------------------
@@ -177,31 +191,28 @@ async def reflections(
     reader: Reader, start: datetime, end: datetime, zone: ZoneInfo, who: pd.DataFrame
 ) -> pd.DataFrame:
     """Answered reflections in [start, end), as contributions (kind "reflection")."""
+    # The answer is JSON: text, a list of choices, or a voice note {"voice", "duration"},
+    # whose words are not here (only its length) and whose file id is never read.
     rows = await reader.fetchall(
-        "SELECT person_id, prompt, answer, answered_at FROM reflection"
-        " WHERE status = 'answered' AND answered_at >= ? AND answered_at < ?"
+        "SELECT person_id, answered_at,"
+        " CASE json_type(answer) WHEN 'text' THEN json_extract(answer, '$')"
+        "  WHEN 'array' THEN (SELECT group_concat(value, '; ') FROM json_each(answer))"
+        "  WHEN 'object' THEN ''"
+        "  ELSE COALESCE(CAST(json_extract(answer, '$') AS TEXT), '') END,"
+        " 'prompt=' || prompt || CASE WHEN json_type(answer, '$.voice') IS NOT NULL"
+        "  THEN ';voice=' || CAST(COALESCE(json_extract(answer, '$.duration'), 0) AS INTEGER)"
+        "  ELSE '' END"
+        " FROM reflection WHERE status = 'answered' AND answered_at >= ? AND answered_at < ?"
         " ORDER BY answered_at, id",
         (to_db_time(start), to_db_time(end)),
     )
-    found = frame(rows, ("person_id", "prompt", "answer", "answered_at"))
+    found = frame(rows, ("person_id", "answered_at", "text", "tags"))
     if found.empty:
         return empty_contributions()
-    parsed = found["answer"].map(_answer)
-    found["text"] = parsed.map(lambda a: a[0])
-    found["tags"] = "prompt=" + found["prompt"] + parsed.map(lambda a: a[1])
+    found["text"] = found["text"].fillna("")
     found["date"] = local_dates(found["answered_at"], zone)
     found["kind"] = "reflection"
     return attribute(found, who)
-
-
-def _answer(text: str | None) -> tuple[str, str]:
-    """(words, extra tags): a voice note has no words here, only its length."""
-    value = json.loads(text) if text else ""
-    if isinstance(value, dict) and "voice" in value:
-        return "", f";voice={int(value.get('duration') or 0)}"
-    if isinstance(value, list):
-        return "; ".join(str(v) for v in value), ""
-    return str(value), ""
 
 
 async def deliveries(

@@ -52,10 +52,6 @@ def _tags(text: str) -> dict[str, str]:
     return {k: v for k, v in pairs}
 
 
-def _items(group: pd.DataFrame, kind: str) -> list[str]:
-    return [str(t) for t in group.loc[group["kind"] == kind, "text"] if t]
-
-
 def digest_values(
     compiled: Compiled, contributions: pd.DataFrame, key: bytes, audience: Audience
 ) -> dict[str, Any]:
@@ -67,43 +63,57 @@ def digest_values(
     trio_work = contributions[contributions["kind"] != "reflection"]
     reflections = contributions[contributions["kind"] == "reflection"]
 
-    sections = []
+    # One pass over the rows (in trio order), not a filter per trio and kind.
     source = contributions if researchers else trio_work
-    for trio, group in source.groupby("trio", sort=True):
-        tags = group["tags"].map(_tags)
-        section: dict[str, Any] = {
-            "ref": str(trio),
-            "name": str(group["trio_name"].iloc[0] or trio),
-            "anchor": f"trio-{trio}",
-            "focus": _items(group, "focus"),
-            "tried": _items(group, "shared"),
-            "evidence": _items(group, "evidence"),
-            "actions": _items(group, "action"),
-            "accounts": [
-                {"focus": t.get("focus", ""), "text": str(x)}
-                for t, x, k in zip(tags, group["text"], group["kind"], strict=True)
-                if k == "lesson_study"
-            ],
-            "questions": _items(group, "question") if researchers else [],
-            "other": _items(group, "other"),
-            "reflections": [],
-            "reflections_more": 0,
-        }
-        if researchers:
-            said = group[group["kind"] == "reflection"]
-            for pid, text, tag in list(
-                zip(said["person_id"], said["text"], said["tags"], strict=True)
-            )[:SHOWN_PER_TRIO]:
-                voice = _tags(tag).get("voice")
+    by_ref: dict[str, dict[str, Any]] = {}
+    slots = {
+        "focus": "focus",
+        "shared": "tried",
+        "evidence": "evidence",
+        "action": "actions",
+        "other": "other",
+        "question": "questions",
+    }
+    for row in source.sort_values("trio", kind="stable").itertuples(index=False):
+        trio = row.trio
+        if not isinstance(trio, str):
+            continue  # a person whose school is in no trio: counted, and in the exports
+        section = by_ref.get(trio)
+        if section is None:
+            section = by_ref[trio] = {
+                "ref": trio,
+                "name": str(row.trio_name or trio),
+                "anchor": f"trio-{trio}",
+                "focus": [],
+                "tried": [],
+                "evidence": [],
+                "actions": [],
+                "accounts": [],
+                "questions": [],
+                "other": [],
+                "reflections": [],
+                "reflections_more": 0,
+            }
+        kind, text = str(row.kind), str(row.text or "")
+        if kind in slots and text and (kind != "question" or researchers):
+            section[slots[kind]].append(text)
+        elif kind == "lesson_study":
+            section["accounts"].append(
+                {"focus": _tags(str(row.tags)).get("focus", ""), "text": text}
+            )
+        elif kind == "reflection" and researchers:
+            if len(section["reflections"]) < SHOWN_PER_TRIO:
+                voice = _tags(str(row.tags)).get("voice")
                 section["reflections"].append(
                     {
-                        "person": pseudonym(key, int(pid)),
-                        "text": str(text),
+                        "person": pseudonym(key, int(row.person_id)),
+                        "text": text,
                         "voice": int(voice) if voice else None,
                     }
                 )
-            section["reflections_more"] = max(0, len(said) - SHOWN_PER_TRIO)
-        sections.append(section)
+            else:
+                section["reflections_more"] += 1
+    sections = list(by_ref.values())
     anchors = {s["ref"] for s in sections}
 
     themes = [

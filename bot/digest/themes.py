@@ -338,7 +338,7 @@ def recurring(texts: Iterable[tuple[str, str]], *, limit: int = 12) -> list[Them
     """Themes from (trio reference, text) pairs: used by at least two trios, most trios first."""
     trios_of: dict[str, set[str]] = defaultdict(set)
     for trio, text in texts:
-        if not trio or not text:
+        if not isinstance(trio, str) or not trio or not isinstance(text, str) or not text:
             continue
         for phrase in _phrases(text):
             trios_of[phrase].add(trio)
