@@ -39,7 +39,6 @@ async def _seed(path: Path) -> dict[str, int]:
     from storage.db import Database
     from tests.digest_programme import seed
 
-    path.unlink(missing_ok=True)
     db = await Database.open(path)
     try:
         found = await seed(
@@ -162,6 +161,8 @@ def main() -> None:
     print(f"machine: {describe()}")
     args.db.parent.mkdir(parents=True, exist_ok=True)
     if args.reseed or not args.db.exists():
+        for stale in args.db.parent.glob(args.db.name + "*"):  # the file and its WAL
+            stale.unlink()
         started = time.perf_counter()
         counts = _child("seed", args.db)
         print(f"seeded {args.db} in {time.perf_counter() - started:.0f} s: {counts}")

@@ -106,7 +106,7 @@ def digest_values(
                 voice = _tags(str(row.tags)).get("voice")
                 section["reflections"].append(
                     {
-                        "person": pseudonym(key, int(row.person_id)),
+                        "person": pseudonym(key, int(str(row.person_id))),
                         "text": text,
                         "voice": int(voice) if voice else None,
                     }
