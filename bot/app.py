@@ -18,6 +18,7 @@ from bot.flows.model import Flow
 from bot.handlers import (
     account,
     admin,
+    digest,
     fallback,
     flow_input,
     meetings,
@@ -34,7 +35,17 @@ log = logging.getLogger(__name__)
 
 # The command menu, in the order people see it.
 # Everyone sees these; /status and /invite are for leads and coordinators, named in /help.
-MENU = ("start", "help", "meeting", "summary", "reflect", "settings", "privacy", "cancel")
+MENU = (
+    "start",
+    "help",
+    "meeting",
+    "summary",
+    "reflect",
+    "digest",
+    "settings",
+    "privacy",
+    "cancel",
+)
 EXPIRY_SWEEP = timedelta(minutes=5)
 
 
@@ -50,6 +61,7 @@ def register_handlers(app: Application) -> None:  # type: ignore[type-arg]
     reflect.register(app)
     meetings.register(app)
     summaries.register(app)
+    digest.register(app)
     # 3. Flow input: buttons, text, voice.
     flow_input.register(app)
     # 4. Commands nobody claimed, then any other kind of message (stickers, photos…),
@@ -116,6 +128,7 @@ def build_application(
             await register_menu(app)
         # Each prompt's current round exists (idempotent): the schedule is complete at start.
         await services.reflections.ensure_rounds()
+        await services.digest_delivery.ensure()
         if background and app.job_queue is not None:
             stopping.clear()
             # Catch up at once on whatever fell due while the bot was down.

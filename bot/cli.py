@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot.deliveries_cli import add_parser as add_deliveries
 
     add_deliveries(sub)
+    from bot.digest import cli as digest_cli
+
+    digest_cli.add_parsers(sub)  # digest build, export
     return parser
 
 
@@ -106,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.trio_cli import run as run_trios
 
         return run_trios(args)
+    from bot.digest import cli as digest_cli
+
+    if command in digest_cli.COMMANDS:
+        return digest_cli.run(settings, args)
     from bot.admin_cli import ADMIN_COMMANDS
 
     if command in ADMIN_COMMANDS:

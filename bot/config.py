@@ -49,6 +49,17 @@ class Settings(BaseSettings):
     # as agreed by the trio's lead, with the approvals it has.
     summary_agree_days: float = Field(default=5.0, gt=0, alias="TRIOBOT_SUMMARY_AGREE_DAYS")
 
+    # The weekly digests go out on this weekday (mon..sun) at this programme-local time, and
+    # cover the ISO week that ended before it.
+    digest_weekday: str = Field(default="mon", pattern="^(mon|tue|wed|thu|fri|sat|sun)$",
+                                alias="TRIOBOT_DIGEST_WEEKDAY")  # fmt: skip
+    digest_time: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                             alias="TRIOBOT_DIGEST_TIME")  # fmt: skip
+    # Weeks of participation trend shown per trio and local authority.
+    digest_trend_weeks: int = Field(default=8, ge=1, le=52, alias="TRIOBOT_DIGEST_TREND_WEEKS")
+    # A lesson-study cycle untouched this long is flagged as stalled in the researcher digest.
+    stalled_weeks: float = Field(default=3.0, gt=0, alias="TRIOBOT_STALLED_WEEKS")
+
     @field_validator("programme_tz")
     @classmethod
     def _known_zone(cls, value: str) -> str:

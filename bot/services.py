@@ -13,6 +13,9 @@ from telegram import Bot
 from telegram.ext import CallbackContext, ExtBot
 
 from bot.config import Settings
+from bot.digest.compile import Options
+from bot.digest.delivery import DigestDelivery
+from bot.digest.service import Digests
 from bot.flows.buttons import ButtonSigner
 from bot.flows.catalogue import build_registry
 from bot.flows.engine import FlowEngine
@@ -71,6 +74,8 @@ class Services:
     meetings: Meetings
     agreement: Agreement
     follow_up: ActionFollowUp
+    digests: Digests
+    digest_delivery: DigestDelivery
 
     async def start(
         self,
@@ -123,11 +128,26 @@ class Services:
             resume_after=settings.flow_resume_after,
             clock=clock,
         )
+        self.digests = Digests(
+            self.db,
+            self.texts,
+            settings.tz,
+            Options(
+                quiet_weeks=settings.quiet_weeks,
+                trend_weeks=settings.digest_trend_weeks,
+                stalled_weeks=settings.stalled_weeks,
+            ),
+            clock,
+        )
+        self.digest_delivery = DigestDelivery(
+            self.digests, self.texts, settings.digest_weekday, settings.digest_time
+        )
         kinds = {
             **self.reflections.kinds(),
             **self.meetings.kinds(),
             **self.agreement.kinds(),
             **self.follow_up.kinds(),
+            **self.digest_delivery.kinds(),
         }
         self.scheduler = Scheduler(self.db, kinds, clock=clock)
         self.schedule = ScheduleRepo(self.db)

@@ -21,6 +21,7 @@ SETTABLE = frozenset(
         "quiet_end",
         "reminder_time",
         "away_until",
+        "digest_opt_in",
     }
 )
 
@@ -40,6 +41,7 @@ class Person:
     status: PersonStatus
     onboarded_at: datetime | None
     away_until: str | None = None  # a local date: nothing scheduled reaches them before it
+    digest_opt_in: bool = False  # wants the weekly shared digest (migration 0005)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Person:
@@ -57,6 +59,7 @@ class Person:
             status=row["status"],
             onboarded_at=from_db_time(row["onboarded_at"]),
             away_until=row["away_until"],
+            digest_opt_in=bool(row["digest_opt_in"]),
         )
 
     @property

@@ -110,6 +110,7 @@ async def test_the_command_menu_is_registered_in_three_languages(bot: BotUnderTe
             "meeting",
             "summary",
             "reflect",
+            "digest",
             "settings",
             "privacy",
             "cancel",

@@ -19,6 +19,9 @@ TEMPLATES = sorted(
     for path in (ROOT / "en").rglob("*.j2")
     if path.name != "labels.j2"
 )
+# HTML documents (the digest file), not Telegram messages: tested on their own below.
+DOCUMENTS = [name for name in TEMPLATES if name.endswith(".html")]
+TEMPLATES = [name for name in TEMPLATES if name not in DOCUMENTS]
 LONG = "Ünïcode & <angle> “quotes” " * 3
 
 # One context holding every variable any template reads, with awkward values.
@@ -150,6 +153,97 @@ SAMPLE: dict[str, Any] = {
     "buttons": False,
     "can_skip": True,
     "can_back": True,
+    # Digests (bot/digest/render.py digest_values).
+    "week": "2026-W47",
+    "exports": False,
+    "digest": {
+        "audience": "researchers",
+        "week": "2026-W47",
+        "week_from": "2026-11-16",
+        "week_to": "2026-11-22",
+        "totals": {
+            "trios": 370,
+            "trios_with_news": 12,
+            "people": 9000,
+            "reflections": 4000,
+            "voice_notes": 30,
+            "summaries": 40,
+            "accounts": 2,
+            "actions": 80,
+            "barriers": 33,
+            "delivered": 9000,
+            "answered": 4000,
+            "response_rate": "44%",
+            "meetings_scheduled": 50,
+            "meetings_held": 41,
+        },
+        "trios": [
+            {
+                "ref": "T-<1>",
+                "name": LONG,
+                "anchor": "trio-T-<1>",
+                "focus": [LONG],
+                "tried": [LONG, LONG],
+                "evidence": [LONG],
+                "actions": [LONG],
+                "questions": [LONG],
+                "other": [],
+                "accounts": [{"focus": LONG, "text": LONG}],
+                "reflections": [
+                    {"person": "P-0123456789ab", "text": LONG, "voice": None},
+                    {"person": "P-ba9876543210", "text": "", "voice": 34},
+                ],
+                "reflections_more": 5,
+            }
+        ],
+        "themes": [
+            {
+                "phrase": LONG,
+                "count": 3,
+                "trios": [
+                    {"ref": "T-<1>", "name": LONG, "anchor": "trio-T-<1>"},
+                    {"ref": "T2", "name": "B & C", "anchor": None},
+                ],
+            }
+        ]
+        * 12,
+        "barriers": {"within": [{"text": LONG, "trio": "T-<1>"}], "between": [], "beyond": []},
+        "barrier_counts": {"within": 1, "between": 0, "beyond": 0},
+        "participation_trios": [
+            {
+                "ref": "T-<1>",
+                "name": LONG,
+                "members": 3,
+                "delivered": 3,
+                "answered": 2,
+                "rate": "67%",
+                "trend": "▁▃█",
+                "meetings_held": 1,
+                "meetings_scheduled": 1,
+            }
+        ],
+        "participation_las": [
+            {
+                "name": LONG,
+                "people": 900,
+                "delivered": 900,
+                "answered": 0,
+                "rate": None,
+                "trend": "··",
+                "meetings_held": 0,
+                "meetings_scheduled": 0,
+            }
+        ],
+        "drafts": [{"trio": "T2", "trio_name": LONG, "since": "2026-11-02"}],
+        "questions": [{"trio": "T-<1>", "text": LONG}],
+        "quiet": [
+            {"trio": "T3", "trio_name": LONG, "last": ""},
+            {"trio": "T4", "trio_name": "B & C", "last": "2026-10-01"},
+        ],
+        "stalled": [{"trio": "T5", "trio_name": LONG, "stage": "plan", "since": "2026-10-01"}],
+        "actions_status": [{"trio": "T5", "status": "open", "count": 2}],
+        "charts": {"response_rate": "data:image/png;base64,AAAA", "barriers": "data:,"},
+    },
 }
 VARIANTS: list[dict[str, Any]] = [
     {},
@@ -211,6 +305,17 @@ VARIANTS: list[dict[str, Any]] = [
         "answers": {"date": "2026-12-01", "time": "16:00", "focus": LONG, "link": None},
     },
     {"change": "cancelled", "focus": {"voice": "f", "duration": 9}},
+    {
+        "exports": True,
+        "digest": {
+            **SAMPLE["digest"],
+            "audience": "schools",
+            "themes": [],
+            "charts": {},
+            "totals": {**SAMPLE["digest"]["totals"], "response_rate": None},
+        },
+        "person": {**SAMPLE["person"], "digest": True},
+    },
 ]
 
 
@@ -230,6 +335,35 @@ def test_template_renders_valid_telegram_html(lang: str, name: str) -> None:
         assert check_telegram_html(text) is None, (lang, name, check_telegram_html(text), text)
         assert visible_length(text) <= TELEGRAM_LIMIT
         assert "<angle>" not in text  # values are escaped
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("name", DOCUMENTS)
+def test_html_documents_render_as_well_formed_html(lang: str, name: str) -> None:
+    for variant in VARIANTS:
+        text = TEXTS.render(lang, name, {**SAMPLE, **variant})
+        assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+        assert "<angle>" not in text and "&lt;angle&gt;" in text  # values are escaped
+        _balanced(text)
+
+
+def _balanced(text: str) -> None:
+    """Every element that needs closing is closed, in order."""
+    from html.parser import HTMLParser
+
+    void = {"meta", "img", "br", "link", "hr", "input"}
+    stack: list[str] = []
+
+    class Checker(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            if tag not in void:
+                stack.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            assert stack and stack.pop() == tag, (tag, stack[-3:])
+
+    Checker().feed(text)
+    assert not stack, stack
 
 
 def _macro_names(lang: str) -> list[str]:

@@ -19,6 +19,7 @@ from bot.flows.answers import (
     Rejected,
     TimeAnswer,
     View,
+    YesNo,
     parse_time,
     parse_zone,
 )
@@ -34,6 +35,7 @@ WHAT = (
     Option("quiet_hours", Label("setting_quiet_hours")),
     Option("reminder_time", Label("setting_reminder_time")),
     Option("away_until", Label("setting_away_until")),
+    Option("digest", Label("setting_digest")),
 )
 
 QUIET_CHOICES = ("20:00-07:00", "21:00-07:00", "22:00-06:30", "19:00-08:00")
@@ -75,6 +77,8 @@ async def _save(tx: Transaction, ctx: StepContext, value: JSON) -> None:
         await PeopleRepo.update(tx, ctx.person_id, quiet_start=start, quiet_end=end)
     elif what == "away_until":
         await PeopleRepo.update(tx, ctx.person_id, away_until=str(value) or None)
+    elif what == "digest":
+        await PeopleRepo.update(tx, ctx.person_id, digest_opt_in=int(value is True))
     elif what == "name":
         await PeopleRepo.update(tx, ctx.person_id, display_name=str(value))
     else:
@@ -125,6 +129,14 @@ def settings_flow() -> Flow:
                 "away_until",
                 "settings/away_until",
                 AwayUntil(),
+                next=None,
+                apply=_save,
+                prompt_context=current,
+            ),
+            Step(
+                "digest",
+                "settings/digest",
+                YesNo(),
                 next=None,
                 apply=_save,
                 prompt_context=current,

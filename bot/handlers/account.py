@@ -33,6 +33,7 @@ def _person_values(who: Who) -> dict[str, object]:
         "quiet_hours": f"{p.quiet_start}–{p.quiet_end}",
         "reminder_time": p.reminder_time,
         "away_until": p.away_until or "",
+        "digest": p.digest_opt_in,
     }
 
 

@@ -19,6 +19,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from storage.db import Database, utcnow
+from storage.digests import DigestArchive, StoredFile
 from storage.outbox import OutboxRepo, Outgoing
 
 log = logging.getLogger(__name__)
@@ -152,12 +153,28 @@ class OutboxSender:
         try:
             if "document" in payload:
                 document = payload["document"]
+                stored: StoredFile | None = None
+                upload: InputFile | str
+                if "stored" in document:
+                    # A digest file kept once for many recipients (storage/digests.py); after
+                    # the first upload Telegram's file id is sent instead of the bytes.
+                    stored = await DigestArchive(self.db).file(int(document["stored"]))
+                    if stored is None:
+                        await self.repo.fail(row.id, "stored file no longer exists")
+                        return "failed"
+                    upload = stored.telegram_file_id or InputFile(
+                        stored.content, filename=stored.filename
+                    )
+                else:
+                    content = bytes.fromhex(document["hex"])
+                    upload = InputFile(content, filename=document["filename"])
                 message = await self.bot.send_document(
-                    row.chat_id,
-                    InputFile(bytes.fromhex(document["hex"]), filename=document["filename"]),
-                    caption=payload.get("text"),
-                    parse_mode=ParseMode.HTML,
+                    row.chat_id, upload, caption=payload.get("text"), parse_mode=ParseMode.HTML
                 )
+                if stored is not None and not stored.telegram_file_id and message.document:
+                    await DigestArchive(self.db).remember_file_id(
+                        stored.id, message.document.file_id
+                    )
             else:
                 markup = payload.get("reply_markup")
                 message = await self.bot.send_message(

@@ -1,0 +1,130 @@
+"""The weekly delivery: a durable schedule row that builds the week's digests and queues them.
+
+At the programme's digest time (TRIOBOT_DIGEST_WEEKDAY, TRIOBOT_DIGEST_TIME, programme zone)
+the row fires inside the scheduler's transaction: the week that just ended is compiled and
+archived, each needed (audience, language) file is built once and stored, and every recipient
+gets two outbox rows, the short message and the file. Dedupe keys make a second firing add
+nothing; the next week's row is scheduled in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from bot.digest.compile import monday_of, shift_week
+from bot.digest.render import Audience, Rendered
+from bot.digest.service import Digests
+from bot.scheduling.scheduler import Fired, Kind, Late
+from bot.scheduling.timing import iso_week, local_instant
+from bot.texts import Texts
+from storage.db import Transaction
+from storage.digests import DigestArchive
+from storage.outbox import OutboxRepo
+from storage.schedule import Due, ScheduleRepo
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+KIND = "digest_weekly"
+
+
+class DigestDelivery:
+    def __init__(self, digests: Digests, texts: Texts, weekday: str, at: str) -> None:
+        self.digests = digests
+        self.texts = texts
+        self.weekday = WEEKDAYS.index(weekday)
+        self.at = time.fromisoformat(at)
+
+    def kinds(self) -> dict[str, Kind]:
+        # Of several missed weeks (the bot was down), only the latest is sent: old digests
+        # can still be had with /digest.
+        return {KIND: Kind(self._fire, late=Late.LATEST_ONLY, series=lambda due: KIND)}
+
+    def due_for(self, week: str) -> datetime:
+        """When the digest of `week` goes out: the configured day and time the week after."""
+        monday = monday_of(shift_week(week, 1))
+        return local_instant(monday + timedelta(days=self.weekday), self.at, self.digests.zone)
+
+    async def ensure(self) -> None:
+        """Make sure the next delivery is scheduled (start-up; idempotent)."""
+        now = self.digests.clock()
+        week = shift_week(iso_week(now, self.digests.zone), -1)
+        if self.due_for(week) < now:
+            week = shift_week(week, 1)
+        async with self.digests.db.transaction() as tx:
+            await self._schedule(tx, week)
+
+    async def _schedule(self, tx: Transaction, week: str) -> None:
+        await ScheduleRepo.add(
+            tx, KIND, self.due_for(week), payload={"week": week}, dedupe_key=f"digest:{week}"
+        )
+
+    async def _fire(self, tx: Transaction, due: Due, now: datetime) -> Fired:
+        week = str(due.payload["week"])
+        prepared = await self.digests.week(week, tx)
+        digest_id = await DigestArchive.digest_id(tx, week)
+        assert digest_id is not None  # the week is over, so week() archived it
+        sent = 0
+        built: dict[tuple[Audience, str], tuple[Rendered, int]] = {}
+        for audience, person_id, chat_id, lang in await self._recipients(tx):
+            if (audience, lang) not in built:
+                rendered = self.digests.render(prepared, audience, lang)
+                file_id = await DigestArchive.store_file(
+                    tx, digest_id, audience, lang, rendered.filename, rendered.html
+                )
+                built[(audience, lang)] = (rendered, file_id)
+            rendered, file_id = built[(audience, lang)]
+            await self._queue(tx, rendered, file_id, person_id, chat_id, lang, now)
+            sent += 1
+        await self._schedule(tx, shift_week(week, 1))
+        return Fired(note=f"{week}: {sent} recipients")
+
+    async def _recipients(self, tx: Transaction) -> list[Any]:
+        """Researchers get the researcher digest; participants who asked, the shared one."""
+        return list(
+            await tx.fetchall(
+                "SELECT CASE WHEN EXISTS (SELECT 1 FROM person_role r WHERE r.person_id = p.id"
+                "  AND r.role = 'researcher') THEN 'researchers' ELSE 'schools' END AS audience,"
+                " p.id, p.telegram_id, COALESCE(p.language, 'en') FROM person p"
+                " WHERE p.status = 'active' AND p.telegram_id IS NOT NULL AND ("
+                "  EXISTS (SELECT 1 FROM person_role r WHERE r.person_id = p.id"
+                "   AND r.role = 'researcher')"
+                "  OR (p.digest_opt_in = 1 AND EXISTS (SELECT 1 FROM person_role r"
+                "   WHERE r.person_id = p.id AND r.role IN ('teacher', 'trio_lead'))))"
+                " ORDER BY p.id"
+            )
+        )
+
+    async def _queue(
+        self,
+        tx: Transaction,
+        rendered: Rendered,
+        file_id: int,
+        person_id: int,
+        chat_id: int,
+        lang: str,
+        now: datetime,
+    ) -> None:
+        key = f"digest:{rendered.week}:{person_id}"
+        for index, part in enumerate(rendered.message):
+            await OutboxRepo.enqueue(
+                tx,
+                chat_id,
+                "digest",
+                {"text": part},
+                now=now,
+                person_id=person_id,
+                dedupe_key=f"{key}:m{index}",
+            )
+        caption = self.texts.render(
+            lang, "digest/caption", {"week": rendered.week, "exports": False}
+        )
+        document = {"stored": file_id, "filename": rendered.filename}
+        await OutboxRepo.enqueue(
+            tx,
+            chat_id,
+            "digest",
+            {"text": caption, "document": document},
+            now=now,
+            person_id=person_id,
+            dedupe_key=f"{key}:file",
+        )

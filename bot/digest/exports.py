@@ -1,0 +1,101 @@
+"""Exports for analysis: the long table of contributions and the participation table.
+
+Pseudonymous ids are a keyed hash (HMAC-SHA256) of the person's id with a key kept in the
+database: the same person has the same id every week, and without the database nobody can
+tell who it is. CSV is UTF-8 with a header; XLSX has one sheet per table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from pathlib import Path
+from typing import BinaryIO
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+
+EXPORT_COLUMNS = (
+    "person",
+    "role",
+    "school",
+    "local_authority",
+    "trio",
+    "trio_name",
+    "date",
+    "week",
+    "kind",
+    "tags",
+    "text",
+)
+PARTICIPATION_COLUMNS = (
+    "level",
+    "name",
+    "week",
+    "delivered",
+    "answered",
+    "response_rate",
+    "meetings_scheduled",
+    "meetings_held",
+)
+
+
+def pseudonym(key: bytes, person_id: int) -> str:
+    digest = hmac.new(key, f"person:{person_id}".encode(), hashlib.sha256).hexdigest()
+    return f"P-{digest[:12]}"
+
+
+def long_table(contributions: pd.DataFrame, key: bytes, weeks: pd.Series) -> pd.DataFrame:
+    """The export's long format: person ids replaced by pseudonyms, the ISO week added."""
+    table = contributions.copy()
+    ids = table["person_id"].astype("int64")
+    names = {pid: pseudonym(key, int(pid)) for pid in ids.unique()}
+    table["person"] = ids.map(names)
+    table["week"] = weeks.to_numpy() if len(weeks) == len(table) else ""
+    return table.loc[:, list(EXPORT_COLUMNS)].fillna("")
+
+
+def participation_table(trend_trio: pd.DataFrame, trend_la: pd.DataFrame) -> pd.DataFrame:
+    """Trio and local-authority participation, week by week, in one long table."""
+    parts = []
+    for level, table, column in (
+        ("trio", trend_trio, "trio"),
+        ("local_authority", trend_la, "local_authority"),
+    ):
+        part = table.rename(columns={column: "name"}).copy()
+        part.insert(0, "level", level)
+        parts.append(part)
+    joined = pd.concat(parts, ignore_index=True)
+    delivered = joined["delivered"].where(joined["delivered"] > 0)
+    joined["response_rate"] = (joined["answered"] / delivered).round(3)
+    return joined.loc[:, list(PARTICIPATION_COLUMNS)]
+
+
+def write_csv(table: pd.DataFrame, path: Path) -> None:
+    table.to_csv(path, index=False, encoding="utf-8")
+
+
+def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: Path | BinaryIO) -> None:
+    """One sheet per table, streamed (write-only). Text is always text: a contribution that
+    begins with "=" is written as a string, never evaluated as a spreadsheet formula."""
+    book = Workbook(write_only=True)
+    for name, table in sheets.items():
+        sheet = book.create_sheet(title=name[:31])
+        sheet.append(list(table.columns))
+        for row in table.itertuples(index=False, name=None):
+            sheet.append([_cell(sheet, value) for value in row])
+    book.save(path)
+
+
+def _cell(sheet: object, value: object) -> object:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, str) and value.startswith("="):
+        cell = WriteOnlyCell(sheet, value)  # type: ignore[arg-type]
+        cell.data_type = "s"
+        return cell
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value

@@ -1,0 +1,133 @@
+"""The digest service: compile or fetch a week from the archive, apply consent, render, export.
+
+Used by the weekly delivery (inside the scheduler's transaction, reading through `tx`), by
+/digest and by the command line (reading through the database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from bot.digest.compile import (
+    Compiled,
+    Options,
+    compile_span,
+    compile_week,
+    figures_from_json,
+    figures_json,
+    last_complete_week,
+    week_bounds,
+)
+from bot.digest.exports import long_table, participation_table
+from bot.digest.render import Audience, Rendered, render
+from bot.scheduling.timing import iso_week
+from bot.texts import Texts
+from storage import digest_sources as src
+from storage.db import Database, Transaction
+from storage.digests import DigestArchive, pseudonym_key
+
+
+@dataclass(frozen=True)
+class Week:
+    """A compiled week with consent applied as it stands now, ready to render or export."""
+
+    compiled: Compiled
+    contributions: pd.DataFrame  # only people whose consent is current
+    key: bytes
+
+    def export_tables(self) -> dict[str, pd.DataFrame]:
+        weeks = pd.Series([self.compiled.week] * len(self.contributions), dtype="object")
+        return {
+            "contributions": long_table(self.contributions, self.key, weeks),
+            "participation": participation_table(
+                self.compiled.figure("trend_trio"), self.compiled.figure("trend_la")
+            ),
+        }
+
+
+class Digests:
+    def __init__(
+        self,
+        db: Database,
+        texts: Texts,
+        zone: ZoneInfo,
+        options: Options,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.db = db
+        self.texts = texts
+        self.zone = zone
+        self.options = options
+        self.clock = clock
+
+    def last_week(self) -> str:
+        return last_complete_week(self.clock(), self.zone)
+
+    def is_past(self, week: str) -> bool:
+        _, end = week_bounds(week, self.zone)
+        return end <= self.clock()
+
+    async def week(self, week: str, tx: Transaction | None = None) -> Week:
+        """The week from the archive, or compiled now (and archived, once it is over)."""
+        if tx is None:
+            async with self.db.transaction() as own:
+                return await self._week(own, week)
+        return await self._week(tx, week)
+
+    async def _week(self, tx: Transaction, week: str) -> Week:
+        key = await pseudonym_key(tx)
+        archived = await DigestArchive.load(tx, week)
+        if archived is not None:
+            compiled = Compiled(
+                week,
+                archived.built_at,
+                src.frame(archived.contributions, src.CONTRIBUTION_COLUMNS),
+                figures_from_json(archived.figures),
+            )
+        else:
+            compiled = await compile_week(tx, week, self.zone, self.options, self.clock())
+            if self.is_past(week):
+                rows = list(compiled.contributions.itertuples(index=False, name=None))
+                await DigestArchive.save(tx, week, compiled.built_at, figures_json(compiled), rows)
+        who = await src.people(tx)
+        consenting = set(who.loc[who["consented"], "person_id"])
+        current = compiled.contributions[compiled.contributions["person_id"].isin(consenting)]
+        return Week(compiled, current.reset_index(drop=True), key)
+
+    async def export_everything(self) -> dict[str, pd.DataFrame]:
+        """Every contribution and the participation of every week, up to the last one ended."""
+        async with self.db.transaction() as tx:
+            key = await pseudonym_key(tx)
+            first = await tx.fetchval(
+                "SELECT MIN(delivered_at) FROM reflection WHERE delivered_at IS NOT NULL"
+            )
+            last = self.last_week()
+            if first is None:
+                first_week = last
+            else:
+                moment = datetime.fromisoformat(first)
+                first_week = min(iso_week(moment, self.zone), last)
+            have = await src.tables(tx)
+            who = await src.people(tx)
+            all_trios = await src.trios(tx)
+            contributions, trend_trio, trend_la = await compile_span(
+                tx, first_week, last, self.zone, have, who, all_trios
+            )
+        weeks = src.local_weeks_of_dates(contributions["date"])
+        return {
+            "contributions": long_table(contributions, key, weeks),
+            "participation": participation_table(trend_trio, trend_la),
+        }
+
+    def render(self, week: Week, audience: Audience, lang: str) -> Rendered:
+        return render(week.compiled, week.contributions, week.key, audience, lang, self.texts)
+
+    async def render_async(self, week: Week, audience: Audience, lang: str) -> Rendered:
+        """Rendering draws charts and builds HTML: off the event loop."""
+        return await asyncio.to_thread(self.render, week, audience, lang)

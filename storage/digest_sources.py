@@ -1,0 +1,251 @@
+"""The digest's sources: each reads SQLite into a pandas DataFrame of a documented shape.
+
+A source is independent of the others, so a feature that lands later (meetings and summaries,
+lesson study) adds a source without touching the rest; the sources for tables that are not in
+this database yet return empty frames of the right shape (checked in sqlite_master).
+
+The long format every contribution source returns, one row per contribution:
+
+    person_id        the contributor's person id (exports replace it by a pseudonym)
+    role             their main role: trio_lead, teacher, researcher, coordinator
+    school           school reference;  local_authority  its local authority's name
+    trio, trio_name  the trio's reference and name (a person in two trios: the first)
+    date             local date in the programme's zone, YYYY-MM-DD
+    kind             reflection | focus | shared | evidence | barrier | action | question |
+                     other | lesson_study
+    tags             "key=value" pairs joined by ";", e.g. "prompt=practice;voice=34"
+    text             the words ("" for a voice note: the recording itself is never exported)
+
+Only people whose latest consent record says yes contribute anything, to any source.
+Every source takes an `end` instant and reads nothing recorded at or after it, so a past week
+compiles the same way whenever it is compiled (the archive in storage/digests.py adds the rest).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from storage.db import Params, to_db_time
+
+CONTRIBUTION_COLUMNS = (
+    "person_id",
+    "role",
+    "school",
+    "local_authority",
+    "trio",
+    "trio_name",
+    "date",
+    "kind",
+    "tags",
+    "text",
+)
+ITEM_KINDS = ("focus", "shared", "evidence", "barrier", "action", "question", "other")
+ARENAS = ("within", "between", "beyond")
+ROLE_ORDER = ("trio_lead", "teacher", "researcher", "coordinator")
+
+
+class Reader(Protocol):
+    """A Database or an open Transaction: both read with fetchall."""
+
+    async def fetchall(self, sql: str, params: Params = ()) -> Sequence[Any]: ...
+
+
+def frame(rows: Sequence[Any], columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame.from_records([tuple(r) for r in rows], columns=list(columns))
+
+
+def empty_contributions() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            c: pd.Series(dtype="int64" if c == "person_id" else "object")
+            for c in CONTRIBUTION_COLUMNS
+        }
+    )
+
+
+async def tables(reader: Reader) -> frozenset[str]:
+    rows = await reader.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
+    return frozenset(str(r[0]) for r in rows)
+
+
+def local_dates(values: pd.Series, zone: ZoneInfo) -> pd.Series:
+    """UTC text timestamps → local dates (YYYY-MM-DD text) in the programme's zone."""
+    return _bucket(values, zone, days=1)
+
+
+def local_weeks(values: pd.Series, zone: ZoneInfo) -> pd.Series:
+    """UTC text timestamps → ISO weeks (YYYY-Www) in the programme's zone."""
+    return _bucket(values, zone, days=7)
+
+
+def _bucket(values: pd.Series, zone: ZoneInfo, *, days: int) -> pd.Series:
+    """Label each timestamp with its local day or week by binary search over the local
+    midnights (as sortable UTC text, like the stored times): DST-correct, and far faster
+    than converting every value to an aware datetime."""
+    present = values.dropna()
+    if present.empty:
+        return pd.Series([None] * len(values), index=values.index, dtype="object")
+    first = datetime.fromisoformat(str(present.min())).astimezone(zone).date()
+    last = datetime.fromisoformat(str(present.max())).astimezone(zone).date()
+    first -= timedelta(days=first.weekday() if days == 7 else 0)
+    bounds, labels = [], []
+    while first <= last:
+        midnight = datetime.combine(first, time(0, 0)).replace(tzinfo=zone)
+        bounds.append(to_db_time(midnight))
+        year, week, _ = first.isocalendar()
+        labels.append(first.isoformat() if days == 1 else f"{year}-W{week:02d}")
+        first += timedelta(days=days)
+    where = np.searchsorted(np.array(bounds), present.to_numpy(dtype=str), side="right") - 1
+    found = pd.Series(np.array(labels, dtype=object)[where], index=present.index)
+    return found.reindex(values.index)
+
+
+def local_weeks_of_dates(values: pd.Series) -> pd.Series:
+    """Local dates (YYYY-MM-DD text) → their ISO weeks (YYYY-Www)."""
+    weeks = {d: "{}-W{:02d}".format(*date.fromisoformat(d).isocalendar()[:2]) for d in set(values)}
+    return values.map(weeks).astype("object")
+
+
+# --- people ------------------------------------------------------------------------------
+PEOPLE_COLUMNS = (
+    "person_id",
+    "status",
+    "roles",
+    "consented",
+    "school",
+    "school_name",
+    "local_authority",
+    "trio_id",
+    "trio",
+    "trio_name",
+)
+
+
+async def people(reader: Reader) -> pd.DataFrame:
+    """Everyone, with their main role, school, local authority, first trio and current consent.
+
+    The trio is the first trio they are a member of, else the trio their school is in.
+    """
+    rows = await reader.fetchall(
+        "SELECT p.id, p.status,"
+        " (SELECT group_concat(role) FROM person_role r WHERE r.person_id = p.id),"
+        " (SELECT c.given FROM consent c WHERE c.person_id = p.id ORDER BY c.id DESC LIMIT 1),"
+        " s.ref, s.name, la.name, t.id, t.ref, t.name"
+        " FROM person p LEFT JOIN school s ON s.id = p.school_id"
+        " LEFT JOIN local_authority la ON la.id = s.local_authority_id"
+        " LEFT JOIN trio t ON t.id = COALESCE("
+        "  (SELECT MIN(m.trio_id) FROM trio_member m WHERE m.person_id = p.id),"
+        "  (SELECT MIN(ts.trio_id) FROM trio_school ts WHERE ts.school_id = p.school_id))"
+    )
+    found = frame(rows, PEOPLE_COLUMNS)
+    found["consented"] = found["consented"].fillna(0).astype(int) == 1
+    found["roles"] = found["roles"].fillna("").map(_main_role)
+    return found.rename(columns={"roles": "role"})
+
+
+def _main_role(roles: str) -> str:
+    held = set(roles.split(","))
+    return next((r for r in ROLE_ORDER if r in held), "teacher")
+
+
+async def trios(reader: Reader) -> pd.DataFrame:
+    """Every trio: trio_id, trio, trio_name, and its schools' local authorities (a list)."""
+    rows = await reader.fetchall(
+        "SELECT t.id, t.ref, t.name, json_group_array(DISTINCT la.name)"
+        " FROM trio t LEFT JOIN trio_school ts ON ts.trio_id = t.id"
+        " LEFT JOIN school s ON s.id = ts.school_id"
+        " LEFT JOIN local_authority la ON la.id = s.local_authority_id"
+        " GROUP BY t.id ORDER BY t.ref"
+    )
+    found = frame(rows, ("trio_id", "trio", "trio_name", "local_authorities"))
+    found["local_authorities"] = found["local_authorities"].map(
+        lambda text: sorted(x for x in json.loads(text) if x)
+    )
+    return found
+
+
+def attribute(contributions: pd.DataFrame, who: pd.DataFrame) -> pd.DataFrame:
+    """Add role, school, local authority and trio from `who`; drop anyone without consent."""
+    consenting = who.loc[
+        who["consented"], ["person_id", "role", "school", "local_authority", "trio", "trio_name"]
+    ]
+    joined = contributions.merge(consenting, on="person_id", how="inner", suffixes=("_own", ""))
+    for column in ("trio", "trio_name"):
+        own = f"{column}_own"
+        if own in joined:  # the contribution names its trio (a summary): that one wins
+            joined[column] = joined[own].where(joined[own].notna(), joined[column])
+    if joined.empty:
+        return empty_contributions()
+    return joined.loc[:, list(CONTRIBUTION_COLUMNS)].reset_index(drop=True)
+
+
+# --- reflections --------------------------------------------------------------------------
+async def reflections(
+    reader: Reader, start: datetime, end: datetime, zone: ZoneInfo, who: pd.DataFrame
+) -> pd.DataFrame:
+    """Answered reflections in [start, end), as contributions (kind "reflection")."""
+    # The answer is JSON: text, a list of choices, or a voice note {"voice", "duration"},
+    # whose words are not here (only its length) and whose file id is never read.
+    rows = await reader.fetchall(
+        "SELECT person_id, answered_at,"
+        " CASE json_type(answer) WHEN 'text' THEN json_extract(answer, '$')"
+        "  WHEN 'array' THEN (SELECT group_concat(value, '; ') FROM json_each(answer))"
+        "  WHEN 'object' THEN ''"
+        "  ELSE COALESCE(CAST(json_extract(answer, '$') AS TEXT), '') END,"
+        " 'prompt=' || prompt || CASE WHEN json_type(answer, '$.voice') IS NOT NULL"
+        "  THEN ';voice=' || CAST(COALESCE(json_extract(answer, '$.duration'), 0) AS INTEGER)"
+        "  ELSE '' END"
+        " FROM reflection WHERE status = 'answered' AND answered_at >= ? AND answered_at < ?"
+        " ORDER BY answered_at, id",
+        (to_db_time(start), to_db_time(end)),
+    )
+    found = frame(rows, ("person_id", "answered_at", "text", "tags"))
+    if found.empty:
+        return empty_contributions()
+    found["text"] = found["text"].fillna("")
+    found["date"] = local_dates(found["answered_at"], zone)
+    found["kind"] = "reflection"
+    return attribute(found, who)
+
+
+async def deliveries(
+    reader: Reader, start: datetime, end: datetime, zone: ZoneInfo, who: pd.DataFrame
+) -> pd.DataFrame:
+    """Prompts delivered in [start, end) to consenting people: person_id, week, trio,
+    local_authority, answered (answered before `end`)."""
+    rows = await reader.fetchall(
+        "SELECT person_id, delivered_at,"
+        " status = 'answered' AND answered_at < ? FROM reflection"
+        " WHERE prompt != 'free' AND delivered_at >= ? AND delivered_at < ?",
+        (to_db_time(end), to_db_time(start), to_db_time(end)),
+    )
+    found = frame(rows, ("person_id", "delivered_at", "answered"))
+    found["answered"] = found["answered"].fillna(0).astype(int)
+    found["week"] = local_weeks(found["delivered_at"], zone)
+    consenting = who.loc[who["consented"], ["person_id", "trio", "local_authority"]]
+    return found.merge(consenting, on="person_id", how="inner").drop(columns="delivered_at")
+
+
+async def last_activity(reader: Reader, end: datetime, have: frozenset[str]) -> pd.DataFrame:
+    """Per trio: the latest answered reflection or held meeting before `end` (trio_id, last)."""
+    parts = [
+        "SELECT m.trio_id AS trio_id, MAX(r.answered_at) AS last FROM reflection r"
+        " JOIN trio_member m ON m.person_id = r.person_id"
+        " WHERE r.status = 'answered' AND r.answered_at < :end GROUP BY m.trio_id"
+    ]
+    if "meeting" in have:
+        parts.append(
+            "SELECT trio_id, MAX(starts_at) FROM meeting WHERE status = 'held'"
+            " AND starts_at < :end GROUP BY trio_id"
+        )
+    # The parts are fixed text chosen above; only :end is a value.
+    union = " UNION ALL ".join(parts)
+    sql = f"SELECT trio_id, MAX(last) FROM ({union}) GROUP BY trio_id"  # noqa: S608
+    return frame(await reader.fetchall(sql, {"end": to_db_time(end)}), ("trio_id", "last"))

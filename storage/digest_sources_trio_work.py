@@ -1,0 +1,204 @@
+"""Digest sources for trio meetings, summaries, actions and lesson study.
+
+These read tables that other work adds (meetings and summaries; lesson study). Each source
+checks sqlite_master first and, when its tables are not there, returns an empty frame of the
+same shape, so the digest works, with less in it, before that work lands.
+
+The columns read (the contract in the header of storage/migrations/0004_meetings.sql):
+
+    meeting(trio_id, starts_at, status)          status: scheduled | held | cancelled
+    summary(id, trio_id, author_id, status, focus, created_at, agreed_at)
+                                                 status: draft | agreed
+    summary_item(summary_id, kind, level, body, position)
+                                                 kind: shared | evidence | barrier | question |
+                                                 other; level (barriers): within | between |
+                                                 beyond; body: JSON text or a voice note
+    action(summary_id, trio_id, what, position, status)
+                                                 status: open | in_progress | done | dropped
+  The summary's focus and its actions come out as contributions of kinds "focus" and
+  "action" beside the items, so the digest reads one long list per summary.
+    lesson_study(id, trio_id, focus, stage, status, updated_at)   status: active | done | ...
+    lesson_study_account(id, cycle_id, author_id, status, text, agreed_at)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from storage.db import to_db_time
+from storage.digest_sources import (
+    Reader,
+    attribute,
+    empty_contributions,
+    frame,
+    local_dates,
+    local_weeks,
+)
+
+SUMMARY_TABLES = frozenset({"summary", "summary_item"})
+LESSON_STUDY_TABLES = frozenset({"lesson_study", "lesson_study_account"})
+
+
+async def meetings(
+    reader: Reader, have: frozenset[str], start: datetime, end: datetime, zone: ZoneInfo
+) -> pd.DataFrame:
+    """Meetings that started in [start, end), not cancelled: trio_id, week, held (0/1)."""
+    columns = ("trio_id", "starts_at", "held")
+    if "meeting" not in have:
+        return frame([], (*columns, "week")).drop(columns="starts_at")
+    rows = await reader.fetchall(
+        "SELECT trio_id, starts_at, status = 'held' FROM meeting"
+        " WHERE status != 'cancelled' AND starts_at >= ? AND starts_at < ?",
+        (to_db_time(start), to_db_time(end)),
+    )
+    found = frame(rows, columns)
+    found["week"] = local_weeks(found["starts_at"], zone)
+    found["held"] = found["held"].fillna(0).astype(int)
+    return found.drop(columns="starts_at")
+
+
+async def summary_items(
+    reader: Reader,
+    have: frozenset[str],
+    start: datetime,
+    end: datetime,
+    zone: ZoneInfo,
+    who: pd.DataFrame,
+) -> pd.DataFrame:
+    """Items of summaries agreed in [start, end), as contributions of the summary's author.
+
+    Drafts never come out of here: only an agreed summary reaches any digest's words.
+    """
+    if not have >= SUMMARY_TABLES:
+        return empty_contributions()
+    rows = await reader.fetchall(
+        # Text is JSON (a string, or {"voice": file_id, "duration": s}); a voice note's words
+        # are not exported, only that it was one and how long. CASE evaluates lazily, so a
+        # focus stored as plain text never reaches json_type.
+        "WITH agreed AS (SELECT s.id, s.author_id, s.trio_id, s.agreed_at, s.focus"
+        "  FROM summary s WHERE s.status = 'agreed' AND s.agreed_at >= ? AND s.agreed_at < ?),"
+        " parts AS ("
+        "  SELECT a.id AS sid, 0 AS pos, 'focus' AS kind, NULL AS level, a.focus AS body"
+        "  FROM agreed a"
+        "  UNION ALL SELECT i.summary_id, 1 + i.position, i.kind, i.level, i.body"
+        "  FROM summary_item i JOIN agreed a ON a.id = i.summary_id"
+        "  UNION ALL SELECT x.summary_id, 100000 + x.position, 'action', NULL, x.what"
+        "  FROM action x JOIN agreed a ON a.id = x.summary_id)"
+        " SELECT a.author_id, t.ref, t.name, a.agreed_at, p.kind, p.level,"
+        "  CASE WHEN NOT json_valid(p.body) THEN p.body"
+        "   WHEN json_type(p.body) = 'text' THEN json_extract(p.body, '$')"
+        "   ELSE '' END AS text,"
+        "  CASE WHEN json_valid(p.body) AND json_type(p.body) = 'object'"
+        "   THEN CAST(COALESCE(json_extract(p.body, '$.duration'), 0) AS INTEGER) END AS voice,"
+        "  a.id"
+        " FROM parts p JOIN agreed a ON a.id = p.sid JOIN trio t ON t.id = a.trio_id"
+        " ORDER BY a.agreed_at, a.id, p.kind = 'action', p.pos",
+        (to_db_time(start), to_db_time(end)),
+    )
+    found = frame(
+        rows,
+        (
+            "person_id",
+            "trio",
+            "trio_name",
+            "agreed_at",
+            "kind",
+            "arena",
+            "text",
+            "voice",
+            "summary",
+        ),
+    )
+    if found.empty:
+        return empty_contributions()
+    arena = found["arena"].fillna("")
+    found["tags"] = ("summary=" + found["summary"].astype(str)).where(
+        arena == "", "arena=" + arena + ";summary=" + found["summary"].astype(str)
+    )
+    voice = found["voice"]
+    found["tags"] = found["tags"].where(
+        voice.isna(), found["tags"] + ";voice=" + voice.fillna(0).astype(int).astype(str)
+    )
+    found["date"] = local_dates(found["agreed_at"], zone)
+    found["text"] = found["text"].fillna("")
+    return attribute(found, who)
+
+
+async def drafts(
+    reader: Reader, have: frozenset[str], end: datetime, zone: ZoneInfo
+) -> pd.DataFrame:
+    """Summaries still draft at `end` (created before it): trio, trio_name, since (date)."""
+    columns = ("trio", "trio_name", "since")
+    if "summary" not in have:
+        return frame([], columns)
+    rows = await reader.fetchall(
+        "SELECT t.ref, t.name, s.created_at FROM summary s JOIN trio t ON t.id = s.trio_id"
+        " WHERE s.created_at < ? AND (s.status = 'draft'"
+        "  OR (s.status = 'agreed' AND s.agreed_at >= ?)) ORDER BY s.created_at, t.ref",
+        (to_db_time(end), to_db_time(end)),
+    )
+    found = frame(rows, columns)
+    found["since"] = local_dates(found["since"], zone)
+    return found
+
+
+async def action_statuses(reader: Reader, have: frozenset[str]) -> pd.DataFrame:
+    """Actions of agreed summaries per trio and status: trio, status, count."""
+    columns = ("trio", "status", "count")
+    if not {"action", "summary"} <= have:
+        return frame([], columns)
+    rows = await reader.fetchall(
+        "SELECT t.ref, a.status, COUNT(*) FROM action a JOIN summary s ON s.id = a.summary_id"
+        " JOIN trio t ON t.id = a.trio_id WHERE s.status = 'agreed'"
+        " GROUP BY t.ref, a.status ORDER BY t.ref, a.status"
+    )
+    return frame(rows, columns)
+
+
+async def lesson_study_accounts(
+    reader: Reader,
+    have: frozenset[str],
+    start: datetime,
+    end: datetime,
+    zone: ZoneInfo,
+    who: pd.DataFrame,
+) -> pd.DataFrame:
+    """Accounts of practice agreed in [start, end), as contributions (kind "lesson_study")."""
+    if not have >= LESSON_STUDY_TABLES:
+        return empty_contributions()
+    rows = await reader.fetchall(
+        "SELECT a.author_id, t.ref, t.name, a.agreed_at, a.text, c.id, c.focus"
+        " FROM lesson_study_account a JOIN lesson_study c ON c.id = a.cycle_id"
+        " JOIN trio t ON t.id = c.trio_id"
+        " WHERE a.status = 'agreed' AND a.agreed_at >= ? AND a.agreed_at < ?"
+        " ORDER BY a.agreed_at, a.id",
+        (to_db_time(start), to_db_time(end)),
+    )
+    found = frame(rows, ("person_id", "trio", "trio_name", "agreed_at", "text", "cycle", "focus"))
+    if found.empty:
+        return empty_contributions()
+    found["kind"] = "lesson_study"
+    found["tags"] = "cycle=" + found["cycle"].astype(str) + ";focus=" + found["focus"].fillna("")
+    found["date"] = local_dates(found["agreed_at"], zone)
+    return attribute(found, who)
+
+
+async def stalled_cycles(
+    reader: Reader, have: frozenset[str], before: datetime, end: datetime, zone: ZoneInfo
+) -> pd.DataFrame:
+    """Active cycles untouched since `before` (as of `end`): trio, trio_name, stage, since."""
+    columns = ("trio", "trio_name", "stage", "since")
+    if "lesson_study" not in have:
+        return frame([], columns)
+    rows = await reader.fetchall(
+        "SELECT t.ref, t.name, c.stage, c.updated_at FROM lesson_study c"
+        " JOIN trio t ON t.id = c.trio_id WHERE c.status = 'active' AND c.updated_at < ?"
+        " ORDER BY c.updated_at, t.ref",
+        (to_db_time(min(before, end)),),
+    )
+    found = frame(rows, columns)
+    found["since"] = local_dates(found["since"], zone)
+    return found

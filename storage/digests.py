@@ -1,0 +1,138 @@
+"""The digest archive: each compiled week kept, so building it again gives the same digest.
+
+The week's contributions are kept as rows (with person_id, so erasure deletes a person's rows
+and withdrawn consent is applied again at every rendering); the figures, which name trios and
+local authorities but no person, as JSON. Built HTML files are kept for the outbox to send.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from storage.db import Database, Transaction, from_db_time, to_db_time
+from storage.digest_sources import CONTRIBUTION_COLUMNS, Reader
+
+_COLUMNS = ", ".join(CONTRIBUTION_COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedWeek:
+    week: str
+    built_at: datetime
+    figures: dict[str, Any]
+    contributions: list[tuple[Any, ...]]  # in CONTRIBUTION_COLUMNS order
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    id: int
+    filename: str
+    content: bytes
+    telegram_file_id: str | None
+
+
+class DigestArchive:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @staticmethod
+    async def load(reader: Reader, week: str) -> ArchivedWeek | None:
+        rows = await reader.fetchall(
+            "SELECT id, built_at, figures FROM digest WHERE week = ?", (week,)
+        )
+        if not rows:
+            return None
+        digest_id, built_at, figures = rows[0]
+        contributions = await reader.fetchall(
+            f"SELECT {_COLUMNS} FROM digest_contribution WHERE digest_id = ?"  # noqa: S608
+            " ORDER BY seq",
+            (digest_id,),
+        )
+        moment = from_db_time(built_at)
+        assert moment is not None
+        return ArchivedWeek(week, moment, json.loads(figures), [tuple(r) for r in contributions])
+
+    @staticmethod
+    async def save(
+        tx: Transaction,
+        week: str,
+        built_at: datetime,
+        figures: dict[str, Any],
+        contributions: list[tuple[Any, ...]],
+    ) -> int:
+        """Archive a week once; a week already archived is left as it is."""
+        existing = await tx.fetchval("SELECT id FROM digest WHERE week = ?", (week,))
+        if existing is not None:
+            return int(existing)
+        digest_id = await tx.execute(
+            "INSERT INTO digest (week, built_at, figures) VALUES (?, ?, ?)",
+            (week, to_db_time(built_at), json.dumps(figures, ensure_ascii=False)),
+        )
+        marks = ", ".join("?" for _ in CONTRIBUTION_COLUMNS)
+        await tx.executemany(
+            f"INSERT INTO digest_contribution (digest_id, seq, {_COLUMNS})"  # noqa: S608
+            f" VALUES (?, ?, {marks})",
+            [(digest_id, seq, *row) for seq, row in enumerate(contributions)],
+        )
+        return digest_id
+
+    @staticmethod
+    async def latest_week(reader: Reader) -> str | None:
+        rows = await reader.fetchall("SELECT MAX(week) FROM digest")
+        return str(rows[0][0]) if rows and rows[0][0] else None
+
+    @staticmethod
+    async def digest_id(reader: Reader, week: str) -> int | None:
+        rows = await reader.fetchall("SELECT id FROM digest WHERE week = ?", (week,))
+        return int(rows[0][0]) if rows else None
+
+    @staticmethod
+    async def store_file(
+        tx: Transaction,
+        digest_id: int,
+        audience: str,
+        language: str,
+        filename: str,
+        content: bytes,
+    ) -> int:
+        """Keep a built file for the outbox; rebuilding replaces it (and forgets the file id)."""
+        await tx.execute(
+            "INSERT INTO digest_file (digest_id, audience, language, filename, content)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest_id, audience, language) DO UPDATE"
+            " SET filename = excluded.filename, content = excluded.content,"
+            " telegram_file_id = NULL",
+            (digest_id, audience, language, filename, content),
+        )
+        return int(
+            await tx.fetchval(
+                "SELECT id FROM digest_file WHERE digest_id = ? AND audience = ? AND language = ?",
+                (digest_id, audience, language),
+            )
+        )
+
+    async def file(self, file_id: int) -> StoredFile | None:
+        row = await self.db.fetchone(
+            "SELECT id, filename, content, telegram_file_id FROM digest_file WHERE id = ?",
+            (file_id,),
+        )
+        return None if row is None else StoredFile(row[0], row[1], bytes(row[2]), row[3])
+
+    async def remember_file_id(self, file_id: int, telegram_file_id: str) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE digest_file SET telegram_file_id = ? WHERE id = ?",
+                (telegram_file_id, file_id),
+            )
+
+
+async def pseudonym_key(tx: Transaction) -> bytes:
+    """The key of the pseudonymous ids: made once, kept in meta, never exported."""
+    await tx.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('pseudonym_key', ?)",
+        (secrets.token_bytes(32),),
+    )
+    return bytes(await tx.fetchval("SELECT value FROM meta WHERE key = 'pseudonym_key'"))

@@ -1,0 +1,233 @@
+"""A synthetic programme for the digest tests and bench/digest.py: schools in local
+authorities, trios of three LAs, teachers with consent, weekly reflections, and (optionally)
+meetings, summaries and lesson study in the fixture schema the trio-work sources read."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.digest.compile import monday_of, shift_week
+from bot.scheduling.timing import local_instant
+from storage.db import Database, Transaction, to_db_time
+
+# Meetings and summaries are written into their real tables (migration 0004); the
+# lesson-study tables below stand in for that work's migration until it lands.
+TRIO_WORK_SCHEMA = """
+CREATE TABLE lesson_study (id INTEGER PRIMARY KEY, trio_id INTEGER NOT NULL, focus TEXT,
+    stage TEXT NOT NULL, status TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE lesson_study_account (id INTEGER PRIMARY KEY, cycle_id INTEGER NOT NULL,
+    author_id INTEGER, status TEXT NOT NULL, text TEXT NOT NULL, agreed_at TEXT);
+"""
+
+PHRASES = (
+    "exit tickets at the end of the lesson",
+    "mini whiteboards for every pupil",
+    "retrieval practice on Mondays",
+    "talk partners before writing",
+    "worked examples with fading",
+    "reading aloud to the class",
+    "parental engagement evenings",
+    "vocabulary walls in maths",
+    "quieter pupils spoke more",
+    "attendance of disadvantaged pupils",
+)
+ZONE = ZoneInfo("Europe/London")
+
+
+@dataclass(frozen=True)
+class Seeded:
+    teachers: int
+    researchers: list[int]
+    trios: int
+    reflections: int
+
+
+async def seed(
+    db: Database,
+    *,
+    las: int = 3,
+    schools: int = 6,
+    teachers_per_school: int = 3,
+    weeks: int = 4,
+    last_week: str = "2026-W47",
+    answer_rate: float = 0.6,
+    withdrawn_share: float = 0.0,
+    trio_work: bool = False,
+    seed_value: int = 7,
+) -> Seeded:
+    """Fill an empty, migrated database; everything is dated within `weeks` weeks up to
+    `last_week` (programme zone Europe/London)."""
+    rng = random.Random(seed_value)
+    stamp = to_db_time(datetime(2026, 1, 5, tzinfo=UTC))
+    people: list[tuple[object, ...]] = []
+    roles: list[tuple[int, str]] = []
+    consents: list[tuple[int, int, str]] = []
+    members: list[tuple[int, int, int]] = []
+    reflections: list[tuple[object, ...]] = []
+    trio_of_school = {s: s // 3 + 1 for s in range(schools - schools % 3)}
+    person_id = 0
+    teacher_ids: list[int] = []
+    for s in range(schools):
+        for k in range(teachers_per_school):
+            person_id += 1
+            teacher_ids.append(person_id)
+            people.append((person_id, f"T{person_id}", 10_000 + person_id, s + 1, stamp))
+            lead = k == 0 and s % 3 == 0 and s in trio_of_school
+            roles.append((person_id, "trio_lead" if lead else "teacher"))
+            given = 0 if rng.random() < withdrawn_share else 1
+            consents.append((person_id, 1, stamp))
+            if given == 0:
+                consents.append((person_id, 0, stamp))
+            if s in trio_of_school:
+                members.append((trio_of_school[s], person_id, int(lead)))
+    researchers = []
+    for _ in range(3):
+        person_id += 1
+        researchers.append(person_id)
+        people.append((person_id, f"R{person_id}", 10_000 + person_id, None, stamp))
+        roles.append((person_id, "researcher"))
+        consents.append((person_id, 1, stamp))
+    week_names = [shift_week(last_week, -k) for k in range(weeks - 1, -1, -1)]
+    for week in week_names:
+        tuesday = monday_of(week) + timedelta(days=1)
+        delivered = local_instant(tuesday, time(15, 45), ZONE)
+        for pid in teacher_ids:
+            if rng.random() < answer_rate:
+                if rng.random() < 0.05:
+                    answer = json.dumps({"voice": f"v{pid}{week}", "duration": 30})
+                else:
+                    answer = json.dumps(
+                        f"This week we tried {rng.choice(PHRASES)}; {rng.choice(PHRASES)}."
+                    )
+                answered = to_db_time(delivered + timedelta(hours=rng.randint(1, 60)))
+                reflections.append(
+                    (pid, "practice", week, "answered", answer, to_db_time(delivered), answered)
+                )
+            else:
+                reflections.append(
+                    (pid, "practice", week, "delivered", None, to_db_time(delivered), None)
+                )
+    async with db.transaction() as tx:
+        await tx.executemany(
+            "INSERT INTO local_authority (id, name) VALUES (?, ?)",
+            [(i + 1, f"Authority {chr(65 + i)}") for i in range(las)],
+        )
+        await tx.executemany(
+            "INSERT INTO school (id, ref, name, local_authority_id, phase) VALUES (?, ?, ?, ?, ?)",
+            [
+                (s + 1, f"S{s + 1}", f"School {s + 1}", s % las + 1, "primary")
+                for s in range(schools)
+            ],
+        )
+        trio_count = len(set(trio_of_school.values()))
+        await tx.executemany(
+            "INSERT INTO trio (id, ref, kind, name, created_at) VALUES (?, ?, 'schools', ?, ?)",
+            [(t, f"TR{t}", f"Trio {t}", stamp) for t in range(1, trio_count + 1)],
+        )
+        await tx.executemany(
+            "INSERT INTO trio_school (trio_id, school_id) VALUES (?, ?)",
+            [(t, s + 1) for s, t in trio_of_school.items()],
+        )
+        await tx.executemany(
+            "INSERT INTO person (id, ref, telegram_id, school_id, status, onboarded_at,"
+            " language, created_at, updated_at) VALUES (?, ?, ?, ?, 'active', ?, 'en', ?, ?)",
+            [(*p, p[4], p[4]) for p in people],
+        )
+        await tx.executemany("INSERT INTO person_role VALUES (?, ?)", roles)
+        await tx.executemany(
+            "INSERT INTO consent (person_id, given, version, recorded_at) VALUES (?, ?, '1', ?)",
+            consents,
+        )
+        await tx.executemany(
+            "INSERT INTO trio_member (trio_id, person_id, is_lead, joined_at) VALUES (?, ?, ?, ?)",
+            [(*m, stamp) for m in members],
+        )
+        await tx.executemany(
+            "INSERT INTO reflection (person_id, prompt, period, status, answer, delivered_at,"
+            " answered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            reflections,
+        )
+        if trio_work:
+            leads = {t: p for t, p, lead in members if lead}
+            await _trio_work(tx, rng, week_names, trio_count, leads)
+    return Seeded(len(teacher_ids), researchers, trio_count, len(reflections))
+
+
+async def _trio_work(
+    tx: Transaction, rng: random.Random, weeks: list[str], trios: int, leads: dict[int, int]
+) -> None:
+    for statement in TRIO_WORK_SCHEMA.split(";"):
+        if statement.strip():
+            await tx.execute(statement)
+    meetings: list[tuple[object, ...]] = []
+    summaries: list[tuple[object, ...]] = []
+    items: list[tuple[object, ...]] = []
+    actions: list[tuple[object, ...]] = []
+
+    def said(text: str) -> str:
+        return json.dumps(text)
+
+    for index, week in enumerate(weeks):
+        thursday = local_instant(monday_of(week) + timedelta(days=3), time(16, 0), ZONE)
+        stamp = to_db_time(thursday - timedelta(days=7))
+        for trio in range(1, trios + 1):
+            if (trio + index) % 4:
+                continue  # each trio meets every fourth week
+            meeting_id = len(meetings) + 1
+            held = rng.random() < 0.85
+            focus = f"Focus: {rng.choice(PHRASES)}"
+            meetings.append(
+                (meeting_id, trio, to_db_time(thursday), "Europe/London", focus,
+                 "held" if held else "scheduled", stamp, stamp)
+            )  # fmt: skip
+            if not held:
+                continue
+            summary_id = len(summaries) + 1
+            agreed = rng.random() < 0.8
+            written = to_db_time(thursday + timedelta(hours=2))
+            agreed_at = to_db_time(thursday + timedelta(hours=20)) if agreed else None
+            summaries.append(
+                (summary_id, meeting_id, trio, leads.get(trio), "agreed" if agreed else "draft",
+                 focus, written, to_db_time(thursday + timedelta(days=5)), agreed_at,
+                 "all" if agreed else None, written, written)
+            )  # fmt: skip
+            for position in range(3):
+                items.append(
+                    (summary_id, "shared", None, said(f"We shared {rng.choice(PHRASES)}"), position)
+                )
+            arena = rng.choice(("within", "between", "beyond"))
+            items.append((summary_id, "barrier", arena, said(f"Barrier: {rng.choice(PHRASES)}"), 3))
+            for position in range(2):
+                actions.append(
+                    (trio, summary_id, said(f"Try {rng.choice(PHRASES)} by Friday"),
+                     (thursday + timedelta(days=8)).date().isoformat(),
+                     rng.choice(("open", "done", "in_progress")), position, written, written)
+                )  # fmt: skip
+            if rng.random() < 0.3:
+                items.append(
+                    (summary_id, "question", None, said("What does research say about this?"), 4)
+                )
+    await tx.executemany(
+        "INSERT INTO meeting (id, trio_id, starts_at, time_zone, focus, status, created_at,"
+        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        meetings,
+    )
+    await tx.executemany(
+        "INSERT INTO summary (id, meeting_id, trio_id, author_id, status, focus, circulated_at,"
+        " agree_by, agreed_at, agreed_how, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        summaries,
+    )
+    await tx.executemany(
+        "INSERT INTO summary_item (summary_id, kind, level, body, position) VALUES (?, ?, ?, ?, ?)",
+        items,
+    )
+    await tx.executemany(
+        "INSERT INTO action (trio_id, summary_id, what, due_on, status, position, created_at,"
+        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        actions,
+    )

@@ -1,0 +1,107 @@
+"""Through PTB on the strict stand-in: the digest setting, the weekly delivery through the
+durable schedule and the outbox, and /digest for a researcher and for a teacher."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from bot.standin.driver import SimPerson
+from bot.standin.world import SentMessage
+from storage.db import to_db_time
+from tests.harness import BotUnderTest, join
+
+ANSWERED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # Wednesday of 2026-W48
+
+
+def _documents(messages: list[SentMessage]) -> list[str]:
+    return [m.document[0] for m in messages if m.document is not None]
+
+
+async def _programme(bot: BotUnderTest) -> dict[str, SimPerson]:
+    cast: dict[str, SimPerson] = {}
+    for user_id, name in ((801, "Alice"), (802, "Bruno"), (803, "Dana"), (804, "Eve")):
+        person = bot.person(user_id, name)
+        await join(person, f"DEMO{name.upper()}")
+        cast[name] = person
+    alice_id = await bot.db.fetchval("SELECT id FROM person WHERE telegram_id = 801")
+    async with bot.db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO reflection (person_id, prompt, period, status, answer, delivered_at,"
+            " answered_at) VALUES (?, 'practice', '2026-W48', 'answered', ?, ?, ?)",
+            (alice_id, json.dumps("We tried exit tickets and talk partners"),
+             to_db_time(ANSWERED), to_db_time(ANSWERED)),
+        )  # fmt: skip
+    return cast
+
+
+async def test_opting_in_to_the_shared_digest_in_settings(bot: BotUnderTest) -> None:
+    alice = bot.person(801, "Alice")
+    await join(alice, "DEMOALICE")
+    await alice.says("/settings")
+    assert "Weekly digest: off" in alice.last_text
+    await alice.taps("Weekly digest")
+    await alice.taps("Yes")
+    assert await bot.db.fetchval("SELECT digest_opt_in FROM person WHERE telegram_id = 801") == 1
+    await alice.says("/settings")
+    assert "Weekly digest: on" in alice.last_text
+
+
+async def test_the_weekly_digest_goes_to_researchers_and_to_those_who_asked(
+    bot: BotUnderTest,
+) -> None:
+    cast = await _programme(bot)
+    async with bot.db.transaction() as tx:
+        await tx.execute("UPDATE person SET digest_opt_in = 1 WHERE telegram_id = 801")
+    services = bot.services
+
+    async def no_wait(seconds: float) -> None:
+        bot.clock.advance(seconds)
+
+    services.attach_sender(services.sender.bot, monotonic=bot.clock.monotonic, sleep=no_wait)
+    await services.digest_delivery.ensure()
+    due = await bot.db.fetchval("SELECT due_at FROM schedule WHERE kind = 'digest_weekly'")
+    assert due == "2026-11-30T08:00:00.000000Z"  # Monday 08:00 in London, after 2026-W48
+    bot.clock.now = datetime(2026, 11, 30, 8, 1, tzinfo=UTC)
+    report = await services.scheduler.run_due()
+    assert report.by_kind["digest_weekly"] == 1  # (the week's reflection round opens too)
+    assert await services.sender.drain() == 4  # a message and a file, for Dana and Alice
+    dana, alice, bruno, eve = (cast[n] for n in ("Dana", "Alice", "Bruno", "Eve"))
+    assert _documents(dana.inbox) == ["triobot-digest-2026-W48-researchers-en.html"]
+    assert _documents(alice.inbox) == ["triobot-digest-2026-W48-schools-en.html"]
+    assert "Researcher digest" in dana.inbox[-2].plain_text
+    assert "For the research team" not in alice.inbox[-2].plain_text
+    assert "This week across the network" in alice.inbox[-2].plain_text
+    assert not _documents(bruno.inbox) and not _documents(eve.inbox)
+    html = dana.inbox[-1].document[1]  # type: ignore[index]
+    assert b"exit tickets and talk partners" in html and b"data:image/png;base64," in html
+    # Fired once: the next week is scheduled, nothing is queued twice.
+    assert await services.scheduler.run_due() is not None
+    assert await services.sender.drain() == 0
+    pending = await bot.db.fetchall("SELECT payload FROM schedule WHERE status = 'pending'"
+                                    " AND kind = 'digest_weekly'")  # fmt: skip
+    assert [json.loads(r[0]) for r in pending] == [{"week": "2026-W49"}]
+    assert await bot.db.fetchval("SELECT COUNT(telegram_file_id) FROM digest_file") == 2
+
+
+async def test_digest_command_for_a_researcher_and_for_a_teacher(bot: BotUnderTest) -> None:
+    cast = await _programme(bot)
+    bot.clock.now = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)  # Tuesday of 2026-W49
+    dana, bruno = cast["Dana"], cast["Bruno"]
+    await dana.says("/digest")
+    assert _documents(dana.inbox[-3:]) == [
+        "triobot-digest-2026-W48-researchers-en.html",
+        "triobot-export-2026-W48.xlsx",
+    ]
+    bot.clock.advance(10)  # Telegram allows a burst of three per chat, then one a second
+    await dana.says("/digest 2026-W47")
+    assert _documents(dana.inbox[-2:])[-1] == "triobot-export-2026-W47.xlsx"
+    for bad in ("/digest soon", "/digest 2026-W49", "/digest 2027-W10"):
+        bot.clock.advance(10)
+        await dana.says(bad)
+        assert "could not read" in dana.last_text and "2026-W48" in dana.last_text
+    bot.clock.advance(10)
+    await bruno.says("/digest 2026-W40")  # a teacher gets the latest shared digest
+    assert _documents(bruno.inbox[-2:]) == ["triobot-digest-2026-W48-schools-en.html"]
+    assert "This week across the network" in bruno.inbox[-2].plain_text
+    assert await bot.db.fetchval("SELECT COUNT(*) FROM digest") == 2  # W48 and W47 archived
