@@ -15,7 +15,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot.config import Settings
 from bot.flows.answers import Label
 from bot.flows.model import Flow
-from bot.handlers import account, admin, fallback, flow_input, reflect, start
+from bot.handlers import account, admin, fallback, flow_input, lesson_study, reflect, start
 from bot.ordering import PerChatOrder
 from bot.services import Services
 from bot.texts import LANGUAGES
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 # The command menu, in the order people see it.
 # Everyone sees these; /status and /invite are for leads and coordinators, named in /help.
-MENU = ("start", "help", "reflect", "settings", "privacy", "cancel")
+MENU = ("start", "help", "reflect", "lessonstudy", "settings", "privacy", "cancel")
 EXPIRY_SWEEP = timedelta(minutes=5)
 
 
@@ -39,6 +39,7 @@ def register_handlers(app: Application) -> None:  # type: ignore[type-arg]
     account.register(app)
     admin.register(app)
     reflect.register(app)
+    lesson_study.register(app)
     # 3. Flow input: buttons, text, voice.
     flow_input.register(app)
     # 4. Commands nobody claimed, then any other kind of message (stickers, photos…),

@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     send_per_group_per_minute: float = Field(
         default=20.0, gt=0, le=20, alias="TRIOBOT_SEND_PER_GROUP_PER_MINUTE"
     )
+    # A lesson-study cycle sitting in one stage this long prompts its trio once and is
+    # flagged for the researchers (lesson_study.stalled_at).
+    lesson_study_stall_days: float = Field(
+        default=14.0, gt=0, alias="TRIOBOT_LESSON_STUDY_STALL_DAYS"
+    )
+    # How long a research lesson lasts: observers are asked for their notes when it ends.
+    lesson_study_lesson_minutes: int = Field(
+        default=60, gt=0, le=240, alias="TRIOBOT_LESSON_STUDY_LESSON_MINUTES"
+    )
 
     @field_validator("programme_tz")
     @classmethod

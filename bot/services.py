@@ -6,7 +6,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Bot
@@ -16,9 +16,12 @@ from bot.config import Settings
 from bot.flows.buttons import ButtonSigner
 from bot.flows.catalogue import build_registry
 from bot.flows.engine import FlowEngine
+from bot.flows.lesson_study import lesson_study_flows
 from bot.flows.model import Flow
 from bot.flows.reflection import reflection_flow
 from bot.joining import Joining
+from bot.lesson_study.notices import Notices
+from bot.lesson_study.service import LessonStudy
 from bot.scheduling.outbox_sender import OutboxSender, SendLimits
 from bot.scheduling.reflections import ReflectionActions, Reflections, load_definitions
 from bot.scheduling.scheduler import Scheduler
@@ -58,6 +61,7 @@ class Services:
     clock: Callable[[], datetime]
     reflections: Reflections
     reflection_actions: ReflectionActions
+    lesson_study: LessonStudy
     scheduler: Scheduler
     schedule: ScheduleRepo
     outbox: OutboxRepo
@@ -89,7 +93,19 @@ class Services:
             clock=clock,
         )
         self.reflection_actions = ReflectionActions(self.reflections)
-        flows = (reflection_flow(self.reflection_actions.save_answer), *extra_flows)
+        self.lesson_study = LessonStudy(
+            self.db,
+            Notices(self.texts, signer, self.reflections.calendar, settings.programme_tz),
+            programme_zone=settings.programme_tz,
+            lesson_minutes=settings.lesson_study_lesson_minutes,
+            stall_after=timedelta(days=settings.lesson_study_stall_days),
+            clock=clock,
+        )
+        flows = (
+            reflection_flow(self.reflection_actions.save_answer),
+            *lesson_study_flows(self.lesson_study),
+            *extra_flows,
+        )
         self.engine = FlowEngine(
             self.db,
             build_registry(settings, flows),
@@ -98,7 +114,8 @@ class Services:
             resume_after=settings.flow_resume_after,
             clock=clock,
         )
-        self.scheduler = Scheduler(self.db, self.reflections.kinds(), clock=clock)
+        kinds = {**self.reflections.kinds(), **self.lesson_study.kinds()}
+        self.scheduler = Scheduler(self.db, kinds, clock=clock)
         self.schedule = ScheduleRepo(self.db)
         self.outbox = OutboxRepo(self.db)
 

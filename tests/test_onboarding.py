@@ -108,6 +108,7 @@ async def test_the_command_menu_is_registered_in_three_languages(bot: BotUnderTe
             "start",
             "help",
             "reflect",
+            "lessonstudy",
             "settings",
             "privacy",
             "cancel",

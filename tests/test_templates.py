@@ -92,7 +92,83 @@ SAMPLE: dict[str, Any] = {
     "code": "ABCDEFGH2345",
     "link": "https://t.me/triobot_test_bot?start=ABCDEFGH2345",
     "question": "<b>This week</b> what did you try? & why",
+    # Lesson study.
+    "position": 2,
+    "typed": "Maria <Silva>",
+    "pseudonym": "Pupil <B>",
+    "suggestion": "Pupil B",
+    "moment": LONG,
+    "moment_number": 1,
+    "pupil": "Pupil <A>",
+    "typical_of": LONG,
+    "round": 2,
+    "rounds": 3,
+    "pupils": [["Pupil <A>", LONG], ["P2", "B & C"]],
+    "carried": [LONG, "Pairs & talk"],
+    "previous": [LONG, "Plenary"],
+    "comparison": [
+        {
+            "pupil": "Pupil <A>",
+            "typical_of": LONG,
+            "moments": [
+                {"moment": LONG, "predicted": LONG, "observed": [["Bruno", LONG]]},
+                {"moment": "Plenary", "predicted": None, "observed": []},
+            ],
+            "other": [["Carmen", {"voice": "f", "duration": 12}]],
+            "said": [["Bruno", LONG]],
+        }
+    ],
+    "teacher": LONG,
+    "last": False,
+    "focus_what": LONG,
+    "focus_who": "pupils new to English & <others>",
+    "suggestions": [["Carmen", LONG]],
+    "history": [{"round": 1, "teacher": LONG, "changes": [LONG, "B & C"]}],
+    "starter": LONG,
+    "by": LONG,
+    "said": LONG,
+    "ideas": {"voice": "f", "duration": 30},
+    "changed": False,
+    "when": "Thu 03 Dec 2026, 10:15",
+    "moments": [LONG, "Plenary"],
+    "outline": LONG,
+    "predictions": [{"pupil": "Pupil <A>", "moment": LONG, "text": LONG}],
+    "soon": True,
+    "stage": "observe",
+    "days": 15,
+    "author": LONG,
+    "account": {"learned": LONG, "changed": {"voice": "f", "duration": 3}, "advice": LONG},
+    "revision": 2,
+    "mine": False,
+    "changes": [LONG],
+    "subject": "Maths & <science>",
+    "class_group": "Year 5",
+    "stalled": True,
+    "since": "03 Dec",
+    "lessons": [
+        {"round": 1, "teacher": LONG, "when": "Thu 03 Dec 2026, 10:15", "status": "discussed"},
+        {"round": 2, "teacher": None, "when": None, "status": "planning"},
+    ],
+    "my_role": "observer",
+    "waiting": [LONG, "Carmen"],
+    "cycles": [],
 }
+SAMPLE["cycles"] = [
+    {
+        key: SAMPLE[key]
+        for key in (
+            "trio",
+            "focus_what",
+            "focus_who",
+            "stage",
+            "round",
+            "rounds",
+            "since",
+            "stalled",
+            "waiting",
+        )
+    }
+]
 VARIANTS: list[dict[str, Any]] = [
     {},
     {"problem": None, "held": {**SAMPLE["held"], "consent_given": False}},
@@ -115,6 +191,27 @@ VARIANTS: list[dict[str, Any]] = [
         "ctx": {**SAMPLE["ctx"], "trios": [], "lead_only": True},
     },
     {"answers": {"consent": "erase", "confirm_erase": "keep"}},
+    {
+        "current": {"learned": LONG, "changed": "x", "advice": None},
+        "last": True,
+        "carried": [],
+        "previous": [],
+        "pupils": [],
+        "comparison": [],
+        "teacher": None,
+        "changed": True,
+        "soon": False,
+        "mine": True,
+        "revision": 1,
+        "stalled": False,
+        "waiting": [],
+        "lessons": [],
+        "cycles": [],
+        "my_role": "teacher",
+        "predictions": [],
+        "ideas": None,
+        "stage": "agreement",
+    },
 ]
 
 
@@ -153,6 +250,7 @@ def test_labels_exist_in_every_language_and_fit_buttons(lang: str) -> None:
         "kind": "photo",
         "code": "pt",
         "when": "Tue 09:00",
+        "round": 2,
     }
     for key in _macro_names(lang):
         macro = TEXTS._macro(lang, key)

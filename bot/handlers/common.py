@@ -41,6 +41,12 @@ class Who:
     actor: Actor
 
 
+# Buttons outside flows, by the first field of their verified data (e.g. "m" for a meeting):
+# handler modules fill it in their register(); the fields are verified, never trusted.
+ButtonHandler = Callable[[Update, Context, Who, list[str]], Awaitable[None]]
+BUTTONS: dict[str, ButtonHandler] = {}
+
+
 async def identify(update: Update, context: Context) -> Who | None:
     """The person behind this update, or None for a stranger (nothing is stored about them)."""
     user, chat = update.effective_user, update.effective_chat

@@ -11,7 +11,14 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from bot.flows.answers import Input, Label, OtherIn, TextIn, VoiceIn
 from bot.flows.engine import Outcome, Toast
 from bot.handlers import reflect
-from bot.handlers.common import Who, deliver, identify, say, stranger_language
+from bot.handlers.common import (
+    BUTTONS,
+    Who,
+    deliver,
+    identify,
+    say,
+    stranger_language,
+)
 from bot.services import Context
 
 
@@ -121,6 +128,9 @@ async def button(update: Update, context: Context) -> None:
     fields = svc.engine.signer.verify(data)
     if fields is not None and fields[0] == "r":
         await reflect.on_button(update, context, who, fields)
+        return
+    if fields is not None and fields[0] in BUTTONS:
+        await BUTTONS[fields[0]](update, context, who, fields)
         return
     if fields == ["n"]:
         outcome = Outcome([Toast(Label("button_already"))])
