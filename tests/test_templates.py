@@ -152,6 +152,8 @@ SAMPLE: dict[str, Any] = {
     "my_role": "observer",
     "waiting": [LONG, "Carmen"],
     "cycles": [],
+    "stalled_cycles": [{"trio": LONG, "stage": "plan", "round": 2, "since": "03 Dec"}] * 30,
+    "more": 12,
 }
 SAMPLE["cycles"] = [
     {

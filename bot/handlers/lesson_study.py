@@ -69,6 +69,22 @@ def status_values(snaps: list[Snapshot], zone: ZoneInfo) -> dict[str, Any]:
     return {"cycles": [card_values(s, None, zone) for s in snaps]}
 
 
+async def stalled_status(context: Context, who: Who) -> None:
+    """For the programme view: cycles flagged as stalled, which may need support."""
+    stalled = await context.bot_data.lesson_study.stalled()
+    if not stalled:
+        return
+    values = {
+        "stalled_cycles": [
+            {"trio": trio, "stage": cycle.stage, "round": cycle.round,
+             "since": cycle.stage_since.astimezone(who.actor.tz).strftime("%d %b")}
+            for cycle, trio in stalled[:30]
+        ],
+        "more": max(0, len(stalled) - 30),
+    }  # fmt: skip
+    await say(context, who.actor.chat_id, who.lang, "lesson_study/status_stalled", values)
+
+
 async def on_button(update: Update, context: Context, who: Who, fields: list[str]) -> None:
     """A tap on a lesson-study message; `fields` are verified ("l", cycle, task, ref)."""
     svc = context.bot_data
