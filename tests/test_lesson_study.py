@@ -36,6 +36,19 @@ def people(bot: BotUnderTest) -> tuple[SimPerson, SimPerson, SimPerson]:
     return bot.person(101, "Alice"), bot.person(102, "Bruno"), bot.person(103, "Carmen")
 
 
+# When on, every stage's flow is interrupted by a restart half-way through (see `pause`).
+RESTARTS = {"on": False}
+
+
+async def pause(bot: BotUnderTest, person: SimPerson) -> SimPerson:
+    """Stop the bot and start a new Application on the same database, mid-flow, when
+    restarts are on; returns the same Telegram user as seen by the new Application."""
+    if not RESTARTS["on"]:
+        return person
+    await bot.restart()
+    return bot.person(person.user_id, person.first_name)
+
+
 def since(person: SimPerson, mark: int) -> list[str]:
     return [m.plain_text for m in person.inbox[mark:]]
 
@@ -67,6 +80,7 @@ async def start_cycle(bot: BotUnderTest) -> None:
     await alice.says("Maths")
     await alice.says("Year 5")
     await alice.says("fractions as numbers on a line")
+    alice = await pause(bot, alice)
     await alice.says("pupils new to English")
     # A real-looking name is queried, and the suggested pseudonym taken instead.
     replies = await alice.says("Maria")
@@ -100,6 +114,7 @@ async def plan_lesson(
     for change in expect_carried:
         assert change in outline  # the change list is carried into the next round's plan
     await planner.says(f"Lesson {round_}: fractions on a number line, then pair talk.")
+    planner = await pause(bot, planner)
     if round_ == 1:
         await planner.says(MOMENTS)
     else:
@@ -107,7 +122,8 @@ async def plan_lesson(
     for m in range(3):
         for p, pupil in enumerate(PUPILS):
             replies = await planner.says(f"R{round_} predict m{m} {pupil}")
-            del p
+            if (m, p) == (1, 1):
+                planner = await pause(bot, planner)
     offered = [label for row in replies[-1].buttons for label, _ in row]
     await planner.taps(teacher)
     await planner.says(day)
@@ -116,11 +132,13 @@ async def plan_lesson(
     return offered
 
 
-async def observe(observer: SimPerson, round_: int) -> None:
+async def observe(bot: BotUnderTest, observer: SimPerson, round_: int) -> None:
     replies = await observer.taps("My notes on the case pupils")
     assert "What did" in replies[-1].plain_text
     for m in range(3):
         for pupil in PUPILS:
+            if (m, pupil) == (1, "P3"):
+                observer = await pause(bot, observer)
             if (m, pupil) == (2, "P3"):
                 await observer.taps("Skip")  # didn't see it
             else:
@@ -131,9 +149,11 @@ async def observe(observer: SimPerson, round_: int) -> None:
     assert "observation notes are saved" in replies[-1].plain_text
 
 
-async def interview(observer: SimPerson, round_: int) -> None:
+async def interview(bot: BotUnderTest, observer: SimPerson, round_: int) -> None:
     await observer.taps("Interview notes")
     for pupil in PUPILS:
+        if pupil == "P3":
+            observer = await pause(bot, observer)
         await observer.says(f"R{round_} {pupil} told {observer.first_name}: the line helped")
 
 
@@ -151,14 +171,17 @@ async def run_lesson(
     teacher_texts = since(teacher, before[teacher.user_id])
     assert any("Thank you for teaching" in t for t in teacher_texts)
     for observer in observers:
-        await observe(observer, round_)
+        observer = bot.person(observer.user_id, observer.first_name)
+        await observe(bot, observer, round_)
         await settle(bot)
-        await interview(observer, round_)
+        observer = bot.person(observer.user_id, observer.first_name)
+        await interview(bot, observer, round_)
     await settle(bot)
     for person in (teacher, *observers):
+        person = bot.person(person.user_id, person.first_name)
         texts = since(person, before[person.user_id])
         assert any("Time for the post-lesson discussion" in t for t in texts)
-        if person is teacher:
+        if person.user_id == teacher.user_id:
             # The teacher never gets the observers' prompts.
             assert not any("has ended" in t or "ask the case pupils" in t for t in texts)
         else:
@@ -179,14 +202,18 @@ async def discuss(
     assert "Said in interview" in shown and "the line helped" in shown
     assert "Observed: (no notes)" in shown  # P3 at the plenary, which nobody saw
     await who.says("Pupil A did better than predicted once the line was drawn.")
+    who = await pause(bot, who)
     replies = await who.says("\n".join(f"- {c}" for c in changes))
     assert "Discussion saved" in replies[-1].plain_text
 
 
-async def test_a_whole_cycle_with_three_teachers(trio: BotUnderTest) -> None:
+@pytest.mark.parametrize("restarts", [False, True], ids=["straight", "restart-mid-stage"])
+async def test_a_whole_cycle_with_three_teachers(trio: BotUnderTest, restarts: bool) -> None:
     bot = trio
+    RESTARTS["on"] = restarts
     alice, bruno, carmen = people(bot)
     await start_cycle(bot)
+    alice, bruno, carmen = people(bot)
     assert [r["pseudonym"] for r in await bot.db.fetchall(
         "SELECT pseudonym FROM lesson_study_pupil ORDER BY position"
     )] == list(PUPILS)  # fmt: skip
@@ -205,10 +232,13 @@ async def test_a_whole_cycle_with_three_teachers(trio: BotUnderTest) -> None:
     # Student voice, then the first plan: predictions per case pupil at each key moment.
     await bruno.taps("Record student voice")
     await bruno.says("They like drawing it; they hate being asked first.")
+    bruno = await pause(bot, bruno)
+    alice, bruno, carmen = people(bot)
     await bruno.taps("Skip")
     await settle(bot)
     assert "Student voice" in newest_with(carmen, "Plan research lesson 1").plain_text
     offered = await plan_lesson(bot, carmen, 1, "Alice", "26/11/2026", "10:00")
+    alice, bruno, carmen = people(bot)
     assert offered[0].startswith("Alice (whose turn")
     predictions = await bot.db.fetchval(
         "SELECT COUNT(*) FROM lesson_study_note WHERE kind = 'prediction' AND round = 1"
@@ -221,6 +251,8 @@ async def test_a_whole_cycle_with_three_teachers(trio: BotUnderTest) -> None:
         assert "You observe" in observer.inbox[-1].plain_text
 
     # Reminders the day before and an hour before, each only the one meant for them.
+    alice = await pause(bot, alice)  # a restart while the lesson is scheduled re-arms nothing
+    alice, bruno, carmen = people(bot)
     mark = marks(bot)
     await bot.run_until(datetime(2026, 11, 26, 9, 30, tzinfo=UTC))
     assert [t for t in since(alice, mark[101]) if "Reminder" in t] == [
@@ -233,29 +265,37 @@ async def test_a_whole_cycle_with_three_teachers(trio: BotUnderTest) -> None:
         assert all("Alice teaches research lesson 1" in t for t in reminders)
 
     await run_lesson(bot, alice, [bruno, carmen], 1, datetime(2026, 11, 26, 11, 0, tzinfo=UTC))
+    alice, bruno, carmen = people(bot)
     changes_1 = ["Give Pupil A a number line of their own", "Pre-teach the word denominator"]
     await discuss(bot, bruno, 1, ["Bruno", "Carmen"], changes_1)
+    alice, bruno, carmen = people(bot)
     await settle(bot)
 
     # Round 2: the changes are carried into the plan; Bruno's turn, but Carmen swaps in.
     offered = await plan_lesson(
         bot, alice, 2, "Carmen", "1/12/2026", "10:00", expect_carried=changes_1
     )
+    alice, bruno, carmen = people(bot)
     assert offered[0].startswith("Bruno (whose turn") and not any("Alice" in o for o in offered)
     await settle(bot)
     await run_lesson(bot, carmen, [alice, bruno], 2, datetime(2026, 12, 1, 11, 0, tzinfo=UTC))
+    alice, bruno, carmen = people(bot)
     changes_2 = ["Start with the plenary question"]
     await discuss(bot, alice, 2, ["Alice", "Bruno"], changes_2)
+    alice, bruno, carmen = people(bot)
     await settle(bot)
 
     # Round 3: only Bruno has not taught.
     offered = await plan_lesson(
         bot, carmen, 3, "Bruno", "3/12/2026", "13:00", expect_carried=changes_2
     )
+    alice, bruno, carmen = people(bot)
     assert offered == ["Bruno (whose turn it is)", "« Back", "✕ Cancel"]
     await settle(bot)
     await run_lesson(bot, bruno, [alice, carmen], 3, datetime(2026, 12, 3, 14, 0, tzinfo=UTC))
+    alice, bruno, carmen = people(bot)
     await discuss(bot, carmen, 3, ["Alice", "Carmen"], ["Keep the number line from the start"])
+    alice, bruno, carmen = people(bot)
     await settle(bot)
     teachers = [r[0] for r in await bot.db.fetchall(
         "SELECT p.display_name FROM research_lesson l JOIN person p ON p.id = l.teacher_id"
@@ -267,12 +307,16 @@ async def test_a_whole_cycle_with_three_teachers(trio: BotUnderTest) -> None:
     replies = await carmen.taps("Write the account")
     assert "fractions as numbers on a line" in replies[-1].plain_text
     await carmen.says("A shared number line lets new arrivals show what they know.")
+    carmen = await pause(bot, carmen)
+    alice, bruno, carmen = people(bot)
     replies = await carmen.says("We moved the plenary question to the start.")
     await carmen.says("Draw before you talk.")
     await settle(bot)
     assert "The account" in newest_with(alice, "Approve").plain_text
     await alice.taps("Approve")
     await bruno.taps("Suggest a change")
+    bruno = await pause(bot, bruno)
+    alice, bruno, carmen = people(bot)
     await bruno.says("Say that we pre-taught 'denominator' too.")
     await settle(bot)
     assert "suggests a change" in newest_with(carmen, "Revise the account").plain_text
