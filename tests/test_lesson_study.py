@@ -341,3 +341,161 @@ async def test_a_whole_cycle_with_three_teachers(trio: BotUnderTest, restarts: b
     assert "pre-taught" in json.loads(row["changed"])
     for person in (alice, bruno, carmen):
         assert "The account is agreed" in person.inbox[-1].plain_text
+
+
+# --- nobody sees or changes what is not theirs ----------------------------------------------
+
+
+async def other_trio_member(bot: BotUnderTest) -> SimPerson:
+    """Dan, a teacher in a different trio, joined through his own invite."""
+    from storage.invites import InviteRepo
+    from storage.programme import ProgrammeRepo
+
+    async with bot.db.transaction() as tx:
+        trio_id = await ProgrammeRepo.upsert_trio(tx, ref="T-OTHER", kind="teachers", name="Other")
+        await InviteRepo.create(tx, role="teacher", school_id=None, trio_id=trio_id, code="DANX1")
+    dan = bot.person(104, "Dan")
+    await join(dan, "DANX1")
+    return dan
+
+
+async def state(bot: BotUnderTest) -> tuple[object, ...]:
+    row = await bot.db.fetchone("SELECT stage, stage_seq, round FROM lesson_study")
+    notes = await bot.db.fetchval("SELECT COUNT(*) FROM lesson_study_note")
+    flows = await bot.db.fetchval(
+        "SELECT COUNT(*) FROM flow_state WHERE flow LIKE 'ls_%' AND person_id ="
+        " (SELECT id FROM person WHERE telegram_id = 104)"
+    )
+    return (tuple(row) if row else None, notes, flows)
+
+
+async def test_another_trio_can_read_or_change_nothing(trio: BotUnderTest) -> None:
+    bot = trio
+    RESTARTS["on"] = False
+    await start_cycle(bot)
+    await settle(bot)
+    dan = await other_trio_member(bot)
+    _, bruno, _ = people(bot)
+    before = await state(bot)
+    # Commands: his own trio has no cycle and too few teachers; Alice's cycle is not shown.
+    replies = await dan.says("/lessonstudy")
+    assert "needs three teachers" in replies[-1].plain_text
+    assert "fractions" not in replies[-1].plain_text
+    replies = await dan.says("/status")
+    assert all("fractions" not in r.plain_text for r in replies)
+    # Bruno's genuine, signed button, replayed from Dan's chat: refused, nothing opened.
+    voice = button_data(newest_with(bruno, "Record student voice"), "Record student voice")
+    await dan.taps_data(voice, message_id=dan.inbox[-1].message_id)
+    assert "another trio" in (dan.last_answer or {})["text"]
+    # A forged one (a valid-looking field changed, the signature kept) is not even read.
+    forged = voice.replace(":v:", ":a:", 1)
+    await dan.taps_data(forged, message_id=dan.inbox[-1].message_id)
+    assert "isn't one I made" in (dan.last_answer or {})["text"]
+    assert await state(bot) == before
+
+
+async def test_observers_and_the_teacher_each_get_only_their_own_steps(
+    trio: BotUnderTest,
+) -> None:
+    bot = trio
+    RESTARTS["on"] = False
+    alice, bruno, carmen = people(bot)
+    await start_cycle(bot)
+    await settle(bot)
+    await bruno.taps("Record student voice")
+    await bruno.says("They like drawing it.")
+    await bruno.taps("Skip")
+    await settle(bot)
+    await plan_lesson(bot, carmen, 1, "Alice", "26/11/2026", "10:00")
+    await bot.run_until(datetime(2026, 11, 26, 11, 1, tzinfo=UTC))
+    notice = newest_with(bruno, "My notes")
+    observer_button = button_data(notice, "My notes")
+    # The teacher replays an observer's button: refused, no flow opens.
+    await alice.taps_data(observer_button, message_id=alice.inbox[-1].message_id)
+    assert "someone else in your trio" in (alice.last_answer or {})["text"]
+    assert not any("What did" in m.plain_text for m in alice.inbox[-2:])
+    # The observer's own tap works; once done, the same button is stale.
+    await observe(bot, bruno, 1)
+    await bruno.taps_data(observer_button, message_id=notice.message_id)
+    assert "already done" in (bruno.last_answer or {})["text"]
+    done = await bot.db.fetchval("SELECT COUNT(*) FROM lesson_study_task WHERE task = 'observe'")
+    assert done == 1
+
+
+async def test_the_trio_can_swap_teacher_and_move_the_lesson(trio: BotUnderTest) -> None:
+    bot = trio
+    RESTARTS["on"] = False
+    alice, bruno, carmen = people(bot)
+    await start_cycle(bot)
+    await settle(bot)
+    await bruno.taps("Record student voice")
+    await bruno.says("They like drawing it.")
+    await bruno.taps("Skip")
+    await settle(bot)
+    await plan_lesson(bot, carmen, 1, "Alice", "26/11/2026", "10:00")
+    await settle(bot)
+    await bruno.taps("Swap teacher or change time")
+    await bruno.taps("Bruno")
+    await bruno.says("27/11/2026")
+    replies = await bruno.says("09:00")
+    assert "Changed" in replies[-1].plain_text
+    await settle(bot)
+    assert "You teach research lesson 1" in bruno.inbox[-1].plain_text
+    assert "Bruno teaches" in alice.inbox[-1].plain_text
+    mark = marks(bot)
+    await bot.run_until(datetime(2026, 11, 27, 10, 5, tzinfo=UTC))
+    # Nothing fired for the old time; reminders follow the new teacher and time.
+    alice_reminders = [t for t in since(alice, mark[101]) if "Reminder" in t]
+    bruno_reminders = [t for t in since(bruno, mark[102]) if "Reminder" in t]
+    assert len(alice_reminders) == 2 and all("Bruno teaches" in t for t in alice_reminders)
+    assert len(bruno_reminders) == 2 and all("you teach" in t for t in bruno_reminders)
+    assert any("Research lesson 1 has ended" in t for t in since(alice, mark[101]))
+    assert any("Thank you for teaching" in t for t in since(bruno, mark[102]))
+
+
+async def test_a_stalled_cycle_prompts_the_trio_once_and_is_flagged(
+    db_path: Path, clock: FakeClock
+) -> None:
+    RESTARTS["on"] = False
+    async for bot in bot_under_test(db_path, clock, lesson_study_stall_days=3):
+        for user_id, name in ((101, "Alice"), (102, "Bruno"), (103, "Carmen")):
+            await join(bot.person(user_id, name), f"DEMO{name.upper()}")
+        await start_cycle(bot)
+        await bot.run_until(datetime(2026, 12, 4, tzinfo=UTC))
+        alice, bruno, _ = people(bot)
+        for person in people(bot):
+            stalled = [m for m in person.inbox if "for 3 days" in m.plain_text]
+            assert len(stalled) == 1
+            assert "Record student voice" in stalled[0].buttons[0][0][0]
+        assert await bot.db.fetchval("SELECT stalled_at FROM lesson_study") is not None
+        replies = await alice.says("/status")
+        assert "stalled" in replies[-1].plain_text
+        # Eve, the coordinator, sees it among the cycles that may need support.
+        eve = bot.person(105, "Eve")
+        await join(eve, "DEMOEVE")
+        replies = await eve.says("/status")
+        assert "Lesson-study cycles stalled" in replies[-1].plain_text
+        # Moving on clears the flag.
+        await bruno.taps("Record student voice", message=newest_with(bruno, "Record"))
+        await bruno.says("They like drawing it.")
+        await bruno.taps("Skip")
+        assert await bot.db.fetchval("SELECT stalled_at FROM lesson_study") is None
+
+
+@pytest.mark.parametrize(
+    "entry", ["Maria", "Jayden", "Tom Smith", "J. Smith", "ana lúcia", "Gonçalo", "Mohammed"]
+)
+def test_name_like_entries_are_queried(entry: str) -> None:
+    from bot.flows.pseudonyms import looks_like_name
+
+    assert looks_like_name(entry)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["Pupil A", "P1", "Student B", "pupil b2", "Alumna 3", "Aluno C", "A", "CP-2", "the quiet one"],
+)
+def test_pseudonyms_are_accepted_without_a_query(entry: str) -> None:
+    from bot.flows.pseudonyms import looks_like_name
+
+    assert not looks_like_name(entry)

@@ -95,7 +95,10 @@ class LessonStudy(CycleStages):
         if task not in offered:
             # Someone else's task (an observer's, say) or one already done.
             same_stage = task in STAGE_TASKS and STAGE_TASKS[task][0] == cycle.stage
-            return "not_for_you" if same_stage and ref == cycle.stage_seq else "stale"
+            theirs = snap.role(person_id) == "observer" or task not in ("o", "i")
+            return (
+                "not_for_you" if same_stage and ref == cycle.stage_seq and not theirs else "stale"
+            )
         if offered[task] != ref:
             return "stale"
         if task in AGREEMENT_TASKS:
