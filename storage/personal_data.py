@@ -59,6 +59,12 @@ _TRIO_MATES = (
     " JOIN trio_member m2 ON m2.trio_id = m1.trio_id WHERE m1.person_id = :person_id)"
 )
 
+# The lesson-study cycles someone took part in (for redacting their name in the trio's words).
+_THEIR_CYCLES = (
+    "lesson_study_id IN (SELECT lesson_study_id FROM lesson_study_member"
+    " WHERE person_id = :person_id)"
+)
+
 # In order: redactions first (they look at trio membership), deletions after.
 ERASE: tuple[Scrub, ...] = (
     # Other people's words in their trio (a lead's summary draft, a partner's notes).
@@ -68,6 +74,35 @@ ERASE: tuple[Scrub, ...] = (
     Scrub("schedule", "payload", "redact", where="trio_id IS NOT NULL", json=True),
     # Later: Scrub("summary", "body", "redact", where="trio_id IN (...)"),
     #        Scrub("summary_agreement", "person_id", "delete"), …
+    # Lesson study is shared trio work: kept, their name redacted in the words, their
+    # references emptied; their own decisions and memberships go.
+    *(
+        Scrub(table, column, "redact", where=_THEIR_CYCLES, json=True)
+        for table, column in (
+            ("lesson_study_note", "body"),
+            ("lesson_study_account", "learned"),
+            ("lesson_study_account", "changed"),
+            ("lesson_study_account", "advice"),
+            ("research_lesson", "outline"),
+            ("research_lesson", "discussion"),
+            ("research_lesson", "changes"),
+        )
+    ),
+    Scrub(
+        "lesson_study_approval",
+        "suggestion",
+        "redact",
+        where="account_id IN (SELECT a.id FROM lesson_study_account a JOIN lesson_study_member m"
+        " ON m.lesson_study_id = a.lesson_study_id WHERE m.person_id = :person_id)",
+        json=True,
+    ),
+    Scrub("lesson_study", "started_by", "null"),
+    Scrub("research_lesson", "teacher_id", "null"),
+    Scrub("lesson_study_note", "person_id", "null"),
+    Scrub("lesson_study_account", "author_id", "null"),
+    Scrub("lesson_study_approval", "person_id", "delete"),
+    Scrub("lesson_study_task", "person_id", "delete"),
+    Scrub("lesson_study_member", "person_id", "delete"),
     Scrub("flow_state", "person_id", "delete"),
     Scrub("reflection", "person_id", "delete"),
     Scrub("schedule", "person_id", "delete"),
@@ -132,12 +167,22 @@ EXPORT: tuple[tuple[str, str], ...] = (
         " WHERE person_id = :person_id ORDER BY id",
     ),
     (
+        "lesson_study_notes",
+        "SELECT lesson_study_id, round, kind, body, created_at FROM lesson_study_note"
+        " WHERE person_id = :person_id ORDER BY id",
+    ),
+    (
+        "lesson_study_decisions",
+        "SELECT account_id, revision, decision, suggestion, decided_at FROM lesson_study_approval"
+        " WHERE person_id = :person_id ORDER BY decided_at",
+    ),
+    (
         "messages_queued",
         "SELECT kind, status, created_at, sent_at FROM outbox WHERE person_id = :person_id"
         " ORDER BY id",
     ),
 )
-_JSON_COLUMNS = frozenset({"answers", "context", "answer"})
+_JSON_COLUMNS = frozenset({"answers", "context", "answer", "body", "suggestion"})
 # Person columns erasure leaves as they are; every other column goes back to its default.
 _PERSON_KEEP = frozenset({"id", "status", "created_at", "updated_at", "erased_at"})
 
@@ -251,7 +296,9 @@ async def _redact(tx: Transaction, scrub: Scrub, name: str, params: dict[str, An
     if scrub.where:
         condition += f" AND {scrub.where}"
     rows = await tx.fetchall(
-        f"SELECT rowid, {scrub.column} AS text FROM {scrub.table} WHERE {condition}",  # noqa: S608
+        # Named explicitly: with an INTEGER PRIMARY KEY, SQLite reports "rowid" as that column.
+        f"SELECT rowid AS row_key, {scrub.column} AS text FROM {scrub.table}"  # noqa: S608
+        f" WHERE {condition}",
         {**params, "needle": needle},
     )
     for found in rows:
@@ -259,5 +306,5 @@ async def _redact(tx: Transaction, scrub: Scrub, name: str, params: dict[str, An
         if changed != found["text"]:
             await tx.execute(
                 f"UPDATE {scrub.table} SET {scrub.column} = ? WHERE rowid = ?",  # noqa: S608
-                (changed, found["rowid"]),
+                (changed, found["row_key"]),
             )

@@ -499,3 +499,28 @@ def test_pseudonyms_are_accepted_without_a_query(entry: str) -> None:
     from bot.flows.pseudonyms import looks_like_name
 
     assert not looks_like_name(entry)
+
+
+async def test_erasing_a_member_keeps_the_trios_work_without_their_name(
+    trio: BotUnderTest,
+) -> None:
+    from storage import personal_data
+
+    bot = trio
+    RESTARTS["on"] = False
+    await start_cycle(bot)
+    await settle(bot)
+    _, bruno, _ = people(bot)
+    await bruno.taps("Record student voice")
+    await bruno.says("Asked with Bruno's form group: they like drawing it.")
+    await bruno.taps("Skip")
+    bruno_id = await bot.db.fetchval("SELECT id FROM person WHERE telegram_id = 102")
+    async with bot.db.transaction() as tx:
+        assert await personal_data.erase(tx, bruno_id)
+    note = await bot.db.fetchone("SELECT person_id, body FROM lesson_study_note")
+    assert note is not None and note["person_id"] is None
+    assert "Bruno" not in note["body"] and "[erased]" in note["body"]
+    members = await bot.db.fetchval(
+        "SELECT COUNT(*) FROM lesson_study_member WHERE person_id = ?", (bruno_id,)
+    )
+    assert members == 0
