@@ -21,6 +21,7 @@ from bot.handlers import (
     digest,
     fallback,
     flow_input,
+    lesson_study,
     meetings,
     reflect,
     start,
@@ -42,6 +43,7 @@ MENU = (
     "summary",
     "reflect",
     "digest",
+    "lessonstudy",
     "settings",
     "privacy",
     "cancel",
@@ -62,6 +64,7 @@ def register_handlers(app: Application) -> None:  # type: ignore[type-arg]
     meetings.register(app)
     summaries.register(app)
     digest.register(app)
+    lesson_study.register(app)
     # 3. Flow input: buttons, text, voice.
     flow_input.register(app)
     # 4. Commands nobody claimed, then any other kind of message (stickers, photos…),
@@ -146,9 +149,7 @@ def build_application(
             )
             # Our own task, not app.create_task: Application.stop() waits for those to end,
             # and the sender only ends when told to, in post_shutdown.
-            sender_task.append(
-                asyncio.create_task(services.sender.run(stopping), name="outbox")
-            )
+            sender_task.append(asyncio.create_task(services.sender.run(stopping), name="outbox"))
 
     async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
         services: Services = app.bot_data
@@ -159,9 +160,7 @@ def build_application(
         await outbox_bot.shutdown()
         await services.stop()
 
-    app = (
-        builder.post_init(post_init).post_shutdown(post_shutdown).build()
-    )
+    app = builder.post_init(post_init).post_shutdown(post_shutdown).build()
     register_handlers(app)
     return app
 

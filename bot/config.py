@@ -59,6 +59,15 @@ class Settings(BaseSettings):
     digest_trend_weeks: int = Field(default=8, ge=1, le=52, alias="TRIOBOT_DIGEST_TREND_WEEKS")
     # A lesson-study cycle untouched this long is flagged as stalled in the researcher digest.
     stalled_weeks: float = Field(default=3.0, gt=0, alias="TRIOBOT_STALLED_WEEKS")
+    # A lesson-study cycle sitting in one stage this long prompts its trio once and is
+    # flagged for the researchers (lesson_study.stalled_at).
+    lesson_study_stall_days: float = Field(
+        default=14.0, gt=0, alias="TRIOBOT_LESSON_STUDY_STALL_DAYS"
+    )
+    # How long a research lesson lasts: observers are asked for their notes when it ends.
+    lesson_study_lesson_minutes: int = Field(
+        default=60, gt=0, le=240, alias="TRIOBOT_LESSON_STUDY_LESSON_MINUTES"
+    )
 
     @field_validator("programme_tz")
     @classmethod

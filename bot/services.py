@@ -19,11 +19,14 @@ from bot.digest.service import Digests
 from bot.flows.buttons import ButtonSigner
 from bot.flows.catalogue import build_registry
 from bot.flows.engine import FlowEngine
+from bot.flows.lesson_study import lesson_study_flows
 from bot.flows.meeting import meeting_flows
 from bot.flows.model import Flow
 from bot.flows.reflection import reflection_flow
 from bot.flows.summary import summary_flows
 from bot.joining import Joining
+from bot.lesson_study.notices import Notices as LessonNotices
+from bot.lesson_study.service import LessonStudy
 from bot.scheduling.actions import ActionFollowUp
 from bot.scheduling.agreement import Agreement
 from bot.scheduling.meetings import Meetings
@@ -67,6 +70,7 @@ class Services:
     clock: Callable[[], datetime]
     reflections: Reflections
     reflection_actions: ReflectionActions
+    lesson_study: LessonStudy
     scheduler: Scheduler
     schedule: ScheduleRepo
     outbox: OutboxRepo
@@ -114,10 +118,19 @@ class Services:
             agree_within=timedelta(days=settings.summary_agree_days),
             clock=clock,
         )
+        self.lesson_study = LessonStudy(
+            self.db,
+            LessonNotices(self.texts, signer, self.reflections.calendar, settings.programme_tz),
+            programme_zone=settings.programme_tz,
+            lesson_minutes=settings.lesson_study_lesson_minutes,
+            stall_after=timedelta(days=settings.lesson_study_stall_days),
+            clock=clock,
+        )
         flows = (
             reflection_flow(self.reflection_actions.save_answer),
             *meeting_flows(self.meetings, clock),
             *summary_flows(self.agreement),
+            *lesson_study_flows(self.lesson_study),
             *extra_flows,
         )
         self.engine = FlowEngine(
@@ -148,6 +161,7 @@ class Services:
             **self.agreement.kinds(),
             **self.follow_up.kinds(),
             **self.digest_delivery.kinds(),
+            **self.lesson_study.kinds(),
         }
         self.scheduler = Scheduler(self.db, kinds, clock=clock)
         self.schedule = ScheduleRepo(self.db)

@@ -17,8 +17,9 @@ The columns read (the contract in the header of storage/migrations/0004_meetings
                                                  status: open | in_progress | done | dropped
   The summary's focus and its actions come out as contributions of kinds "focus" and
   "action" beside the items, so the digest reads one long list per summary.
-    lesson_study(id, trio_id, focus, stage, status, updated_at)   status: active | done | ...
-    lesson_study_account(id, cycle_id, author_id, status, text, agreed_at)
+    lesson_study(id, trio_id, focus_what, focus_who, stage, status, stage_since, stalled_at)
+    lesson_study_account(lesson_study_id, author_id, learned, changed, advice, status,
+                         agreed_at)             (the contract in 0007_lesson_study.sql)
 """
 
 from __future__ import annotations
@@ -170,8 +171,17 @@ async def lesson_study_accounts(
     if not have >= LESSON_STUDY_TABLES:
         return empty_contributions()
     rows = await reader.fetchall(
-        "SELECT a.author_id, t.ref, t.name, a.agreed_at, a.text, c.id, c.focus"
-        " FROM lesson_study_account a JOIN lesson_study c ON c.id = a.cycle_id"
+        # The three parts are JSON answers (text, or a voice note, whose words are not ours
+        # to export); they come out as one text, in the order the trio wrote them.
+        "SELECT a.author_id, t.ref, t.name, a.agreed_at,"
+        " trim(CASE WHEN json_valid(a.learned) AND json_type(a.learned) = 'text'"
+        "   THEN json_extract(a.learned, '$') ELSE '' END || char(10) || char(10) ||"
+        "  CASE WHEN json_valid(a.changed) AND json_type(a.changed) = 'text'"
+        "   THEN json_extract(a.changed, '$') ELSE '' END || char(10) || char(10) ||"
+        "  CASE WHEN json_valid(a.advice) AND json_type(a.advice) = 'text'"
+        "   THEN json_extract(a.advice, '$') ELSE '' END, char(10)),"
+        " c.id, c.focus_what || ' — ' || c.focus_who"
+        " FROM lesson_study_account a JOIN lesson_study c ON c.id = a.lesson_study_id"
         " JOIN trio t ON t.id = c.trio_id"
         " WHERE a.status = 'agreed' AND a.agreed_at >= ? AND a.agreed_at < ?"
         " ORDER BY a.agreed_at, a.id",
@@ -194,10 +204,13 @@ async def stalled_cycles(
     if "lesson_study" not in have:
         return frame([], columns)
     rows = await reader.fetchall(
-        "SELECT t.ref, t.name, c.stage, c.updated_at FROM lesson_study c"
-        " JOIN trio t ON t.id = c.trio_id WHERE c.status = 'active' AND c.updated_at < ?"
-        " ORDER BY c.updated_at, t.ref",
-        (to_db_time(min(before, end)),),
+        # Stalled: flagged by the cycle itself (it prompted the trio), or in one stage since
+        # before the digest's own threshold.
+        "SELECT t.ref, t.name, c.stage, c.stage_since FROM lesson_study c"
+        " JOIN trio t ON t.id = c.trio_id WHERE c.status = 'active'"
+        " AND ((c.stalled_at IS NOT NULL AND c.stalled_at < ?) OR c.stage_since < ?)"
+        " ORDER BY c.stage_since, t.ref",
+        (to_db_time(end), to_db_time(min(before, end))),
     )
     found = frame(rows, columns)
     found["since"] = local_dates(found["since"], zone)

@@ -78,9 +78,7 @@ class OutboxRepo:
         return [Outgoing.from_row(row) for row in rows]
 
     async def next_not_before(self) -> datetime | None:
-        text = await self.db.fetchval(
-            "SELECT MIN(not_before) FROM outbox WHERE status = 'pending'"
-        )
+        text = await self.db.fetchval("SELECT MIN(not_before) FROM outbox WHERE status = 'pending'")
         return from_db_time(text)
 
     async def mark_sent(self, row_id: int, message_id: int | None, now: datetime) -> None:

@@ -69,6 +69,11 @@ _OWN_SUMMARIES = (
     "summary_id IN (SELECT s.id FROM summary s JOIN trio_member m ON m.trio_id = s.trio_id"
     " WHERE m.person_id = :person_id)"
 )
+# The lesson-study cycles someone took part in (for redacting their name in the trio's words).
+_THEIR_CYCLES = (
+    "lesson_study_id IN (SELECT lesson_study_id FROM lesson_study_member"
+    " WHERE person_id = :person_id)"
+)
 
 # In order: redactions first (they look at trio membership), deletions after.
 ERASE: tuple[Scrub, ...] = (
@@ -84,6 +89,35 @@ ERASE: tuple[Scrub, ...] = (
     Scrub("summary_item", "body", "redact", where=_OWN_SUMMARIES, json=True),
     Scrub("summary_approval", "comment", "redact", where=_OWN_SUMMARIES, json=True),
     Scrub("action", "what", "redact", where=_OWN_TRIOS, json=True),
+    # Lesson study is shared trio work: kept, their name redacted in the words, their
+    # references emptied; their own decisions and memberships go.
+    *(
+        Scrub(table, column, "redact", where=_THEIR_CYCLES, json=True)
+        for table, column in (
+            ("lesson_study_note", "body"),
+            ("lesson_study_account", "learned"),
+            ("lesson_study_account", "changed"),
+            ("lesson_study_account", "advice"),
+            ("research_lesson", "outline"),
+            ("research_lesson", "discussion"),
+            ("research_lesson", "changes"),
+        )
+    ),
+    Scrub(
+        "lesson_study_approval",
+        "suggestion",
+        "redact",
+        where="account_id IN (SELECT a.id FROM lesson_study_account a JOIN lesson_study_member m"
+        " ON m.lesson_study_id = a.lesson_study_id WHERE m.person_id = :person_id)",
+        json=True,
+    ),
+    Scrub("lesson_study", "started_by", "null"),
+    Scrub("research_lesson", "teacher_id", "null"),
+    Scrub("lesson_study_note", "person_id", "null"),
+    Scrub("lesson_study_account", "author_id", "null"),
+    Scrub("lesson_study_approval", "person_id", "delete"),
+    Scrub("lesson_study_task", "person_id", "delete"),
+    Scrub("lesson_study_member", "person_id", "delete"),
     # Later tables register their own lines in `erasure_rule` (module docstring).
     Scrub("flow_state", "person_id", "delete"),
     Scrub("reflection", "person_id", "delete"),
@@ -178,13 +212,33 @@ EXPORT: tuple[tuple[str, str], ...] = (
         "SELECT what, due_on, status FROM action WHERE owner_id = :person_id ORDER BY id",
     ),
     (
+        "lesson_study_notes",
+        "SELECT lesson_study_id, round, kind, body, created_at FROM lesson_study_note"
+        " WHERE person_id = :person_id ORDER BY id",
+    ),
+    (
+        "lesson_study_decisions",
+        "SELECT account_id, revision, decision, suggestion, decided_at FROM lesson_study_approval"
+        " WHERE person_id = :person_id ORDER BY decided_at",
+    ),
+    (
         "messages_queued",
         "SELECT kind, status, created_at, sent_at FROM outbox WHERE person_id = :person_id"
         " ORDER BY id",
     ),
 )
 _JSON_COLUMNS = frozenset(
-    {"answers", "context", "answer", "take_back", "surprise", "comment", "what"}
+    {
+        "answers",
+        "context",
+        "answer",
+        "take_back",
+        "surprise",
+        "comment",
+        "what",
+        "body",
+        "suggestion",
+    }
 )
 # Person columns erasure leaves as they are; every other column goes back to its default.
 _PERSON_KEEP = frozenset({"id", "status", "created_at", "updated_at", "erased_at"})

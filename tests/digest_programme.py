@@ -14,15 +14,6 @@ from bot.digest.compile import monday_of, shift_week
 from bot.scheduling.timing import local_instant
 from storage.db import Database, Transaction, to_db_time
 
-# Meetings and summaries are written into their real tables (migration 0004); the
-# lesson-study tables below stand in for that work's migration until it lands.
-TRIO_WORK_SCHEMA = """
-CREATE TABLE lesson_study (id INTEGER PRIMARY KEY, trio_id INTEGER NOT NULL, focus TEXT,
-    stage TEXT NOT NULL, status TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE TABLE lesson_study_account (id INTEGER PRIMARY KEY, cycle_id INTEGER NOT NULL,
-    author_id INTEGER, status TEXT NOT NULL, text TEXT NOT NULL, agreed_at TEXT);
-"""
-
 PHRASES = (
     "exit tickets at the end of the lesson",
     "mini whiteboards for every pupil",
@@ -160,9 +151,6 @@ async def seed(
 async def _trio_work(
     tx: Transaction, rng: random.Random, weeks: list[str], trios: int, leads: dict[int, int]
 ) -> None:
-    for statement in TRIO_WORK_SCHEMA.split(";"):
-        if statement.strip():
-            await tx.execute(statement)
     meetings: list[tuple[object, ...]] = []
     summaries: list[tuple[object, ...]] = []
     items: list[tuple[object, ...]] = []

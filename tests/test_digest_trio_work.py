@@ -10,7 +10,7 @@ from bot.digest.compile import week_bounds
 from bot.digest.render import digest_values
 from storage.db import Database, to_db_time
 from storage.digest_sources_trio_work import SUMMARY_TABLES
-from tests.digest_programme import TRIO_WORK_SCHEMA, ZONE, seed
+from tests.digest_programme import ZONE, seed
 from tests.test_digest import WEEK, digests
 
 DRAFT_WORDS = "Unagreed draft wording about setting by ability"
@@ -22,9 +22,6 @@ async def _fixture(db: Database) -> None:
     thursday = start + timedelta(days=3, hours=16)
     t = to_db_time
     async with db.transaction() as tx:
-        for statement in TRIO_WORK_SCHEMA.split(";"):
-            if statement.strip():
-                await tx.execute(statement)
         w = t(thursday)
         await tx.executemany(
             "INSERT INTO meeting (id, trio_id, starts_at, time_zone, focus, status, created_at,"
@@ -65,17 +62,32 @@ async def _fixture(db: Database) -> None:
             " updated_at) VALUES (1, 1, ?, '2026-12-04', 'open', ?, ?)",
             (said("Each school tries talk partners by 4 December"), w, w),
         )
+        cycle = (
+            "INSERT INTO lesson_study (id, trio_id, subject, class_group, focus_what, focus_who,"
+            " stage, status, stage_since, stalled_at, created_at, agreed_at)"
+            " VALUES (?, ?, 'Maths', 'Year 5', ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        long_ago = t(start - timedelta(weeks=5))
         await tx.execute(
-            "INSERT INTO lesson_study VALUES (1, 3, 'Fractions for Pupil A', 'plan', 'active', ?)",
-            (t(start - timedelta(weeks=5)),),
+            cycle,
+            (1, 3, "Fractions", "Pupil A", "plan", "active", long_ago, long_ago, long_ago, None),
         )
         await tx.execute(
-            "INSERT INTO lesson_study VALUES (2, 1, 'Reading for Pupil B', 'done', 'done', ?)",
-            (t(thursday),),
+            cycle,
+            (2, 1, "Reading", "Pupil B", "agreed", "agreed", w, None, long_ago, w),
         )
         await tx.execute(
-            "INSERT INTO lesson_study_account VALUES (1, 2, 1, 'agreed', ?, ?)",
-            ("Pupil B read more when we pre-taught vocabulary.", t(thursday)),
+            "INSERT INTO lesson_study_account (lesson_study_id, author_id, learned, changed,"
+            " advice, status, created_at, updated_at, agreed_at)"
+            " VALUES (2, 1, ?, ?, ?, 'agreed', ?, ?, ?)",
+            (
+                said("Pupil B read more when we pre-taught vocabulary."),
+                said({"voice": "file-2", "duration": 40}),
+                said("Pre-teach the words."),
+                w,
+                w,
+                w,
+            ),
         )
 
 

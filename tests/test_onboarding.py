@@ -111,6 +111,7 @@ async def test_the_command_menu_is_registered_in_three_languages(bot: BotUnderTe
             "summary",
             "reflect",
             "digest",
+            "lessonstudy",
             "settings",
             "privacy",
             "cancel",

@@ -244,7 +244,88 @@ SAMPLE: dict[str, Any] = {
         "actions_status": [{"trio": "T5", "status": "open", "count": 2}],
         "charts": {"response_rate": "data:image/png;base64,AAAA", "barriers": "data:,"},
     },
+    # Lesson study.
+    "position": 2,
+    "typed": "Maria <Silva>",
+    "pseudonym": "Pupil <B>",
+    "suggestion": "Pupil B",
+    "moment": LONG,
+    "moment_number": 1,
+    "pupil": "Pupil <A>",
+    "typical_of": LONG,
+    "round": 2,
+    "rounds": 3,
+    "pupils": [["Pupil <A>", LONG], ["P2", "B & C"]],
+    "carried": [LONG, "Pairs & talk"],
+    "previous": [LONG, "Plenary"],
+    "comparison": [
+        {
+            "pupil": "Pupil <A>",
+            "typical_of": LONG,
+            "moments": [
+                {"moment": LONG, "predicted": LONG, "observed": [["Bruno", LONG]]},
+                {"moment": "Plenary", "predicted": None, "observed": []},
+            ],
+            "other": [["Carmen", {"voice": "f", "duration": 12}]],
+            "said": [["Bruno", LONG]],
+        }
+    ],
+    "teacher": LONG,
+    "last": False,
+    "focus_what": LONG,
+    "focus_who": "pupils new to English & <others>",
+    "suggestions": [["Carmen", LONG]],
+    "history": [{"round": 1, "teacher": LONG, "changes": [LONG, "B & C"]}],
+    "starter": LONG,
+    "by": LONG,
+    "said": LONG,
+    "ideas": {"voice": "f", "duration": 30},
+    "changed": False,
+    "moments": [LONG, "Plenary"],
+    "outline": LONG,
+    "predictions": [{"pupil": "Pupil <A>", "moment": LONG, "text": LONG}],
+    "soon": True,
+    "stage": "observe",
+    "days": 15,
+    "author": LONG,
+    "account": {"learned": LONG, "changed": {"voice": "f", "duration": 3}, "advice": LONG},
+    "changes": [LONG],
+    "subject": "Maths & <science>",
+    "class_group": "Year 5",
+    "stalled": True,
+    "since": "03 Dec",
+    "lessons": [
+        {"round": 1, "teacher": LONG, "when": "Thu 03 Dec 2026, 10:15", "status": "discussed"},
+        {"round": 2, "teacher": None, "when": None, "status": "planning"},
+    ],
+    "my_role": "observer",
+    "cycles": [],
+    "stalled_cycles": [{"trio": LONG, "stage": "plan", "round": 2, "since": "03 Dec"}] * 30,
+    "more": 12,
 }
+# Lesson study names some values as meetings do, with other shapes: its templates get these.
+LESSON_STUDY: dict[str, Any] = {
+    "when": "Thu 03 Dec 2026, 10:15",
+    "revision": 2,
+    "mine": False,
+    "waiting": [LONG, "Carmen"],
+}
+SAMPLE["cycles"] = [
+    {
+        key: SAMPLE[key]
+        for key in (
+            "trio",
+            "focus_what",
+            "focus_who",
+            "stage",
+            "round",
+            "rounds",
+            "since",
+            "stalled",
+            "waiting",
+        )
+    }
+]
 VARIANTS: list[dict[str, Any]] = [
     {},
     {"problem": None, "held": {**SAMPLE["held"], "consent_given": False}},
@@ -315,6 +396,25 @@ VARIANTS: list[dict[str, Any]] = [
             "totals": {**SAMPLE["digest"]["totals"], "response_rate": None},
         },
         "person": {**SAMPLE["person"], "digest": True},
+        "current": {"learned": LONG, "changed": "x", "advice": None},
+        "last": True,
+        "carried": [],
+        "previous": [],
+        "pupils": [],
+        "comparison": [],
+        "teacher": None,
+        "changed": True,
+        "soon": False,
+        "mine": True,
+        "revision": 1,
+        "stalled": False,
+        "waiting": [],
+        "lessons": [],
+        "cycles": [],
+        "my_role": "teacher",
+        "predictions": [],
+        "ideas": None,
+        "stage": "agreement",
     },
 ]
 
@@ -329,8 +429,9 @@ def test_every_language_has_every_template() -> None:
 @pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize("name", TEMPLATES)
 def test_template_renders_valid_telegram_html(lang: str, name: str) -> None:
+    own = LESSON_STUDY if name.startswith("lesson_study/") else {}
     for variant in VARIANTS:
-        text = TEXTS.render(lang, name, {**SAMPLE, **variant})
+        text = TEXTS.render(lang, name, {**SAMPLE, **own, **variant})
         assert text.strip(), f"{lang}/{name} rendered empty"
         assert check_telegram_html(text) is None, (lang, name, check_telegram_html(text), text)
         assert visible_length(text) <= TELEGRAM_LIMIT
@@ -388,6 +489,7 @@ def test_labels_exist_in_every_language_and_fit_buttons(lang: str) -> None:
         "trio": "Oldham–Stockport & Wigan trio",
         "status": "in_progress",
         "level": "between",
+        "round": 2,
     }
     for key in _macro_names(lang):
         macro = TEXTS._macro(lang, key)

@@ -7,7 +7,7 @@ from telegram.ext import Application, CommandHandler
 
 from bot.data_rights import DataRights
 from bot.flows.engine import Outcome
-from bot.handlers import common
+from bot.handlers import common, lesson_study
 from bot.handlers.common import Who, deliver, identify, say, stranger_language
 from bot.permissions import Action, allowed, refusal
 from bot.services import Context
@@ -76,6 +76,7 @@ async def status(update: Update, context: Context) -> None:
     if allowed(who.roles, "status.programme"):
         found = await view.programme(svc.clock(), svc.settings.quiet_weeks)
         await say(context, who.actor.chat_id, who.lang, "status/programme", programme_values(found))
+        await lesson_study.stalled_status(context, who)
         return
     memberships = await svc.programme.memberships(who.person.id)
     shown = [
@@ -83,12 +84,17 @@ async def status(update: Update, context: Context) -> None:
         for m in memberships
         if allowed(who.roles, "status.trio", trio_id=m.trio.id, memberships=memberships)
     ]
-    if not shown:
+    # Teachers see their trio's lesson-study cycles here too (lesson_study.run is theirs).
+    cycles = await svc.lesson_study.visible(who.person.id)
+    if not shown and not cycles:
         await refuse(context, who, "status.trio")
         return
     for trio in shown:
         values = trio_values(await view.trio(trio))
         await say(context, who.actor.chat_id, who.lang, "status/trio", values)
+    if cycles:
+        values = lesson_study.status_values(cycles, who.actor.tz)
+        await say(context, who.actor.chat_id, who.lang, "lesson_study/status", values)
 
 
 async def after_privacy(update: Update, context: Context, outcome: Outcome) -> None:

@@ -1,0 +1,413 @@
+"""A lesson-study cycle moving through its stages: what each finished flow does, what the
+schedule fires (reminders, the after-lesson prompt, the stall check), and who is told what.
+
+Every change happens inside the transaction of the answer (or of the scheduler tick) that
+caused it, and is checked there against the stored cycle, its stage number and the
+permission table: flow contexts and button data only say which cycle was meant.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.flows.answers import JSON, Rejected
+from bot.flows.lesson_study_answers import MAX_PUPILS, pseudonym
+from bot.flows.model import StepContext
+from bot.lesson_study.notices import Notices
+from bot.lesson_study.views import (
+    Snapshot,
+    actions_for,
+    local_when,
+    snapshot,
+)
+from bot.permissions import allowed
+from bot.scheduling.scheduler import Fired, Kind, Late
+from bot.scheduling.timing import local_instant
+from storage.db import Database, Transaction, to_db_time, utcnow
+from storage.lesson_study import ROUNDS, LessonStudyRepo, Reader, Stage
+from storage.schedule import Due, ScheduleRepo
+
+log = logging.getLogger(__name__)
+
+
+async def may_run(q: Reader, person_id: int, trio_id: int) -> bool:
+    """The permission table's answer for `lesson_study.run` in this trio, read afresh."""
+    roles = [r["role"] for r in await q.fetchall(
+        "SELECT role FROM person_role WHERE person_id = ?", (person_id,)
+    )]  # fmt: skip
+    leads = {
+        int(r["trio_id"]): bool(r["is_lead"])
+        for r in await q.fetchall(
+            "SELECT trio_id, is_lead FROM trio_member WHERE person_id = ?", (person_id,)
+        )
+    }
+    return allowed(roles, "lesson_study.run", trio_id=trio_id, memberships=leads)
+
+
+class CycleStages:
+    """The stages up to the closing account; `LessonStudy` adds the account's agreement."""
+
+    def __init__(
+        self,
+        db: Database,
+        notices: Notices,
+        *,
+        programme_zone: str,
+        lesson_minutes: int,
+        stall_after: timedelta,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.notices = notices
+        self.zone = programme_zone
+        self.lesson_minutes = lesson_minutes
+        self.stall_after = stall_after
+        self.clock = clock
+
+    def kinds(self) -> dict[str, Kind]:
+        return {
+            # "Tomorrow / in an hour you teach": pointless once the lesson has begun.
+            "ls_remind": Kind(
+                self._remind, late=Late.DROP_STALE, stale_after=timedelta(minutes=30)
+            ),
+            "ls_after_lesson": Kind(self._after_lesson),
+            "ls_stall": Kind(self._stall),
+        }
+
+    # --- shared steps ---------------------------------------------------------------------
+    async def _current(self, tx: Transaction, ctx: StepContext, stage: Stage) -> Snapshot | None:
+        """The cycle a stage flow was opened for, if it is still at that stage and the person
+        still belongs to it; otherwise what they wrote is kept as a late note."""
+        cycle = await LessonStudyRepo.get(tx, int(ctx.context["cycle_id"]))
+        if cycle is None or not await may_run(tx, ctx.person_id, cycle.trio_id):
+            log.warning("lesson study %s: answers from %s refused", ctx.context, ctx.person_id)
+            return None
+        snap = await snapshot(tx, cycle)
+        fresh = cycle.stage == stage and cycle.stage_seq == int(ctx.context["seq"])
+        if snap.member(ctx.person_id) is None or not fresh:
+            await LessonStudyRepo.add_note(
+                tx, cycle.id, cycle.round, "late", ctx.person_id, dict(ctx.answers), self.clock()
+            )
+            return None
+        return snap
+
+    async def _enter(
+        self, tx: Transaction, cycle_id: int, stage: Stage, round_: int, *, stall_from: datetime
+    ) -> Snapshot:
+        now = self.clock()
+        seq = await LessonStudyRepo.move(tx, cycle_id, stage, round_, now)
+        if stage != "agreed":
+            await ScheduleRepo.add(
+                tx,
+                "ls_stall",
+                max(now, stall_from) + self.stall_after,
+                payload={"cycle": cycle_id, "seq": seq},
+                dedupe_key=f"ls:{cycle_id}:stall:{seq}",
+            )
+        cycle = await LessonStudyRepo.get(tx, cycle_id)
+        assert cycle is not None
+        return await snapshot(tx, cycle)
+
+    async def _tell_all(
+        self, tx: Transaction, snap: Snapshot, template: str, values: dict[str, Any]
+    ) -> None:
+        """Everyone in the cycle gets `template`, with the buttons for what they may do now."""
+        c = snap.cycle
+        for member in snap.members:
+            await self.notices.send(
+                tx,
+                member,
+                template,
+                {**self._common(snap), **values},
+                now=self.clock(),
+                key=f"ls:{c.id}:{c.stage_seq}:{template}",
+                buttons=actions_for(snap, member.person_id),
+            )
+
+    def _common(self, snap: Snapshot) -> dict[str, Any]:
+        c = snap.cycle
+        return {
+            "trio": snap.trio,
+            "focus_what": c.focus_what,
+            "focus_who": c.focus_who,
+            "round": c.round,
+            "pupils": [[p.pseudonym, p.typical_of] for p in snap.pupils],
+        }
+
+    # --- starting ---------------------------------------------------------------------------
+    async def started(self, tx: Transaction, ctx: StepContext) -> None:
+        trio_id, a = int(ctx.context["trio_id"]), ctx.answers
+        if not await may_run(tx, ctx.person_id, trio_id):
+            return
+        if await LessonStudyRepo.active_for_trio(tx, trio_id) is not None:
+            log.info("trio %s already has a running cycle; a second start was not stored", trio_id)
+            return
+        now = self.clock()
+        cycle_id = await LessonStudyRepo.create(
+            tx,
+            trio_id=trio_id,
+            started_by=ctx.person_id,
+            subject=str(a["subject"]),
+            class_group=str(a["class_group"]),
+            focus_what=str(a["focus_what"]),
+            focus_who=str(a["focus_who"]),
+            now=now,
+        )
+        others = [int(pid) for pid, _ in ctx.context["others"]]
+        if ctx.context.get("pick"):
+            others = [int(pid) for pid in a.get("colleagues") or []]
+        for position, person_id in enumerate([ctx.person_id, *others[:2]], start=1):
+            await LessonStudyRepo.add_member(tx, cycle_id, person_id, position)
+        for position in range(1, MAX_PUPILS + 1):
+            if f"pupil_{position}_group" in a:
+                name = pseudonym(a, position) or f"Pupil {position}"
+                group = str(a[f"pupil_{position}_group"])
+                await LessonStudyRepo.add_pupil(tx, cycle_id, position, name, group)
+        await LessonStudyRepo.open_lesson(tx, cycle_id, 1, [])
+        snap = await self._enter(tx, cycle_id, "student_voice", 1, stall_from=now)
+        starter = snap.name(ctx.person_id)
+        await self._tell_all(tx, snap, "lesson_study/notice_started", {"starter": starter})
+
+    # --- before the first lesson ----------------------------------------------------------
+    async def voice_recorded(self, tx: Transaction, ctx: StepContext) -> None:
+        snap = await self._current(tx, ctx, "student_voice")
+        if snap is None:
+            return
+        c, now = snap.cycle, self.clock()
+        await LessonStudyRepo.add_note(
+            tx, c.id, 0, "student_voice", ctx.person_id, dict(ctx.answers), now
+        )
+        snap = await self._enter(tx, c.id, "plan", 1, stall_from=now)
+        values: dict[str, Any] = {"by": snap.name(ctx.person_id), "said": ctx.answers.get("said"),
+                  "ideas": ctx.answers.get("ideas"), "carried": []}  # fmt: skip
+        await self._tell_all(tx, snap, "lesson_study/notice_plan", values)
+
+    async def check_lesson_time(
+        self, tx: Transaction, ctx: StepContext, value: JSON
+    ) -> Rejected | None:
+        starts = await self._starts_at(tx, ctx.person_id, str(ctx.answers["date"]), str(value))
+        if starts <= self.clock():
+            return Rejected("ls_lesson_past")
+        return None
+
+    async def _starts_at(self, tx: Transaction, person_id: int, day: str, at: str) -> datetime:
+        zone = await tx.fetchval("SELECT time_zone FROM person WHERE id = ?", (person_id,))
+        return local_instant(
+            date.fromisoformat(day), time.fromisoformat(at), ZoneInfo(zone or self.zone)
+        )
+
+    async def planned(self, tx: Transaction, ctx: StepContext) -> None:
+        snap = await self._current(tx, ctx, "plan")
+        if snap is None or snap.lesson is None:
+            return
+        c, lesson, a, now = snap.cycle, snap.lesson, ctx.answers, self.clock()
+        moments = [str(m) for m in a["moments"]]
+        await LessonStudyRepo.set_plan(tx, lesson.id, a["outline"], moments)
+        await LessonStudyRepo.clear_notes(tx, c.id, c.round, "prediction")
+        for m in range(len(moments)):
+            for p, pupil in enumerate(snap.pupils):
+                body = a.get(f"predict_{m}_{p}")
+                if body is not None:
+                    await LessonStudyRepo.add_note(
+                        tx, c.id, c.round, "prediction", ctx.person_id, body, now,
+                        pupil_id=pupil.id, moment=m,
+                    )  # fmt: skip
+        await self._schedule_lesson(tx, snap, ctx, changed=False)
+
+    async def rescheduled(self, tx: Transaction, ctx: StepContext) -> None:
+        snap = await self._current(tx, ctx, "lesson")
+        if snap is not None:
+            await self._schedule_lesson(tx, snap, ctx, changed=True)
+
+    async def _schedule_lesson(
+        self, tx: Transaction, snap: Snapshot, ctx: StepContext, *, changed: bool
+    ) -> None:
+        c, lesson, a = snap.cycle, snap.lesson, ctx.answers
+        assert lesson is not None
+        teacher_id = int(a["teacher"])
+        if snap.member(teacher_id) is None:
+            return
+        starts = await self._starts_at(tx, ctx.person_id, str(a["date"]), str(a["time"]))
+        ends = starts + timedelta(minutes=self.lesson_minutes)
+        await LessonStudyRepo.set_schedule(tx, lesson.id, teacher_id, starts, ends)
+        # Reminders for the old time or teacher go; each handler also re-checks the lesson.
+        await tx.execute(
+            "UPDATE schedule SET status = 'cancelled', note = 'lesson rescheduled'"
+            " WHERE status = 'pending' AND dedupe_key LIKE ?",
+            (f"ls:{c.id}:r{c.round}:%",),
+        )
+        now, stamp = self.clock(), to_db_time(starts)
+        base = f"ls:{c.id}:r{c.round}:{stamp}"
+        payload = {"cycle": c.id, "round": c.round, "at": stamp}
+        for member in snap.members:
+            for when, before in (("day", timedelta(days=1)), ("hour", timedelta(hours=1))):
+                if starts - before > now:
+                    await ScheduleRepo.add(
+                        tx, "ls_remind", starts - before, person_id=member.person_id,
+                        payload={**payload, "when": when},
+                        dedupe_key=f"{base}:{when}:{member.person_id}",
+                    )  # fmt: skip
+        await ScheduleRepo.add(
+            tx, "ls_after_lesson", ends, trio_id=c.trio_id, payload=payload,
+            dedupe_key=f"{base}:after",
+        )  # fmt: skip
+        snap = await self._enter(tx, c.id, "lesson", c.round, stall_from=ends)
+        await self._tell_roles(tx, snap, "notice_teach", "notice_observe", {"changed": changed})
+
+    async def _tell_roles(
+        self,
+        tx: Transaction,
+        snap: Snapshot,
+        teacher_template: str,
+        observer_template: str,
+        values: dict[str, Any],
+        *,
+        defer: bool = True,
+        key: str = "",
+    ) -> None:
+        """The round's teacher and its observers get different messages: each only theirs."""
+        c, lesson = snap.cycle, snap.lesson
+        assert lesson is not None
+        notes = await LessonStudyRepo.notes(tx, c.id, c.round)
+        predictions = [
+            {"pupil": p.pseudonym, "moment": lesson.moments[n.moment], "text": n.body}
+            for p in snap.pupils
+            for n in notes
+            if n.kind == "prediction"
+            and n.pupil_id == p.id
+            and n.moment is not None
+            and n.moment < len(lesson.moments)
+        ]
+        for member in snap.members:
+            role = snap.role(member.person_id)
+            template = teacher_template if role == "teacher" else observer_template
+            zone = ZoneInfo(member.row["time_zone"] or self.zone)
+            await self.notices.send(
+                tx, member, f"lesson_study/{template}",
+                {**self._common(snap), **values, "teacher": snap.name(lesson.teacher_id),
+                 "when": local_when(lesson.starts_at, zone), "moments": lesson.moments,
+                 "outline": lesson.outline, "predictions": predictions,
+                 "carried": lesson.carried},
+                now=self.clock(), key=f"ls:{c.id}:{c.stage_seq}:{template}{key}",
+                buttons=actions_for(snap, member.person_id), defer=defer,
+            )  # fmt: skip
+
+    # --- scheduled: reminders, the end of the lesson, a stalled cycle -----------------------
+    async def _lesson_still(self, tx: Transaction, due: Due) -> Snapshot | None:
+        cycle = await LessonStudyRepo.get(tx, int(due.payload["cycle"]))
+        if cycle is None or cycle.stage != "lesson" or cycle.round != due.payload["round"]:
+            return None
+        snap = await snapshot(tx, cycle)
+        lesson = snap.lesson
+        if lesson is None or lesson.starts_at is None:
+            return None
+        return snap if to_db_time(lesson.starts_at) == due.payload["at"] else None
+
+    async def _remind(self, tx: Transaction, due: Due, now: datetime) -> Fired:
+        snap = await self._lesson_still(tx, due)
+        member = snap.member(due.person_id or 0) if snap else None
+        if snap is None or member is None or snap.lesson is None:
+            return Fired(note="no longer applies")
+        # The role is read now, not when the reminder was made: the trio may have swapped.
+        role = snap.role(member.person_id)
+        template = "remind_teacher" if role == "teacher" else "remind_observer"
+        zone = ZoneInfo(member.row["time_zone"] or self.zone)
+        await self.notices.send(
+            tx, member, f"lesson_study/{template}",
+            {**self._common(snap), "when": local_when(snap.lesson.starts_at, zone),
+             "soon": due.payload["when"] == "hour", "teacher": snap.name(snap.lesson.teacher_id),
+             "moments": snap.lesson.moments},
+            now=now, key=f"out:{due.dedupe_key}", defer=False,
+        )  # fmt: skip
+        return Fired()
+
+    async def _after_lesson(self, tx: Transaction, due: Due, now: datetime) -> Fired:
+        snap = await self._lesson_still(tx, due)
+        if snap is None or snap.lesson is None:
+            return Fired(note="no longer applies")
+        c = snap.cycle
+        await LessonStudyRepo.set_status(tx, snap.lesson.id, "taught")
+        snap = await self._enter(tx, c.id, "observe", c.round, stall_from=now)
+        await self._tell_roles(tx, snap, "after_teacher", "after_observer", {})
+        return Fired()
+
+    async def _stall(self, tx: Transaction, due: Due, now: datetime) -> Fired:
+        cycle_id, seq = int(due.payload["cycle"]), int(due.payload["seq"])
+        if not await LessonStudyRepo.mark_stalled(tx, cycle_id, seq, now):
+            return Fired(note="moved on")
+        cycle = await LessonStudyRepo.get(tx, cycle_id)
+        assert cycle is not None
+        snap = await snapshot(tx, cycle)
+        days = max(1, (now - cycle.stage_since).days)
+        await self._tell_all(tx, snap, "lesson_study/stalled", {"stage": cycle.stage, "days": days})
+        return Fired(note="stalled")
+
+    # --- after each lesson ----------------------------------------------------------------
+    async def observed(self, tx: Transaction, ctx: StepContext) -> None:
+        snap = await self._current(tx, ctx, "observe")
+        if snap is None or snap.role(ctx.person_id) != "observer" or snap.lesson is None:
+            return
+        c, now, a = snap.cycle, self.clock(), ctx.answers
+        for p, pupil in enumerate(snap.pupils):
+            for m in range(len(snap.lesson.moments)):
+                if a.get(f"obs_{m}_{p}") is not None:
+                    await LessonStudyRepo.add_note(
+                        tx, c.id, c.round, "observation", ctx.person_id, a[f"obs_{m}_{p}"], now,
+                        pupil_id=pupil.id, moment=m,
+                    )  # fmt: skip
+            if a.get(f"other_{p}") is not None:
+                await LessonStudyRepo.add_note(
+                    tx, c.id, c.round, "observation", ctx.person_id, a[f"other_{p}"], now,
+                    pupil_id=pupil.id,
+                )  # fmt: skip
+        await LessonStudyRepo.task_done(tx, c.id, c.round, "observe", ctx.person_id, now)
+        snap = await snapshot(tx, c)
+        member = snap.member(ctx.person_id)
+        assert member is not None
+        await self.notices.send(
+            tx, member, "lesson_study/interview_prompt", self._common(snap), now=now,
+            key=f"ls:{c.id}:{c.stage_seq}:interview", buttons=actions_for(snap, ctx.person_id),
+            defer=False,
+        )  # fmt: skip
+
+    async def interviewed(self, tx: Transaction, ctx: StepContext) -> None:
+        snap = await self._current(tx, ctx, "observe")
+        if snap is None or snap.role(ctx.person_id) != "observer":
+            return
+        if ctx.person_id not in snap.observed:
+            return
+        c, now = snap.cycle, self.clock()
+        for p, pupil in enumerate(snap.pupils):
+            body = ctx.answers.get(f"talk_{p}")
+            if body is not None:
+                await LessonStudyRepo.add_note(
+                    tx, c.id, c.round, "interview", ctx.person_id, body, now, pupil_id=pupil.id
+                )
+        await LessonStudyRepo.task_done(tx, c.id, c.round, "interview", ctx.person_id, now)
+        done = await LessonStudyRepo.done_by(tx, c.id, c.round, "interview")
+        if all(m.person_id in done for m in snap.observers()):
+            snap = await self._enter(tx, c.id, "discuss", c.round, stall_from=now)
+            await self._tell_all(tx, snap, "lesson_study/notice_discuss", {})
+
+    async def discussed(self, tx: Transaction, ctx: StepContext) -> None:
+        snap = await self._current(tx, ctx, "discuss")
+        if snap is None or snap.lesson is None:
+            return
+        c, now = snap.cycle, self.clock()
+        changes = [str(x) for x in ctx.answers.get("changes") or []]
+        await LessonStudyRepo.set_discussion(
+            tx, snap.lesson.id, ctx.answers.get("compare"), changes
+        )
+        if c.round < ROUNDS:
+            await LessonStudyRepo.open_lesson(tx, c.id, c.round + 1, changes)
+            snap = await self._enter(tx, c.id, "plan", c.round + 1, stall_from=now)
+            values = {"by": snap.name(ctx.person_id), "carried": changes, "said": None,
+                      "ideas": None}  # fmt: skip
+            await self._tell_all(tx, snap, "lesson_study/notice_plan", values)
+        else:
+            snap = await self._enter(tx, c.id, "account", c.round, stall_from=now)
+            await self._tell_all(tx, snap, "lesson_study/notice_account", {"changes": changes})

@@ -1,0 +1,90 @@
+"""Messages to a cycle's members through the outbox, with signed buttons and quiet hours."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.flows.answers import Label
+from bot.flows.buttons import ButtonSigner
+from bot.scheduling.timing import Calendar, Preferences, allowed, next_allowed
+from bot.texts import Texts, split_message
+from storage.db import Transaction
+from storage.lesson_study import Member
+from storage.outbox import OutboxRepo
+
+# A button on a notice: its label and the fields signed into its callback data.
+NoticeButton = tuple[Label, tuple[str | int, ...]]
+CalendarSource = Callable[[Transaction], Awaitable[Calendar]]
+
+
+def preferences(row: Any, default_zone: str) -> Preferences:
+    return Preferences(
+        zone=ZoneInfo(row["time_zone"] or default_zone),
+        reminder=time.fromisoformat(row["reminder_time"]),
+        quiet_start=time.fromisoformat(row["quiet_start"]),
+        quiet_end=time.fromisoformat(row["quiet_end"]),
+        away_until=datetime.fromisoformat(row["away_until"]).date() if row["away_until"] else None,
+    )
+
+
+class Notices:
+    def __init__(
+        self, texts: Texts, signer: ButtonSigner, calendar: CalendarSource, zone: str
+    ) -> None:
+        self.texts = texts
+        self.signer = signer
+        self.calendar = calendar
+        self.zone = zone
+
+    def keyboard(self, lang: str, buttons: Sequence[NoticeButton]) -> dict[str, Any] | None:
+        if not buttons:
+            return None
+        rows = [
+            [{"text": self.texts.label(lang, label), "callback_data": self.signer.sign(*fields)}]
+            for label, fields in buttons
+        ]
+        return {"inline_keyboard": rows}
+
+    async def send(
+        self,
+        tx: Transaction,
+        member: Member,
+        template: str,
+        values: dict[str, Any],
+        *,
+        now: datetime,
+        key: str,
+        buttons: Sequence[NoticeButton] = (),
+        defer: bool = True,
+    ) -> bool:
+        """Queue `template` for `member`, once per `key`. With `defer`, outside their quiet
+        hours, weekends, holidays and time away (a stage notice can wait; a reminder cannot)."""
+        if member.chat_id is None or member.status != "active":
+            return False
+        not_before = now
+        if defer:
+            prefs = preferences(member.row, self.zone)
+            calendar = await self.calendar(tx)
+            if not allowed(now, prefs, calendar):
+                not_before = next_allowed(now, prefs, calendar)
+        text = self.texts.render(member.language, template, values)
+        parts = split_message(text)
+        for index, part in enumerate(parts):
+            payload: dict[str, Any] = {"text": part}
+            markup = self.keyboard(member.language, buttons) if index == len(parts) - 1 else None
+            if markup is not None:
+                payload["reply_markup"] = markup
+            await OutboxRepo.enqueue(
+                tx,
+                member.chat_id,
+                "lesson_study",
+                payload,
+                now=now,
+                person_id=member.person_id,
+                not_before=not_before,
+                dedupe_key=f"{key}:{member.person_id}:{index}",
+            )
+        return True
