@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from storage.programme import Trio
 from storage.status import Counts, MemberStatus, QuietTrio, StatusRepo
+from storage.trio_activity import Responses, TrioActivityRepo, Upcoming
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,14 +23,16 @@ class ProgrammeStatus:
 class TrioStatus:
     trio: Trio
     members: list[MemberStatus]
-    # Filled in by the scheduling work: upcoming meetings and reminders for this trio, each
-    # {"when": "Tue 1 Dec 16:00", "what": "..."}; the status/trio template already shows them.
-    upcoming: list[dict[str, str]] = field(default_factory=list)
+    # What the schedule will do next for the trio or its members, soonest first.
+    upcoming: list[Upcoming] = field(default_factory=list)
+    # Reflection prompts answered by the trio's members, newest period first.
+    responses: list[Responses] = field(default_factory=list)
 
 
 class Status:
-    def __init__(self, repo: StatusRepo) -> None:
+    def __init__(self, repo: StatusRepo, activity: TrioActivityRepo | None = None) -> None:
         self.repo = repo
+        self.activity = activity or TrioActivityRepo(repo.db)
 
     async def programme(self, now: datetime, quiet_weeks: float) -> ProgrammeStatus:
         since = now - timedelta(weeks=quiet_weeks)
@@ -36,8 +40,15 @@ class Status:
             await self.repo.counts(), await self.repo.quiet_trios(since), quiet_weeks
         )
 
-    async def trio(self, trio: Trio) -> TrioStatus:
-        return TrioStatus(trio, await self.repo.members(trio.id))
+    async def trio(self, trio: Trio, now: datetime | None = None) -> TrioStatus:
+        members = await self.repo.members(trio.id)
+        if now is None:
+            return TrioStatus(trio, members)
+        # Internal bookkeeping (a round that fans out) is not a reminder anyone receives.
+        upcoming = [
+            u for u in await self.activity.upcoming(trio.id, now, 12) if u.kind in SHOWN_KINDS
+        ]
+        return TrioStatus(trio, members, upcoming[:6], await self.activity.responses(trio.id))
 
 
 def programme_values(status: ProgrammeStatus, *, limit: int = 30) -> dict[str, Any]:
@@ -67,12 +78,57 @@ def programme_values(status: ProgrammeStatus, *, limit: int = 30) -> dict[str, A
     }
 
 
-def trio_values(status: TrioStatus) -> dict[str, Any]:
+# The schedule kinds a lead recognises as something their trio will receive.
+SHOWN_KINDS = frozenset(
+    {
+        "reflection_deliver",
+        "reflection_nudge",
+        "meeting_reminder_day",
+        "meeting_reminder_hour",
+        "meeting_over",
+        "action_due",
+        "summary_deadline",
+        "ls_remind",
+        "ls_after_lesson",
+    }
+)
+
+
+def trio_values(status: TrioStatus, zone: ZoneInfo | None = None) -> dict[str, Any]:
     return {
         "trio": status.trio.name,
         "members": [
             {"name": m.name or "—", "school": m.school, "status": m.status, "lead": m.is_lead}
             for m in status.members
         ],
-        "upcoming": status.upcoming,
+        "upcoming": [
+            {
+                "when": local_moment(u.due_at, zone or ZoneInfo("UTC")),
+                "kind": u.kind,
+                "who": u.person,
+            }
+            for u in status.upcoming
+        ],
+        "responses": [
+            {
+                "period": r.period,
+                "asked": r.asked,
+                "answered": r.answered,
+                "percent": round(100 * r.answered / r.asked) if r.asked else 0,
+            }
+            for r in status.responses
+        ],
+    }
+
+
+def local_moment(moment: datetime, zone: ZoneInfo) -> dict[str, Any]:
+    """A moment as the `when` label macro takes it (weekday, day, month, year, time)."""
+    local = moment.astimezone(zone)
+    return {
+        "wd": local.weekday(),
+        "d": local.day,
+        "m": local.month,
+        "y": local.year,
+        "hm": local.strftime("%H:%M"),
+        "zone": str(zone),
     }

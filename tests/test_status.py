@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from bot.roster import RosterImport
 from storage.outbox import OutboxRepo
@@ -75,3 +76,29 @@ async def test_status_on_the_command_line(bot: BotUnderTest, cli: Cli) -> None:
     assert "T2" in out and "never" in out
     status, out = await asyncio.to_thread(cli, "status", "--quiet-weeks", "1000")
     assert "Trios gone quiet (no activity for 1000 weeks): 1" in out  # T2 was never active
+
+
+async def test_a_lead_sees_upcoming_reminders_and_response_rates(bot: BotUnderTest) -> None:
+    """Issue 3's lead view: what the schedule will send the trio next, and who answered."""
+    await join(bot.person(952, "Alice"), "DEMOALICE")
+    bruno = bot.person(953, "Bruno")
+    await join(bruno, "DEMOBRUNO")
+    await join(bot.person(954, "Carmen"), "DEMOCARMEN")
+    alice = bot.person(952, "Alice")
+    await bot.services.reflections.ensure_rounds()
+    await bot.tick()  # this week's round: a prompt for each of them on Tuesday 15:45
+    await alice.says("/status")
+    text = alice.last_text
+    assert "Coming up" in text
+    assert "Tue 24 Nov 2026, 15:45 — reflection prompt · Bruno" in text
+    assert "Reflection prompts answered" in text and "no prompts yet" in text
+
+    await bot.run_until(datetime(2026, 11, 24, 16, 0, tzinfo=UTC))
+    await bruno.taps("✍️ Answer now")
+    await bruno.says("Cold-calling with wait time: more hands, fewer guesses.")
+    await alice.says("/status")
+    text = alice.last_text
+    assert "2026-W48: 1/3 answered (33%)" in text
+    # Bruno answered: his nudge is gone; the others' nudges are what comes next.
+    assert "reminder to reflect · Bruno" not in text
+    assert "Thu 26 Nov 2026, 15:45 — reminder to reflect · Carmen" in text

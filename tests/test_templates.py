@@ -91,7 +91,19 @@ SAMPLE: dict[str, Any] = {
         {"name": LONG, "school": LONG, "status": "active", "lead": True},
         {"name": "—", "school": None, "status": "invited", "lead": False},
     ],
-    "upcoming": [{"when": "Tue 1 Dec 16:00", "what": LONG}],
+    "upcoming": [
+        {
+            "when": {"wd": 1, "d": 1, "m": 12, "y": 2026, "hm": "16:00", "zone": "UTC"},
+            "kind": "meeting_reminder_day",
+            "who": LONG,
+        },
+        {
+            "when": {"wd": 2, "d": 2, "m": 12, "y": 2026, "hm": "09:00", "zone": "UTC"},
+            "kind": "something_new",
+            "who": None,
+        },
+    ],
+    "responses": [{"period": "2026-W48", "asked": 3, "answered": 2, "percent": 67}],
     "code": "ABCDEFGH2345",
     "link": "https://t.me/triobot_test_bot?start=ABCDEFGH2345",
     "question": "<b>This week</b> what did you try? & why",

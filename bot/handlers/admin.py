@@ -90,7 +90,7 @@ async def status(update: Update, context: Context) -> None:
         await refuse(context, who, "status.trio")
         return
     for trio in shown:
-        values = trio_values(await view.trio(trio))
+        values = trio_values(await view.trio(trio, svc.clock()), who.actor.tz)
         await say(context, who.actor.chat_id, who.lang, "status/trio", values)
     if cycles:
         values = lesson_study.status_values(cycles, who.actor.tz)
