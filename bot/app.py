@@ -21,6 +21,7 @@ from bot.handlers import (
     digest,
     fallback,
     flow_input,
+    groups,
     lesson_study,
     meetings,
     reflect,
@@ -56,7 +57,10 @@ def register_handlers(app: Application) -> None:  # type: ignore[type-arg]
     # 1. Edited messages first: CommandHandler and MessageHandler also match edits, and an
     #    edit must never run a command again or count as a new answer.
     flow_input.register_first(app)
-    # 2. Commands, so "/cancel" is never taken as the answer to a free-text step.
+    # 2. Commands, first those that must not be answered in a group (they show personal
+    #    details), then the rest, so "/cancel" is never taken as the answer to a free-text step.
+    groups.register(app)
+    # Commands, so "/cancel" is never taken as the answer to a free-text step.
     start.register(app)
     account.register(app)
     admin.register(app)

@@ -103,6 +103,7 @@ SAMPLE: dict[str, Any] = {
             "who": None,
         },
     ],
+    "bot_username": "triobot_test_bot",
     "responses": [{"period": "2026-W48", "asked": 3, "answered": 2, "percent": 67}],
     "code": "ABCDEFGH2345",
     "link": "https://t.me/triobot_test_bot?start=ABCDEFGH2345",
