@@ -221,7 +221,7 @@ async def test_snooze_asks_again_later_and_still_nudges_only_once(
     tapped_at = bot.clock.now.timestamp()
     await bruno.taps("In an hour")
     # The tapped prompt now says when it will come back (in their zone), instead of buttons.
-    assert buttons_on(prompts_in(bot, chat)[0]) == ["✓ ⏰ I'll ask again Tue 24 Nov, 17:00"]
+    assert buttons_on(prompts_in(bot, chat)[0]) == ["✓ ⏰ I'll ask again Tue 24 Nov 2026, 17:00"]
     await bot.run_until(datetime(2026, 11, 24, 17, 30, tzinfo=UTC))
     prompts = prompts_in(bot, chat)
     assert len(prompts) == 2

@@ -9,6 +9,7 @@ from bot.flows.answers import Label
 from bot.flows.engine import Outcome, Tapped, Toast
 from bot.handlers.common import Who, deliver, identify, say, stranger_language
 from bot.services import Context
+from bot.status import local_moment
 
 
 async def reflect(update: Update, context: Context) -> None:
@@ -49,8 +50,9 @@ async def on_button(update: Update, context: Context, who: Who, fields: list[str
         outcome = await svc.engine.start(who.actor, "reflection", flow_context)
         outcome.replies.insert(0, Tapped(keyboard=None, chosen=Label("answer_now")))
     elif tap.result == "snoozed" and tap.until is not None:
-        local = tap.until.astimezone(who.actor.tz)
-        when = Label("snoozed_until", {"when": local.strftime("%a %d %b, %H:%M")})
+        # The date in the person's language and zone, like every other date the bot shows.
+        moment = Label("when", {"moment": local_moment(tap.until, who.actor.tz)})
+        when = Label("snoozed_until", {"when": moment})
         outcome = Outcome([Tapped(keyboard=None, chosen=when)])
     elif tap.result == "skipped":
         outcome = Outcome([Tapped(keyboard=None, chosen=Label("skipped_this_one"))])
