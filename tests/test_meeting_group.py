@@ -32,6 +32,9 @@ async def test_the_cycle_with_a_linked_group_in_privacy_mode(
         await alice.taps("Send the invitations")
         await run_schedule(bot, clock)
         assert "Trio meeting" in newest(alice, "Trio meeting", GROUP).plain_text
+        ics = [m.document for m in bot.api.messages_in(GROUP) if m.document is not None]
+        assert [name for name, _ in ics] == ["trio-meeting-1.ics"]  # the group gets it too
+        assert b"BEGIN:VEVENT" in ics[0][1]
         at(clock, utc(2026, 11, 30, 16, 0))
         await run_schedule(bot, clock)
         assert "Tomorrow: trio meeting" in bot.api.last_in(GROUP).plain_text  # type: ignore[union-attr]

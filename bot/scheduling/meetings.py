@@ -327,3 +327,14 @@ class Meetings:
             await self.notices.send(
                 tx, group[0], group[1], "meetings/invitation", values, dedupe=f"{key}:group"
             )
+            # The calendar file too, so anyone in the group can add (or update) the event.
+            await self.notices.send_file(
+                tx,
+                group[0],
+                group[1],
+                "meetings/ics_caption",
+                values,
+                filename=f"trio-meeting-{meeting.id}.ics",
+                content=content,
+                dedupe=f"{key}:group:ics",
+            )
