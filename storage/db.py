@@ -115,15 +115,19 @@ class Database:
             for number, name, sql in migration_scripts():
                 if number in done:
                     continue
-                stamp = to_db_time(utcnow())
-                script = (
-                    f"BEGIN IMMEDIATE;\n{sql}\n"
-                    f"INSERT INTO schema_version VALUES ({number}, '{name}', '{stamp}');\nCOMMIT;"
-                )
                 try:
-                    await self._conn.executescript(script)
+                    # The script is a migration file shipped in the package, never input.
+                    # executescript takes no parameters and does not commit at its end, so the
+                    # version row is a separate, parameterised statement in the same transaction.
+                    await self._conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\n")
+                    await self._conn.execute(
+                        "INSERT INTO schema_version VALUES (?, ?, ?)",
+                        (number, name, to_db_time(utcnow())),
+                    )
+                    await self._conn.execute("COMMIT")
                 except sqlite3.Error:
-                    await self._conn.execute("ROLLBACK")
+                    if self._conn.in_transaction:
+                        await self._conn.execute("ROLLBACK")
                     raise
                 applied.append(number)
         return applied
