@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import os
 import re
 import sys
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from bot.permissions import CLI_ROLES, Action, allowed
 from bot.roster import RosterImport
 from bot.roster_fields import ImportReport, RosterKind
 from bot.status import Status
+from storage import private_files
 from storage.db import Database, utcnow
 from storage.invites import InviteAdminRepo, InviteRepo
 from storage.status import StatusRepo
@@ -218,8 +218,7 @@ async def batch_invites(db: Database, settings: Settings, args: argparse.Namespa
 
 def _write_private_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
     """Owner-only from the first byte: the file holds live invite codes."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+    with private_files.open_text(path) as out:
         writer = csv.writer(out)
         writer.writerow(header)
         writer.writerows(rows)

@@ -20,6 +20,7 @@ from bot.handlers import (
     admin,
     digest,
     fallback,
+    flood,
     flow_input,
     groups,
     lesson_study,
@@ -53,6 +54,9 @@ EXPIRY_SWEEP = timedelta(minutes=5)
 
 
 def register_handlers(app: Application) -> None:  # type: ignore[type-arg]
+    # 0. Flood control, in group -1 before everything: a flooding person's update is
+    #    dropped before any handler reads the database for it.
+    flood.register(app)
     # Order matters within a group: PTB runs the first handler whose filter matches.
     # 1. Edited messages first: CommandHandler and MessageHandler also match edits, and an
     #    edit must never run a command again or count as a new answer.

@@ -7,23 +7,42 @@ import asyncio
 import contextlib
 import logging
 import sys
+import threading
 from collections.abc import Sequence
+from types import TracebackType
 
 from bot.config import ConfigError, Settings, load_settings
 
 
 class RedactToken(logging.Filter):
-    """Keep the bot token out of every log line (httpx logs request URLs, which hold it)."""
+    """Keep the bot token out of every log line: the message, its arguments, the traceback
+    and the stack (httpx and PTB put request URLs, which hold the token, in messages and
+    exceptions; PTB's InvalidToken quotes the token itself)."""
 
     def __init__(self, token: str) -> None:
         super().__init__()
-        self.token = token
+        # The part after the bot id is the secret; the id alone is public. Redacting the
+        # secret also catches the token URL-encoded (":" as %3A).
+        _, _, secret = token.partition(":")
+        self.secrets = tuple(s for s in (token, secret) if s)
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "<token>")
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if self.token in message:
-            record.msg = message.replace(self.token, "<token>")
-            record.args = ()
+        clean = self.redact(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse exc_text when it is set, so this redacted copy is what prints.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
 
 
@@ -35,6 +54,25 @@ def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
         redact = RedactToken(settings.telegram_bot_token.get_secret_value())
         for handler in logging.getLogger().handlers:
             handler.addFilter(redact)
+        # An exception nobody caught (a token Telegram rejects at start-up raises one that
+        # quotes it) would be printed by Python directly; send it through the log instead.
+        sys.excepthook = _log_uncaught
+        threading.excepthook = _log_uncaught_in_thread
+
+
+def _log_uncaught(
+    kind: type[BaseException], value: BaseException, trace: TracebackType | None
+) -> None:
+    logging.getLogger("triobot").critical("stopped by an error", exc_info=(kind, value, trace))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is not None:
+        logging.getLogger("triobot").error(
+            "thread %s failed",
+            args.thread.name if args.thread else "?",
+            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+        )
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -105,6 +105,8 @@ async def run_console(
     settings: Settings, *, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout, demo: bool = True
 ) -> None:
     api = FakeTelegram(limits=Limits(enabled=False))
+    # One person at a keyboard (or a piped script) is not a flood: no flood control here.
+    settings = settings.model_copy(update={"flood_per_minute": 0.0})
     app = build_application(settings, request=StandInRequest(api), polling=False)
     async with running(app):
         services: Services = app.bot_data

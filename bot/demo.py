@@ -69,3 +69,17 @@ async def seed_demo(db: Database) -> list[DemoInvite]:
         )
     names = {f"DEMO{name.upper()}": name for name, _, _ in CAST}
     return [DemoInvite(names.get(r["code"], r["code"]), r["role"], r["code"]) for r in rows]
+
+
+DEMO_CODES = tuple(f"DEMO{name.upper()}" for name, _, _ in CAST)
+
+
+async def withdraw_demo_invites(db: Database) -> int:
+    """Revoke the demo's invites (their codes are printed in the README, and one makes a
+    coordinator); how many were still open. Done before the bot meets real Telegram."""
+    async with db.transaction() as tx:
+        withdrawn = 0
+        for code in DEMO_CODES:
+            withdrawn += int(await InviteRepo.revoke(tx, code))
+    return withdrawn
+

@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.digest.compile import Options
 from bot.digest.delivery import DigestDelivery
 from bot.digest.service import Digests
+from bot.flood import FloodGuard
 from bot.flows.buttons import ButtonSigner
 from bot.flows.catalogue import build_registry
 from bot.flows.engine import FlowEngine
@@ -80,6 +81,7 @@ class Services:
     follow_up: ActionFollowUp
     digests: Digests
     digest_delivery: DigestDelivery
+    flood: FloodGuard | None
 
     async def start(
         self,
@@ -90,6 +92,11 @@ class Services:
     ) -> None:
         self.settings = settings
         self.clock = clock
+        self.flood = (
+            FloodGuard(settings.flood_per_minute, settings.flood_burst, clock)
+            if settings.flood_per_minute > 0
+            else None
+        )
         self.db = await Database.open(settings.db_path)
         self.texts = Texts()
         self.people = PeopleRepo(self.db)

@@ -27,6 +27,7 @@ from bot.roster_fields import (
     read_rows,
 )
 from bot.trio_formation import PreviousTrio, Proposal, School, SearchOptions, propose_trios
+from storage import private_files
 
 SCHOOL_COLUMNS = ("school_id", "local_authority", "phase", "fsm_pct", "prior_attainment")
 
@@ -111,7 +112,7 @@ def read_previous(path: Path, report: ImportReport) -> list[PreviousTrio]:
 
 
 def write_trios(path: Path, proposal: Proposal) -> None:
-    with path.open("w", encoding="utf-8", newline="") as out:
+    with private_files.open_text(path) as out:
         writer = csv.writer(out)
         writer.writerow(["trio_id", "school_id"])
         for trio in proposal.trios:

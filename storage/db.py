@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -13,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+
+from storage import private_files
 
 Params = Sequence[Any] | dict[str, Any]
 
@@ -76,10 +77,13 @@ class Database:
     async def open(cls, path: Path | str) -> Database:
         path = Path(path)
         if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Owner-only from the first byte: the file holds people's words.
-            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-            os.close(fd)
+            private_files.make_folder(path.parent)
+            # Owner-only from the first byte: the file holds people's words. SQLite gives
+            # the -wal and -shm files it creates the database file's mode; ones left by an
+            # older version with a looser mode are tightened.
+            private_files.touch(path)
+            for suffix in ("-wal", "-shm", "-journal"):
+                private_files.tighten(path.with_name(path.name + suffix))
         conn = await aiosqlite.connect(path, isolation_level=None)
         conn.row_factory = sqlite3.Row
         for pragma in (
@@ -115,15 +119,19 @@ class Database:
             for number, name, sql in migration_scripts():
                 if number in done:
                     continue
-                stamp = to_db_time(utcnow())
-                script = (
-                    f"BEGIN IMMEDIATE;\n{sql}\n"
-                    f"INSERT INTO schema_version VALUES ({number}, '{name}', '{stamp}');\nCOMMIT;"
-                )
                 try:
-                    await self._conn.executescript(script)
+                    # The script is a migration file shipped in the package, never input.
+                    # executescript takes no parameters and does not commit at its end, so the
+                    # version row is a separate, parameterised statement in the same transaction.
+                    await self._conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\n")
+                    await self._conn.execute(
+                        "INSERT INTO schema_version VALUES (?, ?, ?)",
+                        (number, name, to_db_time(utcnow())),
+                    )
+                    await self._conn.execute("COMMIT")
                 except sqlite3.Error:
-                    await self._conn.execute("ROLLBACK")
+                    if self._conn.in_transaction:
+                        await self._conn.execute("ROLLBACK")
                     raise
                 applied.append(number)
         return applied

@@ -24,6 +24,9 @@ SETTABLE = frozenset(
         "digest_opt_in",
     }
 )
+# Every column `PeopleRepo.update` may set. The SQL it builds splices names from this tuple
+# only (never a caller's keyword), so no text from a person or a CSV can reach the statement.
+_UPDATABLE = (*sorted(SETTABLE), "status", "telegram_id", "school_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,13 +150,15 @@ class PeopleRepo:
     @staticmethod
     async def update(tx: Transaction, person_id: int, **fields: str | int | None) -> None:
         """Change settable fields; the names are checked against a fixed list, never spliced."""
-        unknown = set(fields) - SETTABLE - {"status", "telegram_id", "school_id"}
+        unknown = set(fields) - set(_UPDATABLE)
         if unknown:
             raise ValueError(f"not a person field: {sorted(unknown)}")
-        assignments = ", ".join(f"{name} = ?" for name in fields)
+        # Column names come from the constant _UPDATABLE, values travel as parameters.
+        columns = [column for column in _UPDATABLE if column in fields]
+        assignments = "".join(f"{column} = ?, " for column in columns)
         await tx.execute(
-            f"UPDATE person SET {assignments}, updated_at = ? WHERE id = ?",  # noqa: S608
-            (*fields.values(), to_db_time(utcnow()), person_id),
+            f"UPDATE person SET {assignments}updated_at = ? WHERE id = ?",  # noqa: S608
+            (*(fields[column] for column in columns), to_db_time(utcnow()), person_id),
         )
 
     @staticmethod

@@ -269,7 +269,9 @@ async def sections(q: _Reader) -> tuple[tuple[str, str], ...]:
 async def collect(db: Database, person_id: int) -> dict[str, Any]:
     """Every export section for one person, JSON-ready."""
     held: dict[str, Any] = {}
-    tables = await _tables(db)
+    tables = (await _schema(db)).keys()
+    # Each query is text from this module (EXPORT) or an export_section row, which only the
+    # migration files shipped with the bot write; the person is a named parameter.
     for section, sql in await sections(db):
         if not _tables_in(sql) <= tables:
             continue  # registered ahead of its migration
@@ -314,10 +316,11 @@ async def erase(tx: Transaction, person_id: int) -> bool:
         return False
     params = {"person_id": person_id, "telegram_id": row["telegram_id"]}
     name = (row["display_name"] or "").strip()
-    tables = await _tables(tx)
+    schema = await _schema(tx)
     for scrub in await scrubs(tx):
-        if scrub.table not in tables:
+        if scrub.table not in schema:
             continue  # registered ahead of its migration
+        _check_names(scrub, schema)
         if scrub.how == "redact":
             if len(name) >= MIN_REDACT_LENGTH:
                 await _redact(tx, scrub, name, params)
@@ -340,6 +343,7 @@ async def erase(tx: Transaction, person_id: int) -> bool:
         )
     # Every column, including ones later migrations add, back to its default (mostly NULL):
     # name, Telegram id, roster reference, school, language, time zone, settings…
+    # Names and defaults are read from the schema itself, so only the schema is spliced.
     columns = await tx.fetchall("SELECT name, dflt_value FROM pragma_table_info('person')")
     emptied = ", ".join(
         f"{c['name']} = {c['dflt_value'] or 'NULL'}"
@@ -358,9 +362,31 @@ class _Reader(Protocol):
     async def fetchall(self, sql: str, params: Params = ...) -> list[sqlite3.Row]: ...
 
 
-async def _tables(q: _Reader) -> frozenset[str]:
-    rows = await q.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
-    return frozenset(r[0] for r in rows)
+async def _schema(q: _Reader) -> dict[str, frozenset[str]]:
+    """Every table's columns, from sqlite_master and table_info."""
+    rows = await q.fetchall(
+        "SELECT m.name, c.name FROM sqlite_master m JOIN pragma_table_info(m.name) c"
+        " WHERE m.type = 'table'"
+    )
+    found: dict[str, set[str]] = {}
+    for table, column in rows:
+        found.setdefault(table, set()).add(column)
+    return {table: frozenset(columns) for table, columns in found.items()}
+
+
+def _check_names(scrub: Scrub, schema: dict[str, frozenset[str]]) -> None:
+    """Erasure splices a rule's table and column into SQL (identifiers cannot be parameters),
+    so each must be a real table and column of the schema, and `how`/`key` one of the fixed
+    words. Rules come from ERASE and from migration files, never from input; this makes a
+    mistyped rule fail the erasure (rolled back) instead of running something else.
+    `where` is SQL text by design (named parameters only), and comes from the same places."""
+    if scrub.column not in schema.get(scrub.table, frozenset()):
+        raise ValueError(f"erasure rule names no such column: {scrub.table}.{scrub.column}")
+    if scrub.how not in ("delete", "null", "redact") or scrub.key not in (
+        "person_id",
+        "telegram_id",
+    ):
+        raise ValueError(f"erasure rule for {scrub.table}.{scrub.column}: bad how or key")
 
 
 def _tables_in(sql: str) -> set[str]:

@@ -34,6 +34,7 @@ SAMPLE: dict[str, Any] = {
     "title": Label("flow_onboarding"),
     "wanted": Label("flow_settings"),
     "command": "/start",
+    "per_minute": 30,
     "held": {
         "name": LONG,
         "roles": ["teacher", "trio_lead"],

@@ -14,6 +14,7 @@ from bot.digest.render import AUDIENCES, Audience, Rendered
 from bot.digest.service import Digests, Week
 from bot.permissions import CLI_ROLES, Action, allowed
 from bot.texts import LANGUAGES, Texts
+from storage import private_files
 from storage.db import Database, utcnow
 
 COMMANDS = frozenset({"digest", "export"})
@@ -81,14 +82,14 @@ def _write(
 ) -> list[Path]:
     """The HTML digest, its Telegram text, the charts and (for researchers) the exports."""
     week = rendered.week
-    out.mkdir(parents=True, exist_ok=True)
+    private_files.make_folder(out)
     written = [out / rendered.filename]
-    written[0].write_bytes(rendered.html)
+    private_files.write_bytes(written[0], rendered.html)
     written.append(out / f"digest-{week}-{audience}-{lang}.txt")
-    written[-1].write_text("\n\n".join(rendered.message), "utf-8")
+    private_files.write_text(written[-1], "\n\n".join(rendered.message))
     for name, png in rendered.charts.items():
         written.append(out / f"chart-{week}-{name}.png")
-        written[-1].write_bytes(png)
+        private_files.write_bytes(written[-1], png)
     if audience == "researchers":
         tables = prepared.export_tables()
         for name, table in tables.items():

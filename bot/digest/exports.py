@@ -17,6 +17,8 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
+from storage import private_files
+
 EXPORT_COLUMNS = (
     "person",
     "role",
@@ -74,7 +76,9 @@ def participation_table(trend_trio: pd.DataFrame, trend_la: pd.DataFrame) -> pd.
 
 
 def write_csv(table: pd.DataFrame, path: Path) -> None:
-    table.to_csv(path, index=False, encoding="utf-8")
+    """Owner-only: exports hold what people wrote."""
+    with private_files.open_text(path) as out:
+        table.to_csv(out, index=False)
 
 
 def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: Path | BinaryIO) -> None:
@@ -86,7 +90,11 @@ def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: Path | BinaryIO) -> Non
         sheet.append(list(table.columns))
         for row in table.itertuples(index=False, name=None):
             sheet.append([_cell(sheet, value) for value in row])
-    book.save(path)
+    if isinstance(path, Path):
+        with private_files.open_binary(path) as out:
+            book.save(out)
+    else:
+        book.save(path)
 
 
 def _cell(sheet: object, value: object) -> object:

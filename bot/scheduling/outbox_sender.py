@@ -203,11 +203,14 @@ class OutboxSender:
             return "failed"
         except (TimedOut, NetworkError) as exc:
             self.stats.network_errors += 1
+            # httpx's errors may quote the request URL, which holds the token; the reason is
+            # stored and printed by `triobot deliveries --failed`.
+            reason = f"network: {exc}".replace(self.bot.token, "<token>")
             if row.attempts + 1 >= MAX_NETWORK_ATTEMPTS:
-                await self.repo.fail(row.id, f"network: {exc}")
+                await self.repo.fail(row.id, reason)
                 return "failed"
             backoff = timedelta(seconds=min(300, 2 ** (row.attempts + 1)))
-            await self.repo.retry_later(row.id, self.clock() + backoff, f"network: {exc}")
+            await self.repo.retry_later(row.id, self.clock() + backoff, reason)
             return "retry"
         self.pacer.sent(row.chat_id)
         await self.repo.mark_sent(row.id, message.message_id, self.clock())
