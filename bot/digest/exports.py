@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+
+from bot.digest.xlsx import write_tables
 
 EXPORT_COLUMNS = (
     "person",
@@ -78,24 +78,6 @@ def write_csv(table: pd.DataFrame, path: Path) -> None:
 
 
 def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: Path | BinaryIO) -> None:
-    """One sheet per table, streamed (write-only). Text is always text: a contribution that
-    begins with "=" is written as a string, never evaluated as a spreadsheet formula."""
-    book = Workbook(write_only=True)
-    for name, table in sheets.items():
-        sheet = book.create_sheet(title=name[:31])
-        sheet.append(list(table.columns))
-        for row in table.itertuples(index=False, name=None):
-            sheet.append([_cell(sheet, value) for value in row])
-    book.save(path)
-
-
-def _cell(sheet: object, value: object) -> object:
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    if isinstance(value, str) and value.startswith("="):
-        cell = WriteOnlyCell(sheet, value)  # type: ignore[arg-type]
-        cell.data_type = "s"
-        return cell
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    return value
+    """One sheet per table, streamed (bot/digest/xlsx.py). Text is always text: a contribution
+    that begins with "=" is an inline string, never evaluated as a spreadsheet formula."""
+    write_tables({name[:31]: table for name, table in sheets.items()}, path)
