@@ -6,13 +6,14 @@ from __future__ import annotations
 import io
 import math
 import zipfile
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from lxml import etree
 from openpyxl import load_workbook
 
-from bot.digest.exports import write_xlsx
+from bot.digest.exports import write_csv, write_xlsx
 from bot.digest.xlsx import CHUNK_ROWS, MAX_CELL_CHARS, TRUNCATED, column_letter, excel_text
 from storage.db import Database
 from tests.digest_programme import seed
@@ -132,3 +133,22 @@ def test_column_letters_and_sheet_names() -> None:
     ]
     with pytest.raises(ValueError, match="sheet name"):
         write_xlsx({"a/b": _table(1)}, io.BytesIO())
+
+
+def test_csv_cells_that_look_like_formulas_are_quoted(tmp_path: Path) -> None:
+    table = pd.DataFrame(
+        {"text": [*HOSTILE[:4], "plain", "a=b", None], "count": [-1, 2, 3, 4, 5, 6, 7]}
+    )
+    write_csv(table, tmp_path / "c.csv")
+    back = pd.read_csv(tmp_path / "c.csv", keep_default_na=False)
+    assert list(back["text"]) == [
+        "'" + HOSTILE[0],
+        "'+1",
+        "'-2",
+        "'@SUM(A1)",
+        "plain",
+        "a=b",
+        "",
+    ]
+    assert list(back["count"]) == [-1, 2, 3, 4, 5, 6, 7]  # numbers are numbers, not text
+    assert table["text"].iloc[0] == HOSTILE[0]  # the table itself is left alone

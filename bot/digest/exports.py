@@ -30,6 +30,7 @@ EXPORT_COLUMNS = (
     "tags",
     "text",
 )
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PARTICIPATION_COLUMNS = (
     "level",
     "name",
@@ -74,7 +75,30 @@ def participation_table(trend_trio: pd.DataFrame, trend_la: pd.DataFrame) -> pd.
 
 
 def write_csv(table: pd.DataFrame, path: Path) -> None:
-    table.to_csv(path, index=False, encoding="utf-8")
+    """UTF-8 with a header; text that a spreadsheet would take for a formula is quoted."""
+    formula_safe(table).to_csv(path, index=False, encoding="utf-8")
+
+
+def formula_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """Text cells beginning with = + - @ (or a tab or carriage return, which some spreadsheets
+    skip before looking for one) get a leading single quote, so opening the CSV in a
+    spreadsheet shows the text instead of running it (OWASP's advice on CSV injection).
+    Numbers are left alone; the table passed in is not changed."""
+    safe = table
+    for name in table.columns:
+        column = table[name]
+        if column.dtype.kind in "biufcmM":
+            continue
+        risky = {
+            value
+            for value in dict.fromkeys(column.tolist())  # each distinct value checked once
+            if isinstance(value, str) and value.startswith(FORMULA_STARTS)
+        }
+        if risky:
+            if safe is table:
+                safe = table.copy()
+            safe[name] = column.mask(column.isin(risky), "'" + column.astype("string"))
+    return safe
 
 
 def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: Path | BinaryIO) -> None:
