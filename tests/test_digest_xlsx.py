@@ -122,7 +122,7 @@ def test_the_package_is_well_formed() -> None:
     assert load_workbook(out).sheetnames == ["contributions", "participation"]
 
 
-def test_column_letters_and_sheet_names() -> None:
+def test_column_letters_odd_values_and_sheet_names() -> None:
     assert [column_letter(i) for i in (0, 25, 26, 51, 701, 702)] == [
         "A",
         "Z",
@@ -131,6 +131,10 @@ def test_column_letters_and_sheet_names() -> None:
         "ZZ",
         "AAA",
     ]
+    mixed = pd.DataFrame({"v": [1, True, 1.0, ["a", "b"], None]}, dtype=object)
+    out = io.BytesIO()
+    write_xlsx({"mixed": mixed}, out)  # True == 1 == 1.0, and a list cannot be a dict key
+    assert _read(out, "mixed") == [("v",), (1,), (True,), (1,), ("['a', 'b']",), (None,)]
     with pytest.raises(ValueError, match="sheet name"):
         write_xlsx({"a/b": _table(1)}, io.BytesIO())
 

@@ -97,7 +97,10 @@ def sheet_xml(table: pd.DataFrame) -> Iterator[str]:
 def _cells(column: pd.Series) -> list[str]:
     """Each value's cell, after the reference; each distinct value is formatted once."""
     values = column.tolist()
-    distinct = dict.fromkeys(values)
+    try:
+        distinct = dict.fromkeys(values)
+    except TypeError:  # unhashable values (lists): written as their text, one by one
+        return [value_cell(value) for value in values]
     if len({type(value) for value in distinct} - {str}) > 1:
         return [value_cell(value) for value in values]  # True == 1 == 1.0: no sharing
     made = {value: value_cell(value) for value in distinct}
