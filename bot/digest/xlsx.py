@@ -1,9 +1,9 @@
 """A streaming XLSX writer for the exports: tables of text and numbers, nothing else.
 
 openpyxl (even write-only with lxml), XlsxWriter (`constant_memory`) and pyexcelerate all
-spend 8-20 µs a cell; the year's export has 3.6 million cells. This writer formats a whole row
+spend 8-17 µs a cell; the year's export has 3.6 million cells. This writer formats a whole row
 with one `str.format` call and escapes each distinct value of a chunk once, so it spends
-well under 1 µs a cell. It writes the minimal parts of an OOXML workbook and streams each sheet
+under 1 µs a cell. It writes the minimal parts of an OOXML workbook and streams each sheet
 into the zip chunk by chunk, so memory does not grow with the table.
 
 What a cell holds:
