@@ -217,9 +217,11 @@ def _print_year(year: dict[str, float]) -> None:
         f"full-year export: {year['rows']:.0f} contributions, {year['participation_rows']:.0f}"
         f" participation rows; compile {year['compile_s']:.2f} s"
         f" (CPU {year['compile_cpu_s']:.2f}); CSV {year['csv_s']:.2f} s"
-        f" (CPU {year['csv_cpu_s']:.2f}; total {year['total_csv_s']:.2f});"
-        f" XLSX {year['xlsx_s']:.2f} s (CPU {year['xlsx_cpu_s']:.2f}; total"
-        f" {year['total_xlsx_s']:.2f}, {year['xlsx_mb']:.0f} MB); peak {year['peak_mb']:.0f} MB;"
+        f" (CPU {year['csv_cpu_s']:.2f}; total {year['total_csv_s']:.2f},"
+        f" CPU {year['total_csv_cpu_s']:.2f}); XLSX {year['xlsx_s']:.2f} s"
+        f" (CPU {year['xlsx_cpu_s']:.2f}; total {year['total_xlsx_s']:.2f},"
+        f" CPU {year['total_xlsx_cpu_s']:.2f}; {year['xlsx_mb']:.0f} MB);"
+        f" peak {year['peak_mb']:.0f} MB;"
         " target < 15 s"
     )
 
