@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 
+from bot.digest.xlsx import write_tables
 from storage import private_files
 
 EXPORT_COLUMNS = (
@@ -32,6 +31,7 @@ EXPORT_COLUMNS = (
     "tags",
     "text",
 )
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PARTICIPATION_COLUMNS = (
     "level",
     "name",
@@ -76,34 +76,40 @@ def participation_table(trend_trio: pd.DataFrame, trend_la: pd.DataFrame) -> pd.
 
 
 def write_csv(table: pd.DataFrame, path: Path) -> None:
-    """Owner-only: exports hold what people wrote."""
+    """UTF-8 with a header, owner-only (exports hold what people wrote); text that a
+    spreadsheet would take for a formula is quoted."""
     with private_files.open_text(path) as out:
-        table.to_csv(out, index=False)
+        formula_safe(table).to_csv(out, index=False)
+
+
+def formula_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """Text cells beginning with = + - @ (or a tab or carriage return, which some spreadsheets
+    skip before looking for one) get a leading single quote, so opening the CSV in a
+    spreadsheet shows the text instead of running it (OWASP's advice on CSV injection).
+    Numbers are left alone; the table passed in is not changed."""
+    safe = table
+    for name in table.columns:
+        column = table[name]
+        if column.dtype.kind in "biufcmM":
+            continue
+        risky = {
+            value
+            for value in dict.fromkeys(column.tolist())  # each distinct value checked once
+            if isinstance(value, str) and value.startswith(FORMULA_STARTS)
+        }
+        if risky:
+            if safe is table:
+                safe = table.copy()
+            safe[name] = column.mask(column.isin(risky), "'" + column.astype("string"))
+    return safe
 
 
 def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: Path | BinaryIO) -> None:
-    """One sheet per table, streamed (write-only). Text is always text: a contribution that
-    begins with "=" is written as a string, never evaluated as a spreadsheet formula."""
-    book = Workbook(write_only=True)
-    for name, table in sheets.items():
-        sheet = book.create_sheet(title=name[:31])
-        sheet.append(list(table.columns))
-        for row in table.itertuples(index=False, name=None):
-            sheet.append([_cell(sheet, value) for value in row])
+    """One sheet per table, streamed (bot/digest/xlsx.py). Text is always text: a contribution
+    that begins with "=" is an inline string, never evaluated as a spreadsheet formula."""
+    tables = {name[:31]: table for name, table in sheets.items()}
     if isinstance(path, Path):
-        with private_files.open_binary(path) as out:
-            book.save(out)
+        with private_files.open_binary(path) as out:  # owner-only, like every export
+            write_tables(tables, out)
     else:
-        book.save(path)
-
-
-def _cell(sheet: object, value: object) -> object:
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    if isinstance(value, str) and value.startswith("="):
-        cell = WriteOnlyCell(sheet, value)  # type: ignore[arg-type]
-        cell.data_type = "s"
-        return cell
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    return value
+        write_tables(tables, path)

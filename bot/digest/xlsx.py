@@ -1,0 +1,202 @@
+"""A streaming XLSX writer for the exports: tables of text and numbers, nothing else.
+
+openpyxl (even write-only with lxml), XlsxWriter (`constant_memory`) and pyexcelerate all
+spend 8-17 µs a cell; the year's export has 3.6 million cells. This writer formats a whole row
+with one `str.format` call and escapes each distinct value of a chunk once, so it spends
+under 1 µs a cell. It writes the minimal parts of an OOXML workbook and streams each sheet
+into the zip chunk by chunk, so memory does not grow with the table.
+
+What a cell holds:
+- text as an inline string (`t="inlineStr"`): always text, so a contribution that begins with
+  "=", "+", "-" or "@" is never evaluated as a formula; XML-escaped (a carriage return as a
+  character reference, so it survives the parser's line-end normalisation); characters XML 1.0
+  forbids (control characters other than tab and line ends, lone surrogates, U+FFFE/U+FFFF)
+  removed; longer than Excel's 32,767 characters, cut and marked with TRUNCATED;
+- integers and finite floats as numbers, booleans as booleans;
+- None, NaN, pd.NA and "" as an empty cell (what openpyxl wrote, and reads back as None).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import BinaryIO
+from xml.sax.saxutils import quoteattr
+
+import pandas as pd
+
+MAX_CELL_CHARS = 32_767  # Excel's limit, in UTF-16 code units
+TRUNCATED = " [truncated]"
+CHUNK_ROWS = 5_000
+# Level 1 compresses these sheets to within ~15 % of level 6 in a fraction of the time.
+COMPRESS_LEVEL = 1
+
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_SHEET_NAME = re.compile(r"[^\[\]:*?/\\]{1,31}")
+_EMPTY = "/>"
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_STYLES = (
+    f'{_HEAD}<styleSheet xmlns="{_MAIN}">'
+    '<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    "</styleSheet>"
+)
+
+
+def write_tables(sheets: Mapping[str, pd.DataFrame], target: Path | BinaryIO) -> None:
+    """One sheet per table, named by its key, with the column names as the first row."""
+    names = list(sheets)
+    for name in names:
+        if not _SHEET_NAME.fullmatch(name):
+            raise ValueError(f"not a usable sheet name: {name!r}")
+    with zipfile.ZipFile(
+        target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
+    ) as book:
+        book.writestr("[Content_Types].xml", _content_types(len(names)))
+        book.writestr("_rels/.rels", _root_rels())
+        book.writestr("xl/workbook.xml", _workbook(names))
+        book.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(len(names)))
+        book.writestr("xl/styles.xml", _STYLES)
+        for number, table in enumerate(sheets.values(), start=1):
+            with book.open(f"xl/worksheets/sheet{number}.xml", "w") as sheet:
+                for piece in sheet_xml(table):
+                    sheet.write(piece.encode("utf-8"))
+
+
+def sheet_xml(table: pd.DataFrame) -> Iterator[str]:
+    """The worksheet part, a chunk of rows at a time."""
+    width = len(table.columns)
+    letters = [column_letter(i) for i in range(width)]
+    row = "".join(f'<c r="{letter}{{0}}"{{{i + 1}}}' for i, letter in enumerate(letters))
+    template = f'<row r="{{0}}">{row}</row>\n'
+    yield f'{_HEAD}<worksheet xmlns="{_MAIN}"><sheetData>\n'
+    yield template.format(1, *[text_cell(str(name)) for name in table.columns])
+    for start in range(0, len(table), CHUNK_ROWS):
+        chunk = table.iloc[start : start + CHUNK_ROWS]
+        columns = [_cells(chunk.iloc[:, i]) for i in range(width)]
+        yield "".join(
+            template.format(number, *cells)
+            for number, cells in enumerate(zip(*columns, strict=True), start=start + 2)
+        )
+    yield "</sheetData></worksheet>"
+
+
+def _cells(column: pd.Series) -> list[str]:
+    """Each value's cell, after the reference; each distinct value is formatted once."""
+    values = column.tolist()
+    try:
+        distinct = dict.fromkeys(values)
+    except TypeError:  # unhashable values (lists): written as their text, one by one
+        return [value_cell(value) for value in values]
+    if len({type(value) for value in distinct} - {str}) > 1:
+        return [value_cell(value) for value in values]  # True == 1 == 1.0: no sharing
+    made = {value: value_cell(value) for value in distinct}
+    return list(map(made.__getitem__, values))
+
+
+def value_cell(value: object) -> str:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return _EMPTY
+    if isinstance(value, str):
+        return text_cell(value) if value else _EMPTY
+    if isinstance(value, bool):
+        return f' t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, int):
+        return f"><v>{value}</v></c>"
+    if isinstance(value, float):
+        return f"><v>{value!r}</v></c>" if math.isfinite(value) else _EMPTY
+    return text_cell(str(value))
+
+
+def text_cell(value: str) -> str:
+    value = excel_text(value)
+    if not value:
+        return _EMPTY
+    escaped = (
+        value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    )
+    space = ' xml:space="preserve"' if value[:1].isspace() or value[-1:].isspace() else ""
+    return f' t="inlineStr"><is><t{space}>{escaped}</t></is></c>'
+
+
+def excel_text(value: str) -> str:
+    """What of `value` a cell can hold: no XML-illegal characters, at most 32,767 long."""
+    if _ILLEGAL.search(value):
+        value = _ILLEGAL.sub("", value)
+    if len(value) * 2 > MAX_CELL_CHARS and _utf16_length(value) > MAX_CELL_CHARS:
+        keep = MAX_CELL_CHARS - len(TRUNCATED)
+        while _utf16_length(value[:keep]) > MAX_CELL_CHARS - len(TRUNCATED):
+            keep -= 1  # characters beyond the BMP count twice
+        value = value[:keep] + TRUNCATED
+    return value
+
+
+def _utf16_length(value: str) -> int:
+    return len(value.encode("utf-16-le")) // 2
+
+
+def column_letter(index: int) -> str:
+    """0 → A, 25 → Z, 26 → AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _content_types(sheets: int) -> str:
+    overrides = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="{_TYPE}.worksheet+xml"/>'
+        for n in range(1, sheets + 1)
+    )
+    return (
+        f'{_HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/xl/workbook.xml" ContentType="{_TYPE}.sheet.main+xml"/>'
+        f'<Override PartName="/xl/styles.xml" ContentType="{_TYPE}.styles+xml"/>'
+        f"{overrides}</Types>"
+    )
+
+
+def _root_rels() -> str:
+    return _relationships(
+        [("rId1", f"{_REL}/officeDocument", "xl/workbook.xml")],
+    )
+
+
+def _workbook(names: Iterable[str]) -> str:
+    sheets = "".join(
+        f'<sheet name={quoteattr(name)} sheetId="{n}" r:id="rId{n}"/>'
+        for n, name in enumerate(names, start=1)
+    )
+    return f'{_HEAD}<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets>{sheets}</sheets></workbook>'
+
+
+def _workbook_rels(sheets: int) -> str:
+    parts = [
+        (f"rId{n}", f"{_REL}/worksheet", f"worksheets/sheet{n}.xml") for n in range(1, sheets + 1)
+    ]
+    parts.append((f"rId{sheets + 1}", f"{_REL}/styles", "styles.xml"))
+    return _relationships(parts)
+
+
+def _relationships(parts: Iterable[tuple[str, str, str]]) -> str:
+    rels = "".join(
+        f'<Relationship Id="{rid}" Type="{kind}" Target="{target}"/>' for rid, kind, target in parts
+    )
+    return f'{_HEAD}<Relationships xmlns="{_PKG_REL}">{rels}</Relationships>'
