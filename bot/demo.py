@@ -82,4 +82,3 @@ async def withdraw_demo_invites(db: Database) -> int:
         for code in DEMO_CODES:
             withdrawn += int(await InviteRepo.revoke(tx, code))
     return withdrawn
-

@@ -114,7 +114,13 @@ class Services:
             clock=clock,
         )
         self.reflection_actions = ReflectionActions(self.reflections)
-        notices = Notices(self.texts, signer, clock)
+        notices = Notices(
+            self.texts,
+            signer,
+            clock,
+            calendar=self.reflections.calendar,
+            zone=settings.programme_tz,
+        )
         zone = settings.programme_tz
         self.meetings = Meetings(self.db, notices, programme_zone=zone, clock=clock)
         self.follow_up = ActionFollowUp(self.db, notices, programme_zone=zone, clock=clock)

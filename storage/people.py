@@ -89,6 +89,12 @@ class PeopleRepo:
         row = await self.db.fetchone("SELECT * FROM person WHERE id = ?", (person_id,))
         return None if row is None else Person.from_row(row)
 
+    @staticmethod
+    async def get_in(tx: Transaction, person_id: int) -> Person | None:
+        """`get`, inside a transaction the caller holds."""
+        row = await tx.fetchone("SELECT * FROM person WHERE id = ?", (person_id,))
+        return None if row is None else Person.from_row(row)
+
     async def with_roles(self, telegram_id: int) -> tuple[Person, frozenset[Role]] | None:
         """The person and their roles in one query: this runs on every update."""
         row = await self.db.fetchone(

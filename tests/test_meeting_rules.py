@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from storage.invites import InviteRepo
 from storage.programme import ProgrammeRepo
@@ -218,7 +219,13 @@ async def test_the_lead_confirms_after_the_deadline_with_the_approvals_so_far(
     assert "hasn't passed yet" in (alice.last_answer or {}).get("text", "")
     clock.advance(days=5, minutes=1)
     await run_schedule(bot, clock)
+    # The deadline fell on a Saturday: the lead hears of it on Monday morning, not before.
+    assert not any("still waiting" in m.plain_text for m in alice.inbox)
+    clock.advance(days=2)
+    await run_schedule(bot, clock)
     deadline = newest(alice, "still waiting")
+    local = datetime.fromtimestamp(deadline.date, ZoneInfo("Europe/London"))
+    assert local.weekday() == 0 and local.hour >= 7
     assert "2 of 4 approved" in deadline.plain_text
     await alice.taps("Confirm as agreed", message=deadline)
     row = await bot.db.fetchone("SELECT status, agreed_how FROM summary")
@@ -256,3 +263,43 @@ async def test_erasing_a_member_keeps_the_trios_summary_without_them(
     body = await bot.db.fetchval("SELECT body FROM summary_item WHERE kind = 'other'")
     assert body == '"[erased] tried it"'
     assert await bot.db.fetchval("SELECT status FROM summary") == "draft"
+
+
+async def test_meeting_messages_keep_out_of_quiet_hours_and_weekends(
+    bot: BotUnderTest, clock: FakeClock
+) -> None:
+    """A Monday-evening meeting: the day-before reminder waits for Monday 07:00 (still before
+    the meeting), the hour-before one goes on time, and the ask after it (ending in quiet
+    hours) waits for Tuesday morning."""
+    await form_trio(bot)
+    svc = bot.services
+    lead = int(await bot.db.fetchval("SELECT id FROM person WHERE telegram_id = 801"))
+    trio_id = int(await bot.db.fetchval("SELECT id FROM trio WHERE ref = 'DEMO-T1'"))
+    starts = utc(2026, 11, 30, 19, 30)  # Monday 19:30 in London
+    async with bot.db.transaction() as tx:
+        await svc.meetings.schedule(
+            tx, trio_id=trio_id, starts_at=starts, zone="Europe/London", link=None,
+            focus="Evening meeting", lead_id=lead,
+        )  # fmt: skip
+    await run_schedule(bot, clock)  # the invitations go now, on Monday morning
+    alice, bruno = bot.person(801, "Alice"), bot.person(802, "Bruno")
+    london = ZoneInfo("Europe/London")
+
+    def local_times(person: object, needle: str) -> list[datetime]:
+        return [
+            datetime.fromtimestamp(m.date, london)
+            for m in person.inbox  # type: ignore[attr-defined]
+            if needle in m.plain_text
+        ]
+
+    for step in range(2 * 24 * 3 + 2):  # Saturday 09:00 → Tuesday 10:00, half-hourly
+        at(clock, utc(2026, 11, 28, 9) + timedelta(minutes=30 * step))
+        await run_schedule(bot, clock)
+    assert [t.strftime("%a %H:%M") for t in local_times(bruno, "Tomorrow")] == ["Mon 07:00"]
+    assert [t.strftime("%a %H:%M") for t in local_times(bruno, "In one hour")] == ["Mon 18:30"]
+    asks = local_times(alice, "Who took part?")
+    assert [t.strftime("%a %H:%M") for t in asks] == ["Tue 07:00"]
+    for person in (alice, bruno):
+        for m in person.inbox:
+            local = datetime.fromtimestamp(m.date, london)
+            assert local.weekday() < 5 and 7 <= local.hour < 20, (local, m.plain_text[:40])

@@ -162,6 +162,7 @@ class Meetings:
             person_id=recorder.person_id,
             dedupe=f"out:meeting:{meeting_id}:who_writes",
             buttons=rows,
+            defer=False,  # the recorder is at their phone right now
         )
 
     async def name_runner(self, tx: Transaction, meeting: Meeting, runner: Member) -> None:
@@ -246,6 +247,9 @@ class Meetings:
                 {**base, "when": moment(meeting.starts_at, zone)},
                 person_id=member.person_id,
                 dedupe=f"out:{due.dedupe_key}:{member.person_id}",
+                # Out of quiet hours if that still leaves it before the meeting (the day
+                # before's before the hour before's); otherwise on time all the same.
+                latest=meeting.starts_at - (timedelta(hours=1) if which == "day" else timedelta()),
             )
         group = await MeetingRepo.group_of(tx, meeting.trio_id)
         if group is not None:

@@ -2,20 +2,26 @@
 
 Meetings, summaries and actions all tell people things outside a reply (invitations,
 reminders, drafts to approve); this is the one way they put such a message in the outbox.
+A message to a person waits for their next allowed moment (outside quiet hours, weekends,
+the calendar's closures and time away) unless the caller says it cannot wait.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.flows.answers import Label
 from bot.flows.buttons import ButtonSigner
+from bot.scheduling.timing import Calendar, Preferences, allowed, next_allowed
 from bot.texts import Texts, split_message
 from storage.db import Transaction, utcnow
 from storage.outbox import OutboxRepo
+from storage.people import PeopleRepo, Person
+
+CalendarSource = Callable[[Transaction], Awaitable[Calendar]]
 
 # Rows of (label, signed callback fields) — signed here, so callers never build data by hand.
 ButtonRows = Sequence[Sequence[tuple[Label, tuple[str | int, ...]]]]
@@ -36,13 +42,41 @@ def moment(utc: datetime, zone: str) -> dict[str, Any]:
 
 class Notices:
     def __init__(
-        self, texts: Texts, signer: ButtonSigner, clock: Callable[[], datetime] = utcnow
+        self,
+        texts: Texts,
+        signer: ButtonSigner,
+        clock: Callable[[], datetime] = utcnow,
+        *,
+        calendar: CalendarSource | None = None,
+        zone: str = "Europe/London",
     ) -> None:
         self.texts = texts
         self.signer = signer
         # The bot's clock, not the machine's: "send from now" must mean the same instant the
         # scheduler and the sender use.
         self.clock = clock
+        self.calendar = calendar  # None: send at once (no calendar to respect)
+        self.zone = zone
+
+    async def when_allowed(
+        self, tx: Transaction, person_id: int, earliest: datetime, latest: datetime | None
+    ) -> datetime:
+        """`earliest`, or the person's next allowed moment after it — unless that is later
+        than `latest` (a reminder must come before its meeting, even in quiet hours)."""
+        if self.calendar is None:
+            return earliest
+        person = await PeopleRepo.get_in(tx, person_id)
+        if person is None:
+            return earliest
+        prefs = preferences(person, self.zone)
+        calendar = await self.calendar(tx)
+        if allowed(earliest, prefs, calendar):
+            return earliest
+        try:
+            later = next_allowed(earliest, prefs, calendar)
+        except ValueError:  # no allowed day left in the calendar: better now than never
+            return earliest
+        return earliest if latest is not None and later > latest else later
 
     def keyboard(self, lang: str, rows: ButtonRows) -> dict[str, Any] | None:
         if not rows:
@@ -70,8 +104,16 @@ class Notices:
         buttons: ButtonRows = (),
         kind: str = "meeting",
         not_before: datetime | None = None,
+        defer: bool = True,
+        latest: datetime | None = None,
     ) -> None:
-        """Queue a message (split to fit Telegram, buttons on the last part)."""
+        """Queue a message (split to fit Telegram, buttons on the last part). A message to a
+        person waits for a moment they may be reached (`defer`), but not past `latest`."""
+        if defer and person_id is not None:
+            now = self.clock()
+            earliest = max(not_before, now) if not_before is not None else now
+            chosen = await self.when_allowed(tx, person_id, earliest, latest)
+            not_before = chosen if chosen > now else not_before
         text = self.texts.render(lang, template, values)
         parts = split_message(text)
         markup = self.keyboard(lang, buttons)
@@ -114,3 +156,14 @@ class Notices:
             now=self.clock(),
             dedupe_key=dedupe,
         )
+
+
+def preferences(person: Person, default_zone: str) -> Preferences:
+    """When a person may be reached, from their settings."""
+    return Preferences(
+        zone=ZoneInfo(person.time_zone or default_zone),
+        reminder=time.fromisoformat(person.reminder_time),
+        quiet_start=time.fromisoformat(person.quiet_start),
+        quiet_end=time.fromisoformat(person.quiet_end),
+        away_until=datetime.fromisoformat(person.away_until).date() if person.away_until else None,
+    )
