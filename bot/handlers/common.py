@@ -165,7 +165,8 @@ async def _ask_in_group(
         await context.bot.send_message(chat_id, part, parse_mode=ParseMode.HTML)
     placeholder = texts.label(lang, Label("reply_here"))
     reply_markup: InlineKeyboardMarkup | ForceReply | None = (
-        markup(context, lang, keyboard) if has_options
+        markup(context, lang, keyboard)
+        if has_options
         else ForceReply(selective=True, input_field_placeholder=placeholder)
     )
     message = update.message
