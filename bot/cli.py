@@ -123,6 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    from bot.sim_clock import install_from_env
+
+    install_from_env()  # simulations only: does nothing unless TRIOBOT_SIM_CLOCK is set
     command = args.command or "run"
     if command == "run" and settings.telegram_bot_token is None:
         print("No TELEGRAM_BOT_TOKEN set: starting the console instead.", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib import resources
@@ -18,8 +18,24 @@ from storage import private_files
 Params = Sequence[Any] | dict[str, Any]
 
 
+_clock_override: Callable[[], datetime] | None = None
+
+
 def utcnow() -> datetime:
+    """Now, in UTC; a simulation may swap the source (`use_clock`), nothing else does."""
+    if _clock_override is not None:
+        return _clock_override()
     return datetime.now(UTC)
+
+
+def use_clock(clock: Callable[[], datetime] | None) -> None:
+    """Make `utcnow` return `clock()` in this process (None: real time again).
+
+    Only `bot.sim_clock` calls this, when TRIOBOT_SIM_CLOCK is set, so a simulated term can
+    run the real bot process on an accelerated clock.
+    """
+    global _clock_override
+    _clock_override = clock
 
 
 def to_db_time(moment: datetime) -> str:

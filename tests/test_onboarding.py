@@ -37,6 +37,21 @@ async def test_a_teacher_joins_with_an_invite(bot: BotUnderTest) -> None:
     assert [m.trio.ref for m in trios] == ["DEMO-T1"] and not trios[0].is_lead
 
 
+async def test_start_again_while_joining_shows_the_step_they_were_on(bot: BotUnderTest) -> None:
+    # Their first reply never arrived (or they tapped the link twice): sending /start again
+    # mid-joining repeats where they are rather than asking them to choose between two joins.
+    carmen = bot.person(507, "Carmen")
+    await carmen.says("/start DEMOCARMEN")
+    await carmen.taps("Yes")
+    assert "Which language" in carmen.last_text
+    await carmen.says("/start DEMOCARMEN")
+    assert "Which language" in carmen.last_text
+    assert "middle of" not in carmen.last_text
+    await carmen.taps("English")
+    assert "What name should your trio see?" in carmen.last_text
+    assert await bot.db.fetchval("SELECT COUNT(*) FROM flow_state") == 1
+
+
 async def test_a_lead_joins_through_the_deep_link_and_leads_the_trio(bot: BotUnderTest) -> None:
     alice = bot.person(502, "Alice")
     # t.me/<bot>?start=CODE arrives as "/start CODE"; codes are not case-sensitive.

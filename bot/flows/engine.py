@@ -181,6 +181,17 @@ class FlowEngine:
             return Outcome([Say("engine/nothing_to_cancel")], handled=False)
         return await self.tap(actor, self.signer.sign("f", _b36(state.id), _b36(state.seq), action))
 
+    async def repeat(self, actor: Actor, name: str) -> Outcome | None:
+        """Ask the current step of flow `name` again if it is open here (None if not): for
+        someone who asks for the same thing twice, usually because a reply never reached them."""
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            state, _ = await self._load_open(tx, actor, now)
+            if state is None or state.flow != name:
+                return None
+            # The same seq: the buttons of the earlier copy, if it did arrive, still work.
+            return Outcome([self._prompt(self.registry[name], state, now, actor.tz)])
+
     async def offer_resume(self, actor: Actor) -> Outcome:
         """If a flow is open here, ask whether to continue or discard it."""
         now = self.clock()

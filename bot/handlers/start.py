@@ -48,6 +48,10 @@ async def start(update: Update, context: Context) -> None:
         await say(context, chat.id, who.lang, "start/extra_invite", values)
         return
     if not who.person.onboarded:
+        again = await svc.engine.repeat(who.actor, "onboarding")
+        if again is not None:  # /start twice while joining: where they were, not a dilemma
+            await deliver(update, context, again, who.lang)
+            return
         memberships = await svc.programme.memberships(who.person.id)
         school = await svc.programme.school(who.person.school_id) if who.person.school_id else None
         roles = sorted(who.roles - {"teacher"}) or ["teacher"]

@@ -280,9 +280,14 @@ class Reflections:
             person_id=who.person_id,
             dedupe_key=f"out:{due.dedupe_key or due.id}:{due.id}",
         )
-        nudge_at = next_allowed(
-            now + definition.nudge_after, who.prefs, calendar, at=who.prefs.reminder
-        )
+        try:
+            nudge_at = next_allowed(
+                now + definition.nudge_after, who.prefs, calendar, at=who.prefs.reminder
+            )
+        except ValueError:
+            # No school day left in the calendar (the last days of its last term): the
+            # prompt still goes; there is just no moment for a nudge.
+            return Fired()
         await ScheduleRepo.add(
             tx,
             "reflection_nudge",

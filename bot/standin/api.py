@@ -114,10 +114,15 @@ class FakeTelegram(Messaging):
             # Telegram forgets updates once a higher offset confirms them.
             self._queue = [u for u in self._queue if u["update_id"] >= offset]
         if not self._queue and timeout > 0:
-            self._wakeup = asyncio.Event()
+            # One event shared by every long poll waiting now (a poll abandoned by a killed
+            # process may still be waiting here beside the new process's poll).
+            if self._wakeup is None:
+                self._wakeup = asyncio.Event()
+            wakeup = self._wakeup
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout)
-            self._wakeup = None
+                await asyncio.wait_for(wakeup.wait(), timeout)
+            if self._wakeup is wakeup and wakeup.is_set():
+                self._wakeup = None
         if offset < 0:
             return self._queue[offset:][:limit]
         return self._queue[:limit]

@@ -1,0 +1,338 @@
+"""A simulated term against the real bot process: crashes, Telegram faults, and invariants.
+
+    .venv/bin/python bench/term.py [--teachers 1000] [--weeks 12] [--crashes 20] [--seed N]
+
+The real `triobot run` runs as a child process on the stand-in over HTTP and on a simulated
+clock (TRIOBOT_SIM_CLOCK). Teachers join through their invites, answer, snooze, skip and
+ignore weekly reflection prompts (text, voice notes, /reflect, typos, edits, cancelled flows),
+leads schedule trio meetings. Meanwhile the bot is SIGKILLed and restarted, and every fault
+kind is injected through /sim/faults. At the end the simulator's own record is checked
+against the stand-in's messages and the database; it exits 1 if any invariant fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as wall
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.machine import describe
+from bench.term_checks import check
+from bench.term_people import NoReply, Person, Record
+from bench.term_roster import Term, make_people, make_term, seed
+from bench.term_world import TRACE, BotProcess, Ledger, SimClock, WatchedTelegram
+from bot.scheduling.timing import iso_week, local_instant
+from bot.standin.http import StandInServer
+
+LONDON = "Europe/London"
+FAULTS: tuple[dict[str, Any], ...] = (
+    {"kind": "status", "status": 429, "retry_after": 1, "method": "sendMessage"},
+    {"kind": "status", "status": 500, "method": "sendMessage"},
+    {"kind": "status", "status": 502},
+    {"kind": "slow", "seconds": 1.5},
+    {"kind": "timeout", "seconds": 6, "method": "sendMessage"},
+    {"kind": "drop", "method": "sendMessage"},
+)
+
+
+@dataclass
+class Options:
+    teachers: int = 1000
+    weeks: int = 12
+    crashes: int = 20
+    seed: int = 1
+    start: date = date(2027, 1, 4)
+    workdir: Path | None = None
+    verbose: bool = True
+    reply_within: float = 45.0  # real seconds a person waits for an answer
+    join_hours: tuple[int, ...] = (9, 11, 13, 16)  # waves, as after staff meetings
+
+
+@dataclass
+class Outcome:
+    figures: dict[str, Any] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+
+def london(day: date, hour: int, minute: int = 0) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    return local_instant(day, wall(hour, minute), ZoneInfo(LONDON))
+
+
+class Simulation:
+    def __init__(self, opts: Options, workdir: Path) -> None:
+        self.opts = opts
+        self.rng = random.Random(opts.seed)
+        self.workdir = workdir
+        self.term: Term = make_term(opts.start, opts.weeks)
+        self.clock = SimClock(workdir / "clock", london(opts.start, 7))
+        self.api = WatchedTelegram(wall_clock=self.clock.wall)
+        self.rec = Record()
+        self.members = make_people(opts.teachers, self.rng)
+        self.people = [
+            Person(m, 100_000 + i, self.api, self.rec) for i, m in enumerate(self.members)
+        ]
+        for p in self.people:
+            self.api.add_user(p.id, f"T{p.id}")
+            p.within = opts.reply_within
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.errors: list[str] = []
+        self.crash_at: list[datetime] = []
+        self.faults_at: list[datetime] = []
+        self.blocked: list[Person] = []
+        self.started_real = time.monotonic()
+        self.crashing = False
+        self.crash_turn = asyncio.Lock()
+
+    def log(self, text: str) -> None:
+        if self.opts.verbose:
+            spent = time.monotonic() - self.started_real
+            print(f"[{spent:7.1f}s] {self.clock.now:%a %d %b %H:%M} {text}", flush=True)
+
+    # -- the plan ------------------------------------------------------------------------
+    def plan(self) -> list[tuple[datetime, str, Any]]:
+        """What people do unprompted, and when the crashes and faults come."""
+        events: list[tuple[datetime, str, Any]] = []
+        monday = self.opts.start
+        for p in self.people:
+            # In a few waves, so hundreds join at once as after a staff meeting.
+            at = london(monday, self.rng.choice(self.opts.join_hours))
+            events.append((at, "join", p))
+        leads = [p for p in self.people if p.m.role == "trio_lead"]
+        for week in (2, 8):
+            if week > self.opts.weeks:
+                continue
+            thursday = monday + timedelta(weeks=week - 1, days=3)
+            for lead in leads:
+                events.append(
+                    (london(thursday - timedelta(days=3), 10), "meeting", (lead, thursday))
+                )
+        if self.opts.weeks >= 4:
+            chosen = self.rng.sample(
+                [p for p in self.people if p.m.role == "teacher"],
+                max(1, len(self.people) // 100),
+            )
+            at = london(monday + timedelta(weeks=3), 12)
+            events += [(at, "block", p) for p in chosen]
+        # Crashes: half when a weekly fan-out starts (the busiest moment), half at random.
+        end = self.end
+        tuesdays = [
+            london(monday + timedelta(weeks=w, days=1), 15, 45) for w in range(self.opts.weeks)
+        ]
+        span = (end - london(monday, 9)).total_seconds()
+        for i in range(self.opts.crashes):
+            if i % 2 == 0:
+                at = self.rng.choice([*tuesdays, london(monday, 11)])
+            else:
+                at = london(monday, 9) + timedelta(seconds=self.rng.uniform(0, span))
+            events.append((at, "crash", i))
+        for i in range(max(len(FAULTS), self.opts.crashes * 2)):  # every kind, 2 a crash
+            at = self.rng.choice([*tuesdays, london(monday, 10)])
+            at += timedelta(minutes=self.rng.randrange(0, 120))
+            events.append((at, "fault", FAULTS[i % len(FAULTS)]))
+        events.sort(key=lambda e: (e[0], e[1]))
+        return events
+
+    @property
+    def end(self) -> datetime:
+        # The Monday after the term, past the digest of its last week.
+        return london(self.opts.start + timedelta(weeks=self.opts.weeks), 10)
+
+    # -- running -------------------------------------------------------------------------
+    async def run(self) -> Outcome:
+        db_path = self.workdir / "term.db"
+        await asyncio.to_thread(seed, self.workdir, db_path, self.members, self.term)
+        server = StandInServer(api=self.api)
+        runner, port = await server.start("127.0.0.1", 0)
+        url = f"http://127.0.0.1:{port}"
+        bot = BotProcess(db_path, url, self.clock.path, self.workdir / "bot.log", poll=0.2)
+        self.bot = bot
+        await bot.start()
+        ledger = Ledger(db_path)
+        control = httpx.AsyncClient(base_url=url, timeout=10)
+        events = self.plan()
+        self.log(f"{len(self.people)} people, {len(events)} planned events")
+        try:
+            while True:
+                await self.settle(ledger)
+                if self.react():
+                    continue
+                upcoming = [t for t in (ledger.next_due(), events[0][0] if events else None) if t]
+                nxt = min([*upcoming, self.end])
+                if nxt <= self.clock.now and self.clock.now >= self.end and not events:
+                    break
+                if nxt > self.clock.now:
+                    self.clock.set(nxt)
+                    if TRACE:
+                        self.log("clock moved")
+                while events and events[0][0] <= self.clock.now:
+                    _, kind, what = events.pop(0)
+                    await self.happen(kind, what, control)
+                if self.clock.now >= self.end and not events and ledger.outstanding(self.end) == 0:
+                    await self.settle(ledger)
+                    if not self.react():
+                        break
+            stats = (await control.get("/sim/stats")).json()
+        finally:
+            status = await bot.stop() if bot.alive else 0
+            await control.aclose()
+            await runner.cleanup()
+        self.log(f"bot stopped with status {status}")
+        outcome = check(self, ledger, stats)
+        ledger.close()
+        return outcome
+
+    async def settle(self, ledger: Ledger) -> None:
+        """Until every dialogue ended and nothing due now is left in the schedule or outbox."""
+        quiet_since: float | None = None
+        while True:
+            if self.tasks:
+                await asyncio.wait(self.tasks, timeout=1)
+                quiet_since = None
+                continue
+            if not self.bot.alive and not self.crashing:
+                await self.bot.start()
+            if ledger.outstanding(self.clock.now) > 0:
+                quiet_since = None
+                await asyncio.sleep(0.1)
+                continue
+            # Nothing due: give the outbox one more look (a send in flight is not a row).
+            if quiet_since is None:
+                quiet_since = time.monotonic()
+            if time.monotonic() - quiet_since > 0.4:
+                return
+            await asyncio.sleep(0.1)
+
+    def spawn(self, person: Person, job: Any) -> None:
+        person.busy = True
+
+        async def run() -> None:
+            try:
+                await job
+            except NoReply:
+                pass
+            except Exception as exc:  # the simulator's own bug: reported, never hidden
+                self.errors.append(f"{person.m.ref}: {exc!r}")
+            finally:
+                person.busy = False
+                person.seen = len(self.api.messages_in(person.id))
+
+        task = asyncio.create_task(run())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def react(self) -> bool:
+        """People read what arrived and act on prompts; True if anyone started something."""
+        started = False
+        for p in self.people:
+            if p.busy or p.joined is None or p.blocked_at is not None:
+                continue
+            inbox = self.api.messages_in(p.id)
+            fresh, p.seen = inbox[p.seen :], len(inbox)
+            for message in fresh:
+                text = message.plain_text
+                if not text.startswith("This week's reflection"):
+                    continue
+                if not any("Answer now" in b for row in message.buttons for b, _ in row):
+                    continue
+                week = iso_week(self.clock.now, _zone(p.zone))
+                resumed = self.rec.snoozes[(p.m.ref, week)] > 0
+                self.spawn(p, p.on_prompt(self.rng, message, week, self.clock.now, resumed))
+                started = True
+                break
+        return started
+
+    async def happen(self, kind: str, what: Any, control: httpx.AsyncClient) -> None:
+        if kind == "join":
+            person: Person = what
+            self.spawn(person, person.join(self.rng, self.clock.now))
+        elif kind == "meeting":
+            lead, day = what
+            starts = london(day, 16)
+            self.spawn(lead, lead.schedule_meeting(starts.astimezone(_zone(LONDON)), starts))
+        elif kind == "block":
+            person = what
+            person.blocked_at = self.clock.now
+            self.blocked.append(person)
+            await control.post("/sim/block", json={"user_id": person.id})
+        elif kind == "fault":
+            await control.post("/sim/faults", json=what)
+        elif kind == "crash":
+            task = asyncio.create_task(self.crash())
+            self.tasks.add(task)  # settled like a dialogue: the clock waits for it
+            task.add_done_callback(self.tasks.discard)
+
+    async def crash(self) -> None:
+        """SIGKILL at a random moment of whatever the bot is doing, then start it again."""
+        # Crashes planned for the same moment come one after another, each into a bot that
+        # has been running a little while (not one still starting up).
+        async with self.crash_turn:
+            self.crashing = True
+            try:
+                await asyncio.sleep(self.rng.uniform(0.5, 2.5))
+                if not self.bot.alive:
+                    await self.bot.start()
+                    await asyncio.sleep(self.rng.uniform(2.0, 3.0))
+                await self.bot.kill()
+                self.log(f"SIGKILL #{self.bot.kills}")
+                await self.bot.start()
+            finally:
+                self.crashing = False
+
+
+def _zone(name: str) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
+def simulate(opts: Options) -> Outcome:
+    if opts.workdir is not None:
+        opts.workdir.mkdir(parents=True, exist_ok=True)
+        return asyncio.run(Simulation(opts, opts.workdir).run())
+    with tempfile.TemporaryDirectory(prefix="term-") as tmp:
+        return asyncio.run(Simulation(opts, Path(tmp)).run())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--teachers", type=int, default=1000)
+    parser.add_argument("--weeks", type=int, default=12)
+    parser.add_argument("--crashes", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workdir", type=Path, help="keep the database and bot log here")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    outcome = simulate(
+        Options(args.teachers, args.weeks, args.crashes, args.seed, workdir=args.workdir)
+    )
+    print(describe())
+    print(f"wall time: {time.monotonic() - started:.0f} s")
+    for name, value in outcome.figures.items():
+        shown = json.dumps(value) if isinstance(value, dict) else value
+        print(f"{name:<44} {shown}")
+    for failure in outcome.failures:
+        print(f"INVARIANT FAILED: {failure}")
+    print("all invariants hold" if not outcome.failures else f"{len(outcome.failures)} failed")
+    return 1 if outcome.failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+__all__ = ["UTC", "Options", "Outcome", "simulate"]

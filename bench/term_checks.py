@@ -1,0 +1,249 @@
+"""The simulated term's invariants: the simulator's own record against the stand-in and the DB."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as wall
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from bench.term_people import NUDGE, PROMPT
+from bench.term_world import utc_of
+from bot.scheduling.timing import in_quiet_hours, iso_week
+
+if TYPE_CHECKING:
+    from bench.term import Outcome, Simulation
+    from bench.term_world import Ledger
+
+DELIVERED_MARK = "Tap “Answer now”"  # only the scheduled prompt says this, not /reflect's reply
+
+
+def prompt_days(sim: Simulation) -> dict[str, date]:
+    """Each term week's prompt day by the simulator's own reckoning: the first school day
+    from Tuesday on in that week (none if the rest of the week is closed)."""
+    days = {}
+    for w in range(sim.opts.weeks):
+        monday = sim.opts.start + timedelta(weeks=w)
+        for offset in range(1, 5):
+            day = monday + timedelta(days=offset)
+            if sim.term.is_school_day(day):
+                days[iso_week_of(day)] = day
+                break
+    return days
+
+
+def iso_week_of(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
+    from bench.term import Outcome
+
+    out = Outcome()
+    rec, failures = sim.rec, out.failures
+    ids = {r["ref"]: r["id"] for r in ledger.query("SELECT id, ref FROM person")}
+
+    # 1. Every acknowledged answer is in the database, as given.
+    lost = 0
+    for a in rec.acked:
+        row = ledger.query(
+            "SELECT status, answer FROM reflection WHERE person_id = ? AND prompt = 'practice'"
+            " AND period = ?",
+            (ids[a.person], a.week),
+        )
+        stored = json.loads(row[0]["answer"]) if row and row[0]["answer"] else None
+        if isinstance(a.answer, int):
+            ok = isinstance(stored, dict) and stored.get("duration") == a.answer
+        else:
+            ok = stored == a.answer
+        if not row or row[0]["status"] != "answered" or not ok:
+            lost += 1
+            if lost <= 5:
+                failures.append(f"acknowledged answer not stored: {a.person} {a.week}")
+
+    # 2. Every due prompt, nudge and meeting reminder delivered; duplicates counted.
+    days = prompt_days(sim)
+    expected: Counter[tuple[str, str, str]] = Counter()
+    got: Counter[tuple[str, str, str]] = Counter()
+    off_day = 0
+    for p in sim.people:
+        if p.joined is None or p.m.role == "researcher":
+            continue
+        zone = ZoneInfo(p.zone)
+        for week, day in days.items():
+            # A week's round fans out when the week opens (Monday 00:00) to those active
+            # then; someone who joins later in the week is first asked the next week.
+            if p.joined >= datetime.combine(day - timedelta(days=day.weekday()), wall(0), UTC):
+                continue
+            if p.blocked_at is not None and p.blocked_at.date() <= day:
+                continue
+            key = (p.m.ref, week)
+            if key in rec.unsure_weeks:
+                continue
+            expected[(p.m.ref, week, "prompt")] = 1 + rec.snoozes[key]
+            expected[(p.m.ref, week, "nudge")] = int(key in rec.unanswered_weeks)
+        first_seen: set[str] = set()
+        for m in sim.api.messages_in(p.id):
+            local = utc_of(m).astimezone(zone)
+            week = iso_week(utc_of(m), zone)
+            if (p.m.ref, week) in rec.unsure_weeks:
+                continue
+            if m.plain_text.startswith(PROMPT) and DELIVERED_MARK in m.plain_text:
+                got[(p.m.ref, week, "prompt")] += 1
+                if week not in first_seen:
+                    first_seen.add(week)
+                    off_day += local.date() != days.get(week)
+            elif m.plain_text.startswith(NUDGE):
+                got[(p.m.ref, week, "nudge")] += 1
+    meeting_members: dict[str, list[Any]] = {}
+    for p in sim.people:
+        if p.m.trio and p.joined is not None and p.blocked_at is None:
+            meeting_members.setdefault(p.m.trio, []).append(p)
+    for trio, starts in rec.meetings:
+        for p in meeting_members.get(trio, []):
+            for kind, needle, at in (
+                ("day before", "Tomorrow: trio meeting", starts - timedelta(days=1)),
+                ("hour before", "In one hour", starts - timedelta(hours=1)),
+            ):
+                key = (p.m.ref, f"{trio}@{starts:%Y-%m-%d}", kind)
+                expected[key] = 1
+                got[key] = sum(
+                    needle in m.plain_text and abs(utc_of(m) - at) < timedelta(days=1)
+                    for m in sim.api.messages_in(p.id)
+                )
+    keys = set(expected) | set(got)
+    missing = sum(max(0, expected[k] - got[k]) for k in keys)
+    duplicates = sum(max(0, got[k] - expected[k]) for k in keys)
+    transport = sum(stats["faults_injected"].get(k, 0) for k in ("drop", "timeout"))
+    if missing:
+        worst = [k for k in keys if expected[k] > got[k]][:5]
+        failures.append(f"{missing} due deliveries never arrived, e.g. {worst}")
+    if duplicates > sim.bot.kills + transport:
+        worst = [k for k in keys if got[k] > expected[k]][:5]
+        failures.append(
+            f"{duplicates} duplicate deliveries > {sim.bot.kills} crashes + {transport}"
+            f" ambiguous sends, e.g. {worst}"
+        )
+    if sim.bot.kills == 0 and transport == 0 and duplicates:
+        failures.append(f"{duplicates} duplicates without any crash")
+
+    # 3. Nothing in quiet hours (their own), at weekends or on the calendar's closures.
+    quiet = 0
+    for p in sim.people:
+        zone = ZoneInfo(p.zone)
+        for m in sim.api.messages_in(p.id):
+            local = utc_of(m).astimezone(zone)
+            # Researchers are university staff: school closures are not their holidays.
+            holiday = p.m.role != "researcher" and not sim.term.is_school_day(local.date())
+            if in_quiet_hours(local.time(), wall(20), wall(7)) or holiday:
+                quiet += 1
+                if quiet <= 5:
+                    failures.append(
+                        f"sent to {p.m.ref} at {local:%a %d %b %H:%M}: {m.plain_text[:50]!r}"
+                    )
+
+    # 4. The archived weekly digests count what the simulator counted.
+    mismatched = _digests(sim, ledger, days, failures)
+
+    joined = sum(p.joined is not None for p in sim.people)
+    # A reply refused by Telegram (5xx) or cut off is not retried by the bot: each such fault
+    # may leave one update without its reply (and its person stuck), never more.
+    reply_faults = sum(
+        n
+        for k, n in stats["faults_injected"].items()
+        if k.startswith("http 5") or k in ("drop", "timeout")
+    )
+    if len(rec.no_reply) > reply_faults:
+        failures.append(
+            f"{len(rec.no_reply)} updates got no reply (> {reply_faults} faults that could"
+            f" explain it), e.g. {rec.no_reply[:3]}"
+        )
+    if joined < len(sim.people) - len(rec.no_reply):
+        failures.append(f"only {joined} of {len(sim.people)} people finished joining")
+    if not rec.acked:
+        failures.append("no answer was acknowledged: the term exercised nothing")
+    if sim.errors:
+        failures.append(f"{len(sim.errors)} simulator errors, e.g. {sim.errors[:3]}")
+    if sim.bot.kills < sim.opts.crashes:
+        failures.append(f"only {sim.bot.kills} of {sim.opts.crashes} crashes happened")
+
+    faults = dict(stats["faults_injected"])
+    faults["403 (blocked users)"] = len(sim.blocked)
+    out.figures = {
+        "teachers and leads / researchers": f"{sum(p.m.role != 'researcher' for p in sim.people)}"
+        f" / {sum(p.m.role == 'researcher' for p in sim.people)}",
+        "weeks simulated": sim.opts.weeks,
+        "joined": sum(p.joined is not None for p in sim.people),
+        "crashes survived (SIGKILL + restart)": sim.bot.kills,
+        "bot starts": sim.bot.starts,
+        "faults injected by kind": faults,
+        "updates sent": dict(rec.updates),
+        "updates sent, total": sum(rec.updates.values()),
+        "messages from the bot": stats["messages_sent"],
+        "refusals by the stand-in": stats["refusals"],
+        "answers acknowledged": len(rec.acked),
+        "answers sent, reply lost (not acknowledged)": sum(rec.unconfirmed.values()),
+        "answers lost": lost,
+        "due deliveries checked": sum(expected.values()),
+        "due deliveries missing": missing,
+        "duplicate deliveries": duplicates,
+        "first prompts not on the expected day": off_day,
+        "messages in quiet hours or on holidays": quiet,
+        "weekly digests checked / mismatched": mismatched,
+        "updates with no reply": len(rec.no_reply),
+        "behaviour": dict(rec.behaviour),
+    }
+    return out
+
+
+def _digests(sim: Simulation, ledger: Ledger, days: dict[str, date], failures: list[str]) -> str:
+    """Sum the digest's by-authority table for each week and compare with the record."""
+    rec = sim.rec
+    delivered: Counter[str] = Counter()
+    for p in sim.people:
+        zone = ZoneInfo(p.zone)
+        weeks = {
+            iso_week(utc_of(m), zone)
+            for m in sim.api.messages_in(p.id)
+            if m.plain_text.startswith(PROMPT) and DELIVERED_MARK in m.plain_text
+        }
+        for week in weeks:
+            delivered[week] += 1
+    answered = Counter(a.week for a in rec.acked)
+    checked = bad = 0
+    for week in days:
+        rows = ledger.query("SELECT figures FROM digest WHERE week = ?", (week,))
+        if not rows:
+            failures.append(f"no digest archived for {week}")
+            bad += 1
+            continue
+        by_la = json.loads(rows[0]["figures"]).get("by_la") or {}
+        frame = _rows(by_la)
+        got_delivered = int(sum(r.get("delivered") or 0 for r in frame))
+        got_answered = int(sum(r.get("answered") or 0 for r in frame))
+        checked += 1
+        slack = rec.unconfirmed[week]
+        if got_delivered != delivered[week] or not (
+            answered[week] <= got_answered <= answered[week] + slack
+        ):
+            bad += 1
+            failures.append(
+                f"digest {week}: delivered {got_delivered} (simulator {delivered[week]}),"
+                f" answered {got_answered} (simulator {answered[week]}, +{slack} unconfirmed)"
+            )
+    return f"{checked} / {bad}"
+
+
+def _rows(table: Any) -> list[dict[str, Any]]:
+    """A figure as stored in the archive (pandas 'split' or 'records' JSON) → rows."""
+    if isinstance(table, list):
+        return table
+    if isinstance(table, dict) and "columns" in table and "data" in table:
+        return [dict(zip(table["columns"], row, strict=False)) for row in table["data"]]
+    return []
+
+
+__all__ = ["check", "datetime"]

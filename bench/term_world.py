@@ -1,0 +1,177 @@
+"""The simulated term's moving parts: the bot process, the clock, the stand-in, and waiting.
+
+The bot runs as a real `python -m bot.cli run` process against the stand-in over HTTP, on the
+simulated clock (TRIOBOT_SIM_CLOCK, a file this side rewrites). Time stands still while the
+bot works; the simulator moves it to the next thing due once everything due now is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sqlite3
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot import sim_clock
+from bot.standin.api import FakeTelegram, SentMessage
+from storage.db import from_db_time, to_db_time
+
+TOKEN = "123456:TERMSIM"
+REFUSED_GRACE = 3.0  # real seconds
+TRACE = bool(os.environ.get("TERM_TRACE"))
+
+
+class WatchedTelegram(FakeTelegram):
+    """The stand-in, telling waiters which chats the bot just touched."""
+
+    def __init__(self, wall_clock: Callable[[], float]) -> None:
+        super().__init__(wall_clock=wall_clock)
+        self.touched: dict[int, asyncio.Event] = defaultdict(asyncio.Event)
+        # When a message to a chat was last refused with a 5xx (never delivered, and the bot
+        # does not retry a reply): a waiter there need not sit out its whole patience.
+        self.refused_at: dict[int, float] = {}
+
+    async def handle(self, method: str, params: dict[str, Any], files: Any) -> Any:
+        query_user = self.open_queries.get(str(params.get("callback_query_id", "")))
+        began = time.monotonic()
+        result = await super().handle(method, params, files)
+        if TRACE:
+            print(f"    api {began:.1f} {method} chat={params.get('chat_id')} -> {result[0]}"
+                  f" ({time.monotonic() - began:.1f} s)", flush=True)  # fmt: skip
+        for chat in (params.get("chat_id"), query_user):
+            if chat is not None:
+                try:
+                    if result[0] >= 500:
+                        self.refused_at[int(chat)] = time.monotonic()
+                    self.touched[int(chat)].set()
+                except (TypeError, ValueError):
+                    pass
+        return result
+
+    async def wait_for(
+        self, chat: int, found: Callable[[list[SentMessage]], bool], within: float
+    ) -> bool:
+        began = time.monotonic()
+        deadline = began + within
+        event = self.touched[chat]
+        while True:
+            if found(self.messages_in(chat)):
+                return True
+            refused = self.refused_at.get(chat, 0.0)
+            if refused >= began:
+                # A reply was refused: give the bot REFUSED_GRACE more to answer some other
+                # way (another message of the same dialogue), then stop waiting.
+                deadline = min(deadline, refused + REFUSED_GRACE)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            event.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), min(left, 0.5))
+
+
+class SimClock:
+    """The simulated now: this process reads it directly; the bot reads the file."""
+
+    def __init__(self, path: Path, start: datetime) -> None:
+        self.path = path
+        self.now = start
+        sim_clock.write(path, start)
+
+    def set(self, moment: datetime) -> None:
+        if moment < self.now:
+            raise ValueError("time does not run backwards")
+        self.now = moment
+        sim_clock.write(self.path, moment)
+
+    def wall(self) -> float:
+        return self.now.timestamp()
+
+
+class BotProcess:
+    """The real bot, started, SIGKILLed and restarted."""
+
+    def __init__(self, db_path: Path, url: str, clock: Path, log: Path, poll: float) -> None:
+        self.env = {
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": url,
+            "TRIOBOT_DB": str(db_path),
+            sim_clock.ENV: str(clock),
+            "TRIOBOT_SCHEDULE_POLL_SECONDS": str(poll),
+        }
+        self.log = log
+        self.process: asyncio.subprocess.Process | None = None
+        self.starts = 0
+        self.kills = 0
+
+    async def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot.cli", "run",
+                env=self.env, cwd=self.log.parent, stdout=out, stderr=out,
+            )  # fmt: skip
+        self.starts += 1
+
+    async def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+        self.kills += 1
+
+    async def stop(self) -> int:
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), 30)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        return self.process.returncode or 0
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+
+class Ledger:
+    """Read-only looks at the bot's database: what is due, what is waiting to be sent."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+        self.db.row_factory = sqlite3.Row
+
+    def outstanding(self, now: datetime) -> int:
+        stamp = to_db_time(now)
+        row = self.db.execute(
+            "SELECT (SELECT COUNT(*) FROM schedule WHERE status = 'pending' AND due_at <= ?)"
+            " + (SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND not_before <= ?)",
+            (stamp, stamp),
+        ).fetchone()
+        return int(row[0])
+
+    def next_due(self) -> datetime | None:
+        row = self.db.execute(
+            "SELECT MIN(t) FROM (SELECT MIN(due_at) AS t FROM schedule WHERE status = 'pending'"
+            " UNION ALL SELECT MIN(not_before) FROM outbox WHERE status = 'pending')"
+        ).fetchone()
+        return from_db_time(row[0]) if row[0] else None
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        return self.db.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def utc_of(message: SentMessage) -> datetime:
+    return datetime.fromtimestamp(message.date, UTC)
