@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
 
 from bot.flows.answers import Label
 from bot.flows.engine import Actor, Button, Keyboard, Outcome, Say, Tapped, Toast
@@ -105,13 +106,30 @@ async def say(
     parts = split_message(text)
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
-        await context.bot.send_message(
-            chat_id,
-            part,
-            parse_mode=ParseMode.HTML,
-            reply_markup=keyboard if last else None,
-            disable_web_page_preview=True,
-        )
+        for attempt, pause in enumerate(REPLY_RETRY_PAUSES):
+            try:
+                await context.bot.send_message(
+                    chat_id,
+                    part,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=keyboard if last else None,
+                    disable_web_page_preview=True,
+                )
+                break
+            except (TimedOut, BadRequest):
+                # A timeout may well have arrived (a second copy would be worse than none);
+                # a request Telegram refused would be refused again.
+                raise
+            except NetworkError:
+                # Telegram answered 5xx or the connection broke: the answer is stored
+                # already; try the reply again shortly rather than leave them in silence.
+                if attempt == len(REPLY_RETRY_PAUSES) - 1:
+                    raise
+                await asyncio.sleep(pause)
+
+
+# Pauses before a failed reply's second and third tries (the last entry is never slept).
+REPLY_RETRY_PAUSES = (0.5, 1.5, 0.0)
 
 
 async def deliver(update: Update, context: Context, outcome: Outcome, lang: str) -> None:
