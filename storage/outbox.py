@@ -12,6 +12,10 @@ from storage.db import Database, Transaction, from_db_time, to_db_time, utcnow
 
 OutboxStatus = Literal["pending", "sent", "failed", "dropped"]
 
+# A reflection prompt counts as delivered when it is queued; if Telegram then never takes it
+# (they blocked the bot, or it was refused), `fail` and `person_unreachable` put it back to
+# 'due' so digests do not count it. A prompt's outbox row carries `payload.reflection`.
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
@@ -100,6 +104,13 @@ class OutboxRepo:
     async def fail(self, row_id: int, error: str) -> None:
         async with self.db.transaction() as tx:
             await tx.execute(
+                "UPDATE reflection SET status = 'due', delivered_at = NULL"
+                " WHERE status = 'delivered' AND id ="
+                " (SELECT json_extract(payload, '$.reflection') FROM outbox"
+                "  WHERE id = ? AND kind = 'reflection')",
+                (row_id,),
+            )
+            await tx.execute(
                 "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?"
                 " WHERE id = ?",
                 (error[:500], row_id),
@@ -115,6 +126,13 @@ class OutboxRepo:
                 "UPDATE person SET status = 'blocked', updated_at = ? WHERE id = ?"
                 " AND status != 'erased'",
                 (to_db_time(now), person_id),
+            )
+            await tx.execute(
+                "UPDATE reflection SET status = 'due', delivered_at = NULL"
+                " WHERE status = 'delivered' AND id IN"
+                " (SELECT json_extract(payload, '$.reflection') FROM outbox"
+                "  WHERE person_id = ? AND kind = 'reflection' AND status = 'pending')",
+                (person_id,),
             )
             return await tx.execute(
                 "UPDATE outbox SET status = 'failed', last_error = ?"

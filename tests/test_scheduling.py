@@ -442,6 +442,14 @@ async def test_a_blocked_person_is_marked_unreachable_and_others_still_get_their
         (people[2],),
     )
     assert failed == 1
+    # Their prompt never reached them, so it does not count as delivered (digests read this);
+    # everyone else's does.
+    rows = await bot.db.fetchall(
+        "SELECT p.telegram_id, r.status, r.delivered_at FROM reflection r"
+        " JOIN person p ON p.id = r.person_id ORDER BY p.telegram_id"
+    )
+    assert [(r[1], r[2] is None) for r in rows if r[0] == people[2]] == [("due", True)]
+    assert all(r[1] != "due" and r[2] is not None for r in rows if r[0] != people[2])
     await bot.run_until(datetime(2026, 12, 3, tzinfo=UTC))
     assert bot.services.sender.stats.unreachable == 1
 

@@ -312,6 +312,8 @@ class CycleStages:
         member = snap.member(due.person_id or 0) if snap else None
         if snap is None or member is None or snap.lesson is None:
             return Fired(note="no longer applies")
+        starts = snap.lesson.starts_at
+        assert starts is not None  # _lesson_still checked it
         # The role is read now, not when the reminder was made: the trio may have swapped.
         role = snap.role(member.person_id)
         template = "remind_teacher" if role == "teacher" else "remind_observer"
@@ -321,7 +323,10 @@ class CycleStages:
             {**self._common(snap), "when": local_when(snap.lesson.starts_at, zone),
              "soon": due.payload["when"] == "hour", "teacher": snap.name(snap.lesson.teacher_id),
              "moments": snap.lesson.moments},
-            now=now, key=f"out:{due.dedupe_key}", defer=False,
+            now=now, key=f"out:{due.dedupe_key}",
+            # Out of quiet hours and weekends while that still leaves it before the lesson
+            # (the day before's before the hour before's); otherwise on time.
+            latest=starts - (timedelta(hours=1) if due.payload["when"] != "hour" else timedelta()),
         )  # fmt: skip
         return Fired()
 

@@ -59,9 +59,10 @@ class Notices:
         key: str,
         buttons: Sequence[NoticeButton] = (),
         defer: bool = True,
+        latest: datetime | None = None,
     ) -> bool:
         """Queue `template` for `member`, once per `key`. With `defer`, outside their quiet
-        hours, weekends, holidays and time away (a stage notice can wait; a reminder cannot)."""
+        hours, weekends, holidays and time away — but never later than `latest`."""
         if member.chat_id is None or member.status != "active":
             return False
         not_before = now
@@ -69,7 +70,12 @@ class Notices:
             prefs = preferences(member.row, self.zone)
             calendar = await self.calendar(tx)
             if not allowed(now, prefs, calendar):
-                not_before = next_allowed(now, prefs, calendar)
+                try:
+                    later = next_allowed(now, prefs, calendar)
+                except ValueError:  # no allowed day left in the calendar: now, not never
+                    later = now
+                # A reminder waits only while that still comes before what it is for.
+                not_before = now if latest is not None and later > latest else later
         text = self.texts.render(member.language, template, values)
         parts = split_message(text)
         for index, part in enumerate(parts):

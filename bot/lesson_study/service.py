@@ -205,7 +205,7 @@ class LessonStudy(CycleStages):
                 tx, member, "lesson_study/suggestion",
                 {**self._common(snap), "by": snap.name(ctx.person_id), "suggestion": suggestion},
                 now=now, key=f"ls:{cycle.id}:{account.revision}:suggest:{ctx.person_id}",
-                buttons=actions_for(snap, member.person_id), defer=False,
+                buttons=actions_for(snap, member.person_id),
             )  # fmt: skip
 
     async def approve(self, person_id: int, cycle_id: int, revision: int) -> Decision:

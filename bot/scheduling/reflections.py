@@ -271,6 +271,7 @@ class Reflections:
             )
         text = self.texts.render(who.language, definition.template)
         payload = self.message(who.language, "reflections/delivered", text, reflection_id)
+        payload["reflection"] = reflection_id  # so a send that fails can undo "delivered"
         await OutboxRepo.enqueue(
             tx,
             who.chat_id,
