@@ -61,6 +61,9 @@ class Options:
     reply_within: float = 45.0  # real seconds a person waits for an answer
     join_hours: tuple[int, ...] = (9, 11, 13, 16)  # waves, as after staff meetings
     lesson_study: bool = True  # lesson-study trios run cycles (the short test may leave it)
+    # Leads write up their meetings' summaries. The short test leaves it: a summary is some
+    # twenty messages in one chat, at Telegram's one a second.
+    summaries: bool = True
 
 
 @dataclass

@@ -302,7 +302,7 @@ class Person:
         )
         if not ok:
             return None
-        await asyncio.sleep(0.3)  # a second part (reason, then the question) may follow
+        await asyncio.sleep(0.15)  # a second part (reason, then the question) may follow
         return [m for m in self.api.messages_in(self.id)[since:] if known(m)][-1]
 
     def _find(self, since: int, needle: str) -> SentMessage | None:

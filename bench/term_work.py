@@ -100,7 +100,7 @@ class Work:
             return self.reflect(p, m, meeting)
         if "who will write up the summary" in text and _has_button(m, "write it now"):
             meeting = self.meeting(p.m.trio or "")
-            if meeting is None or meeting.writing:
+            if meeting is None or meeting.writing or not self.sim.opts.summaries:
                 return None
             meeting.writing = True
             return self.summary(p, m, meeting)
