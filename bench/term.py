@@ -33,6 +33,7 @@ from bench.machine import describe
 from bench.term_checks import check
 from bench.term_people import NoReply, Person, Record
 from bench.term_roster import Term, make_people, make_term, seed
+from bench.term_work import Work, ready, starters
 from bench.term_world import TRACE, BotProcess, Ledger, SimClock, WatchedTelegram
 from bot.scheduling.timing import iso_week, local_instant
 from bot.standin.http import StandInServer
@@ -59,6 +60,10 @@ class Options:
     verbose: bool = True
     reply_within: float = 45.0  # real seconds a person waits for an answer
     join_hours: tuple[int, ...] = (9, 11, 13, 16)  # waves, as after staff meetings
+    lesson_study: bool = True  # lesson-study trios run cycles (the short test may leave it)
+    # Leads write up their meetings' summaries. The short test leaves it: a summary is some
+    # twenty messages in one chat, at Telegram's one a second.
+    summaries: bool = True
 
 
 @dataclass
@@ -97,6 +102,7 @@ class Simulation:
         self.started_real = time.monotonic()
         self.crashing = False
         self.crash_turn = asyncio.Lock()
+        self.work = Work(self)
 
     def log(self, text: str) -> None:
         if self.opts.verbose:
@@ -121,6 +127,12 @@ class Simulation:
                 events.append(
                     (london(thursday - timedelta(days=3), 10), "meeting", (lead, thursday))
                 )
+        if self.opts.lesson_study:
+            # A lesson-study trio starts its cycle once all three have joined: each
+            # Wednesday of the first weeks, whoever has not managed yet tries.
+            for week in range(min(3, self.opts.weeks)):
+                wednesday = monday + timedelta(weeks=week, days=2)
+                events.append((london(wednesday, 10), "lesson study", None))
         if self.opts.weeks >= 4:
             chosen = self.rng.sample(
                 [p for p in self.people if p.m.role == "teacher"],
@@ -229,7 +241,6 @@ class Simulation:
                 self.errors.append(f"{person.m.ref}: {exc!r}")
             finally:
                 person.busy = False
-                person.seen = len(self.api.messages_in(person.id))
 
         task = asyncio.create_task(run())
         self.tasks.add(task)
@@ -242,19 +253,30 @@ class Simulation:
             if p.busy or p.joined is None or p.blocked_at is not None:
                 continue
             inbox = self.api.messages_in(p.id)
-            fresh, p.seen = inbox[p.seen :], len(inbox)
-            for message in fresh:
-                text = message.plain_text
-                if not text.startswith("This week's reflection"):
+            # Everything from where they last read, including what came in while they were
+            # busy with something else (a draft to approve that arrived mid-summary).
+            for index in range(p.seen, len(inbox)):
+                message = inbox[index]
+                p.seen = index + 1
+                if message.message_id in p.handled:
                     continue
-                if not any("Answer now" in b for row in message.buttons for b, _ in row):
-                    continue
-                week = iso_week(self.clock.now, _zone(p.zone))
-                resumed = self.rec.snoozes[(p.m.ref, week)] > 0
-                self.spawn(p, p.on_prompt(self.rng, message, week, self.clock.now, resumed))
-                started = True
-                break
+                job = self.work.react(p, message)
+                if job is None and self.is_prompt(message):
+                    week = iso_week(self.clock.now, _zone(p.zone))
+                    resumed = self.rec.snoozes[(p.m.ref, week)] > 0
+                    job = p.on_prompt(self.rng, message, week, self.clock.now, resumed)
+                if job is not None:
+                    p.handled.add(message.message_id)
+                    self.spawn(p, job)
+                    started = True
+                    break
         return started
+
+    @staticmethod
+    def is_prompt(message: Any) -> bool:
+        return message.plain_text.startswith("This week's reflection") and any(
+            "Answer now" in b for row in message.buttons for b, _ in row
+        )
 
     async def happen(self, kind: str, what: Any, control: httpx.AsyncClient) -> None:
         if kind == "join":
@@ -264,6 +286,10 @@ class Simulation:
             lead, day = what
             starts = london(day, 16)
             self.spawn(lead, lead.schedule_meeting(starts.astimezone(_zone(LONDON)), starts))
+        elif kind == "lesson study":
+            for person, cycle in starters(self):
+                if ready(self.work, cycle) and not person.busy:
+                    self.spawn(person, self.work.start_cycle(person, cycle))
         elif kind == "block":
             person = what
             person.blocked_at = self.clock.now

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from bench.term_people import NUDGE, PROMPT
 from bench.term_world import utc_of
 from bot.scheduling.timing import in_quiet_hours, iso_week
+from storage.db import to_db_time
 
 if TYPE_CHECKING:
     from bench.term import Outcome, Simulation
@@ -114,6 +115,7 @@ def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
                     needle in m.plain_text and abs(utc_of(m) - at) < timedelta(days=1)
                     for m in sim.api.messages_in(p.id)
                 )
+    work = _work(sim, ledger, ids, expected, got, failures)
     keys = set(expected) | set(got)
     missing = sum(max(0, expected[k] - got[k]) for k in keys)
     duplicates = sum(max(0, got[k] - expected[k]) for k in keys)
@@ -194,9 +196,225 @@ def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
         "messages in quiet hours or on holidays": quiet,
         "weekly digests checked / mismatched": mismatched,
         "updates with no reply": len(rec.no_reply),
+        **work,
         "behaviour": dict(rec.behaviour),
     }
     return out
+
+
+def _answer(body: str | None) -> Any:
+    return json.loads(body) if body else None
+
+
+def _loose(value: str) -> Any:
+    """A column that may hold JSON or plain text."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _same(stored: Any, given: str | int) -> bool:
+    """A stored JSON answer against what was sent: the text, or a voice note's duration."""
+    if isinstance(given, int):
+        return isinstance(stored, dict) and stored.get("duration") == given
+    return bool(stored == given)
+
+
+def _work(
+    sim: Simulation,
+    ledger: Ledger,
+    ids: dict[str, int],
+    expected: Counter[tuple[str, str, str]],
+    got: Counter[tuple[str, str, str]],
+    failures: list[str],
+) -> dict[str, Any]:
+    """The meeting after-cycle and lesson study: every acknowledged step is in the database,
+    what everyone approved is agreed, and each lesson's reminders and prompts arrived."""
+    rec = sim.rec
+    trio_ids = {r["ref"]: r["id"] for r in ledger.query("SELECT id, ref FROM trio")}
+    bad: list[str] = []
+
+    # Meetings: attendance, reflections, the summary as sent, and agreement.
+    held = agreed = should_agree = reflections = 0
+    for meeting in rec.held.values():
+        rows = ledger.query(
+            "SELECT id, status FROM meeting WHERE trio_id = ? AND starts_at = ?",
+            (trio_ids[meeting.trio], to_db_time(meeting.starts)),
+        )
+        if not rows:
+            bad.append(f"meeting of {meeting.trio} at {meeting.starts} not stored")
+            continue
+        mid = rows[0]["id"]
+        if meeting.present:
+            held += 1
+            there = {
+                r["person_id"]
+                for r in ledger.query(
+                    "SELECT person_id FROM meeting_attendance WHERE meeting_id = ? AND attended",
+                    (mid,),
+                )
+            }
+            if rows[0]["status"] != "held" or there != {ids[ref] for ref in meeting.present}:
+                bad.append(f"attendance of {meeting.trio} {meeting.starts:%d %b} not as recorded")
+        for ref, take_back in meeting.reflections.items():
+            reflections += 1
+            row = ledger.query(
+                "SELECT take_back FROM meeting_reflection WHERE meeting_id = ? AND person_id = ?",
+                (mid, ids[ref]),
+            )
+            if not row or not _same(_answer(row[0]["take_back"]), take_back):
+                bad.append(f"acknowledged meeting reflection not stored: {ref} {meeting.trio}")
+        if meeting.focus is None:
+            continue
+        summary = ledger.query(
+            "SELECT id, status, focus, revision FROM summary WHERE meeting_id = ?", (mid,)
+        )
+        if not summary or meeting.focus not in (summary[0]["focus"], _loose(summary[0]["focus"])):
+            bad.append(f"acknowledged summary of {meeting.trio} not stored as sent")
+            continue
+        sid = summary[0]["id"]
+        levels = [
+            r["level"]
+            for r in ledger.query(
+                "SELECT level FROM summary_item WHERE summary_id = ? AND kind = 'barrier'"
+                " ORDER BY position",
+                (sid,),
+            )
+        ]
+        actions = ledger.query("SELECT COUNT(*) AS n FROM action WHERE summary_id = ?", (sid,))
+        if levels != meeting.levels or actions[0]["n"] != meeting.actions:
+            bad.append(f"summary of {meeting.trio}: barriers {levels} / {meeting.levels},"
+                       f" actions {actions[0]['n']} / {meeting.actions}")  # fmt: skip
+        if summary[0]["status"] == "agreed":
+            agreed += 1
+        members = {p.m.ref for p in sim.people if p.m.trio == meeting.trio and p.joined}
+        gone = any(p.blocked_at for p in sim.people if p.m.trio == meeting.trio)
+        approved = meeting.approvals.get(meeting.revision, set())
+        if not meeting.unsure and not gone and members <= approved:
+            should_agree += 1
+            if summary[0]["status"] != "agreed" or summary[0]["revision"] != meeting.revision:
+                bad.append(f"summary of {meeting.trio} approved by all, but not agreed")
+            elif meeting.agreed_seen != members:
+                bad.append(f"summary of {meeting.trio} agreed; told {len(meeting.agreed_seen)}"
+                           f" of {len(members)}")  # fmt: skip
+
+    # Lesson study: notes, lessons, discussions, the account and its agreement.
+    started = taught = discussed = accounts = ls_agreed = notes_checked = 0
+    for cycle in rec.cycles.values():
+        if not cycle.started:
+            continue
+        started += 1
+        rows = ledger.query(
+            "SELECT id, status, round, stage FROM lesson_study WHERE trio_id = ?",
+            (trio_ids[cycle.trio],),
+        )
+        if len(rows) != 1:
+            bad.append(f"{len(rows)} lesson-study cycles stored for {cycle.trio}")
+            continue
+        cid = rows[0]["id"]
+        bodies = {
+            (r["round"], r["kind"], json.dumps(_answer(r["body"]), sort_keys=True))
+            for r in ledger.query(
+                "SELECT round, kind, body FROM lesson_study_note WHERE lesson_study_id = ?",
+                (cid,),
+            )
+        }
+        for round_, kind, text in cycle.notes:
+            notes_checked += 1
+            if (round_, kind, json.dumps(text, sort_keys=True)) not in bodies:
+                bad.append(f"acknowledged {kind} note not stored: {cycle.trio} round {round_}")
+        lessons = {
+            r["round"]: r
+            for r in ledger.query(
+                "SELECT round, starts_at, status, teacher_id FROM research_lesson"
+                " WHERE lesson_study_id = ?",
+                (cid,),
+            )
+        }
+        for round_, starts in cycle.planned.items():
+            lesson = lessons.get(round_)
+            if lesson is None or lesson["starts_at"] != to_db_time(starts):
+                bad.append(f"research lesson {round_} of {cycle.trio} not as planned")
+                continue
+            predictions = sum(1 for r, kind, _ in bodies if r == round_ and kind == "prediction")
+            if predictions != 9:
+                bad.append(f"{cycle.trio} lesson {round_}: {predictions} predictions, not 9")
+            if starts <= sim.clock.now and lesson["status"] in ("taught", "discussed"):
+                taught += 1
+            _lesson_deliveries(sim, cycle, round_, starts, expected, got)
+        for round_ in cycle.discussed:
+            discussed += 1
+            if lessons.get(round_) is None or lessons[round_]["status"] != "discussed":
+                bad.append(f"{cycle.trio} lesson {round_} discussed, not stored so")
+        if cycle.author is None:
+            continue
+        accounts += 1
+        account = ledger.query(
+            "SELECT status, revision FROM lesson_study_account WHERE lesson_study_id = ?", (cid,)
+        )
+        if not account or account[0]["revision"] != cycle.revision:
+            bad.append(f"acknowledged account of {cycle.trio} not stored at its revision")
+            continue
+        ls_agreed += account[0]["status"] == "agreed"
+        members = set(cycle.members)
+        if not cycle.unsure and members <= cycle.approvals.get(cycle.revision, set()):
+            if account[0]["status"] != "agreed" or rows[0]["status"] != "agreed":
+                bad.append(f"account of {cycle.trio} approved by all three, but not agreed")
+            elif cycle.agreed_seen != members:
+                bad.append(f"account of {cycle.trio} agreed; told {len(cycle.agreed_seen)} of 3")
+    failures.extend(bad[:8])
+    if len(bad) > 8:
+        failures.append(f"… and {len(bad) - 8} more trio-work failures")
+    return {
+        "meetings held (attendance) / reflections after them": f"{held} / {reflections}",
+        "summaries sent / agreed (approved by all: should be agreed)": (
+            f"{sum(m.focus is not None for m in rec.held.values())} / {agreed} ({should_agree})"
+        ),
+        "lesson-study trios / cycles started": f"{len(rec.cycles)} / {started}",
+        "research lessons planned / taught / discussed": (
+            f"{sum(len(c.planned) for c in rec.cycles.values())} / {taught} / {discussed}"
+        ),
+        "lesson-study notes acknowledged and checked": notes_checked,
+        "accounts written / agreed": f"{accounts} / {ls_agreed}",
+        "trio work failures": len(bad),
+    }
+
+
+def _lesson_deliveries(
+    sim: Simulation,
+    cycle: Any,
+    round_: int,
+    starts: datetime,
+    expected: Counter[tuple[str, str, str]],
+    got: Counter[tuple[str, str, str]],
+) -> None:
+    """Two reminders for each of the three; after the lesson, the teacher's thanks and each
+    observer's ask for notes — if the lesson was due before the term's end."""
+    if starts > sim.clock.now:
+        return
+    by_ref = {p.m.ref: p for p in sim.people}
+    for ref in cycle.members:
+        p = by_ref[ref]
+        if p.blocked_at is not None:
+            continue
+        inbox = sim.api.messages_in(p.id)
+        teaching = cycle.teachers.get(round_) == ref
+        needles = [("reminders", "⏰ Reminder", 2)]
+        needles.append(
+            ("after", "Thank you for teaching", 1)
+            if teaching
+            else ("after", f"Research lesson {round_} has ended", 1)
+        )
+        for kind, needle, count in needles:
+            key = (ref, f"{cycle.trio} lesson {round_}", kind)
+            expected[key] = count
+            got[key] = sum(
+                needle in m.plain_text
+                and f"research lesson {round_}" in m.plain_text.lower()
+                and abs(utc_of(m) - starts) < timedelta(days=1, hours=2)
+                for m in inbox
+            )
 
 
 def _digests(sim: Simulation, ledger: Ledger, days: dict[str, date], failures: list[str]) -> str:

@@ -6,12 +6,15 @@ an answer counts as acknowledged only when the bot's "saved" reply arrived.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from bench.term_roster import Member
 from bench.term_world import WatchedTelegram
@@ -21,6 +24,23 @@ PROMPT = "This week's reflection"
 NUDGE = "A gentle reminder"
 TRACE = bool(os.environ.get("TERM_TRACE"))  # print slow waits, API calls and clock steps
 REPLY_WITHIN = 45.0  # real seconds: a restart, a timeout fault and a back-off all fit
+
+
+Move = tuple[str, str | int]  # ("text", …), ("voice", seconds), ("tap" | "tapx" | "toggle", label)
+
+
+def _has_button(message: SentMessage, label: str, exact: bool = False) -> bool:
+    return any((b == label) if exact else (label in b) for row in message.buttons for b, _ in row)
+
+
+def button(message: SentMessage, label: str, exact: bool = False) -> str:
+    """The callback data of the button labelled `label` (or containing it)."""
+    return next(
+        d
+        for row in message.buttons
+        for b, d in row
+        if ((b == label or b == f"✓ {label}") if exact else label in b)
+    )
 
 
 class NoReply(Exception):
@@ -46,6 +66,51 @@ class Record:
     updates: Counter[str] = field(default_factory=Counter)
     no_reply: list[str] = field(default_factory=list)
     meetings: list[tuple[str, datetime]] = field(default_factory=list)  # (trio, starts)
+    held: dict[tuple[str, datetime], MeetingRec] = field(default_factory=dict)
+    cycles: dict[str, CycleRec] = field(default_factory=dict)  # lesson-study trio -> cycle
+
+
+@dataclass
+class MeetingRec:
+    """One trio meeting's after-cycle as the simulator saw it acknowledged."""
+
+    trio: str
+    starts: datetime
+    present: set[str] = field(default_factory=set)  # attendance, once "attendance saved"
+    attendance: bool = False
+    reflections: dict[str, str | int] = field(default_factory=dict)  # ref -> take-back
+    writing: bool = False  # the summary is in someone's hands (or done)
+    focus: str | None = None  # set once "Sent to the trio for agreement" arrived
+    levels: list[str] = field(default_factory=list)
+    actions: int = 0
+    revision: int = 1
+    approvals: dict[int, set[str]] = field(default_factory=dict)  # revision -> refs
+    suggested: bool = False
+    unsure: bool = False  # an approval, suggestion or edit whose outcome is not known
+    agreed_seen: set[str] = field(default_factory=set)  # who got "the summary is agreed"
+
+
+@dataclass
+class CycleRec:
+    """One lesson-study trio's cycle as the simulator saw it acknowledged."""
+
+    trio: str
+    members: list[str]
+    started: bool = False
+    claims: set[str] = field(default_factory=set)  # steps someone is doing or has done
+    voice: bool = False
+    planned: dict[int, datetime] = field(default_factory=dict)  # round -> lesson starts
+    teachers: dict[int, str] = field(default_factory=dict)  # round -> ref
+    notes: list[tuple[int, str, Any]] = field(default_factory=list)  # (round, kind, body)
+    observed: set[tuple[int, str]] = field(default_factory=set)
+    interviewed: set[tuple[int, str]] = field(default_factory=set)
+    discussed: set[int] = field(default_factory=set)
+    author: str | None = None  # the account's, once "gone to the trio"
+    revision: int = 1
+    approvals: dict[int, set[str]] = field(default_factory=dict)
+    suggested: bool = False
+    unsure: bool = False
+    agreed_seen: set[str] = field(default_factory=set)
 
 
 TYPOS = ("teh", "recieve", "seperate", "definately", "wich", "acheive")
@@ -71,6 +136,8 @@ class Person:
         self.seen = 0  # messages in their chat already reacted to
         self.busy = False
         self.within = REPLY_WITHIN
+        self.display = f"T{telegram_id}"  # the name they gave when joining
+        self.handled: set[int] = set()  # notices already acted on (or ignored on purpose)
 
     # -- primitives ---------------------------------------------------------------------
     def _count(self) -> int:
@@ -156,6 +223,129 @@ class Person:
             return message
         return await self._expect(since, expect)
 
+    def push(self, move: Move, on: SentMessage | None) -> None:
+        """Send one text, voice note or tap (on `on`'s buttons), without waiting."""
+        kind, value = move
+        if kind == "text":
+            self.api.push_update(self.api.text(self.id, str(value)))
+        elif kind == "voice":
+            self.api.push_update(self.api.voice(self.id, duration=int(value)))
+        else:
+            assert on is not None, move
+            data = button(on, str(value), exact=kind in ("toggle", "tapx"))
+            self.api.push_update(self.api.callback(self.id, on.message_id, data))
+        self.rec.updates[{"text": "text", "voice": "voice"}.get(kind, "callback")] += 1
+
+    async def converse(
+        self,
+        opening: Move,
+        answer: Callable[[SentMessage], Move | None],
+        done: str,
+        on: SentMessage | None = None,
+        steps: int = 90,
+    ) -> SentMessage:
+        """A whole flow: send `opening`, then answer each question the bot asks (`answer`
+        recognises a question and says what to do; pure, so asking again gets the same answer)
+        until a message containing `done` arrives. When the bot falls silent (a crash, a lost
+        reply), do what a person would: /start, and tap Continue on the unfinished flow."""
+        began = since = self._count()
+        self.push(opening, on)
+        resumes = 0
+        asked: Counter[str] = Counter()
+        got: SentMessage | None = None
+        again = False  # answer `got` again: a pick edited it in place
+        while steps > 0:
+            steps -= 1
+            if not again:
+                got = await self._next_question(since, answer, done)
+            again = False
+            if got is None:
+                late = self._find(began, done)
+                if late is not None:
+                    return late
+                if resumes >= 3 or not await self._resume():
+                    return await self._give_up(done)
+                resumes += 1
+                self.rec.behaviour["flow: carried on after silence (/start, Continue)"] += 1
+                since = self._count()
+                continue
+            if done in got.plain_text:
+                return got
+            move = answer(got)
+            assert move is not None
+            asked[f"{got.plain_text}|{move}"] += 1
+            if asked[f"{got.plain_text}|{move}"] > 3:  # the same question over and over
+                return await self._give_up(done)
+            since = self._count()
+            self.push(move, got)
+            if move[0] == "toggle":
+                # A pick edits the question's buttons in place; no new message comes.
+                question, mark = got, f"✓ {move[1]}"
+
+                def picked(_: object, q: SentMessage = question, mark: str = mark) -> bool:
+                    return _has_button(q, mark, exact=True)
+
+                ok = await self.api.wait_for(self.id, picked, self.within)
+                got, again = (question if ok else None), True
+        return await self._give_up(done)
+
+    async def _next_question(
+        self, since: int, answer: Callable[[SentMessage], Move | None], done: str
+    ) -> SentMessage | None:
+        """The newest message from `since` that is a question `answer` knows, or `done`."""
+
+        def known(m: SentMessage) -> bool:
+            return done in m.plain_text or answer(m) is not None
+
+        ok = await self.api.wait_for(
+            self.id, lambda ms: any(known(m) for m in ms[since:]), self.within
+        )
+        if not ok:
+            return None
+        await asyncio.sleep(0.15)  # a second part (reason, then the question) may follow
+        return [m for m in self.api.messages_in(self.id)[since:] if known(m)][-1]
+
+    def _find(self, since: int, needle: str) -> SentMessage | None:
+        found = [m for m in self.api.messages_in(self.id)[since:] if needle in m.plain_text]
+        return found[-1] if found else None
+
+    async def _resume(self) -> bool:
+        """/start, then Continue on "You have an unfinished …"; False if nothing is open."""
+        since = self._count()
+        self.push(("text", "/start"), None)
+        ok = await self.api.wait_for(
+            self.id, lambda ms: any("unfinished" in m.plain_text for m in ms[since:]), self.within
+        )
+        offer = self._find(since, "unfinished")
+        if not ok or offer is None or not _has_button(offer, "Continue"):
+            return False
+        self.push(("tap", "Continue"), offer)
+        return True
+
+    async def _give_up(self, done: str) -> SentMessage:
+        """Leave a flow that cannot be finished (so the next one is not blocked), unsure."""
+        self.rec.no_reply.append(f"{self.m.ref}: no {done!r}")
+        since = self._count()
+        self.push(("text", "/cancel"), None)
+        await self.api.wait_for(self.id, lambda ms: len(ms) > since, self.within / 3)
+        raise NoReply(done)
+
+    async def tap_and_see(self, message: SentMessage, label: str, needle: str) -> bool:
+        """Tap a button on a notice whose answer is the notice's own buttons changing
+        (Approve → "Approved"); tapped again once after silence. True when seen."""
+        for attempt in range(2):
+            self.push(("tap", label), message)
+            ok = await self.api.wait_for(
+                self.id, lambda _: _has_button(message, needle), self.within / (2 - attempt)
+            )
+            if ok:
+                return True
+            if not _has_button(message, label):
+                return False  # the buttons went, with no word: outcome unknown
+            self.rec.behaviour["tapped again after silence"] += 1
+        self.rec.no_reply.append(f"{self.m.ref}: tapped {label!r}, no {needle!r}")
+        return False
+
     # -- dialogues ----------------------------------------------------------------------
     async def join(self, rng: random.Random, now: datetime) -> None:
         if rng.random() < 0.08:  # a typo in the code first
@@ -170,6 +360,7 @@ class Person:
         if rng.random() < 0.1:
             self.rec.behaviour["join: typed a name"] += 1
             await self.says(self.m.name, "time zone")
+            self.display = self.m.name
         else:
             await self.taps(f"T{self.id}", "time zone")
         self.zone = (
