@@ -104,6 +104,10 @@ class BotProcess:
             **os.environ,
             "TELEGRAM_BOT_TOKEN": TOKEN,
             "TELEGRAM_API_URL": url,
+            # Simulated people type at machine speed while the simulated clock stands still,
+            # so per-person flood control (on the bot's clock) would drop a lead's long
+            # dialogue; it has its own tests (tests/test_flood.py).
+            "TRIOBOT_FLOOD_PER_MINUTE": "0",
             "TRIOBOT_DB": str(db_path),
             sim_clock.ENV: str(clock),
             "TRIOBOT_SCHEDULE_POLL_SECONDS": str(poll),
