@@ -4,10 +4,18 @@
 
 The real `triobot run` runs as a child process on the stand-in over HTTP and on a simulated
 clock (TRIOBOT_SIM_CLOCK). Teachers join through their invites, answer, snooze, skip and
-ignore weekly reflection prompts (text, voice notes, /reflect, typos, edits, cancelled flows),
-leads schedule trio meetings. Meanwhile the bot is SIGKILLed and restarted, and every fault
-kind is injected through /sim/faults. At the end the simulator's own record is checked
-against the stand-in's messages and the database; it exits 1 if any invariant fails.
+ignore weekly reflection prompts (text, voice notes, /reflect, typos, edits, cancelled flows);
+leads schedule trio meetings, record attendance and write summaries that members approve or
+ask to change; lesson-study trios run whole cycles (plans, predictions, observation and
+interview notes, discussions, an agreed account). Meanwhile the bot is SIGKILLed and
+restarted, and every fault kind is injected through /sim/faults. At the end the simulator's
+own record is checked against the stand-in's messages and the database; it exits 1 if any
+invariant fails.
+
+Simulated time stands still while the bot works, but the stand-in enforces Telegram's limits
+in real time (30 messages a second overall, about one a second per chat), so 1,000 teachers
+take most of an hour: the run is bound by what Telegram would allow, not by the bot.
+TERM_TRACE=1 prints clock steps, slow waits and every API call.
 """
 
 from __future__ import annotations
