@@ -292,8 +292,10 @@ class Simulation:
             self.spawn(person, person.join(self.rng, self.clock.now))
         elif kind == "meeting":
             lead, day = what
-            starts = london(day, 16)
-            self.spawn(lead, lead.schedule_meeting(starts.astimezone(_zone(LONDON)), starts))
+            # 16:00 on the lead's own wall clock: the bot reads the time typed in their zone.
+            zone = _zone(lead.zone)
+            starts = local_instant(day, wall(16), zone)
+            self.spawn(lead, lead.schedule_meeting(starts.astimezone(zone), starts))
         elif kind == "lesson study":
             for person, cycle in starters(self):
                 if ready(self.work, cycle) and not person.busy:
