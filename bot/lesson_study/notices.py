@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.flows.answers import Label
 from bot.flows.buttons import ButtonSigner
-from bot.scheduling.timing import Calendar, Preferences, allowed, next_allowed
+from bot.scheduling.timing import Calendar, allowed, next_allowed, preferences
 from bot.texts import Texts, split_message
 from storage.db import Transaction
 from storage.lesson_study import Member
@@ -18,16 +17,6 @@ from storage.outbox import OutboxRepo
 # A button on a notice: its label and the fields signed into its callback data.
 NoticeButton = tuple[Label, tuple[str | int, ...]]
 CalendarSource = Callable[[Transaction], Awaitable[Calendar]]
-
-
-def preferences(row: Any, default_zone: str) -> Preferences:
-    return Preferences(
-        zone=ZoneInfo(row["time_zone"] or default_zone),
-        reminder=time.fromisoformat(row["reminder_time"]),
-        quiet_start=time.fromisoformat(row["quiet_start"]),
-        quiet_end=time.fromisoformat(row["quiet_end"]),
-        away_until=datetime.fromisoformat(row["away_until"]).date() if row["away_until"] else None,
-    )
 
 
 class Notices:

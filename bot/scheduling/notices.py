@@ -9,17 +9,18 @@ the calendar's closures and time away) unless the caller says it cannot wait.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime, time
+from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.flows.answers import Label
 from bot.flows.buttons import ButtonSigner
-from bot.scheduling.timing import Calendar, Preferences, allowed, next_allowed
+from bot.scheduling.timing import Calendar, allowed, next_allowed, preferences
 from bot.texts import Texts, split_message
 from storage.db import Transaction, utcnow
 from storage.outbox import OutboxRepo
-from storage.people import PeopleRepo, Person
+from storage.people import PeopleRepo
 
 CalendarSource = Callable[[Transaction], Awaitable[Calendar]]
 
@@ -68,7 +69,7 @@ class Notices:
         person = await PeopleRepo.get_in(tx, person_id)
         if person is None:
             return earliest
-        prefs = preferences(person, self.zone)
+        prefs = preferences(asdict(person), self.zone)
         calendar = await self.calendar(tx)
         if allowed(earliest, prefs, calendar):
             return earliest
@@ -156,14 +157,3 @@ class Notices:
             now=self.clock(),
             dedupe_key=dedupe,
         )
-
-
-def preferences(person: Person, default_zone: str) -> Preferences:
-    """When a person may be reached, from their settings."""
-    return Preferences(
-        zone=ZoneInfo(person.time_zone or default_zone),
-        reminder=time.fromisoformat(person.reminder_time),
-        quiet_start=time.fromisoformat(person.quiet_start),
-        quiet_end=time.fromisoformat(person.quiet_end),
-        away_until=datetime.fromisoformat(person.away_until).date() if person.away_until else None,
-    )

@@ -24,6 +24,7 @@ from bot.scheduling.timing import (
     iso_week,
     local_instant,
     next_allowed,
+    preferences,
     week_start,
 )
 from bot.texts import Texts, prompts_root
@@ -81,16 +82,6 @@ class Recipient:
     chat_id: int
     language: str
     prefs: Preferences
-
-
-def _prefs(row: Any, default_zone: str) -> Preferences:
-    return Preferences(
-        zone=ZoneInfo(row["time_zone"] or default_zone),
-        reminder=time.fromisoformat(row["reminder_time"]),
-        quiet_start=time.fromisoformat(row["quiet_start"]),
-        quiet_end=time.fromisoformat(row["quiet_end"]),
-        away_until=datetime.fromisoformat(row["away_until"]).date() if row["away_until"] else None,
-    )
 
 
 class Reflections:
@@ -191,7 +182,7 @@ class Reflections:
         calendar = await self.calendar(tx)
         rows = []
         for person in await self._eligible(tx, definition):
-            prefs = _prefs(person, self.zone_name)
+            prefs = preferences(person, self.zone_name)
             day = opened.astimezone(self.zone).date() + timedelta(days=definition.weekday)
             wanted = max(now, local_instant(day, prefs.reminder, prefs.zone))
             try:
@@ -232,7 +223,7 @@ class Reflections:
         row = await tx.fetchone("SELECT * FROM person WHERE id = ?", (person_id,))
         if row is None or row["status"] != "active" or row["telegram_id"] is None:
             return None
-        prefs = _prefs(row, self.zone_name)
+        prefs = preferences(row, self.zone_name)
         return Recipient(row["id"], row["telegram_id"], row["language"] or "en", prefs)
 
     def _period_over(self, definition: PromptDefinition, period: str, now: datetime) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 MAX_DAYS_AHEAD = 400  # a calendar with no school day in a year is a mistake, not a wait
@@ -118,3 +119,14 @@ def week_start(period: str, zone: ZoneInfo) -> datetime:
     year, week = period.split("-W")
     monday = date.fromisocalendar(int(year), int(week), 1)
     return local_instant(monday, time(0, 0), zone)
+
+
+def preferences(row: Any, default_zone: str) -> Preferences:
+    """A person's Preferences from their `person` row (or anything indexable the same way)."""
+    return Preferences(
+        zone=ZoneInfo(row["time_zone"] or default_zone),
+        reminder=time.fromisoformat(row["reminder_time"]),
+        quiet_start=time.fromisoformat(row["quiet_start"]),
+        quiet_end=time.fromisoformat(row["quiet_end"]),
+        away_until=datetime.fromisoformat(row["away_until"]).date() if row["away_until"] else None,
+    )
