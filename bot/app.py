@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from telegram import Bot, BotCommand
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
@@ -30,6 +30,7 @@ from bot.handlers import (
     summaries,
 )
 from bot.ordering import PerChatOrder
+from bot.ratelimit import ChatRateLimiter
 from bot.services import Services
 from bot.texts import LANGUAGES
 from storage.db import utcnow
@@ -117,8 +118,9 @@ def build_application(
     if not polling:
         builder = builder.updater(None)
     if rate_limiter:
-        # Keeps interactive replies under Telegram's limits and rides out a 429 by waiting.
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+        # Keeps interactive replies under Telegram's limits and rides out a 429 by waiting,
+        # in that chat only (PTB's AIORateLimiter would pause every chat).
+        builder = builder.rate_limiter(ChatRateLimiter(max_retries=3))  # type: ignore[arg-type]
 
     # The outbox sends through a Bot of its own, without PTB's rate limiter: it paces itself
     # and handles 429s itself, where the limiter would retry inside the call.
