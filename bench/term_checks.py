@@ -133,14 +133,17 @@ def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
         failures.append(f"{duplicates} duplicates without any crash")
 
     # 3. Nothing in quiet hours (their own), at weekends or on the calendar's closures.
-    quiet = 0
+    quiet = replies_in_quiet = 0
     for p in sim.people:
         zone = ZoneInfo(p.zone)
         for m in sim.api.messages_in(p.id):
             local = utc_of(m).astimezone(zone)
             # Researchers are university staff: school closures are not their holidays.
             holiday = p.m.role != "researcher" and not sim.term.is_school_day(local.date())
-            if in_quiet_hours(local.time(), wall(20), wall(7)) or holiday:
+            if sim.api.answers_them(m):
+                # Their own message at 21:00 gets its answer at 21:00: that is a reply.
+                replies_in_quiet += in_quiet_hours(local.time(), wall(20), wall(7)) or holiday
+            elif in_quiet_hours(local.time(), wall(20), wall(7)) or holiday:
                 quiet += 1
                 if quiet <= 5:
                     failures.append(
@@ -194,6 +197,7 @@ def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
         "duplicate deliveries": duplicates,
         "first prompts not on the expected day": off_day,
         "messages in quiet hours or on holidays": quiet,
+        "replies to people writing in their quiet hours (allowed)": replies_in_quiet,
         "weekly digests checked / mismatched": mismatched,
         "updates with no reply": len(rec.no_reply),
         **work,

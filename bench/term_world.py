@@ -26,6 +26,10 @@ from storage.db import from_db_time, to_db_time
 
 TOKEN = "123456:TERMSIM"
 REFUSED_GRACE = 3.0  # real seconds
+# How long after a person's message the bot's messages to them count as its answer. The
+# simulated clock stands still while people type, so an answer normally carries the very
+# second they wrote; a crash mid-dialogue delays it by the restart (a simulated minute or two).
+REPLY_WINDOW = 10 * 60.0  # simulated seconds
 TRACE = bool(os.environ.get("TERM_TRACE"))
 
 
@@ -38,6 +42,23 @@ class WatchedTelegram(FakeTelegram):
         # When a message to a chat was last refused with a 5xx (never delivered, and the bot
         # does not retry a reply): a waiter there need not sit out its whole patience.
         self.refused_at: dict[int, float] = {}
+        # When (simulated seconds) each person sent the bot something: the bot's answer to a
+        # message typed at 21:00 is a reply, not a message sent into their quiet hours.
+        self.spoke_at: dict[int, list[float]] = defaultdict(list)
+
+    def push_update(self, update: dict[str, Any]) -> None:
+        body = update.get("message") or update.get("edited_message") or update.get("callback_query")
+        sender = (body or {}).get("from", {}).get("id")
+        if sender is not None:
+            self.spoke_at[int(sender)].append(self.wall_clock())
+        super().push_update(update)
+
+    def answers_them(self, message: SentMessage, within: float = REPLY_WINDOW) -> bool:
+        """Whether `message` went out within `within` simulated seconds of something they sent."""
+        # Message dates are whole seconds, so one written at 12.7 s carries 12.
+        return any(
+            -1 < message.date - said <= within for said in self.spoke_at.get(message.chat_id, ())
+        )
 
     async def handle(self, method: str, params: dict[str, Any], files: Any) -> Any:
         query_user = self.open_queries.get(str(params.get("callback_query_id", "")))
