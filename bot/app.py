@@ -32,25 +32,11 @@ from bot.handlers import (
 from bot.ordering import PerChatOrder
 from bot.ratelimit import ChatRateLimiter
 from bot.services import Services
-from bot.texts import LANGUAGES
+from bot.texts import LANGUAGES, MENU
 from storage.db import utcnow
 
 log = logging.getLogger(__name__)
 
-# The command menu, in the order people see it.
-# Everyone sees these; /status and /invite are for leads and coordinators, named in /help.
-MENU = (
-    "start",
-    "help",
-    "meeting",
-    "summary",
-    "reflect",
-    "digest",
-    "lessonstudy",
-    "settings",
-    "privacy",
-    "cancel",
-)
 EXPIRY_SWEEP = timedelta(minutes=5)
 
 

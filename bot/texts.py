@@ -27,6 +27,23 @@ LANGUAGES = ("en", "es", "pt")
 DEFAULT_LANGUAGE = "en"
 TELEGRAM_LIMIT = 4096
 
+# The command menu, in the order people see it; each has a `cmd_<name>` label. /help lists
+# the same commands (less /start and /help), so the two cannot drift apart.
+MENU = (
+    "start",
+    "help",
+    "meeting",
+    "summary",
+    "reflect",
+    "digest",
+    "lessonstudy",
+    "settings",
+    "privacy",
+    "cancel",
+)
+# Not in the menu everyone sees: /help names them to leads and coordinators.
+LEAD_COMMANDS = ("status", "invite")
+
 
 def pick_language(setting: str | None, telegram_code: str | None) -> str:
     """The person's setting, else Telegram's language_code, else English."""

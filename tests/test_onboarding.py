@@ -132,3 +132,19 @@ async def test_the_command_menu_is_registered_in_three_languages(bot: BotUnderTe
             "cancel",
         ]
     assert menus["es"][1]["description"] != menus[""][1]["description"]
+
+
+async def test_help_lists_every_menu_command_and_the_lead_commands_by_role(
+    bot: BotUnderTest,
+) -> None:
+    alice, bruno = bot.person(521, "Alice"), bot.person(522, "Bruno")
+    await join(alice, "DEMOALICE")
+    await join(bruno, "DEMOBRUNO", language="Español")
+    await alice.says("/help")
+    for command in ("meeting", "summary", "reflect", "digest", "lessonstudy", "settings"):
+        assert f"/{command} — " in alice.last_text
+    assert "/status — " in alice.last_text and "/invite — " in alice.last_text
+    await bruno.says("/help")
+    assert "/lessonstudy — Lesson study: empezar un ciclo" in bruno.last_text
+    assert "/meeting — Reuniones del trío" in bruno.last_text  # labels in their language
+    assert "/status" not in bruno.last_text and "/start —" not in bruno.last_text

@@ -10,7 +10,16 @@ import pytest
 
 from bot.flows.answers import Label
 from bot.standin.html import check_telegram_html, visible_length
-from bot.texts import LANGUAGES, TELEGRAM_LIMIT, Texts, pick_language, prompts_root, split_message
+from bot.texts import (
+    LANGUAGES,
+    LEAD_COMMANDS,
+    MENU,
+    TELEGRAM_LIMIT,
+    Texts,
+    pick_language,
+    prompts_root,
+    split_message,
+)
 
 TEXTS = Texts()
 ROOT = prompts_root()
@@ -61,6 +70,7 @@ SAMPLE: dict[str, Any] = {
     "joined": {"role": "teacher", "trio": LONG, "school": LONG},
     "name": LONG,
     "roles": ["teacher", "trio_lead", "researcher", "coordinator"],
+    "commands": [*MENU, *LEAD_COMMANDS],
     "person": {
         "name": LONG,
         "language": "es",

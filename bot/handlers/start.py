@@ -8,6 +8,7 @@ from telegram.ext import Application, CommandHandler
 from bot.handlers.common import deliver, identify, say, stranger_language
 from bot.joining import Refused
 from bot.services import Context
+from bot.texts import LEAD_COMMANDS, MENU
 
 
 async def start(update: Update, context: Context) -> None:
@@ -80,7 +81,10 @@ async def help_command(update: Update, context: Context) -> None:
     if who is None:
         await say(context, chat.id, stranger_language(update), "start/no_invite")
         return
-    values = {"roles": sorted(who.roles), "joined": who.person.onboarded}
+    commands = [c for c in MENU if c not in ("start", "help")]
+    if who.roles & {"trio_lead", "coordinator"}:
+        commands += LEAD_COMMANDS
+    values = {"roles": sorted(who.roles), "joined": who.person.onboarded, "commands": commands}
     await say(context, chat.id, who.lang, "help", values)
 
 
