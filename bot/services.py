@@ -166,7 +166,11 @@ class Services:
             clock,
         )
         self.digest_delivery = DigestDelivery(
-            self.digests, self.texts, settings.digest_weekday, settings.digest_time
+            self.digests,
+            self.texts,
+            settings.digest_weekday,
+            settings.digest_time,
+            calendar=self.reflections.calendar,
         )
         kinds = {
             **self.reflections.kinds(),

@@ -4,10 +4,11 @@ durable schedule and the outbox, and /digest for a researcher and for a teacher.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from bot.standin.driver import SimPerson
 from bot.standin.world import SentMessage
+from storage.calendar import CalendarRepo
 from storage.db import to_db_time
 from tests.harness import BotUnderTest, join
 
@@ -105,3 +106,45 @@ async def test_digest_command_for_a_researcher_and_for_a_teacher(bot: BotUnderTe
     assert _documents(bruno.inbox[-2:]) == ["triobot-digest-2026-W48-schools-en.html"]
     assert "This week across the network" in bruno.inbox[-2].plain_text
     assert await bot.db.fetchval("SELECT COUNT(*) FROM digest") == 2  # W48 and W47 archived
+
+
+async def test_the_digest_waits_for_each_readers_allowed_hours(bot: BotUnderTest) -> None:
+    """Monday 08:00 in London is midnight in California and a closure day for a school: the
+    digest waits for the researcher's morning and the teacher's next school day."""
+    cast = await _programme(bot)
+    async with bot.db.transaction() as tx:
+        await tx.execute("UPDATE person SET digest_opt_in = 1 WHERE telegram_id = 801")
+        await tx.execute(
+            "UPDATE person SET time_zone = 'America/Los_Angeles' WHERE telegram_id = 803"
+        )
+        await CalendarRepo.replace(
+            tx, [("closure", date(2026, 11, 30), date(2026, 12, 1), "Training days")]
+        )
+    services = bot.services
+    services.reflections.forget_calendar()
+
+    async def no_wait(seconds: float) -> None:
+        bot.clock.advance(seconds)
+
+    services.attach_sender(services.sender.bot, monotonic=bot.clock.monotonic, sleep=no_wait)
+    await services.digest_delivery.ensure()
+    bot.clock.now = datetime(2026, 11, 30, 8, 1, tzinfo=UTC)
+    await services.scheduler.run_due()
+    await services.sender.drain()
+    dana, alice = cast["Dana"], cast["Alice"]
+    assert not _documents(dana.inbox) and not _documents(alice.inbox)
+    waiting = await bot.db.fetchall(
+        "SELECT p.telegram_id, MIN(o.not_before) FROM outbox o JOIN person p ON p.id ="
+        " o.person_id WHERE o.kind = 'digest' AND o.status = 'pending' GROUP BY 1 ORDER BY 1"
+    )
+    assert [(r[0], r[1]) for r in waiting] == [
+        (801, "2026-12-02T07:00:00.000000Z"),  # Wednesday 07:00 in London, after the closure
+        (803, "2026-11-30T15:00:00.000000Z"),  # Monday 07:00 in Los Angeles
+    ]
+    await bot.run_until(datetime(2026, 11, 30, 15, 1, tzinfo=UTC))
+    assert _documents(dana.inbox) == ["triobot-digest-2026-W48-researchers-en.html"]
+    assert not _documents(alice.inbox)
+    await bot.run_until(datetime(2026, 12, 2, 7, 1, tzinfo=UTC))
+    assert _documents(alice.inbox) == ["triobot-digest-2026-W48-schools-en.html"]
+    for message in (dana.inbox[-1], alice.inbox[-1]):
+        assert message.document is not None

@@ -5,10 +5,15 @@ the row fires inside the scheduler's transaction: the week that just ended is co
 archived, each needed (audience, language) file is built once and stored, and every recipient
 gets two outbox rows, the short message and the file. Dedupe keys make a second firing add
 nothing; the next week's row is scheduled in the same transaction.
+
+Each recipient's rows wait for a moment they may be reached: outside their quiet hours and time
+away, on a weekday; a teacher's also not on a school closure (a researcher's university does
+not close for half-term). Monday 08:00 in London is Sunday night in California.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -16,7 +21,8 @@ from bot.digest.compile import monday_of, shift_week
 from bot.digest.render import Audience, Rendered
 from bot.digest.service import Digests
 from bot.scheduling.scheduler import Fired, Kind, Late
-from bot.scheduling.timing import iso_week, local_instant
+from bot.scheduling.timing import Calendar, allowed, iso_week, local_instant, next_allowed
+from bot.scheduling.timing import preferences as preferences_of
 from bot.texts import Texts
 from storage.db import Transaction
 from storage.digests import DigestArchive
@@ -28,11 +34,20 @@ KIND = "digest_weekly"
 
 
 class DigestDelivery:
-    def __init__(self, digests: Digests, texts: Texts, weekday: str, at: str) -> None:
+    def __init__(
+        self,
+        digests: Digests,
+        texts: Texts,
+        weekday: str,
+        at: str,
+        *,
+        calendar: Callable[[Transaction], Awaitable[Calendar]] | None = None,
+    ) -> None:
         self.digests = digests
         self.texts = texts
         self.weekday = WEEKDAYS.index(weekday)
         self.at = time.fromisoformat(at)
+        self.calendar = calendar  # the schools' calendar; None: weekdays only
 
     def kinds(self) -> dict[str, Kind]:
         # Of several missed weeks (the bot was down), only the latest is sent: old digests
@@ -65,7 +80,10 @@ class DigestDelivery:
         assert digest_id is not None  # the week is over, so week() archived it
         sent = 0
         built: dict[tuple[Audience, str], tuple[Rendered, int]] = {}
-        for audience, person_id, chat_id, lang in await self._recipients(tx):
+        schools = await self.calendar(tx) if self.calendar is not None else Calendar()
+        for row in await self._recipients(tx):
+            audience, person_id, chat_id, lang = row[0], row[1], row[2], row[3]
+            calendar = Calendar() if audience == "researchers" else schools
             if (audience, lang) not in built:
                 rendered = self.digests.render(prepared, audience, lang)
                 file_id = await DigestArchive.store_file(
@@ -73,7 +91,8 @@ class DigestDelivery:
                 )
                 built[(audience, lang)] = (rendered, file_id)
             rendered, file_id = built[(audience, lang)]
-            await self._queue(tx, rendered, file_id, person_id, chat_id, lang, now)
+            not_before = self._when_allowed(row, calendar, now)
+            await self._queue(tx, rendered, file_id, person_id, chat_id, lang, now, not_before)
             sent += 1
         await self._schedule(tx, shift_week(week, 1))
         return Fired(note=f"{week}: {sent} recipients")
@@ -84,7 +103,8 @@ class DigestDelivery:
             await tx.fetchall(
                 "SELECT CASE WHEN EXISTS (SELECT 1 FROM person_role r WHERE r.person_id = p.id"
                 "  AND r.role = 'researcher') THEN 'researchers' ELSE 'schools' END AS audience,"
-                " p.id, p.telegram_id, COALESCE(p.language, 'en') FROM person p"
+                " p.id, p.telegram_id, COALESCE(p.language, 'en'), p.time_zone,"
+                " p.reminder_time, p.quiet_start, p.quiet_end, p.away_until FROM person p"
                 " WHERE p.status = 'active' AND p.telegram_id IS NOT NULL AND ("
                 "  EXISTS (SELECT 1 FROM person_role r WHERE r.person_id = p.id"
                 "   AND r.role = 'researcher')"
@@ -93,6 +113,16 @@ class DigestDelivery:
                 " ORDER BY p.id"
             )
         )
+
+    def _when_allowed(self, row: Any, calendar: Calendar, now: datetime) -> datetime | None:
+        """None (send now) or the recipient's next allowed moment."""
+        prefs = preferences_of(row, str(self.digests.zone))
+        if allowed(now, prefs, calendar):
+            return None
+        try:
+            return next_allowed(now, prefs, calendar)
+        except ValueError:  # no allowed day left in the calendar: better now than never
+            return None
 
     async def _queue(
         self,
@@ -103,6 +133,7 @@ class DigestDelivery:
         chat_id: int,
         lang: str,
         now: datetime,
+        not_before: datetime | None,
     ) -> None:
         key = f"digest:{rendered.week}:{person_id}"
         for index, part in enumerate(rendered.message):
@@ -113,6 +144,7 @@ class DigestDelivery:
                 {"text": part},
                 now=now,
                 person_id=person_id,
+                not_before=not_before,
                 dedupe_key=f"{key}:m{index}",
             )
         caption = self.texts.render(
@@ -126,5 +158,6 @@ class DigestDelivery:
             {"text": caption, "document": document},
             now=now,
             person_id=person_id,
+            not_before=not_before,
             dedupe_key=f"{key}:file",
         )
