@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.scheduling.outbox_sender import OutboxSender
-from bot.scheduling.timing import Calendar, in_quiet_hours
+from bot.scheduling.timing import Calendar, Preferences, deferred, in_quiet_hours
 from bot.standin.driver import SimPerson
 from bot.standin.world import SentMessage
 from storage.calendar import CalendarRepo
@@ -504,3 +504,18 @@ async def test_a_person_sets_away_until_in_settings_and_hears_nothing_until_then
     await bruno.taps("Away until")
     await bruno.taps("I'm not away")
     assert await bot.db.fetchval("SELECT away_until FROM person WHERE telegram_id = 201") is None
+
+
+def test_deferred_waits_for_allowed_hours_but_not_past_latest_or_forever() -> None:
+    prefs = Preferences(ZoneInfo("Europe/London"), time(16), time(20), time(7))
+    friday_night = datetime(2026, 11, 27, 21, 0, tzinfo=UTC)
+    monday_7 = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+    assert deferred(friday_night, prefs, Calendar()) == monday_7  # past quiet hours and weekend
+    noon = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    assert deferred(noon, prefs, Calendar()) == noon  # allowed now: now
+    # A reminder due before Saturday's event goes now rather than after it.
+    saturday = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+    assert deferred(friday_night, prefs, Calendar(), latest=saturday) == friday_night
+    # A calendar with no school day left: now, not never.
+    over = Calendar(terms=((date(2026, 9, 1), date(2026, 11, 27)),))
+    assert deferred(friday_night, prefs, over) == friday_night

@@ -21,7 +21,7 @@ from bot.digest.compile import monday_of, shift_week
 from bot.digest.render import Audience, Rendered
 from bot.digest.service import Digests
 from bot.scheduling.scheduler import Fired, Kind, Late
-from bot.scheduling.timing import Calendar, allowed, iso_week, local_instant, next_allowed
+from bot.scheduling.timing import Calendar, deferred, iso_week, local_instant
 from bot.scheduling.timing import preferences as preferences_of
 from bot.texts import Texts
 from storage.db import Transaction
@@ -116,13 +116,8 @@ class DigestDelivery:
 
     def _when_allowed(self, row: Any, calendar: Calendar, now: datetime) -> datetime | None:
         """None (send now) or the recipient's next allowed moment."""
-        prefs = preferences_of(row, str(self.digests.zone))
-        if allowed(now, prefs, calendar):
-            return None
-        try:
-            return next_allowed(now, prefs, calendar)
-        except ValueError:  # no allowed day left in the calendar: better now than never
-            return None
+        when = deferred(now, preferences_of(row, str(self.digests.zone)), calendar)
+        return None if when == now else when
 
     async def _queue(
         self,

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.flows.answers import Label
 from bot.flows.buttons import ButtonSigner
-from bot.scheduling.timing import Calendar, allowed, next_allowed, preferences
+from bot.scheduling.timing import Calendar, deferred, preferences
 from bot.texts import Texts, split_message
 from storage.db import Transaction
 from storage.lesson_study import Member
@@ -57,14 +57,7 @@ class Notices:
         not_before = now
         if defer:
             prefs = preferences(member.row, self.zone)
-            calendar = await self.calendar(tx)
-            if not allowed(now, prefs, calendar):
-                try:
-                    later = next_allowed(now, prefs, calendar)
-                except ValueError:  # no allowed day left in the calendar: now, not never
-                    later = now
-                # A reminder waits only while that still comes before what it is for.
-                not_before = now if latest is not None and later > latest else later
+            not_before = deferred(now, prefs, await self.calendar(tx), latest)
         text = self.texts.render(member.language, template, values)
         parts = split_message(text)
         for index, part in enumerate(parts):

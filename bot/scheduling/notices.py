@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.flows.answers import Label
 from bot.flows.buttons import ButtonSigner
-from bot.scheduling.timing import Calendar, allowed, next_allowed, preferences
+from bot.scheduling.timing import Calendar, deferred, preferences
 from bot.texts import Texts, split_message
 from storage.db import Transaction, utcnow
 from storage.outbox import OutboxRepo
@@ -70,14 +70,7 @@ class Notices:
         if person is None:
             return earliest
         prefs = preferences(asdict(person), self.zone)
-        calendar = await self.calendar(tx)
-        if allowed(earliest, prefs, calendar):
-            return earliest
-        try:
-            later = next_allowed(earliest, prefs, calendar)
-        except ValueError:  # no allowed day left in the calendar: better now than never
-            return earliest
-        return earliest if latest is not None and later > latest else later
+        return deferred(earliest, prefs, await self.calendar(tx), latest)
 
     def keyboard(self, lang: str, rows: ButtonRows) -> dict[str, Any] | None:
         if not rows:

@@ -109,6 +109,22 @@ def next_allowed(
     raise ValueError("no allowed moment within a year: check the term calendar")
 
 
+def deferred(
+    earliest: datetime, prefs: Preferences, calendar: Calendar, latest: datetime | None = None
+) -> datetime:
+    """When a message meant for `earliest` should go: then if the person may be reached,
+    else their next allowed moment — unless that is later than `latest` (a reminder must come
+    before its meeting, even in quiet hours) or the calendar has no allowed day left (better
+    now than never)."""
+    if allowed(earliest, prefs, calendar):
+        return earliest
+    try:
+        later = next_allowed(earliest, prefs, calendar)
+    except ValueError:
+        return earliest
+    return earliest if latest is not None and later > latest else later
+
+
 def iso_week(moment: datetime, zone: ZoneInfo) -> str:
     year, week, _ = moment.astimezone(zone).isocalendar()
     return f"{year}-W{week:02d}"
