@@ -133,7 +133,7 @@ class Services:
         )
         self.lesson_study = LessonStudy(
             self.db,
-            LessonNotices(self.texts, signer, self.reflections.calendar, settings.programme_tz),
+            LessonNotices(notices),
             programme_zone=settings.programme_tz,
             lesson_minutes=settings.lesson_study_lesson_minutes,
             stall_after=timedelta(days=settings.lesson_study_stall_days),

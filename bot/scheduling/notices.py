@@ -69,8 +69,15 @@ class Notices:
         person = await PeopleRepo.get_in(tx, person_id)
         if person is None:
             return earliest
-        prefs = preferences(asdict(person), self.zone)
-        return deferred(earliest, prefs, await self.calendar(tx), latest)
+        return await self.when_allowed_for(tx, asdict(person), earliest, latest)
+
+    async def when_allowed_for(
+        self, tx: Transaction, row: Any, earliest: datetime, latest: datetime | None
+    ) -> datetime:
+        """The same, for a person whose `person` row (or its columns) the caller holds."""
+        if self.calendar is None:
+            return earliest
+        return deferred(earliest, preferences(row, self.zone), await self.calendar(tx), latest)
 
     def keyboard(self, lang: str, rows: ButtonRows) -> dict[str, Any] | None:
         if not rows:
@@ -108,6 +115,37 @@ class Notices:
             earliest = max(not_before, now) if not_before is not None else now
             chosen = await self.when_allowed(tx, person_id, earliest, latest)
             not_before = chosen if chosen > now else not_before
+        await self.queue(
+            tx,
+            chat_id,
+            lang,
+            template,
+            values,
+            dedupe=lambda index: dedupe if index == 0 else f"{dedupe}:{index}",
+            person_id=person_id,
+            buttons=buttons,
+            kind=kind,
+            now=self.clock(),
+            not_before=not_before,
+        )
+
+    async def queue(
+        self,
+        tx: Transaction,
+        chat_id: int,
+        lang: str,
+        template: str,
+        values: Mapping[str, Any],
+        *,
+        dedupe: Callable[[int], str],
+        person_id: int | None,
+        buttons: ButtonRows,
+        kind: str,
+        now: datetime,
+        not_before: datetime | None,
+    ) -> None:
+        """Render and queue as it stands (no deferral): split to fit Telegram, the buttons on
+        the last part, each part under its own dedupe key, `dedupe(index)`."""
         text = self.texts.render(lang, template, values)
         parts = split_message(text)
         markup = self.keyboard(lang, buttons)
@@ -120,10 +158,10 @@ class Notices:
                 chat_id,
                 kind,
                 payload,
-                now=self.clock(),
+                now=now,
                 person_id=person_id,
                 not_before=not_before,
-                dedupe_key=dedupe if index == 0 else f"{dedupe}:{index}",
+                dedupe_key=dedupe(index),
             )
 
     async def send_file(
