@@ -6,7 +6,7 @@ import json
 import time as wallclock
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,8 @@ from bot.texts import Texts, prompts_root
 from storage.calendar import CalendarRepo
 from storage.db import Database, Transaction, to_db_time, utcnow
 from storage.outbox import OutboxRepo
+from storage.people import PeopleRepo
+from storage.reflections import ReflectionRepo, deliver_key, nudge_key
 from storage.schedule import Due, ScheduleRepo
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
@@ -181,7 +183,7 @@ class Reflections:
         _, opened = self.period_of(definition, due.due_at)
         calendar = await self.calendar(tx)
         rows = []
-        for person in await self._eligible(tx, definition):
+        for person in await ReflectionRepo.eligible(tx, definition.roles, definition.trios):
             prefs = preferences(person, self.zone_name)
             day = opened.astimezone(self.zone).date() + timedelta(days=definition.weekday)
             wanted = max(now, local_instant(day, prefs.reminder, prefs.zone))
@@ -190,7 +192,7 @@ class Reflections:
             except ValueError:
                 continue
             payload = json.dumps({"prompt": definition.key, "period": period})
-            key = f"deliver:{definition.key}:{period}:{person['id']}"
+            key = deliver_key(definition.key, period, person["id"])
             rows.append(("reflection_deliver", person["id"], None, payload, to_db_time(when), key))
         await ScheduleRepo.add_many(tx, rows)
         next_name, next_opens = self.next_period(definition, opened)
@@ -203,28 +205,12 @@ class Reflections:
         )
         return Fired(note=f"{len(rows)} deliveries")
 
-    async def _eligible(self, tx: Transaction, definition: PromptDefinition) -> list[Any]:
-        # Lists travel as one JSON parameter (json_each), so no SQL is ever assembled.
-        sql = (
-            "SELECT DISTINCT p.* FROM person p JOIN person_role r ON r.person_id = p.id"
-            " WHERE p.status = 'active' AND p.onboarded_at IS NOT NULL"
-            " AND r.role IN (SELECT value FROM json_each(?))"
-        )
-        params: list[Any] = [json.dumps(sorted(definition.roles))]
-        if definition.trios:
-            sql += (
-                " AND p.id IN (SELECT m.person_id FROM trio_member m JOIN trio t"
-                " ON t.id = m.trio_id WHERE t.ref IN (SELECT value FROM json_each(?)))"
-            )
-            params.append(json.dumps(sorted(definition.trios)))
-        return await tx.fetchall(sql, params)
-
     async def _recipient(self, tx: Transaction, person_id: int | None) -> Recipient | None:
-        row = await tx.fetchone("SELECT * FROM person WHERE id = ?", (person_id,))
-        if row is None or row["status"] != "active" or row["telegram_id"] is None:
+        person = None if person_id is None else await PeopleRepo.get_in(tx, person_id)
+        if person is None or person.status != "active" or person.telegram_id is None:
             return None
-        prefs = preferences(row, self.zone_name)
-        return Recipient(row["id"], row["telegram_id"], row["language"] or "en", prefs)
+        prefs = preferences(asdict(person), self.zone_name)
+        return Recipient(person.id, person.telegram_id, person.language or "en", prefs)
 
     def _period_over(self, definition: PromptDefinition, period: str, now: datetime) -> bool:
         current, _ = self.period_of(definition, now)
@@ -236,10 +222,7 @@ class Reflections:
         if definition is None or who is None:
             return Fired(note="no longer applies")
         period = due.payload["period"]
-        existing = await tx.fetchone(
-            "SELECT id, status FROM reflection WHERE person_id = ? AND prompt = ? AND period = ?",
-            (who.person_id, definition.key, period),
-        )
+        existing = await ReflectionRepo.find(tx, who.person_id, definition.key, period)
         if existing is not None and existing["status"] in ("answered", "skipped"):
             return Fired(note=f"already {existing['status']}")
         if self._period_over(definition, period, now):
@@ -248,18 +231,14 @@ class Reflections:
         if not allowed(now, who.prefs, calendar):
             # Caught up late, or snoozed into a bad moment: move to the next good one.
             return Fired(until=next_allowed(now, who.prefs, calendar), note="not now for them")
-        if existing is None:
-            reflection_id = await tx.execute(
-                "INSERT INTO reflection (person_id, prompt, period, status, delivered_at)"
-                " VALUES (?, ?, ?, 'delivered', ?)",
-                (who.person_id, definition.key, period, to_db_time(now)),
-            )
-        else:
-            reflection_id = int(existing["id"])
-            await tx.execute(
-                "UPDATE reflection SET status = 'delivered', delivered_at = ? WHERE id = ?",
-                (to_db_time(now), reflection_id),
-            )
+        reflection_id = await ReflectionRepo.delivered(
+            tx,
+            who.person_id,
+            definition.key,
+            period,
+            now,
+            None if existing is None else int(existing["id"]),
+        )
         text = self.texts.render(who.language, definition.template)
         payload = self.message(who.language, "reflections/delivered", text, reflection_id)
         payload["reflection"] = reflection_id  # so a send that fails can undo "delivered"
@@ -286,7 +265,7 @@ class Reflections:
             nudge_at,
             person_id=who.person_id,
             payload={"prompt": definition.key, "period": period, "reflection": reflection_id},
-            dedupe_key=f"nudge:{definition.key}:{period}:{who.person_id}",
+            dedupe_key=nudge_key(definition.key, period, who.person_id),
         )
         return Fired()
 
@@ -295,10 +274,7 @@ class Reflections:
         who = await self._recipient(tx, due.person_id)
         if definition is None or who is None:
             return Fired(note="no longer applies")
-        row = await tx.fetchone(
-            "SELECT status, nudged_at FROM reflection WHERE id = ? AND person_id = ?",
-            (due.payload["reflection"], who.person_id),
-        )
+        row = await ReflectionRepo.nudge_state(tx, due.payload["reflection"], who.person_id)
         if row is None or row["status"] != "delivered" or row["nudged_at"] is not None:
             return Fired(note="answered, skipped or already nudged")
         if self._period_over(definition, due.payload["period"], now):
@@ -306,10 +282,7 @@ class Reflections:
         calendar = await self.calendar(tx)
         if not allowed(now, who.prefs, calendar):
             return Fired(until=next_allowed(now, who.prefs, calendar), note="not now for them")
-        await tx.execute(
-            "UPDATE reflection SET nudged_at = ? WHERE id = ?",
-            (to_db_time(now), due.payload["reflection"]),
-        )
+        await ReflectionRepo.nudged(tx, due.payload["reflection"], now)
         text = self.texts.render(who.language, definition.template)
         payload = self.message(who.language, "reflections/nudge", text, due.payload["reflection"])
         await OutboxRepo.enqueue(
@@ -365,7 +338,7 @@ class ReflectionActions:
         r = self.r
         now = r.clock()
         async with r.db.transaction() as tx:
-            row = await tx.fetchone("SELECT * FROM reflection WHERE id = ?", (reflection_id,))
+            row = await ReflectionRepo.get(tx, reflection_id)
             if row is None:
                 return Tap("gone")
             if row["person_id"] != person_id:
@@ -376,13 +349,10 @@ class ReflectionActions:
             who = await r._recipient(tx, person_id)
             if definition is None or who is None:
                 return Tap("gone")
-            nudge_key = f"nudge:{row['prompt']}:{row['period']}:{person_id}"
+            nudge = nudge_key(row["prompt"], row["period"], person_id)
             if action == "k":
-                await tx.execute(
-                    "UPDATE reflection SET status = 'skipped', answered_at = ? WHERE id = ?",
-                    (to_db_time(now), reflection_id),
-                )
-                await ScheduleRepo.cancel(tx, nudge_key, "skipped")
+                await ReflectionRepo.skipped(tx, reflection_id, now)
+                await ScheduleRepo.cancel(tx, nudge, "skipped")
                 return Tap("skipped", reflection_id)
             if action == "a":
                 question = r.texts.render(who.language, definition.template)
@@ -398,24 +368,18 @@ class ReflectionActions:
                     ),
                 }[action]
                 until = next_allowed(max(wanted, now + timedelta(minutes=5)), who.prefs, calendar)
-                count = await tx.fetchval(
-                    "SELECT COUNT(*) FROM schedule WHERE kind = 'reflection_deliver'"
-                    " AND person_id = ? AND dedupe_key LIKE ?",
-                    (person_id, f"deliver:{row['prompt']}:{row['period']}:{person_id}%"),
-                )
+                count = await ReflectionRepo.deliveries(tx, person_id, row["prompt"], row["period"])
                 await ScheduleRepo.add(
                     tx,
                     "reflection_deliver",
                     until,
                     person_id=person_id,
                     payload={"prompt": row["prompt"], "period": row["period"]},
-                    dedupe_key=f"deliver:{row['prompt']}:{row['period']}:{person_id}:s{count}",
+                    dedupe_key=deliver_key(row["prompt"], row["period"], person_id) + f":s{count}",
                 )
                 # Still exactly one nudge, after the snoozed delivery rather than before it.
-                await ScheduleRepo.move(tx, nudge_key, until + definition.nudge_after)
-                await tx.execute(
-                    "UPDATE reflection SET status = 'due' WHERE id = ?", (reflection_id,)
-                )
+                await ScheduleRepo.move(tx, nudge, until + definition.nudge_after)
+                await ReflectionRepo.snoozed(tx, reflection_id)
                 return Tap("snoozed", reflection_id, until=until)
         return Tap("gone")
 
@@ -423,42 +387,19 @@ class ReflectionActions:
         self, tx: Transaction, person_id: int, reflection_id: int | None, answer: Any
     ) -> None:
         """Store an answer (prompted or free); the nudge for it is no longer needed."""
-        now = to_db_time(self.r.clock())
+        now = self.r.clock()
         text = json.dumps(answer, ensure_ascii=False)
         if reflection_id is None:
-            await tx.execute(
-                "INSERT INTO reflection (person_id, prompt, period, status, answer, answered_at)"
-                " VALUES (?, 'free', ?, 'answered', ?, ?)",
-                (person_id, now, text, now),
-            )
+            await ReflectionRepo.save_free(tx, person_id, text, now)
             return
-        row = await tx.fetchone(
-            "SELECT prompt, period FROM reflection WHERE id = ? AND person_id = ?",
-            (reflection_id, person_id),
-        )
-        if row is None:
-            return
-        await tx.execute(
-            "UPDATE reflection SET status = 'answered', answer = ?, answered_at = ? WHERE id = ?",
-            (text, now, reflection_id),
-        )
-        await ScheduleRepo.cancel(
-            tx, f"nudge:{row['prompt']}:{row['period']}:{person_id}", "answered"
-        )
-        await tx.execute(
-            "UPDATE schedule SET status = 'cancelled', note = 'answered' WHERE status = 'pending'"
-            " AND kind = 'reflection_deliver' AND person_id = ? AND dedupe_key LIKE ?",
-            (person_id, f"deliver:{row['prompt']}:{row['period']}:{person_id}%"),
-        )
+        row = await ReflectionRepo.answered(tx, person_id, reflection_id, text, now)
+        if row is not None:
+            nudge = nudge_key(row["prompt"], row["period"], person_id)
+            await ScheduleRepo.cancel(tx, nudge, "answered")
 
     async def open_for(self, person_id: int) -> tuple[int, str] | None:
         """The most recent prompt this person has not answered or skipped, if any."""
-        row = await self.r.db.fetchone(
-            "SELECT r.id, r.prompt, p.language FROM reflection r JOIN person p"
-            " ON p.id = r.person_id WHERE r.person_id = ? AND r.status IN ('delivered', 'due')"
-            " AND r.prompt != 'free' ORDER BY r.delivered_at DESC LIMIT 1",
-            (person_id,),
-        )
+        row = await ReflectionRepo.latest_open(self.r.db, person_id)
         if row is None or row["prompt"] not in self.r.definitions:
             return None
         definition = self.r.definitions[row["prompt"]]

@@ -1,0 +1,160 @@
+"""Reflection prompts as stored: one row per person, prompt and period, and its answer.
+
+status: due (scheduled, or put back when Telegram never took the prompt) → delivered →
+answered | skipped. A free reflection (/reflect with no prompt open) is stored as prompt
+'free', answered at once. The schedule rows that deliver and nudge a prompt are keyed
+`deliver:<prompt>:<period>:<person>[:s<n>]` and `nudge:<prompt>:<period>:<person>`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from storage.db import Database, Transaction, to_db_time
+from storage.meetings import Reader
+
+
+def deliver_key(prompt: str, period: str, person_id: int) -> str:
+    """The dedupe key of a prompt's first delivery; snoozes add `:s<n>`."""
+    return f"deliver:{prompt}:{period}:{person_id}"
+
+
+def nudge_key(prompt: str, period: str, person_id: int) -> str:
+    return f"nudge:{prompt}:{period}:{person_id}"
+
+
+class ReflectionRepo:
+    @staticmethod
+    async def eligible(q: Reader, roles: Iterable[str], trios: Iterable[str]) -> list[sqlite3.Row]:
+        """Active, onboarded people with one of `roles` (in one of `trios`, if any given)."""
+        # Lists travel as one JSON parameter (json_each), so no SQL is ever assembled.
+        sql = (
+            "SELECT DISTINCT p.* FROM person p JOIN person_role r ON r.person_id = p.id"
+            " WHERE p.status = 'active' AND p.onboarded_at IS NOT NULL"
+            " AND r.role IN (SELECT value FROM json_each(?))"
+        )
+        params: list[Any] = [json.dumps(sorted(roles))]
+        trio_refs = sorted(trios)
+        if trio_refs:
+            sql += (
+                " AND p.id IN (SELECT m.person_id FROM trio_member m JOIN trio t"
+                " ON t.id = m.trio_id WHERE t.ref IN (SELECT value FROM json_each(?)))"
+            )
+            params.append(json.dumps(trio_refs))
+        return await q.fetchall(sql, params)
+
+    @staticmethod
+    async def get(q: Reader, reflection_id: int) -> sqlite3.Row | None:
+        return await q.fetchone("SELECT * FROM reflection WHERE id = ?", (reflection_id,))
+
+    @staticmethod
+    async def find(q: Reader, person_id: int, prompt: str, period: str) -> sqlite3.Row | None:
+        return await q.fetchone(
+            "SELECT id, status FROM reflection WHERE person_id = ? AND prompt = ? AND period = ?",
+            (person_id, prompt, period),
+        )
+
+    @staticmethod
+    async def delivered(
+        tx: Transaction,
+        person_id: int,
+        prompt: str,
+        period: str,
+        now: datetime,
+        reflection_id: int | None,
+    ) -> int:
+        """Mark the prompt delivered now (creating its row if it has none); its id."""
+        if reflection_id is None:
+            return await tx.execute(
+                "INSERT INTO reflection (person_id, prompt, period, status, delivered_at)"
+                " VALUES (?, ?, ?, 'delivered', ?)",
+                (person_id, prompt, period, to_db_time(now)),
+            )
+        await tx.execute(
+            "UPDATE reflection SET status = 'delivered', delivered_at = ? WHERE id = ?",
+            (to_db_time(now), reflection_id),
+        )
+        return reflection_id
+
+    @staticmethod
+    async def nudge_state(q: Reader, reflection_id: int, person_id: int) -> sqlite3.Row | None:
+        return await q.fetchone(
+            "SELECT status, nudged_at FROM reflection WHERE id = ? AND person_id = ?",
+            (reflection_id, person_id),
+        )
+
+    @staticmethod
+    async def nudged(tx: Transaction, reflection_id: int, now: datetime) -> None:
+        await tx.execute(
+            "UPDATE reflection SET nudged_at = ? WHERE id = ?", (to_db_time(now), reflection_id)
+        )
+
+    @staticmethod
+    async def skipped(tx: Transaction, reflection_id: int, now: datetime) -> None:
+        await tx.execute(
+            "UPDATE reflection SET status = 'skipped', answered_at = ? WHERE id = ?",
+            (to_db_time(now), reflection_id),
+        )
+
+    @staticmethod
+    async def snoozed(tx: Transaction, reflection_id: int) -> None:
+        """Due again: delivered later, when the snooze ends."""
+        await tx.execute("UPDATE reflection SET status = 'due' WHERE id = ?", (reflection_id,))
+
+    @staticmethod
+    async def deliveries(tx: Transaction, person_id: int, prompt: str, period: str) -> int:
+        """How many delivery rows (first and snoozed) this prompt has had for this person."""
+        count = await tx.fetchval(
+            "SELECT COUNT(*) FROM schedule WHERE kind = 'reflection_deliver'"
+            " AND person_id = ? AND dedupe_key LIKE ?",
+            (person_id, deliver_key(prompt, period, person_id) + "%"),
+        )
+        return int(count)
+
+    @staticmethod
+    async def save_free(tx: Transaction, person_id: int, answer: str, now: datetime) -> None:
+        """A reflection nobody prompted: stored answered, its period the moment it came."""
+        stamp = to_db_time(now)
+        await tx.execute(
+            "INSERT INTO reflection (person_id, prompt, period, status, answer, answered_at)"
+            " VALUES (?, 'free', ?, 'answered', ?, ?)",
+            (person_id, stamp, answer, stamp),
+        )
+
+    @staticmethod
+    async def answered(
+        tx: Transaction, person_id: int, reflection_id: int, answer: str, now: datetime
+    ) -> sqlite3.Row | None:
+        """Store the answer to a prompt of this person's; its prompt and period (None: not
+        theirs, nothing stored). Deliveries still waiting for it are cancelled."""
+        row = await tx.fetchone(
+            "SELECT prompt, period FROM reflection WHERE id = ? AND person_id = ?",
+            (reflection_id, person_id),
+        )
+        if row is None:
+            return None
+        await tx.execute(
+            "UPDATE reflection SET status = 'answered', answer = ?, answered_at = ? WHERE id = ?",
+            (answer, to_db_time(now), reflection_id),
+        )
+        await tx.execute(
+            "UPDATE schedule SET status = 'cancelled', note = 'answered' WHERE status = 'pending'"
+            " AND kind = 'reflection_deliver' AND person_id = ? AND dedupe_key LIKE ?",
+            (person_id, deliver_key(row["prompt"], row["period"], person_id) + "%"),
+        )
+        return row
+
+    @staticmethod
+    async def latest_open(db: Database, person_id: int) -> sqlite3.Row | None:
+        """The most recent prompt this person has not answered or skipped (id, prompt,
+        language), if any."""
+        return await db.fetchone(
+            "SELECT r.id, r.prompt, p.language FROM reflection r JOIN person p"
+            " ON p.id = r.person_id WHERE r.person_id = ? AND r.status IN ('delivered', 'due')"
+            " AND r.prompt != 'free' ORDER BY r.delivered_at DESC LIMIT 1",
+            (person_id,),
+        )
