@@ -22,6 +22,9 @@ from bot.standin.api import SentMessage
 
 PROMPT = "This week's reflection"
 NUDGE = "A gentle reminder"
+# The bot's question when a flow is asked for while another is open, and its way out.
+CONFLICT = "in the middle of your"
+DISCARD = "Discard it"
 TRACE = bool(os.environ.get("TERM_TRACE"))  # print slow waits, API calls and clock steps
 REPLY_WITHIN = 45.0  # real seconds: a restart, a timeout fault and a back-off all fit
 
@@ -271,6 +274,16 @@ class Person:
                 continue
             if done in got.plain_text:
                 return got
+            if CONFLICT in got.plain_text and _has_button(got, DISCARD):
+                # Something else was left open (a prompt they walked away from, a dialogue a
+                # crash cut short): they want what they just asked for, so discard the other.
+                self.rec.behaviour["flow: discarded an unfinished one to start another"] += 1
+                asked[got.plain_text] += 1
+                if asked[got.plain_text] > 3:
+                    return await self._give_up(done)
+                since = self._count()
+                self.push(("tap", DISCARD), got)
+                continue
             move = answer(got)
             assert move is not None
             asked[f"{got.plain_text}|{move}"] += 1
@@ -295,7 +308,7 @@ class Person:
         """The newest message from `since` that is a question `answer` knows, or `done`."""
 
         def known(m: SentMessage) -> bool:
-            return done in m.plain_text or answer(m) is not None
+            return done in m.plain_text or CONFLICT in m.plain_text or answer(m) is not None
 
         ok = await self.api.wait_for(
             self.id, lambda ms: any(known(m) for m in ms[since:]), self.within
