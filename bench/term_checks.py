@@ -132,23 +132,37 @@ def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
     if sim.bot.kills == 0 and transport == 0 and duplicates:
         failures.append(f"{duplicates} duplicates without any crash")
 
-    # 3. Nothing in quiet hours (their own), at weekends or on the calendar's closures.
-    quiet = replies_in_quiet = 0
+    # 3. Nothing the bot initiated arrived in quiet hours (their own), at weekends or on the
+    #    calendar's closures. What the bot initiates goes through the outbox (its texts are
+    #    in the database); anything else it sent answered a message of theirs, and someone who
+    #    writes at 21:00 gets the answer at 21:00 (or, after a crash or a 429, a little later).
+    queued: dict[int, set[str]] = {}
+    for row in ledger.query("SELECT chat_id, json_extract(payload, '$.text') FROM outbox"):
+        queued.setdefault(int(row[0]), set()).add(row[1] or "")
+    quiet = replies_in_quiet = late_replies = 0
     for p in sim.people:
         zone = ZoneInfo(p.zone)
         for m in sim.api.messages_in(p.id):
             local = utc_of(m).astimezone(zone)
             # Researchers are university staff: school closures are not their holidays.
             holiday = p.m.role != "researcher" and not sim.term.is_school_day(local.date())
-            if sim.api.answers_them(m):
-                # Their own message at 21:00 gets its answer at 21:00: that is a reply.
-                replies_in_quiet += in_quiet_hours(local.time(), wall(20), wall(7)) or holiday
-            elif in_quiet_hours(local.time(), wall(20), wall(7)) or holiday:
-                quiet += 1
-                if quiet <= 5:
-                    failures.append(
-                        f"sent to {p.m.ref} at {local:%a %d %b %H:%M}: {m.plain_text[:50]!r}"
-                    )
+            if not (in_quiet_hours(local.time(), wall(20), wall(7)) or holiday):
+                continue
+            initiated = (m.text or "") in queued.get(p.id, ())
+            said_before = any(said <= m.date + 1 for said in sim.api.spoke_at.get(p.id, ()))
+            # An edited message no longer shows the text it was queued with: only the time
+            # rule can clear it.
+            reply = said_before and (m.edits == 0 or sim.api.answers_them(m))
+            if not initiated and reply:
+                replies_in_quiet += 1
+                late_replies += not sim.api.answers_them(m)
+                continue
+            quiet += 1
+            if quiet <= 5:
+                what = "queued" if initiated else "neither queued nor a reply"
+                failures.append(
+                    f"sent to {p.m.ref} at {local:%a %d %b %H:%M} ({what}): {m.plain_text[:50]!r}"
+                )
 
     # 4. The archived weekly digests count what the simulator counted.
     mismatched = _digests(sim, ledger, days, failures)
@@ -197,7 +211,9 @@ def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
         "duplicate deliveries": duplicates,
         "first prompts not on the expected day": off_day,
         "messages in quiet hours or on holidays": quiet,
-        "replies to people writing in their quiet hours (allowed)": replies_in_quiet,
+        "replies to people writing in their quiet hours (allowed) / of them late": (
+            f"{replies_in_quiet} / {late_replies}"
+        ),
         "weekly digests checked / mismatched": mismatched,
         "updates with no reply": len(rec.no_reply),
         **work,
