@@ -8,8 +8,8 @@ from telegram.ext import Application, CommandHandler
 from bot.data_rights import DataRights
 from bot.flows.engine import Outcome
 from bot.handlers import common, lesson_study
-from bot.handlers.common import Who, deliver, identify, say, stranger_language
-from bot.permissions import Action, allowed, refusal
+from bot.handlers.common import deliver, identify, joined, refuse, say
+from bot.permissions import allowed
 from bot.services import Context
 from bot.status import Status, programme_values, trio_values
 from storage.db import utcnow
@@ -17,29 +17,9 @@ from storage.invites import InviteAdminRepo, new_code
 from storage.status import StatusRepo
 
 
-async def _joined(update: Update, context: Context) -> Who | None:
-    """The person, if they have finished joining; otherwise they are told what to do."""
-    chat = update.effective_chat
-    if chat is None:
-        return None
-    who = await identify(update, context)
-    if who is None:
-        await say(context, chat.id, stranger_language(update), "start/no_invite")
-        return None
-    if not who.person.onboarded:
-        await say(context, chat.id, who.lang, "start/finish_joining")
-        return None
-    return who
-
-
-async def refuse(context: Context, who: Who, action: Action) -> None:
-    template, values = refusal(action)
-    await say(context, who.actor.chat_id, who.lang, template, values)
-
-
 async def invite(update: Update, context: Context) -> None:
     """Make an invite: the role, the trio and school where they apply, how many may use it."""
-    who = await _joined(update, context)
+    who = await joined(update, context)
     if who is None:
         return
     svc = context.bot_data
@@ -68,7 +48,7 @@ async def invite(update: Update, context: Context) -> None:
 
 async def status(update: Update, context: Context) -> None:
     """The programme at a glance for a coordinator; a lead's own trio for a trio lead."""
-    who = await _joined(update, context)
+    who = await joined(update, context)
     if who is None:
         return
     svc = context.bot_data

@@ -22,6 +22,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
 
 from bot.flows.answers import Label
 from bot.flows.engine import Actor, Button, Keyboard, Outcome, Say, Tapped, Toast
+from bot.permissions import Action, refusal
 from bot.services import Context
 from bot.texts import pick_language, split_message
 from storage.db import Transaction
@@ -74,6 +75,28 @@ async def identify(update: Update, context: Context) -> Who | None:
 async def _reactivate(tx: Transaction, person: Person) -> None:
     status: PersonStatus = "active" if person.onboarded else "joining"
     await PeopleRepo.set_status(tx, person.id, status)
+
+
+async def joined(update: Update, context: Context) -> Who | None:
+    """The person, if they have finished joining; otherwise they are told what to do (a
+    stranger how to get an invite, someone half-way through joining to finish)."""
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    who = await identify(update, context)
+    if who is None:
+        await say(context, chat.id, stranger_language(update), "start/no_invite")
+        return None
+    if not who.person.onboarded:
+        await say(context, chat.id, who.lang, "start/finish_joining")
+        return None
+    return who
+
+
+async def refuse(context: Context, who: Who, action: Action) -> None:
+    """Tell them, in their language, why they may not do `action` and who can."""
+    template, values = refusal(action)
+    await say(context, who.actor.chat_id, who.lang, template, values)
 
 
 def stranger_language(update: Update) -> str:

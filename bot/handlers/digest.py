@@ -14,8 +14,7 @@ from bot.digest.compile import parse_week
 from bot.digest.exports import write_xlsx
 from bot.digest.render import Audience, Rendered
 from bot.digest.service import Week
-from bot.handlers.admin import _joined, refuse
-from bot.handlers.common import Who, say
+from bot.handlers.common import Who, joined, refuse, say
 from bot.permissions import allowed
 from bot.services import Context
 from storage.digests import DigestArchive
@@ -23,7 +22,7 @@ from storage.digests import DigestArchive
 
 async def digest(update: Update, context: Context) -> None:
     """The digest as a short message, then the full digest as an HTML file."""
-    who = await _joined(update, context)
+    who = await joined(update, context)
     if who is None:
         return
     svc = context.bot_data

@@ -12,25 +12,19 @@ from telegram.ext import Application, CommandHandler
 from bot.flows.answers import Label
 from bot.flows.engine import Outcome, Tapped, Toast
 from bot.handlers import common
-from bot.handlers.common import Who, deliver, identify, say, stranger_language
+from bot.handlers.common import Who, deliver, joined, refuse, say
 from bot.lesson_study.service import Opened
 from bot.lesson_study.views import Snapshot, actions_for, card_values
-from bot.permissions import allowed, refusal
+from bot.permissions import allowed
 from bot.services import Context
 
 
 async def lessonstudy(update: Update, context: Context) -> None:
     """The trio's running cycle with what to do next, or the questions that start one."""
-    chat = update.effective_chat
-    if chat is None:
-        return
-    who = await identify(update, context)
+    who = await joined(update, context)
     if who is None:
-        await say(context, chat.id, stranger_language(update), "start/no_invite")
         return
-    if not who.person.onboarded:
-        await say(context, chat.id, who.lang, "start/finish_joining")
-        return
+    chat_id = who.actor.chat_id
     svc = context.bot_data
     memberships = await svc.programme.memberships(who.person.id)
     trios = [
@@ -39,8 +33,7 @@ async def lessonstudy(update: Update, context: Context) -> None:
         if allowed(who.roles, "lesson_study.run", trio_id=m.trio.id, memberships=memberships)
     ]
     if not trios:
-        template, values = refusal("lesson_study.run")
-        await say(context, chat.id, who.lang, template, values)
+        await refuse(context, who, "lesson_study.run")
         return
     cycles = await svc.lesson_study.visible(who.person.id)
     if cycles:
@@ -50,7 +43,7 @@ async def lessonstudy(update: Update, context: Context) -> None:
     trio = trios[0]
     start = await svc.lesson_study.start_context(who.person.id, trio.id)
     if start is None:
-        await say(context, chat.id, who.lang, "lesson_study/need_three", {"trio": trio.name})
+        await say(context, chat_id, who.lang, "lesson_study/need_three", {"trio": trio.name})
         return
     outcome = await svc.engine.start(who.actor, "ls_start", start)
     await deliver(update, context, outcome, who.lang)

@@ -12,8 +12,16 @@ from telegram.ext import Application, CommandHandler
 from bot.flows.answers import Label
 from bot.flows.engine import Button, Keyboard, Outcome, Say, Tapped, Toast
 from bot.handlers import common
-from bot.handlers.admin import _joined, refuse
-from bot.handlers.common import GROUP_CHATS, Who, deliver, identify, markup, say
+from bot.handlers.common import (
+    GROUP_CHATS,
+    Who,
+    deliver,
+    identify,
+    joined,
+    markup,
+    refuse,
+    say,
+)
 from bot.permissions import allowed
 from bot.scheduling.meetings import may
 from bot.scheduling.notices import moment
@@ -28,7 +36,7 @@ def _zone(who: Who) -> str:
 
 async def meeting(update: Update, context: Context) -> None:
     """Upcoming meetings of the person's trios; a lead gets buttons to add, move or cancel."""
-    who = await _joined(update, context)
+    who = await joined(update, context)
     if who is None:
         return
     svc = context.bot_data

@@ -7,22 +7,15 @@ from telegram.ext import Application, CommandHandler
 
 from bot.flows.answers import Label
 from bot.flows.engine import Outcome, Tapped, Toast
-from bot.handlers.common import Who, deliver, identify, say, stranger_language
+from bot.handlers.common import Who, deliver, joined
 from bot.services import Context
 from bot.status import local_moment
 
 
 async def reflect(update: Update, context: Context) -> None:
     """Answer the current prompt now, or write a free reflection when none is waiting."""
-    chat = update.effective_chat
-    if chat is None:
-        return
-    who = await identify(update, context)
+    who = await joined(update, context)
     if who is None:
-        await say(context, chat.id, stranger_language(update), "start/no_invite")
-        return
-    if not who.person.onboarded:
-        await say(context, chat.id, who.lang, "start/finish_joining")
         return
     svc = context.bot_data
     waiting = await svc.reflection_actions.open_for(who.person.id)

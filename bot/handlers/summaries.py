@@ -8,8 +8,7 @@ from telegram.ext import Application, CommandHandler
 from bot.flows.answers import Label
 from bot.flows.engine import Button, Outcome, Say, Tapped, Toast
 from bot.handlers import common
-from bot.handlers.admin import _joined, refuse
-from bot.handlers.common import Who, deliver, markup, say
+from bot.handlers.common import Who, deliver, joined, markup, refuse, say
 from bot.handlers.meetings import summary_context, svc_wake
 from bot.permissions import allowed
 from bot.scheduling.meetings import may
@@ -34,7 +33,7 @@ async def _meeting_to_summarise(context: Context, who: Who) -> Meeting | None:
 
 async def summary(update: Update, context: Context) -> None:
     """Write up the latest meeting, or see where its summary stands."""
-    who = await _joined(update, context)
+    who = await joined(update, context)
     if who is None:
         return
     svc = context.bot_data
