@@ -127,3 +127,29 @@ async def test_in_the_bot_one_persons_429_does_not_delay_anothers_reply(
     assert bruno_answered < 1.0
     assert alice_answered >= 2.0
     assert len(alice.inbox) == before + 1 and "/meeting" in alice.last_text
+
+
+async def test_a_reply_still_limited_after_the_retries_goes_through_the_outbox(
+    bot: BotUnderTest,
+) -> None:
+    """Four 429s in a row (the limiter retries three times): Telegram took none of the reply,
+    so it is queued, paced and sent by the outbox, keyboard and all — not lost."""
+    bruno = bot.person(611, "Bruno")
+    await bruno.says("/start DEMOBRUNO")
+    await bruno.taps("Yes")
+    await bruno.taps("English")
+    bot.conversation.fail_on_refusal = False  # the 429s are the point
+    bot.api.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", 1, times=4)
+    await bruno.says("Bruno B.")
+    assert "time zone" not in bruno.last_text  # not yet: it waits in the outbox
+    name = await bot.db.fetchval(
+        "SELECT json_extract(answers, '$.name') FROM flow_state f"
+        " JOIN person p ON p.id = f.person_id WHERE p.telegram_id = 611"
+    )
+    assert name == "Bruno B."  # the answer was stored before any reply
+    assert await bot.tick() == 0  # Telegram said to wait a second
+    bot.clock.advance(1)
+    assert await bot.tick() == 1
+    assert "time zone" in bruno.last_text
+    await bruno.taps("Europe/London")  # the queued reply kept its buttons
+    assert "You're in" in bruno.last_text

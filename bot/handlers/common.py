@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from telegram import (
@@ -18,7 +20,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.flows.answers import Label
 from bot.flows.engine import Actor, Button, Keyboard, Outcome, Say, Tapped, Toast
@@ -26,6 +28,7 @@ from bot.permissions import Action, refusal
 from bot.services import Context
 from bot.texts import pick_language, split_message
 from storage.db import Transaction
+from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo, Person, PersonStatus, Role
 
 log = logging.getLogger(__name__)
@@ -139,6 +142,13 @@ async def say(
                     disable_web_page_preview=True,
                 )
                 break
+            except RetryAfter as exc:
+                # Still over Telegram's limits after the rate limiter's own waits (a busy
+                # moment: replies and the outbox share Telegram's budget). Telegram took
+                # none of it, so the rest of the reply goes through the outbox, which paces
+                # itself and keeps it until it is sent.
+                await _send_later(context, chat_id, parts[index:], keyboard, exc)
+                return
             except (TimedOut, BadRequest):
                 # A timeout may well have arrived (a second copy would be worse than none);
                 # a request Telegram refused would be refused again.
@@ -149,6 +159,37 @@ async def say(
                 if attempt == len(REPLY_RETRY_PAUSES) - 1:
                     raise
                 await asyncio.sleep(pause)
+
+
+async def _send_later(
+    context: Context,
+    chat_id: int,
+    parts: list[str],
+    keyboard: InlineKeyboardMarkup | None,
+    refused: RetryAfter,
+) -> None:
+    svc = context.bot_data
+    now = svc.clock()
+    wait = refused.retry_after
+    seconds = wait if isinstance(wait, int | float) else wait.total_seconds()
+    not_before = now + timedelta(seconds=seconds)
+    batch = uuid.uuid4().hex  # each reply is its own: nothing to deduplicate against
+    async with svc.db.transaction() as tx:
+        for index, part in enumerate(parts):
+            payload: dict[str, object] = {"text": part}
+            if keyboard is not None and index == len(parts) - 1:
+                payload["reply_markup"] = keyboard.to_dict()
+            await OutboxRepo.enqueue(
+                tx,
+                chat_id,
+                "reply",
+                payload,
+                now=now,
+                not_before=not_before,
+                dedupe_key=f"reply:{batch}:{index}",
+            )
+    log.warning("a reply to chat %s still limited: %d part(s) queued", chat_id, len(parts))
+    svc.sender.wake()
 
 
 # Pauses before a failed reply's second and third tries (the last entry is never slept).
