@@ -103,10 +103,11 @@ def build_application(
         builder = builder.request(request).get_updates_request(updates_request or request)
     if not polling:
         builder = builder.updater(None)
-    if rate_limiter:
+    limiter = ChatRateLimiter(max_retries=3) if rate_limiter else None
+    if limiter is not None:
         # Keeps interactive replies under Telegram's limits and rides out a 429 by waiting,
         # in that chat only (PTB's AIORateLimiter would pause every chat).
-        builder = builder.rate_limiter(ChatRateLimiter(max_retries=3))  # type: ignore[arg-type]
+        builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]
 
     # The outbox sends through a Bot of its own, without PTB's rate limiter: it paces itself
     # and handles 429s itself, where the limiter would retry inside the call.
@@ -123,6 +124,9 @@ def build_application(
         await services.start(settings, clock=clock, extra_flows=extra_flows)
         await outbox_bot.initialize()
         services.attach_sender(outbox_bot)
+        if limiter is not None:
+            # Replies and the outbox share Telegram's budget: each reply delays the outbox.
+            limiter.on_sent = lambda chat: services.sender.pacer.sent(chat)
         if menu:
             await register_menu(app)
         # Each prompt's current round exists (idempotent): the schedule is complete at start.

@@ -12,7 +12,8 @@ Telegram lets a bot answer in their chat then holds up everyone's replies. Here:
 - a 429 for a request naming no chat pauses the requests naming no chat.
 
 The limiters are aiolimiter's (the library PTB's own limiter uses); only the pause per chat is
-ours. Scheduled messages do not come through here: the outbox paces itself per chat.
+ours. Scheduled messages do not come through here: the outbox paces itself, and `on_sent`
+tells it of each reply, which it counts against its own pace (overall and in that chat).
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ class ChatRateLimiter(BaseRateLimiter[int]):
         self._paused_until: dict[int | str, float] = {}
         self._max_retries = max_retries
         self._clock = clock
+        # Told of every message that went to a chat: the outbox counts replies against its own
+        # pace, so the two together keep to Telegram's budget, replies first.
+        self.on_sent: Callable[[int], None] | None = None
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -82,7 +86,10 @@ class ChatRateLimiter(BaseRateLimiter[int]):
                 if chat == NO_CHAT:
                     return await callback(*args, **kwargs)
                 async with self._group_limiter(chat), self._overall or contextlib.nullcontext():
-                    return await callback(*args, **kwargs)
+                    result = await callback(*args, **kwargs)
+                if self.on_sent is not None and isinstance(chat, int):
+                    self.on_sent(chat)
+                return result
             except RetryAfter as exc:
                 if attempt == retries:
                     log.warning("%s to a chat still limited after %d retries", endpoint, retries)

@@ -153,3 +153,19 @@ async def test_a_reply_still_limited_after_the_retries_goes_through_the_outbox(
     assert "time zone" in bruno.last_text
     await bruno.taps("Europe/London")  # the queued reply kept its buttons
     assert "You're in" in bruno.last_text
+
+
+async def test_replies_count_against_the_outbox_pace_overall_and_in_their_chat(
+    bot: BotUnderTest,
+) -> None:
+    """Replies and scheduled messages share Telegram's budget: after a reply, the outbox waits
+    its turn overall, and a second before writing into the same chat."""
+    bruno = bot.person(612, "Bruno")
+    await join(bruno, "DEMOBRUNO")
+    pacer = bot.services.sender.pacer
+    bot.clock.advance(5)  # everything from joining is a while ago
+    assert pacer.overall_wait() == 0 and pacer.chat_ready(612)
+    await bruno.says("/help")
+    assert pacer.overall_wait() > 0  # the reply used part of the budget
+    assert not pacer.chat_ready(612)  # and that chat's second
+    assert pacer.chat_ready(613)
