@@ -87,7 +87,7 @@ class ChatRateLimiter(BaseRateLimiter[int]):
                     return await callback(*args, **kwargs)
                 async with self._group_limiter(chat), self._overall or contextlib.nullcontext():
                     result = await callback(*args, **kwargs)
-                if self.on_sent is not None and isinstance(chat, int):
+                if self.on_sent is not None and isinstance(chat, int) and _is_message(endpoint):
                     self.on_sent(chat)
                 return result
             except RetryAfter as exc:
@@ -129,6 +129,15 @@ class ChatRateLimiter(BaseRateLimiter[int]):
         for key, until in list(self._paused_until.items()):
             if until <= now:
                 del self._paused_until[key]
+
+
+def _is_message(endpoint: str) -> bool:
+    """A new message in the chat (what Telegram's limits count), not an edit or an action."""
+    name = endpoint.lower()
+    return (name.startswith("send") and name != "sendchataction") or name in (
+        "copymessage",
+        "forwardmessage",
+    )
 
 
 def _chat_of(chat_id: object) -> int | str:

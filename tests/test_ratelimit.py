@@ -169,3 +169,15 @@ async def test_replies_count_against_the_outbox_pace_overall_and_in_their_chat(
     assert pacer.overall_wait() > 0  # the reply used part of the budget
     assert not pacer.chat_ready(612)  # and that chat's second
     assert pacer.chat_ready(613)
+    # An edit is not a new message: it costs the outbox nothing.
+    bot.clock.advance(5)
+    limiter = bot.app.bot.rate_limiter
+    assert isinstance(limiter, ChatRateLimiter)
+
+    async def edited(_: object) -> dict[str, Any]:
+        return {"ok": True}
+
+    await limiter.process_request(
+        edited, (None,), {}, "editMessageReplyMarkup", {"chat_id": 612}, None
+    )
+    assert pacer.overall_wait() == 0 and pacer.chat_ready(612)
