@@ -23,6 +23,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -94,8 +95,7 @@ class ChatRateLimiter(BaseRateLimiter[int]):
                 if attempt == retries:
                     log.warning("%s to a chat still limited after %d retries", endpoint, retries)
                     raise
-                wait = exc.retry_after
-                seconds = wait if isinstance(wait, int | float) else wait.total_seconds()
+                seconds = retry_seconds(exc)
                 until = self._clock() + seconds + 0.1
                 self._paused_until[chat] = max(self._paused_until.get(chat, 0.0), until)
                 log.info("%s limited: this chat waits %.1f s, others carry on", endpoint, seconds)
@@ -129,6 +129,12 @@ class ChatRateLimiter(BaseRateLimiter[int]):
         for key, until in list(self._paused_until.items()):
             if until <= now:
                 del self._paused_until[key]
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """How long Telegram said to wait (PTB gives an int or a timedelta, by version)."""
+    wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
 def _is_message(endpoint: str) -> bool:

@@ -21,8 +21,7 @@ from bot.digest.compile import monday_of, shift_week
 from bot.digest.render import Audience, Rendered
 from bot.digest.service import Digests
 from bot.scheduling.scheduler import Fired, Kind, Late
-from bot.scheduling.timing import Calendar, deferred, iso_week, local_instant
-from bot.scheduling.timing import preferences as preferences_of
+from bot.scheduling.timing import Calendar, deferred, iso_week, local_instant, preferences
 from bot.texts import Texts
 from storage.db import Transaction
 from storage.digests import DigestArchive
@@ -116,7 +115,7 @@ class DigestDelivery:
 
     def _when_allowed(self, row: Any, calendar: Calendar, now: datetime) -> datetime | None:
         """None (send now) or the recipient's next allowed moment."""
-        when = deferred(now, preferences_of(row, str(self.digests.zone)), calendar)
+        when = deferred(now, preferences(row, str(self.digests.zone)), calendar)
         return None if when == now else when
 
     async def _queue(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
-from bot.handlers.common import Who, deliver, identify, say, stranger_language
-from bot.permissions import Action, allowed, refusal
+from bot.handlers.common import Who, deliver, identify, refuse, say, stranger_language
+from bot.permissions import Action, allowed
 from bot.services import Context
 
 
@@ -18,8 +18,7 @@ async def _require(update: Update, context: Context, action: Action) -> Who | No
     if who is None:
         await say(context, chat.id, stranger_language(update), "start/no_invite")
     elif not allowed(who.roles, action):
-        template, values = refusal(action)
-        await say(context, chat.id, who.lang, template, values)
+        await refuse(context, who, action)
         return None
     return who
 

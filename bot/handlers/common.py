@@ -25,6 +25,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from bot.flows.answers import Label
 from bot.flows.engine import Actor, Button, Keyboard, Outcome, Say, Tapped, Toast
 from bot.permissions import Action, refusal
+from bot.ratelimit import retry_seconds
 from bot.services import Context
 from bot.texts import pick_language, split_message
 from storage.db import Transaction
@@ -170,9 +171,7 @@ async def _send_later(
 ) -> None:
     svc = context.bot_data
     now = svc.clock()
-    wait = refused.retry_after
-    seconds = wait if isinstance(wait, int | float) else wait.total_seconds()
-    not_before = now + timedelta(seconds=seconds)
+    not_before = now + timedelta(seconds=retry_seconds(refused))
     batch = uuid.uuid4().hex  # each reply is its own: nothing to deduplicate against
     async with svc.db.transaction() as tx:
         for index, part in enumerate(parts):

@@ -18,6 +18,7 @@ from telegram import Bot, InlineKeyboardMarkup, InputFile
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
+from bot.ratelimit import retry_seconds
 from storage.db import Database, utcnow
 from storage.digests import DigestArchive, StoredFile
 from storage.outbox import OutboxRepo, Outgoing
@@ -75,10 +76,6 @@ class Pacer:
 
     def pause(self, seconds: float) -> None:
         self._overall_next = max(self._overall_next, self.clock() + seconds)
-
-
-def _seconds(value: int | float | timedelta) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 class OutboxSender:
@@ -186,7 +183,7 @@ class OutboxSender:
                 )
         except RetryAfter as exc:
             self.stats.retry_after += 1
-            self.pacer.pause(_seconds(exc.retry_after))
+            self.pacer.pause(retry_seconds(exc))
             return "paused"
         except Forbidden as exc:
             self.stats.unreachable += 1
