@@ -9,7 +9,7 @@ from datetime import time as wall
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from bench.term_people import NUDGE, PROMPT
+from bench.term_people import NUDGE, PROMPT, Silence
 from bench.term_world import utc_of
 from bot.scheduling.timing import in_quiet_hours, iso_week
 from storage.db import to_db_time
@@ -179,10 +179,12 @@ def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
         for k, n in stats["faults_injected"].items()
         if k.startswith("http 5") or k in ("drop", "timeout")
     )
-    if len(rec.no_reply) > reply_faults:
+    silences = _silences(sim, rec.no_reply)
+    unanswered = silences["never answered"] + silences["answered, but the same question again"]
+    if len(unanswered) > reply_faults:
         failures.append(
-            f"{len(rec.no_reply)} updates got no reply (> {reply_faults} faults that could"
-            f" explain it), e.g. {rec.no_reply[:3]}"
+            f"{len(unanswered)} updates never got their answer (> {reply_faults} faults that"
+            f" could explain it), e.g. {[f'{s.ref}: {s.what}' for s in unanswered[:3]]}"
         )
     if joined < len(sim.people) - len(rec.no_reply):
         failures.append(f"only {joined} of {len(sim.people)} people finished joining")
@@ -219,11 +221,45 @@ def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
             f"{replies_in_quiet} / {late_replies}"
         ),
         "weekly digests checked / mismatched": mismatched,
-        "updates with no reply": len(rec.no_reply),
+        "updates whose answer outwaited the person's patience": len(rec.no_reply),
+        **{f"  of them {kind}": _silence_figures(kind, group) for kind, group in silences.items()},
         **work,
         "behaviour": dict(rec.behaviour),
     }
     return out
+
+
+def _silences(sim: Simulation, silences: list[Silence]) -> dict[str, list[Silence]]:
+    """Sort the waits people gave up on: the answer came later (how late is in `late`),
+    never came, or came as the same question again (a loop, not a silence)."""
+    groups: dict[str, list[Silence]] = {
+        "answered late": [],
+        "never answered": [],
+        "answered, but the same question again": [],
+    }
+    for s in silences:
+        if s.match is None:
+            groups["answered, but the same question again"].append(s)
+            continue
+        s.late = sim.api.answered_after(s.chat, s.asked, s.match)
+        groups["never answered" if s.late is None else "answered late"].append(s)
+    return groups
+
+
+def _silence_figures(kind: str, group: list[Silence]) -> str:
+    if not group:
+        return "0"
+    when = Counter(
+        datetime.fromtimestamp(s.sim_at, UTC).strftime("%a %d %b %H:%M") for s in group
+    ).most_common(3)
+    busiest = ", ".join(f"{n} at {moment}" for moment, n in when)
+    if kind != "answered late":
+        return f"{len(group)} (most {busiest}) e.g. {group[0].ref}: {group[0].what}"
+    late = sorted(s.late or 0.0 for s in group)
+    return (
+        f"{len(group)}, after {late[len(late) // 2]:.0f} s median, {late[-1]:.0f} s at worst"
+        f" (most {busiest})"
+    )
 
 
 def _answer(body: str | None) -> Any:

@@ -36,6 +36,11 @@ def _has_button(message: SentMessage, label: str, exact: bool = False) -> bool:
     return any((b == label) if exact else (label in b) for row in message.buttons for b, _ in row)
 
 
+def _says(message: SentMessage, needle: str) -> bool:
+    """Whether `message` has `needle` in its text or a button (any message if empty)."""
+    return needle in message.plain_text or _has_button(message, needle)
+
+
 def button(message: SentMessage, label: str, exact: bool = False) -> str:
     """The callback data of the button labelled `label` (or containing it)."""
     return next(
@@ -48,6 +53,22 @@ def button(message: SentMessage, label: str, exact: bool = False) -> str:
 
 class NoReply(Exception):
     """The bot did not answer as expected in time (a finding, not a crash of the simulator)."""
+
+
+@dataclass
+class Silence:
+    """A person who stopped waiting: what they sent last and what they waited for."""
+
+    ref: str
+    chat: int
+    what: str  # e.g. "no 'Type your answer'"
+    sim_at: float  # simulated epoch seconds when they stopped
+    asked: float  # real seconds: when they sent the update they wanted answered
+    waited: float  # real seconds they waited
+    # Recognises the awaited answer among later messages; None when the bot did answer but
+    # kept asking the same thing (a loop, not a silence).
+    match: Callable[[SentMessage], bool] | None
+    late: float | None = None  # real seconds from `asked` to the answer, once checked
 
 
 @dataclass
@@ -67,7 +88,7 @@ class Record:
     unsure_weeks: set[tuple[str, str]] = field(default_factory=set)  # a dialogue went wrong
     behaviour: Counter[str] = field(default_factory=Counter)
     updates: Counter[str] = field(default_factory=Counter)
-    no_reply: list[str] = field(default_factory=list)
+    no_reply: list[Silence] = field(default_factory=list)
     meetings: list[tuple[str, datetime]] = field(default_factory=list)  # (trio, starts)
     held: dict[tuple[str, datetime], MeetingRec] = field(default_factory=dict)
     cycles: dict[str, CycleRec] = field(default_factory=dict)  # lesson-study trio -> cycle
@@ -163,9 +184,23 @@ class Person:
             print(f"  {self.m.ref} waited {time.monotonic() - began:.1f} s for {needle!r}"
                   f" ({'got it' if ok else 'gave up'})", flush=True)  # fmt: skip
         if not ok:
-            self.rec.no_reply.append(f"{self.m.ref}: no {needle!r}")
+            self._silence(f"no {needle!r}", lambda m: _says(m, needle))
             raise NoReply(needle)
         return hit[0]
+
+    def _silence(self, what: str, match: Callable[[SentMessage], bool] | None) -> None:
+        asked = self.api.last_spoke.get(self.id, time.monotonic())
+        self.rec.no_reply.append(
+            Silence(
+                self.m.ref,
+                self.id,
+                what,
+                self.api.wall_clock(),
+                asked,
+                time.monotonic() - asked,
+                match,
+            )
+        )
 
     async def says(self, text: str, expect: str = "", resend: bool = False) -> SentMessage:
         since = self._count()
@@ -221,7 +256,10 @@ class Person:
                 self.within,
             )
             if not ok:
-                self.rec.no_reply.append(f"{self.m.ref}: tapped {label!r}, no {needle!r}")
+                self._silence(
+                    f"tapped {label!r}, no {needle!r}",
+                    lambda m: m is message and _has_button(m, needle),
+                )
                 raise NoReply(needle)
             return message
         return await self._expect(since, expect)
@@ -267,7 +305,7 @@ class Person:
                 if late is not None:
                     return late
                 if resumes >= 3 or not await self._resume():
-                    return await self._give_up(done)
+                    return await self._give_up(done, f"no {done!r}")
                 resumes += 1
                 self.rec.behaviour["flow: carried on after silence (/start, Continue)"] += 1
                 since = self._count()
@@ -280,7 +318,7 @@ class Person:
                 self.rec.behaviour["flow: discarded an unfinished one to start another"] += 1
                 asked[got.plain_text] += 1
                 if asked[got.plain_text] > 3:
-                    return await self._give_up(done)
+                    return await self._give_up(done, "asked to discard again and again")
                 since = self._count()
                 self.push(("tap", DISCARD), got)
                 continue
@@ -288,7 +326,7 @@ class Person:
             assert move is not None
             asked[f"{got.plain_text}|{move}"] += 1
             if asked[f"{got.plain_text}|{move}"] > 3:  # the same question over and over
-                return await self._give_up(done)
+                return await self._give_up(done, f"asked {got.plain_text[:40]!r} again and again")
             since = self._count()
             self.push(move, got)
             if move[0] == "toggle":
@@ -300,7 +338,7 @@ class Person:
 
                 ok = await self.api.wait_for(self.id, picked, self.within)
                 got, again = (question if ok else None), True
-        return await self._give_up(done)
+        return await self._give_up(done, f"ran out of steps before {done!r}")
 
     async def _next_question(
         self, since: int, answer: Callable[[SentMessage], Move | None], done: str
@@ -335,9 +373,10 @@ class Person:
         self.push(("tap", "Continue"), offer)
         return True
 
-    async def _give_up(self, done: str) -> SentMessage:
+    async def _give_up(self, done: str, why: str) -> SentMessage:
         """Leave a flow that cannot be finished (so the next one is not blocked), unsure."""
-        self.rec.no_reply.append(f"{self.m.ref}: no {done!r}")
+        silent = why == f"no {done!r}"
+        self._silence(why, (lambda m: _says(m, done)) if silent else None)
         since = self._count()
         self.push(("text", "/cancel"), None)
         await self.api.wait_for(self.id, lambda ms: len(ms) > since, self.within / 3)
@@ -356,7 +395,9 @@ class Person:
             if not _has_button(message, label):
                 return False  # the buttons went, with no word: outcome unknown
             self.rec.behaviour["tapped again after silence"] += 1
-        self.rec.no_reply.append(f"{self.m.ref}: tapped {label!r}, no {needle!r}")
+        self._silence(
+            f"tapped {label!r}, no {needle!r}", lambda m: m is message and _has_button(m, needle)
+        )
         return False
 
     # -- dialogues ----------------------------------------------------------------------

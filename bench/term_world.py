@@ -45,12 +45,18 @@ class WatchedTelegram(FakeTelegram):
         # When (simulated seconds) each person sent the bot something: the bot's answer to a
         # message typed at 21:00 is a reply, not a message sent into their quiet hours.
         self.spoke_at: dict[int, list[float]] = defaultdict(list)
+        # When (real seconds) each person last sent something: how long an answer took.
+        self.last_spoke: dict[int, float] = {}
+        # Every message the bot sent or edited, per chat, with when (real seconds): whether
+        # an answer a person stopped waiting for came later, and how late.
+        self.changes: dict[int, list[tuple[float, SentMessage]]] = defaultdict(list)
 
     def push_update(self, update: dict[str, Any]) -> None:
         body = update.get("message") or update.get("edited_message") or update.get("callback_query")
         sender = (body or {}).get("from", {}).get("id")
         if sender is not None:
             self.spoke_at[int(sender)].append(self.wall_clock())
+            self.last_spoke[int(sender)] = time.monotonic()
         super().push_update(update)
 
     def answers_them(self, message: SentMessage, within: float = REPLY_WINDOW) -> bool:
@@ -67,6 +73,8 @@ class WatchedTelegram(FakeTelegram):
         if TRACE:
             print(f"    api {began:.1f} {method} chat={params.get('chat_id')} -> {result[0]}"
                   f" ({time.monotonic() - began:.1f} s)", flush=True)  # fmt: skip
+        if result[0] == 200:
+            self._note_change(method.lower(), params)
         for chat in (params.get("chat_id"), query_user):
             if chat is not None:
                 try:
@@ -76,6 +84,32 @@ class WatchedTelegram(FakeTelegram):
                 except (TypeError, ValueError):
                     pass
         return result
+
+    def _note_change(self, method: str, params: dict[str, Any]) -> None:
+        try:
+            chat = int(params["chat_id"])
+        except (KeyError, TypeError, ValueError):
+            return
+        mine = self.by_chat.get(chat) or []
+        if method.startswith(("send", "copy", "forward")) and method != "sendchataction":
+            changed = mine[-1:]
+        elif method.startswith("edit"):
+            wanted = int(params.get("message_id", 0))
+            changed = [m for m in reversed(mine) if m.message_id == wanted][:1]
+        else:
+            return
+        for m in changed:
+            self.changes[chat].append((time.monotonic(), m))
+
+    def answered_after(
+        self, chat: int, since: float, match: Callable[[SentMessage], bool]
+    ) -> float | None:
+        """Real seconds from `since` to the first message sent or edited after it that
+        `match`es, None if there was none."""
+        for at, m in self.changes.get(chat, ()):
+            if at >= since and match(m):
+                return at - since
+        return None
 
     async def wait_for(
         self, chat: int, found: Callable[[list[SentMessage]], bool], within: float
