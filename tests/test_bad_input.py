@@ -69,8 +69,14 @@ async def test_forged_replayed_and_foreign_buttons_change_nothing(bot: BotUnderT
     await bruno.taps("Yes")
     before = await _state(bot, 602)
 
+    shown = len(bot.api.messages_in(602))
     await bruno.taps_data(yes_data, message_id=consent_message.message_id)
     assert "earlier question" in (bruno.last_answer or {}).get("text", "")
+    # Tapping an answered question again usually means its reply never arrived (a crash
+    # after the answer was stored): the question they are at now comes again.
+    assert len(bot.api.messages_in(602)) == shown + 1
+    assert "Which language" in bruno.last_text
+    assert await _state(bot, 602) == before
 
     await bruno.taps_data("f:1:0:o0~AAAAAAAAAAA", message_id=consent_message.message_id)
     assert "isn't one I made" in (bruno.last_answer or {}).get("text", "")

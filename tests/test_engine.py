@@ -206,6 +206,9 @@ async def test_stale_replayed_forged_and_foreign_buttons_change_nothing(
     snapshot = tuple(await db.fetchone("SELECT step, answers, seq FROM flow_state"))  # type: ignore[arg-type]
     replay = await engine.tap(actor, red)
     assert isinstance(replay.replies[0], Toast) and replay.replies[0].label.key == "button_stale"
+    # …and the question the flow is at is asked again, its buttons for the current seq.
+    again = replay.replies[-1]
+    assert isinstance(again, Say) and again.ask and again.keyboard == out.replies[-1].keyboard  # type: ignore[union-attr]
     forged = red.replace(":o0~", ":o1~")
     assert (await engine.tap(actor, forged)).replies[0] == Toast(Label("button_forged"), alert=True)
     assert (await engine.tap(actor, "f:1:0:o0")).replies[0].label.key == "button_forged"  # type: ignore[union-attr]

@@ -166,11 +166,24 @@ class FlowEngine:
             state = await FlowStateRepo.get(tx, state_id)
             if state is None or state.person_id != actor.person_id:
                 return Outcome([Toast(Label("button_not_yours"), alert=True)])
-            if state.status != "open" or state.seq != seq or state.chat_id != actor.chat_id:
+            if state.status != "open" or state.chat_id != actor.chat_id:
                 return Outcome([Toast(Label("button_stale")), Tapped(keyboard=None)])
             if state.expires_at <= now:
                 _, notice = await self._load_open(tx, actor, now)
                 return Outcome([Tapped(keyboard=None), *notice])
+            if state.seq != seq:
+                # An earlier question of the flow still open here. Answering it took its
+                # buttons away, so tapping it again usually means that reply never reached
+                # them (a crash, a lost message): nothing changes, and they are shown where
+                # they are.
+                flow = self.registry[state.flow]
+                return Outcome(
+                    [
+                        Toast(Label("button_stale")),
+                        Tapped(keyboard=None),
+                        self._prompt(flow, state, now, actor.tz),
+                    ]
+                )
             return await self._act(tx, self.registry[state.flow], state, action, now, actor.tz)
 
     async def navigate(self, actor: Actor, action: str) -> Outcome:
