@@ -237,7 +237,9 @@ class Person:
         self.rec.updates["edited"] += 1
         return await self._expect(since, "edited")
 
-    async def taps(self, label: str, expect: str, on: SentMessage | None = None) -> SentMessage:
+    async def taps(
+        self, label: str, expect: str, on: SentMessage | None = None, again: bool = False
+    ) -> SentMessage:
         message = on or next(
             m
             for m in reversed(self.api.messages_in(self.id))
@@ -247,6 +249,17 @@ class Person:
         since = self._count()
         self.api.push_update(self.api.callback(self.id, message.message_id, data))
         self.rec.updates["callback"] += 1
+        if again and _has_button(message, label):
+            # As anyone would when nothing happens (a reply lost in a crash): tap it again.
+            try:
+                return await self._expect(since, expect, within=self.within / 4)
+            except NoReply:
+                self.rec.no_reply.pop()
+                if not _has_button(message, label):
+                    return await self._expect(since, expect)
+                self.rec.behaviour["tapped again after silence"] += 1
+                self.api.push_update(self.api.callback(self.id, message.message_id, data))
+                self.rec.updates["callback"] += 1
         if expect.startswith("button:"):
             # The tapped message itself changes (e.g. its buttons say what will happen).
             needle = expect.removeprefix("button:")
@@ -406,8 +419,8 @@ class Person:
             self.rec.behaviour["join: mistyped code first"] += 1
             await self.says(f"/start {self.m.code[:-1]}Q")
         await self.says(f"/start {self.m.code}", "What I keep", resend=True)
-        await self.taps("Yes", "Which language")
-        await self.taps("English", "What name")
+        await self.taps("Yes", "Which language", again=True)
+        await self.taps("English", "What name", again=True)
         if rng.random() < 0.05:
             self.rec.behaviour["join: sticker mid-flow"] += 1
             await self.sends_sticker()
@@ -416,13 +429,13 @@ class Person:
             await self.says(self.m.name, "time zone")
             self.display = self.m.name
         else:
-            await self.taps(f"T{self.id}", "time zone")
+            await self.taps(f"T{self.id}", "time zone", again=True)
         self.zone = (
             "Europe/London"
             if rng.random() < 0.85
             else rng.choice(("Europe/Dublin", "Europe/Madrid", "Europe/Lisbon"))
         )
-        await self.taps(self.zone.replace("_", " "), "You're in")
+        await self.taps(self.zone.replace("_", " "), "You're in", again=True)
         self.joined = now
 
     async def on_prompt(
