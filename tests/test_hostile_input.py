@@ -215,12 +215,12 @@ def _other(actor: str) -> str:
 
 
 @settings(
-    max_examples=60,
+    max_examples=100,
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(steps=st.lists(actions, min_size=10, max_size=40))
+@given(steps=st.lists(actions, min_size=15, max_size=45))
 def test_generated_hostile_updates_never_break_or_leak(
     steps: list[tuple[str, str, Any]], caplog: pytest.LogCaptureFixture
 ) -> None:
