@@ -5,19 +5,14 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
-from bot.handlers.common import Who, deliver, identify, refuse, say, stranger_language
+from bot.handlers.common import Who, deliver, known, refuse, say
 from bot.permissions import Action, allowed
 from bot.services import Context
 
 
 async def _require(update: Update, context: Context, action: Action) -> Who | None:
-    chat = update.effective_chat
-    if chat is None:
-        return None
-    who = await identify(update, context)
-    if who is None:
-        await say(context, chat.id, stranger_language(update), "start/no_invite")
-    elif not allowed(who.roles, action):
+    who = await known(update, context)
+    if who is not None and not allowed(who.roles, action):
         await refuse(context, who, action)
         return None
     return who

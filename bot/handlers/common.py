@@ -81,18 +81,23 @@ async def _reactivate(tx: Transaction, person: Person) -> None:
     await PeopleRepo.set_status(tx, person.id, status)
 
 
-async def joined(update: Update, context: Context) -> Who | None:
-    """The person, if they have finished joining; otherwise they are told what to do (a
-    stranger how to get an invite, someone half-way through joining to finish)."""
+async def known(update: Update, context: Context) -> Who | None:
+    """The person, joined or joining; a stranger is told how to get an invite."""
     chat = update.effective_chat
     if chat is None:
         return None
     who = await identify(update, context)
     if who is None:
         await say(context, chat.id, stranger_language(update), "start/no_invite")
-        return None
-    if not who.person.onboarded:
-        await say(context, chat.id, who.lang, "start/finish_joining")
+    return who
+
+
+async def joined(update: Update, context: Context) -> Who | None:
+    """The person, if they have finished joining; otherwise they are told what to do (a
+    stranger how to get an invite, someone half-way through joining to finish)."""
+    who = await known(update, context)
+    if who is not None and not who.person.onboarded:
+        await say(context, who.actor.chat_id, who.lang, "start/finish_joining")
         return None
     return who
 
