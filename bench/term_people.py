@@ -184,7 +184,8 @@ class Person:
             print(f"  {self.m.ref} waited {time.monotonic() - began:.1f} s for {needle!r}"
                   f" ({'got it' if ok else 'gave up'})", flush=True)  # fmt: skip
         if not ok:
-            self._silence(f"no {needle!r}", lambda m: _says(m, needle))
+            # An empty needle waited for any reply at all: say so, not "no ''".
+            self._silence(f"no {needle!r}" if needle else "no reply", lambda m: _says(m, needle))
             raise NoReply(needle)
         return hit[0]
 
