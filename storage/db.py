@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -16,6 +18,37 @@ import aiosqlite
 from storage import private_files
 
 Params = Sequence[Any] | dict[str, Any]
+# How long a write waits for another connection's lock in all, and the pause between its
+# tries. SQLite's own busy_timeout is kept short (100 ms) and the waiting is done here,
+# between tries, so the one connection (and its thread) is free meanwhile for reads and
+# other tasks, and a stop is not held up by writes queued behind a lock.
+WRITE_PATIENCE = 10.0
+BUSY_RETRY_PAUSE = 0.05
+
+
+class StorageUnavailable(Exception):
+    """The database could not take a write now (locked too long, disk full, I/O error).
+
+    Nothing of the failed transaction was kept; the same work can be tried again later.
+    """
+
+
+def _primary_code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else int(code) & 0xFF  # extended codes keep it in the low byte
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    return _primary_code(exc) in _BUSY or "locked" in str(exc)
+
+
+def is_transient(exc: sqlite3.Error) -> bool:
+    """Errors of the database's situation, not of the statement: they pass with time."""
+    return _primary_code(exc) in _TRANSIENT or is_busy(exc) or "disk is full" in str(exc)
+
+
+_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_TRANSIENT = _BUSY | {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN}
 
 
 _clock_override: Callable[[], datetime] | None = None
@@ -63,6 +96,55 @@ def migration_scripts() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+class StorageError(Exception):
+    """The database cannot be used as it is; the message is one line for the operator,
+    saying what is wrong and what to do (the command line prints it, not a traceback)."""
+
+
+class MigrationChanged(StorageError):
+    """A migration this database has applied is no longer the file it applied."""
+
+
+class MigrationMissing(StorageError):
+    """A migration this database has applied is not among this installation's files."""
+
+
+def migration_checksum(sql: str) -> str:
+    # Of the text as read (universal newlines): a checkout that turns LF into CRLF is not a
+    # change, an edited statement is.
+    return hashlib.sha256(sql.encode("utf-8")).hexdigest()
+
+
+def check_applied(
+    recorded: Iterable[Sequence[Any]], scripts: Sequence[tuple[int, str, str]]
+) -> None:
+    """Refuse a database whose applied migrations (version, name, applied_at, checksum)
+    differ from the files: the schema it has would not be the schema the code expects."""
+    files = {number: (name, migration_checksum(sql)) for number, name, sql in scripts}
+    following = f"{max(files, default=0) + 1:04d}"
+    for version, name, applied_at, checksum in recorded:
+        when = str(applied_at)[:10]
+        if version not in files:
+            raise MigrationMissing(
+                f"migration {name} was applied to this database on {when} but this triobot"
+                " has no such file in storage/migrations: run the version of triobot that"
+                " applied it (or a newer one); nothing was changed"
+            )
+        file_name, file_checksum = files[version]
+        if file_name != name:
+            raise MigrationChanged(
+                f"migration {version} was applied to this database on {when} as {name}, but"
+                f" the file is now storage/migrations/{file_name}: give it back its old name;"
+                " nothing was changed"
+            )
+        if checksum != file_checksum:
+            raise MigrationChanged(
+                f"storage/migrations/{name} has changed since it was applied to this database"
+                f" on {when}: put the file back as it was and make the change in a new"
+                f" migration, {following}_<what it does>.sql; nothing was changed"
+            )
+
+
 class Database:
     """Shared by every repository. Writes go through `transaction()` (BEGIN IMMEDIATE).
 
@@ -74,6 +156,8 @@ class Database:
         self._conn = conn
         self._lock = asyncio.Lock()
         self._holder: asyncio.Task[Any] | None = None
+        self.write_patience = WRITE_PATIENCE
+        self.stopping = False  # set at a stop: a write that would wait gives up at once
 
     @asynccontextmanager
     async def _locked(self) -> AsyncIterator[None]:
@@ -107,6 +191,8 @@ class Database:
             # NORMAL in WAL mode survives a crash of the process (not of the OS) without an
             # fsync per commit; that is the durability the bot promises.
             "PRAGMA synchronous = NORMAL",
+            # Migrating (rare, at an upgrade) waits like any SQLite client; after it,
+            # transaction() does the waiting (see WRITE_PATIENCE).
             "PRAGMA busy_timeout = 5000",
             "PRAGMA foreign_keys = ON",
             # Deleted and overwritten content is zeroed, not left in free pages: erasing a
@@ -115,7 +201,14 @@ class Database:
         ):
             await conn.execute(pragma)
         db = cls(conn)
-        await db.migrate()
+        try:
+            await db.migrate()
+            await conn.execute("PRAGMA busy_timeout = 100")
+        except BaseException:
+            # A refused or failed migration ends the command; an open connection's thread
+            # would keep the process from exiting.
+            await conn.close()
+            raise
         return db
 
     async def close(self) -> None:
@@ -123,16 +216,25 @@ class Database:
             await self._conn.close()
 
     async def migrate(self) -> list[int]:
-        """Apply pending numbered migrations, each atomically with its version row."""
+        """Apply pending numbered migrations, each atomically with its version row and its
+        file's checksum; first refuse (MigrationChanged, MigrationMissing) if a migration
+        applied before is not the file it was."""
         applied: list[int] = []
+        scripts = migration_scripts()
         async with self._locked():
             await self._conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version ("
-                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL,"
+                " checksum TEXT)"
             )
-            cursor = await self._conn.execute("SELECT version FROM schema_version")
-            done = {row[0] for row in await cursor.fetchall()}
-            for number, name, sql in migration_scripts():
+            await self._record_checksums(scripts)
+            cursor = await self._conn.execute(
+                "SELECT version, name, applied_at, checksum FROM schema_version ORDER BY version"
+            )
+            recorded = list(await cursor.fetchall())
+            check_applied(recorded, scripts)
+            done = {row[0] for row in recorded}
+            for number, name, sql in scripts:
                 if number in done:
                     continue
                 try:
@@ -141,8 +243,9 @@ class Database:
                     # version row is a separate, parameterised statement in the same transaction.
                     await self._conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\n")
                     await self._conn.execute(
-                        "INSERT INTO schema_version VALUES (?, ?, ?)",
-                        (number, name, to_db_time(utcnow())),
+                        "INSERT INTO schema_version (version, name, applied_at, checksum)"
+                        " VALUES (?, ?, ?, ?)",
+                        (number, name, to_db_time(utcnow()), migration_checksum(sql)),
                     )
                     await self._conn.execute("COMMIT")
                 except sqlite3.Error:
@@ -152,18 +255,80 @@ class Database:
                 applied.append(number)
         return applied
 
+    async def _record_checksums(self, scripts: Sequence[tuple[int, str, str]]) -> None:
+        """Give a schema_version table from before checksums its checksum column, filled in.
+
+        Those migrations were applied before anyone kept a checksum, so what they were is
+        unknown: the files installed now are taken as the ones applied (they are, unless
+        someone edited one in place — which is what checksums catch from here on). A row
+        whose file is missing or renamed keeps NULL, and check_applied reports it.
+        """
+        if await self._checksums_complete():
+            return
+        await self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Checked again under the write lock: another process may have just done it.
+            columns = await self._conn.execute_fetchall("PRAGMA table_info(schema_version)")
+            if "checksum" not in {column[1] for column in columns}:
+                await self._conn.execute("ALTER TABLE schema_version ADD COLUMN checksum TEXT")
+            await self._conn.executemany(
+                "UPDATE schema_version SET checksum = ?"
+                " WHERE version = ? AND name = ? AND checksum IS NULL",
+                [(migration_checksum(sql), number, name) for number, name, sql in scripts],
+            )
+            await self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                await self._conn.execute("ROLLBACK")
+            raise
+
+    async def _checksums_complete(self) -> bool:
+        # Read first, without the write lock: on every open but the first nothing is to do.
+        columns = await self._conn.execute_fetchall("PRAGMA table_info(schema_version)")
+        if "checksum" not in {column[1] for column in columns}:
+            return False
+        missing = await self._conn.execute_fetchall(
+            "SELECT COUNT(*) FROM schema_version WHERE checksum IS NULL"
+        )
+        return int(next(iter(missing))[0]) == 0
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        """A write transaction: commits on success, rolls back on any exception."""
-        async with self._locked():
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield Transaction(self._conn)
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
-            else:
-                await self._conn.execute("COMMIT")
+        """A write transaction: commits on success, rolls back on any exception.
+
+        Another connection may hold the write lock longer than busy_timeout (an operator's
+        long query, a backup step, a second process): BEGIN is tried again, the connection
+        free for reads between tries, for up to `write_patience` seconds. Then, or when the
+        disk is full, StorageUnavailable says so: the caller's work was not saved.
+        """
+        deadline = time.monotonic() + self.write_patience
+        while True:
+            async with self._locked():
+                try:
+                    await self._conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    if not is_busy(exc) or time.monotonic() >= deadline or self.stopping:
+                        raise StorageUnavailable(str(exc)) from exc
+                else:
+                    try:
+                        yield Transaction(self._conn)
+                    except BaseException as exc:
+                        await self._rollback()
+                        if isinstance(exc, sqlite3.OperationalError) and is_transient(exc):
+                            raise StorageUnavailable(str(exc)) from exc
+                        raise
+                    try:
+                        await self._conn.execute("COMMIT")
+                    except sqlite3.OperationalError as exc:
+                        await self._rollback()
+                        raise StorageUnavailable(str(exc)) from exc
+                    return
+            await asyncio.sleep(BUSY_RETRY_PAUSE)
+
+    async def _rollback(self) -> None:
+        # SQLite may have rolled back by itself (SQLITE_FULL does): nothing left to undo.
+        if self._conn.in_transaction:
+            await self._conn.execute("ROLLBACK")
 
     async def checkpoint(self) -> None:
         """Copy the WAL into the database file and empty it (after an erasure: the WAL

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from storage.db import Database, Transaction, from_db_time, to_db_time, utcnow
@@ -15,6 +15,13 @@ OutboxStatus = Literal["pending", "sent", "failed", "dropped"]
 # A reflection prompt counts as delivered when it is queued; if Telegram then never takes it
 # (they blocked the bot, or it was refused), `fail` and `person_unreachable` put it back to
 # 'due' so digests do not count it. A prompt's outbox row carries `payload.reflection`.
+
+
+@dataclass(frozen=True, slots=True)
+class SenderHealth:
+    last_sent_at: datetime | None
+    overdue: int  # waiting longer than the threshold asked for
+    waiting: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +81,76 @@ class OutboxRepo:
         return bool(added)
 
     async def sendable(self, now: datetime, limit: int) -> list[Outgoing]:
+        """Rows that may go now: pending, or claimed by a sender whose claim has expired."""
         rows = await self.db.fetchall(
             "SELECT * FROM outbox WHERE status = 'pending' AND not_before <= ?"
             " ORDER BY not_before, id LIMIT ?",
             (to_db_time(now), limit),
         )
         return [Outgoing.from_row(row) for row in rows]
+
+    async def claim(self, row_id: int, owner: str, until: datetime, now: datetime) -> bool:
+        """Take one row for sending; False if another sender has it (or it is done).
+
+        Only the claimer sends it; a claim is cleared when the row is sent, failed or put
+        back, and one whose owner died is put back by `release_stale`. `until` is real time
+        (claims say whether a process is alive); `now` the bot's clock, as not_before is.
+        """
+        async with self.db.transaction() as tx:
+            changed = await tx.execute(
+                "UPDATE outbox SET status = 'sending', claimed_by = ?, claim_expires_at = ?"
+                " WHERE id = ? AND status = 'pending' AND not_before <= ?",
+                (owner, to_db_time(until), row_id, to_db_time(now)),
+            )
+        return changed == 1
+
+    async def release_stale(self, real_now: datetime, *, dead_owners: bool = False) -> int:
+        """Put back rows whose claim expired (claims run on real time, like leases: they
+        say whether a process is alive), and with `dead_owners` also those whose owner holds
+        no live lease (at start-up: the claims of a process killed mid-send)."""
+        sql = (
+            "UPDATE outbox SET status = 'pending', claimed_by = NULL, claim_expires_at = NULL"
+            " WHERE status = 'sending' AND (claim_expires_at <= :now OR claimed_by IS NULL"
+        )
+        if dead_owners:
+            sql += (
+                " OR claimed_by NOT IN (SELECT holder FROM instance_lease WHERE expires_at > :now)"
+            )
+        async with self.db.transaction() as tx:
+            return await tx.execute(sql + ")", {"now": to_db_time(real_now)})
+
+    async def unclaim(self, row_id: int) -> None:
+        """Put a claimed row back as it was (a 429 pause, or stopping before it went)."""
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE outbox SET status = 'pending', claimed_by = NULL, claim_expires_at = NULL"
+                " WHERE id = ? AND status = 'sending'",
+                (row_id,),
+            )
+
+    async def move_chat(self, old_chat_id: int, new_chat_id: int) -> int:
+        """A group became a supergroup: its trio link and every unsent row follow it."""
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE trio_chat SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
+            )
+            return await tx.execute(
+                "UPDATE outbox SET chat_id = ?, status = 'pending', claimed_by = NULL,"
+                " claim_expires_at = NULL WHERE chat_id = ? AND status IN ('pending', 'sending')",
+                (new_chat_id, old_chat_id),
+            )
+
+    async def health(self, now: datetime, overdue_after: timedelta) -> SenderHealth:
+        """When the outbox last sent, and how many rows have waited past `overdue_after`."""
+        row = await self.db.fetchone(
+            "SELECT (SELECT MAX(sent_at) FROM outbox WHERE status = 'sent') AS last_sent,"
+            " (SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')"
+            "  AND not_before <= ?) AS overdue,"
+            " (SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')) AS waiting",
+            (to_db_time(now - overdue_after),),
+        )
+        assert row is not None
+        return SenderHealth(from_db_time(row["last_sent"]), row["overdue"], row["waiting"])
 
     async def next_not_before(self) -> datetime | None:
         text = await self.db.fetchval("SELECT MIN(not_before) FROM outbox WHERE status = 'pending'")
@@ -89,15 +160,16 @@ class OutboxRepo:
         async with self.db.transaction() as tx:
             await tx.execute(
                 "UPDATE outbox SET status = 'sent', sent_at = ?, telegram_message_id = ?,"
-                " attempts = attempts + 1 WHERE id = ?",
+                " attempts = attempts + 1, claimed_by = NULL, claim_expires_at = NULL"
+                " WHERE id = ?",
                 (to_db_time(now), message_id, row_id),
             )
 
     async def retry_later(self, row_id: int, when: datetime, error: str) -> None:
         async with self.db.transaction() as tx:
             await tx.execute(
-                "UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ?"
-                " WHERE id = ?",
+                "UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ?,"
+                " status = 'pending', claimed_by = NULL, claim_expires_at = NULL WHERE id = ?",
                 (to_db_time(when), error[:500], row_id),
             )
 
@@ -111,8 +183,8 @@ class OutboxRepo:
                 (row_id,),
             )
             await tx.execute(
-                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?"
-                " WHERE id = ?",
+                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
+                " claimed_by = NULL, claim_expires_at = NULL WHERE id = ?",
                 (error[:500], row_id),
             )
 
@@ -131,12 +203,13 @@ class OutboxRepo:
                 "UPDATE reflection SET status = 'due', delivered_at = NULL"
                 " WHERE status = 'delivered' AND id IN"
                 " (SELECT json_extract(payload, '$.reflection') FROM outbox"
-                "  WHERE person_id = ? AND kind = 'reflection' AND status = 'pending')",
+                "  WHERE person_id = ? AND kind = 'reflection'"
+                "  AND status IN ('pending', 'sending'))",
                 (person_id,),
             )
             return await tx.execute(
-                "UPDATE outbox SET status = 'failed', last_error = ?"
-                " WHERE person_id = ? AND status = 'pending'",
+                "UPDATE outbox SET status = 'failed', last_error = ?, claimed_by = NULL,"
+                " claim_expires_at = NULL WHERE person_id = ? AND status IN ('pending', 'sending')",
                 (error[:500], person_id),
             )
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,6 +39,17 @@ def clock() -> FakeClock:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "triobot.db"
+
+
+@pytest.fixture
+def locker(db_path: Path) -> Iterator[sqlite3.Connection]:
+    """Another connection to the test's database file, to hold its write lock with
+    `BEGIN IMMEDIATE`: an operator's long query, a stray script, a second process."""
+    other = sqlite3.connect(db_path, isolation_level=None)
+    yield other
+    if other.in_transaction:
+        other.execute("ROLLBACK")
+    other.close()
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ async def test_migrations_are_recorded_and_applied_once(db_path: Path) -> None:
 async def test_wal_and_foreign_keys_are_on(db: Database) -> None:
     assert await db.fetchval("PRAGMA journal_mode") == "wal"
     assert await db.fetchval("PRAGMA foreign_keys") == 1
-    assert await db.fetchval("PRAGMA busy_timeout") == 5000
+    assert await db.fetchval("PRAGMA busy_timeout") == 100
 
 
 def test_database_file_is_owner_only(db: Database, db_path: Path) -> None:
