@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
@@ -32,12 +32,16 @@ from bot.handlers import (
 from bot.ordering import PerChatOrder
 from bot.ratelimit import ChatRateLimiter
 from bot.services import Services
+from bot.supervision import Backoff, guarded_job, pause, supervise
 from bot.texts import LANGUAGES, MENU
 from storage.db import utcnow
 
 log = logging.getLogger(__name__)
 
 EXPIRY_SWEEP = timedelta(minutes=5)
+# At stop, how long each background loop may take to notice; the bound of a stop as a whole
+# is the runner's (bot/runner.py).
+TASK_STOP_BOUND = 3.0
 
 
 def register_handlers(app: Application) -> None:  # type: ignore[type-arg]
@@ -77,6 +81,27 @@ async def register_menu(app: Application) -> None:  # type: ignore[type-arg]
         await app.bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
 
 
+async def keep_registering_menu(
+    app: Application,  # type: ignore[type-arg]
+    stop: asyncio.Event,
+) -> None:
+    """The command menu is cosmetic: a Bot API that refuses it now (5xx, a timeout, a 404
+    from a server without the method) is a warning, and it is tried again with a growing
+    pause until it takes, never a reason not to start."""
+    backoff = Backoff(first=5.0, most=600.0)
+    while not stop.is_set():
+        try:
+            await register_menu(app)
+        except Exception as exc:
+            wait = backoff.next()
+            log.warning("command menu not registered (%s); trying again in %.0f s", exc, wait)
+            if await pause(stop, wait):
+                return
+        else:
+            log.info("command menu registered")
+            return
+
+
 def build_application(
     settings: Settings,
     *,
@@ -88,8 +113,13 @@ def build_application(
     rate_limiter: bool = True,
     menu: bool = True,
     background: bool = True,
+    instance_lease: bool = False,
 ) -> Application:  # type: ignore[type-arg]
-    """Build the bot. Tests and the console pass a stand-in `request`; nothing else differs."""
+    """Build the bot. Tests and the console pass a stand-in `request`; nothing else differs.
+
+    `instance_lease`: take the database's one-instance lease at start (`triobot run` and
+    the console do), so a second process on the same database refuses to start.
+    """
     token = settings.telegram_bot_token
     builder = (
         ApplicationBuilder()
@@ -117,23 +147,35 @@ def build_application(
         request=request or HTTPXRequest(connection_pool_size=4),
     )
     stopping = asyncio.Event()
-    sender_task: list[asyncio.Task[None]] = []
+    tasks: list[asyncio.Task[None]] = []
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
         services: Services = app.bot_data
         await services.start(settings, clock=clock, extra_flows=extra_flows)
+        if instance_lease:
+            await services.take_lease()  # LeaseHeld: another process runs on this database
         await outbox_bot.initialize()
         services.attach_sender(outbox_bot)
         if limiter is not None:
             # Replies and the outbox share Telegram's budget: each reply delays the outbox.
             limiter.on_sent = lambda chat: services.sender.pacer.sent(chat)
-        if menu:
-            await register_menu(app)
+        stopping.clear()
+        services.stopping = stopping
         # Each prompt's current round exists (idempotent): the schedule is complete at start.
         await services.reflections.ensure_rounds()
         await services.digest_delivery.ensure()
+
+        def spawn(name: str, loop: Callable[[], Awaitable[None]], finite: bool = False) -> None:
+            # Our own tasks, not app.create_task: Application.stop() waits for those to end,
+            # and these end only when told to, in post_shutdown.
+            supervised = supervise(name, loop, stopping, finite=finite)
+            tasks.append(asyncio.create_task(supervised, name=name))
+
+        if menu:
+            spawn("command menu", lambda: keep_registering_menu(app, stopping), finite=True)
+        if instance_lease:
+            spawn("instance lease", lambda: services.keep_lease(stopping))
         if background and app.job_queue is not None:
-            stopping.clear()
             # Catch up at once on whatever fell due while the bot was down.
             app.job_queue.run_once(_tick, when=0, name="schedule-catch-up")
             app.job_queue.run_repeating(
@@ -147,18 +189,25 @@ def build_application(
             app.job_queue.run_repeating(
                 _sweep_expired, interval=EXPIRY_SWEEP, first=1, name="flow-expiry"
             )
-            # Our own task, not app.create_task: Application.stop() waits for those to end,
-            # and the sender only ends when told to, in post_shutdown.
-            sender_task.append(asyncio.create_task(services.sender.run(stopping), name="outbox"))
+            spawn("outbox sender", lambda: services.sender.run(stopping))
 
     async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
         services: Services = app.bot_data
         stopping.set()
-        for task in sender_task:
-            await task
-        sender_task.clear()
-        await outbox_bot.shutdown()
-        await services.stop()
+        for task in tasks:
+            # Each loop ends at its next wait once `stopping` is set; one that does not
+            # within the bound (a call in flight on a dead connection) is cancelled.
+            try:
+                await asyncio.wait_for(task, timeout=TASK_STOP_BOUND)
+            except (TimeoutError, asyncio.CancelledError):
+                log.warning("%s did not stop in time: cancelled", task.get_name())
+            except Exception:
+                log.exception("%s failed while stopping", task.get_name())
+        tasks.clear()
+        try:
+            await outbox_bot.shutdown()
+        finally:
+            await services.stop()
 
     app = builder.post_init(post_init).post_shutdown(post_shutdown).build()
     register_handlers(app)
@@ -186,17 +235,19 @@ async def running(app: Application) -> AsyncIterator[Application]:  # type: igno
             await app.post_shutdown(app)
 
 
+@guarded_job("schedule tick")
 async def _tick(context: object) -> None:
     """Fire what is due; wake the outbox sender if that queued messages."""
     app = getattr(context, "application", None)
     if app is None:
         return
     services: Services = app.bot_data
-    report = await services.scheduler.run_due()
+    report = await services.scheduler.run_due(stopping=services.stopping.is_set)
     if report.fired:
         services.sender.wake()
 
 
+@guarded_job("flow expiry sweep")
 async def _sweep_expired(context: object) -> None:
     """Close flows left open past their expiry; the database says which, across restarts."""
     app = getattr(context, "application", None)

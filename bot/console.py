@@ -107,7 +107,11 @@ async def run_console(
     api = FakeTelegram(limits=Limits(enabled=False))
     # One person at a keyboard (or a piped script) is not a flood: no flood control here.
     settings = settings.model_copy(update={"flood_per_minute": 0.0})
-    app = build_application(settings, request=StandInRequest(api), polling=False)
+    # The console sends the outbox too (to its stand-in): beside a running bot on the same
+    # database it would mark real messages sent, so it takes the same one-instance lease.
+    app = build_application(
+        settings, request=StandInRequest(api), polling=False, instance_lease=True
+    )
     async with running(app):
         services: Services = app.bot_data
         console = Console(Conversation(app, api), out)

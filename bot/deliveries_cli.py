@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 from bot.config import Settings
 from storage.db import Database, utcnow
 from storage.deliveries import DeliveriesRepo, Delivery, Which
+from storage.lease import Lease, real_now
+from storage.outbox import OutboxRepo
 
 
 def add_parser(sub: Any) -> None:
@@ -41,10 +43,12 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         which: Which = "failed" if args.failed else "due"
         rows = await repo.listing(which, until=now + timedelta(hours=args.hours), limit=args.limit)
         totals = await repo.totals()
+        health = await sender_health(db, settings)
     finally:
         await db.close()
     zone = ZoneInfo(settings.programme_tz)
     print(_summary(totals))
+    print(health)
     if not rows:
         print("Nothing failed." if which == "failed" else f"Nothing due in {args.hours:g} h.")
         return 0
@@ -53,6 +57,43 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     for row in rows:
         print(_line(row, zone, overdue=which == "due" and row.when < now))
     return 1 if which == "failed" else 0
+
+
+# A row still waiting this long after it could have gone is overdue: the sender is stuck,
+# paused, or not running.
+OVERDUE_AFTER = timedelta(minutes=5)
+
+
+async def sender_health(db: Database, settings: Settings) -> str:
+    """Whether a bot runs on this database, when the outbox last sent, what is overdue."""
+    now = utcnow()
+    zone = ZoneInfo(settings.programme_tz)
+    health = await OutboxRepo(db).health(now, OVERDUE_AFTER)
+    holder = await Lease(db).current()
+    if holder is None or holder.expires_at <= real_now():
+        running = "Bot: not running on this database."
+    else:
+        running = f"Bot: running ({holder.describe()})."
+    if health.last_sent_at is None:
+        last = "never sent anything"
+    else:
+        ago = max(timedelta(0), now - health.last_sent_at)
+        local = health.last_sent_at.astimezone(zone).strftime("%a %d %b %H:%M:%S")
+        last = f"last sent {local} ({_ago(ago)} ago)"
+    minutes = OVERDUE_AFTER.total_seconds() / 60
+    overdue = f"{health.overdue} overdue (waiting over {minutes:g} min)"
+    return f"{running} Outbox: {last}; {health.waiting} waiting, {overdue}."
+
+
+def _ago(gap: timedelta) -> str:
+    seconds = int(gap.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
 
 
 def _summary(totals: dict[tuple[str, str], int]) -> str:

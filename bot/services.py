@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import secrets
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -35,14 +38,18 @@ from bot.scheduling.notices import Notices
 from bot.scheduling.outbox_sender import OutboxSender, SendLimits
 from bot.scheduling.reflections import ReflectionActions, Reflections, load_definitions
 from bot.scheduling.scheduler import Scheduler
+from bot.supervision import pause
 from bot.texts import Texts
 from storage.db import Database, utcnow
 from storage.flow_states import FlowStateRepo
 from storage.invites import InviteRepo
+from storage.lease import LEASE_RENEW, LEASE_TTL, Lease, LeaseLost
 from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
 from storage.programme import ProgrammeRepo
 from storage.schedule import ScheduleRepo
+
+log = logging.getLogger(__name__)
 
 
 async def button_key(db: Database) -> bytes:
@@ -82,6 +89,9 @@ class Services:
     digests: Digests
     digest_delivery: DigestDelivery
     flood: FloodGuard | None
+    lease: Lease | None = None
+    # Set when the bot is stopping: long loops (a big fan-out's ticks) end at their next step.
+    stopping: asyncio.Event
 
     async def start(
         self,
@@ -92,6 +102,7 @@ class Services:
     ) -> None:
         self.settings = settings
         self.clock = clock
+        self.stopping = asyncio.Event()
         self.flood = (
             FloodGuard(settings.flood_per_minute, settings.flood_burst, clock)
             if settings.flood_per_minute > 0
@@ -197,12 +208,46 @@ class Services:
             group_per_minute=self.settings.send_per_group_per_minute,
         )
         self.sender = OutboxSender(
-            self.db, bot, limits=limits, clock=self.clock, monotonic=monotonic, sleep=sleep
+            self.db,
+            bot,
+            limits=limits,
+            clock=self.clock,
+            monotonic=monotonic,
+            sleep=sleep,
+            owner=self.lease.holder if self.lease is not None else None,
         )
         return self.sender
 
+    async def take_lease(self) -> None:
+        """One bot per database: raises LeaseHeld, naming the holder, if another runs."""
+        lease = Lease(self.db)
+        replaced = await lease.acquire()
+        self.lease = lease
+        if replaced is not None and replaced.holder != lease.holder:
+            log.info("took over the lease of a stopped process (%s)", replaced.describe())
+
+    async def keep_lease(self, stop: asyncio.Event) -> None:
+        """Renew the lease while the bot runs. If another process took it meanwhile (ours
+        expired: the database was unreachable longer than the lease lasts), this process
+        must not go on beside it: it stops itself, as a SIGTERM would."""
+        assert self.lease is not None
+        while not await pause(stop, LEASE_RENEW.total_seconds()):
+            try:
+                await self.lease.renew()
+            except LeaseLost:
+                log.critical("another process took this database's lease: stopping")
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
     async def stop(self) -> None:
-        if hasattr(self, "db"):
+        if not hasattr(self, "db"):
+            return
+        try:
+            if self.lease is not None:
+                await self.lease.release()
+        except Exception as exc:  # it expires by itself: a stop must not fail over it
+            log.warning("lease not released (%s); it expires in %s", exc, LEASE_TTL)
+        finally:
             await self.db.close()
 
 

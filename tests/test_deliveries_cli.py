@@ -48,6 +48,9 @@ def test_lists_what_is_due_then_what_failed(
     out = capsys.readouterr().out
     assert "Schedule: 2 pending, 0 failed. Outbox: 1 waiting to send, 0 sent, 1 failed." in out
     assert "reflection_deliver  P-042" in out and "nudge  P-042" in out
+    # Whether the sender is keeping up: nothing has gone yet, and one row waits.
+    assert "Bot: not running on this database." in out
+    assert "Outbox: never sent anything; 1 waiting, 0 overdue (waiting over 5 min)." in out
     assert "meeting_reminder" not in out  # three days away: outside the default 24 h
 
     assert main(["deliveries", "--hours", "96"]) == 0
@@ -59,3 +62,31 @@ def test_lists_what_is_due_then_what_failed(
 
     assert main(["deliveries", "--limit", "0"]) == 2
     assert "--limit must be at least 1" in capsys.readouterr().out
+
+
+async def _seed_backlog(path: Path) -> None:
+    """The sender last sent ten minutes ago and a row has waited twenty: it is stuck."""
+    db = await Database.open(path)
+    now = utcnow()
+    async with db.transaction() as tx:
+        await OutboxRepo.enqueue(tx, 42, "nudge", {"text": "a"}, now=now - timedelta(minutes=30))
+        await OutboxRepo.enqueue(
+            tx, 43, "nudge", {"text": "b"}, now=now, not_before=now - timedelta(minutes=20)
+        )
+    first = await db.fetchval("SELECT MIN(id) FROM outbox")
+    await OutboxRepo(db).mark_sent(first, 1, now - timedelta(minutes=10))
+    await db.close()
+
+
+def test_deliveries_and_status_say_when_the_outbox_last_sent_and_what_is_overdue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "d.db"
+    asyncio.run(_seed_backlog(path))
+    monkeypatch.setenv("TRIOBOT_DB", str(path))
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+    for command in (["deliveries"], ["status"]):
+        main(command)
+        out = capsys.readouterr().out
+        assert "(10 min ago); 1 waiting, 1 overdue (waiting over 5 min)." in out, out

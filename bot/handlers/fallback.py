@@ -11,6 +11,7 @@ from telegram.ext import Application, MessageHandler, filters
 
 from bot.handlers.common import identify, say, stranger_language
 from bot.services import Context
+from storage.db import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,13 @@ async def unknown_command(update: Update, context: Context) -> None:
 
 
 async def on_error(update: object, context: Context) -> None:
-    """Log the failure (never the token) and tell the person, kindly, to try again."""
-    log.error("handler failed", exc_info=context.error)
+    """Log the failure (never the token) and tell the person, kindly, to try again; if the
+    database could not take their message, that it was not saved and should be sent again."""
+    unsaved = isinstance(context.error, StorageUnavailable)
+    if unsaved:
+        log.warning("an update was not saved: the database is unavailable (%s)", context.error)
+    else:
+        log.error("handler failed", exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     if update.callback_query is not None:
@@ -37,7 +43,8 @@ async def on_error(update: object, context: Context) -> None:
         except Exception:
             log.debug("callback query already answered")
     try:
-        await say(context, update.effective_chat.id, stranger_language(update), "errors/internal")
+        template = "errors/not_saved" if unsaved else "errors/internal"
+        await say(context, update.effective_chat.id, stranger_language(update), template)
     except Forbidden:
         pass
     except Exception:

@@ -10,12 +10,13 @@ write lock, and the second finds the rows already done: nothing fires twice.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 
-from storage.db import Database, Transaction, utcnow
+from storage.db import Database, Transaction, is_transient, utcnow
 from storage.schedule import Due, ScheduleRepo
 
 log = logging.getLogger(__name__)
@@ -85,10 +86,13 @@ class Scheduler:
                 await self._fire(tx, row, now, row.id in superseded, report)
         return report
 
-    async def run_due(self, limit: int = BATCH) -> TickReport:
-        """Tick until nothing due remains (a start-up catch-up, or a big fan-out)."""
+    async def run_due(
+        self, limit: int = BATCH, stopping: Callable[[], bool] = lambda: False
+    ) -> TickReport:
+        """Tick until nothing due remains (a start-up catch-up, or a big fan-out), or until
+        the bot is stopping: what is left stays due for the next start."""
         total = TickReport()
-        while True:
+        while not stopping():
             report = await self.tick(limit)
             for name in ("fired", "dropped", "postponed", "failed"):
                 setattr(total, name, getattr(total, name) + getattr(report, name))
@@ -96,6 +100,7 @@ class Scheduler:
                 total.by_kind[kind] = total.by_kind.get(kind, 0) + count
             if report.touched < limit or report.touched == report.postponed:
                 return total
+        return total
 
     def _superseded(self, due: list[Due]) -> set[int]:
         """Rows of a LATEST_ONLY series that a later due row of the same series replaces."""
@@ -131,15 +136,15 @@ class Scheduler:
         await tx.execute("SAVEPOINT fire")
         try:
             verdict = await kind.handler(tx, row, now)
+        except sqlite3.Error as exc:
+            if is_transient(exc):
+                # The database's trouble (full, locked), not this row's: the whole tick is
+                # rolled back and tried again, and no attempt is counted against the row.
+                raise
+            await self._failed(tx, row, now, exc, report)
+            return
         except Exception as exc:
-            # One broken row must not hold up the rest: undo its writes, count the attempt.
-            await tx.execute("ROLLBACK TO fire")
-            await tx.execute("RELEASE fire")
-            log.exception("schedule row %s (%s) failed", row.id, row.kind)
-            attempts = await ScheduleRepo.failed_attempt(tx, row.id, repr(exc)[:300])
-            if attempts >= MAX_ATTEMPTS:
-                await ScheduleRepo.finish(tx, row.id, "failed", now, repr(exc)[:300])
-            report.failed += 1
+            await self._failed(tx, row, now, exc, report)
             return
         await tx.execute("RELEASE fire")
         if verdict is not None and verdict.until is not None:
@@ -149,3 +154,15 @@ class Scheduler:
         await ScheduleRepo.finish(tx, row.id, "done", now, verdict.note if verdict else None)
         report.fired += 1
         report.by_kind[row.kind] = report.by_kind.get(row.kind, 0) + 1
+
+    async def _failed(
+        self, tx: Transaction, row: Due, now: datetime, exc: Exception, report: TickReport
+    ) -> None:
+        # One broken row must not hold up the rest: undo its writes, count the attempt.
+        await tx.execute("ROLLBACK TO fire")
+        await tx.execute("RELEASE fire")
+        log.error("schedule row %s (%s) failed", row.id, row.kind, exc_info=exc)
+        attempts = await ScheduleRepo.failed_attempt(tx, row.id, repr(exc)[:300])
+        if attempts >= MAX_ATTEMPTS:
+            await ScheduleRepo.finish(tx, row.id, "failed", now, repr(exc)[:300])
+        report.failed += 1

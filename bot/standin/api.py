@@ -8,7 +8,6 @@ updates their clients produce live in ``world``/``updates``; message methods in 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import time
@@ -23,6 +22,10 @@ from .world import JSON, Refused, SentMessage, bad
 
 __all__ = ["FakeTelegram", "Limits", "SentMessage"]
 
+TERMINATED = (
+    "Conflict: terminated by other getUpdates request;"
+    " make sure that only one bot instance is running"
+)
 _COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
 _Method = Callable[[dict[str, Any], Files], Any]
 
@@ -59,6 +62,8 @@ class FakeTelegram(Messaging):
         self._commands: dict[str, list[JSON]] = {}
         self._queue: list[JSON] = []
         self._wakeup: asyncio.Event | None = None
+        self._poll: asyncio.Future[None] | None = None  # the getUpdates waiting now
+        self.conflicts = 0
         self._faults: list[_Fault] = []
         self._methods: dict[str, _Method] = {
             "getme": self._get_me,
@@ -114,13 +119,26 @@ class FakeTelegram(Messaging):
             # Telegram forgets updates once a higher offset confirms them.
             self._queue = [u for u in self._queue if u["update_id"] >= offset]
         if not self._queue and timeout > 0:
-            # One event shared by every long poll waiting now (a poll abandoned by a killed
-            # process may still be waiting here beside the new process's poll).
+            # Telegram serves one getUpdates at a time: a new one ends the one waiting with
+            # 409 "terminated by other getUpdates request" (two bots on one token see these
+            # by turns; a poll left by a killed process simply ends).
+            if self._poll is not None and not self._poll.done():
+                self._poll.set_result(None)
+            poll: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._poll = poll
             if self._wakeup is None:
                 self._wakeup = asyncio.Event()
             wakeup = self._wakeup
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wakeup.wait(), timeout)
+            waiter = asyncio.ensure_future(wakeup.wait())
+            try:
+                await asyncio.wait((waiter, poll), timeout=timeout, return_when="FIRST_COMPLETED")
+            finally:
+                waiter.cancel()
+            if self._poll is poll:
+                self._poll = None
+            elif poll.done():
+                self.conflicts += 1
+                raise Refused(409, TERMINATED)
             if self._wakeup is wakeup and wakeup.is_set():
                 self._wakeup = None
         if offset < 0:
@@ -172,6 +190,8 @@ class FakeTelegram(Messaging):
             body: JSON = {"ok": False, "error_code": exc.status, "description": exc.description}
             if exc.retry_after is not None:
                 body["parameters"] = {"retry_after": exc.retry_after}
+            if exc.migrate_to_chat_id is not None:
+                body["parameters"] = {"migrate_to_chat_id": exc.migrate_to_chat_id}
             return exc.status, body
         return 200, {"ok": True, "result": result}
 

@@ -59,6 +59,8 @@ class StandInServer:
                 web.post("/sim/updates", self.push_update),
                 web.get("/sim/messages", self.messages),
                 web.post("/sim/faults", self.add_fault),
+                web.post("/sim/groups", self.add_group),
+                web.post("/sim/groups/upgrade", self.upgrade_group),
                 web.post("/sim/block", self.block),
                 web.post("/sim/unblock", self.unblock),
                 web.get("/sim/stats", self.stats),
@@ -122,6 +124,22 @@ class StandInServer:
             str(body.get("first_name", "Teacher")),
             language_code=body.get("language_code", "en"),
         )
+        return web.json_response({"ok": True})
+
+    async def add_group(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        members = [int(m) for m in body.get("member_ids", [])]
+        self.api.add_group(int(body["chat_id"]), str(body.get("title", "Trio")), members)
+        return web.json_response({"ok": True})
+
+    async def upgrade_group(self, request: web.Request) -> web.StreamResponse:
+        """The group becomes a supergroup: sends to the old id get 400 migrate_to_chat_id."""
+        body = await request.json()
+        try:
+            self.api.upgrade_group(int(body["chat_id"]), int(body["new_chat_id"]))
+        except (KeyError, ValueError) as exc:
+            return web.json_response({"ok": False, "description": str(exc)}, status=400)
+        self.injected["group upgraded"] += 1
         return web.json_response({"ok": True})
 
     async def push_update(self, request: web.Request) -> web.StreamResponse:
@@ -204,6 +222,7 @@ class StandInServer:
                 "calls": dict(self.api.calls),
                 "refusals": dict(refusals),
                 "messages_sent": len(self.api.sent),
+                "get_updates_conflicts": self.api.conflicts,
                 "faults_injected": dict(self.injected),
             }
         )

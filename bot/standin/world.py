@@ -21,11 +21,18 @@ JSON = dict[str, Any]
 class Refused(Exception):
     """A Bot API refusal; turned into Telegram's error JSON by ``FakeTelegram.handle``."""
 
-    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        description: str,
+        retry_after: int | None = None,
+        migrate_to_chat_id: int | None = None,
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
 
 def bad(description: str) -> Refused:
@@ -100,6 +107,7 @@ class World:
         self.limiter = RateLimiter(limits or Limits(), clock)
         self.users: dict[int, JSON] = {}
         self.groups: dict[int, tuple[str, set[int]]] = {}
+        self.migrated: dict[int, int] = {}  # an upgraded group's old id → its supergroup's
         self.blocked: set[int] = set()
         self.started: set[int] = set()
         self.sent: list[SentMessage] = []
@@ -155,6 +163,14 @@ class World:
             raise ValueError("group chat ids are negative")
         self.groups[chat_id] = (title, set(member_ids))
 
+    def upgrade_group(self, chat_id: int, new_chat_id: int) -> None:
+        """The group becomes a supergroup with a new id, as Telegram does when a group
+        grows or an admin changes certain settings; the old id is refused from then on."""
+        if chat_id not in self.groups or new_chat_id >= 0:
+            raise ValueError("upgrade an existing group to a negative supergroup id")
+        self.groups[new_chat_id] = self.groups.pop(chat_id)
+        self.migrated[chat_id] = new_chat_id
+
     def block(self, user_id: int) -> None:
         self.blocked.add(user_id)
 
@@ -178,6 +194,12 @@ class World:
         """Refuse like Telegram when the bot may not write to ``chat_id``."""
         if chat_id in self.groups:
             return
+        if chat_id in self.migrated:
+            raise Refused(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                migrate_to_chat_id=self.migrated[chat_id],
+            )
         if chat_id not in self.users:
             raise bad("chat not found")
         if chat_id in self.blocked:
