@@ -17,16 +17,19 @@ from typing import Any
 
 from bot.config import Settings
 from bot.data_rights import DataRights
+from bot.deliveries_cli import sender_health
 from bot.permissions import CLI_ROLES, Action, allowed
 from bot.roster import RosterImport
 from bot.roster_fields import ImportReport, RosterKind
 from bot.status import Status
 from storage import private_files
+from storage import trio_membership as membership
+from storage.backup import BackupError, BackupRefused, backup
 from storage.db import Database, utcnow
 from storage.invites import InviteAdminRepo, InviteRepo
 from storage.status import StatusRepo
 
-ADMIN_COMMANDS = frozenset({"invite", "roster", "calendar", "person", "status"})
+ADMIN_COMMANDS = frozenset({"invite", "roster", "calendar", "person", "status", "backup"})
 PRIMARY_ROLE = ("coordinator", "researcher", "trio_lead", "teacher")  # shown first in invites
 
 
@@ -115,13 +118,22 @@ def add_parsers(sub: Any, invite_sub: Any) -> None:
     erase = person_sub.add_parser("erase", help="erase a person on request (cannot be undone)")
     erase.add_argument("who", help="roster reference or Telegram id")
     erase.add_argument("--yes", action="store_true", help="confirm: erase without asking")
+    move = person_sub.add_parser("move", help="move a person into a trio, or out of one")
+    move.add_argument("who", help="roster reference or Telegram id")
+    where = move.add_mutually_exclusive_group(required=True)
+    where.add_argument("--trio", help="into this trio, out of their others of its kind")
+    where.add_argument("--remove-from-trio", dest="remove_from", metavar="TRIO", help="only out")
     status = sub.add_parser("status", help="schools, trios, who joined, quiet trios, failures")
     status.add_argument("--quiet-weeks", type=float, help="quiet after this many weeks")
+    copy = sub.add_parser("backup", help="copy the live database, safely while the bot runs")
+    copy.add_argument("file", type=Path, help="the backup file to write (owner-only)")
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """Dispatch one coordinator command; returns the exit status."""
     command = args.command
+    if command == "backup":
+        return take_backup(settings, args)
     if command in ("roster", "calendar"):
         try:
             content = args.file.read_bytes()
@@ -138,11 +150,31 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             "list": list_invites,
         }[args.invite_command]
         return asyncio.run(_with_db(settings, action, handler, settings, args))
+    if command == "person" and args.person_command == "move":
+        # A change to the roster, so the roster's permission (no action of its own yet).
+        return asyncio.run(_with_db(settings, "roster.import", move_person, args))
     if command == "person":
         return asyncio.run(_with_db(settings, "person.erase", erase_person, args))
     if command == "status":
         return asyncio.run(_with_db(settings, "status.programme", show_status, settings, args))
     return 2
+
+
+def take_backup(settings: Settings, args: argparse.Namespace) -> int:
+    """`backup FILE`: storage/backup.py, without opening the database as the bot does (no
+    migrations: a backup is what one takes before them, or when they refuse)."""
+    # Everyone's data, identities included: coordinator-only, like erasure (there is no
+    # action of its own for it in bot/permissions.py yet).
+    if not allowed(CLI_ROLES, "person.erase"):
+        print("not allowed: person.erase", file=sys.stderr)
+        return 2
+    try:
+        report = backup(settings.db_path, args.file)
+    except BackupError as exc:
+        print(exc, file=sys.stderr)
+        return 2 if isinstance(exc, BackupRefused) else 1
+    print(report.line())
+    return 0
 
 
 async def _with_db(settings: Settings, action: Action, handler: Any, *extra: Any) -> int:
@@ -266,6 +298,48 @@ async def erase_person(db: Database, args: argparse.Namespace) -> int:
     return 0
 
 
+async def move_person(db: Database, args: argparse.Namespace) -> int:
+    """`person move`: the rule of storage/trio_membership.py, then one line of what changed."""
+    person = await DataRights(db).find(args.who)
+    if person is None or person.status == "erased":
+        print(f"{args.who}: no such person (or erased on request)")
+        return 2
+    who = person.ref or f"Telegram id {person.telegram_id}"
+    who += f" ({person.display_name})" if person.display_name else ""
+    into = args.trio is not None
+    option, ref = ("--trio", args.trio) if into else ("--remove-from-trio", args.remove_from)
+    now = utcnow()
+    async with db.transaction() as tx:
+        trio = await membership.trio_by_ref(tx, ref)
+        if trio is None:
+            print(f"{option}: no trio with reference {ref!r}")
+            return 2
+        if into and not trio.admits(person.school_id):
+            print(f"--trio: {who}'s school is not one of trio {ref}'s schools")
+            return 2
+        if into:
+            moved = await membership.move_into(tx, person.id, trio, now, f"moved to {ref}")
+        else:
+            left = await membership.leave_trio(tx, person.id, trio.id, now, f"removed from {ref}")
+            moved = membership.Moved(False, ((trio, left),))
+    gone = [(old, left) for old, left in moved.left if left.was_member]
+    out = ", ".join(old.ref + (" (was its lead)" if left.was_lead else "") for old, left in gone)
+    if not moved.joined and not gone:
+        print(f"{who} is {'already' if into else 'not'} in trio {ref}; nothing changed.")
+        return 0
+    if into:
+        done = f"{who} moved into trio {ref}" if moved.joined else f"{who} stays in trio {ref}"
+        done += f", out of {out}" if out else ""
+    else:
+        done = f"{who} left trio {out}"
+    print(f"{done}; cancelled {_counts(moved.messages, moved.scheduled)}.")
+    return 0
+
+
+def _counts(messages: int, scheduled: int) -> str:
+    return f"{messages} message(s) and {scheduled} scheduled item(s)"
+
+
 async def show_status(db: Database, settings: Settings, args: argparse.Namespace) -> int:
     weeks = args.quiet_weeks or settings.quiet_weeks
     found = await Status(StatusRepo(db)).programme(utcnow(), weeks)
@@ -277,6 +351,7 @@ async def show_status(db: Database, settings: Settings, args: argparse.Namespace
         f" {c.blocked} blocked the bot, {c.erased} erased"
     )
     print(f"Deliveries failed: {c.failed_deliveries}")
+    print(await sender_health(db, settings))
     print(f"Trios gone quiet (no activity for {weeks:g} weeks): {len(found.quiet)}")
     for q in found.quiet:
         last = q.last_activity.strftime("%Y-%m-%d") if q.last_activity else "never"

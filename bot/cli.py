@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -111,6 +112,25 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """`triobot …`; what stops a command reaches the operator as one line, not a traceback."""
+    from storage.db import StorageError
+
+    try:
+        status = _command(argv)
+        # Flushed here rather than at exit, so that a reader gone away is noticed below.
+        sys.stdout.flush()
+    except StorageError as exc:  # a migration changed or gone: nothing was done
+        print(f"triobot: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # The reader stopped reading (`| head -1`): end quietly. Python flushes stdout again
+        # at exit and would report that one too, so stdout goes to /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # what a shell reports for a command ended by SIGPIPE
+    return status
+
+
+def _command(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "fake-telegram":
         from bot.standin.http import serve
@@ -133,15 +153,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "console":
         configure_logging(settings, logging.WARNING)
         from bot.console import run_console
+        from storage.lease import LeaseHeld
 
-        asyncio.run(run_console(settings, demo=not getattr(args, "no_demo", False)))
+        try:
+            asyncio.run(run_console(settings, demo=not getattr(args, "no_demo", False)))
+        except LeaseHeld as exc:
+            print(f"Not starting the console: {exc}", file=sys.stderr)
+            return 2
         return 0
     configure_logging(settings)
     if command == "run":
         from bot.runner import run_polling
 
-        run_polling(settings)
-        return 0
+        return run_polling(settings)
     if command == "deliveries":
         from bot.deliveries_cli import run as run_deliveries
 

@@ -25,9 +25,10 @@ from bot.roster_fields import (
 )
 from bot.term_calendar import import_calendar
 from storage import roster as store
-from storage.db import Database, Transaction
+from storage.db import Database, Transaction, utcnow
 from storage.people import ROLES, Role
 from storage.personal_data import erased_ref_hashes, ref_hash
+from storage.trio_membership import Left, leave_trio, trios_left_by_school_move
 
 HEADERS: dict[RosterKind, tuple[str, ...]] = {
     "schools": (
@@ -109,6 +110,8 @@ class RosterImport:
                     await import_calendar(tx, rows, report)
                 else:
                     await _trios(tx, known, rows, report)
+                # A dry run went through the same writes (so its warnings name who would
+                # leave a trio and what that would cancel); rolling back keeps none of them.
                 if report.errors or dry_run:
                     raise RosterRejected
         except RosterRejected:
@@ -226,14 +229,38 @@ async def _trios(
             )
     if report.errors:
         return
+    now = utcnow()
     for trio, listed in members.items():
         trio_id = await store.upsert_trio(tx, ref=trio, kind=expected_kind)  # type: ignore[arg-type]
         ids = [target for _, target, _ in listed]
+        reason = f"roster import: left trio {trio}"
         if by_school:
-            changed = await store.set_trio_schools(tx, trio_id, ids)
+            changed, gone = await store.set_trio_schools(tx, trio_id, ids, now=now, reason=reason)
         else:
-            changed = await store.set_trio_members(tx, trio_id, ids)
+            changed, gone = await store.set_trio_members(tx, trio_id, ids, now=now, reason=reason)
+        for departure in gone:
+            who, school_ref = departure.leaver.label, departure.leaver.school_ref
+            why = f"their school {school_ref!r} is no longer in it" if by_school else "not listed"
+            report.warnings.append(
+                Problem(
+                    first_line[trio],
+                    f"{who} leaves trio {trio!r} ({why}){_cancelled(departure.left)}",
+                )
+            )
         count_change(report, bool(changed), trio not in known.trios)
+
+
+def _cancelled(left: Left) -> str:
+    """What leaving called off, for a warning line."""
+    parts = [
+        f"{left.messages} pending message(s) and {left.scheduled} scheduled item(s)"
+        " to them cancelled"
+    ]
+    if left.was_lead:
+        parts.append("no longer its lead")
+    if left.drafts:
+        parts.append(f"{left.drafts} draft summary(ies) no longer wait for them")
+    return "; " + "; ".join(parts)
 
 
 async def _people(
@@ -242,6 +269,7 @@ async def _people(
     key, erased = await erased_ref_hashes(tx)
     seen: dict[str, int] = {}
     valid: list[tuple[str, str, int | None, Role, int | None]] = []
+    lines: list[tuple[int, str]] = []  # each valid row's line and school_id, for warnings
     for line, row in rows:
         check_extra(row, line, report)
         ref = check_ref(row, "person_ref", line, report)
@@ -285,14 +313,35 @@ async def _people(
                 trio.id if trio else None,
             )
         )
+        lines.append((line, school_ref))
     if report.errors:
         return
-    for ref, name, school_id, role, trio_id in valid:
+    now = utcnow()
+    for (line, school_ref), (ref, name, school_id, role, trio_id) in zip(lines, valid, strict=True):
         existing = known.people.get(ref)
         roles: tuple[Role, ...] = (role, "teacher") if role == "trio_lead" else (role,)
         person_id, changed = await store.upsert_person(
             tx, ref=ref, name=name, school_id=school_id, roles=roles, existing=existing
         )
+        if existing is not None:
+            # Moved to another school: out of the school trios their old school gave them
+            # (the row's own trio_id, if it names one of them, wins).
+            for old in await trios_left_by_school_move(
+                tx, person_id, existing.school_id, school_id
+            ):
+                if old.id == trio_id:
+                    continue
+                left = await leave_trio(
+                    tx, person_id, old.id, now, f"roster import: moved school, left {old.ref}"
+                )
+                now_at = repr(school_ref) if school_ref else "none"
+                report.warnings.append(
+                    Problem(
+                        line,
+                        f"{ref} ({name}) leaves trio {old.ref!r} (their school is now"
+                        f" {now_at}){_cancelled(left)}",
+                    )
+                )
         if trio_id is not None:
             changed |= bool(
                 await store.add_member(tx, trio_id, person_id, lead=role == "trio_lead")

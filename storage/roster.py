@@ -7,10 +7,12 @@ nothing (not even a timestamp). Callers hold one transaction for a whole file.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from storage.db import Transaction, to_db_time, utcnow
 from storage.people import Role
 from storage.programme import ProgrammeRepo, TrioKind
+from storage.trio_membership import Leaver, Left, leave_trio, members_from_schools, members_not_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,15 @@ class KnownTrio:
 class KnownPerson:
     id: int
     status: str
+    school_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    """A member a trio file took out of a trio, and what that cancelled for them."""
+
+    leaver: Leaver
+    left: Left
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +71,10 @@ async def known(tx: Transaction) -> Known:
         for r in await tx.fetchall("SELECT id, ref, kind FROM trio")
     }
     people = {
-        r["ref"]: KnownPerson(r["id"], r["status"])
-        for r in await tx.fetchall("SELECT id, ref, status FROM person WHERE ref IS NOT NULL")
+        r["ref"]: KnownPerson(r["id"], r["status"], r["school_id"])
+        for r in await tx.fetchall(
+            "SELECT id, ref, status, school_id FROM person WHERE ref IS NOT NULL"
+        )
     }
     return Known(schools, trios, people)
 
@@ -105,8 +118,17 @@ async def upsert_trio(tx: Transaction, *, ref: str, kind: TrioKind) -> int:
     return int(await tx.fetchval("SELECT id FROM trio WHERE ref = ?", (ref,)))
 
 
-async def set_trio_schools(tx: Transaction, trio_id: int, school_ids: list[int]) -> int:
-    """Make the trio's schools exactly these; returns how many rows changed."""
+async def set_trio_schools(
+    tx: Transaction, trio_id: int, school_ids: list[int], *, now: datetime, reason: str
+) -> tuple[int, list[Departure]]:
+    """Make the trio's schools exactly these: how many rows changed, and the members who
+    left with a school that is no longer in it (storage/trio_membership.py says how)."""
+    before = {
+        int(r[0])
+        for r in await tx.fetchall(
+            "SELECT school_id FROM trio_school WHERE trio_id = ?", (trio_id,)
+        )
+    }
     marks = ",".join("?" * len(school_ids))
     removed = await tx.execute(
         f"DELETE FROM trio_school WHERE trio_id = ? AND school_id NOT IN ({marks})",  # noqa: S608
@@ -119,20 +141,27 @@ async def set_trio_schools(tx: Transaction, trio_id: int, school_ids: list[int])
             "INSERT INTO trio_school (trio_id, school_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (trio_id, school_id),
         )
-    return removed + added
+    gone = sorted(before - set(school_ids))
+    departures = [
+        Departure(leaver, await leave_trio(tx, leaver.person_id, trio_id, now, reason))
+        for leaver in await members_from_schools(tx, trio_id, gone)
+    ]
+    return removed + added, departures
 
 
-async def set_trio_members(tx: Transaction, trio_id: int, person_ids: list[int]) -> int:
-    """Make a teacher trio's members exactly these people; returns how many rows changed."""
-    marks = ",".join("?" * len(person_ids))
-    removed = await tx.execute(
-        f"DELETE FROM trio_member WHERE trio_id = ? AND person_id NOT IN ({marks})",  # noqa: S608
-        (trio_id, *person_ids),
-    )
+async def set_trio_members(
+    tx: Transaction, trio_id: int, person_ids: list[int], *, now: datetime, reason: str
+) -> tuple[int, list[Departure]]:
+    """Make a teacher trio's members exactly these people: how many rows changed, and who
+    left (with everything of the trio's still pending for them)."""
+    departures = [
+        Departure(leaver, await leave_trio(tx, leaver.person_id, trio_id, now, reason))
+        for leaver in await members_not_in(tx, trio_id, person_ids)
+    ]
     added = 0
     for person_id in person_ids:
         added += await add_member(tx, trio_id, person_id, lead=False)
-    return removed + added
+    return len(departures) + added, departures
 
 
 async def add_member(tx: Transaction, trio_id: int, person_id: int, *, lead: bool) -> int:

@@ -22,6 +22,7 @@ from storage.db import Database, Transaction, utcnow
 from storage.meetings import MeetingRepo, Reader
 from storage.schedule import Due, ScheduleRepo
 from storage.summaries import ACTION_STATUSES, Summary, SummaryRepo
+from storage.trio_membership import RECHECK_KIND
 
 Decision = Literal["approved", "agreed", "stale", "not_yours", "gone", "too_early"]
 NO_ACTIONS = "__none__"
@@ -46,7 +47,7 @@ class Agreement:
         self.clock = clock
 
     def kinds(self) -> dict[str, Kind]:
-        return {"summary_deadline": Kind(self._deadline)}
+        return {"summary_deadline": Kind(self._deadline), RECHECK_KIND: Kind(self._recheck)}
 
     # --- writing ---------------------------------------------------------------------------
     async def save_draft(
@@ -297,6 +298,15 @@ class Agreement:
                 kind="summary",
                 dedupe=f"out:summary:{summary.id}:agreed:group",
             )
+
+    async def _recheck(self, tx: Transaction, due: Due, now: datetime) -> Fired:
+        """Someone left the trio (storage/trio_membership.py): a draft that waited only for
+        them is agreed now, by everyone who is still in the trio."""
+        summary = await SummaryRepo.get(tx, int(due.payload["summary"]))
+        if summary is None or summary.status != "draft":
+            return Fired(note="agreed or gone")
+        agreed = await self._maybe_agreed(tx, summary)
+        return Fired(note="agreed without them" if agreed else "still waiting")
 
     async def _deadline(self, tx: Transaction, due: Due, now: datetime) -> Fired:
         summary = await SummaryRepo.get(tx, int(due.payload["summary"]))
