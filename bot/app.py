@@ -176,19 +176,20 @@ def build_application(
         if instance_lease:
             spawn("instance lease", lambda: services.keep_lease(stopping))
         if background and app.job_queue is not None:
+            # Each job logs its failures and backs off (its state is this Application's).
+            tick = guarded_job("schedule tick")(_tick)
+            sweep = guarded_job("flow expiry sweep")(_sweep_expired)
             # Catch up at once on whatever fell due while the bot was down.
-            app.job_queue.run_once(_tick, when=0, name="schedule-catch-up")
+            app.job_queue.run_once(tick, when=0, name="schedule-catch-up")
             app.job_queue.run_repeating(
-                _tick,
+                tick,
                 interval=settings.schedule_poll_seconds,
                 first=settings.schedule_poll_seconds,
                 name="schedule",
                 # The table decides what is late and what to do about it, not APScheduler.
                 job_kwargs={"misfire_grace_time": None, "coalesce": True},
             )
-            app.job_queue.run_repeating(
-                _sweep_expired, interval=EXPIRY_SWEEP, first=1, name="flow-expiry"
-            )
+            app.job_queue.run_repeating(sweep, interval=EXPIRY_SWEEP, first=1, name="flow-expiry")
             spawn("outbox sender", lambda: services.sender.run(stopping))
 
     async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
@@ -235,7 +236,6 @@ async def running(app: Application) -> AsyncIterator[Application]:  # type: igno
             await app.post_shutdown(app)
 
 
-@guarded_job("schedule tick")
 async def _tick(context: object) -> None:
     """Fire what is due; wake the outbox sender if that queued messages."""
     app = getattr(context, "application", None)
@@ -247,7 +247,6 @@ async def _tick(context: object) -> None:
         services.sender.wake()
 
 
-@guarded_job("flow expiry sweep")
 async def _sweep_expired(context: object) -> None:
     """Close flows left open past their expiry; the database says which, across restarts."""
     app = getattr(context, "application", None)

@@ -183,6 +183,7 @@ async def test_a_stop_signal_in_a_fan_out_ends_within_the_bound_and_keeps_the_re
             took = await bot.stop(sig)
         sent_before_stop = sum(len(server.api.messages_in(p)) for p in people)
     assert took < STOP_LIMIT, bot.output
+    print(f"{sig.name} mid-fan-out: exited {took:.2f} s after the signal")
     assert bot.process.returncode == 0
     assert_clean_exit(bot.output)
     statuses = await outbox_statuses(db_path)
@@ -211,6 +212,7 @@ async def test_a_stop_while_the_database_is_locked_still_ends_within_the_bound(
                 locker.execute("ROLLBACK")
                 locker.close()
     assert took < STOP_LIMIT, bot.output
+    print(f"SIGTERM with the database locked: exited {took:.2f} s after the signal")
     assert bot.process.returncode == 0
     assert_clean_exit(bot.output)
     statuses = await outbox_statuses(db_path)
