@@ -195,15 +195,20 @@ def build_application(
     async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
         services: Services = app.bot_data
         stopping.set()
-        for task in tasks:
-            # Each loop ends at its next wait once `stopping` is set; one that does not
-            # within the bound (a call in flight on a dead connection) is cancelled.
-            try:
-                await asyncio.wait_for(task, timeout=TASK_STOP_BOUND)
-            except (TimeoutError, asyncio.CancelledError):
+        # Each loop ends at its next wait once `stopping` is set; one that has not within the
+        # bound (a call in flight on a dead connection) is cancelled, and awaited.
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=TASK_STOP_BOUND)
+            for task in late:
                 log.warning("%s did not stop in time: cancelled", task.get_name())
-            except Exception:
-                log.exception("%s failed while stopping", task.get_name())
+                task.cancel()
+            for task in tasks:
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+                except Exception:
+                    log.exception("%s failed while stopping", task.get_name())
         tasks.clear()
         try:
             await outbox_bot.shutdown()

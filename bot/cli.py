@@ -7,12 +7,16 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from bot.config import ConfigError, Settings, load_settings
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 
 class RedactToken(logging.Filter):
@@ -111,9 +115,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# A stop signal that comes while the process is still starting (importing, reading its
+# settings), before the bot's own handlers are in place: noted here, honoured once they are.
+EARLY_SIGNALS: list[int] = []
+
+
+def _early_signal(signum: int, frame: object) -> None:
+    EARLY_SIGNALS.append(signum)
+    if len(EARLY_SIGNALS) > 1:
+        os._exit(130)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`triobot …`; what stops a command reaches the operator as one line, not a traceback."""
-    from storage.db import StorageError
+    if argv is None and sys.argv[1:2] in (["run"], []):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _early_signal)
+    from storage.db import StorageError, StorageUnavailable
 
     try:
         status = _command(argv)
@@ -122,6 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StorageError as exc:  # a migration changed or gone: nothing was done
         print(f"triobot: {exc}", file=sys.stderr)
         return 2
+    except (StorageUnavailable, sqlite3.OperationalError) as exc:
+        # Locked past the write patience, or the disk is full: what failed was not written.
+        print(f"triobot: the database is unavailable ({exc}); try again", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # The reader stopped reading (`| head -1`): end quietly. Python flushes stdout again
         # at exit and would report that one too, so stdout goes to /dev/null first.
@@ -138,6 +160,8 @@ def _command(argv: Sequence[str] | None) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(serve(args.host, args.port))
         return 0
+    from bot.config import ConfigError, load_settings
+
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -165,7 +189,7 @@ def _command(argv: Sequence[str] | None) -> int:
     if command == "run":
         from bot.runner import run_polling
 
-        return run_polling(settings)
+        return run_polling(settings, early=EARLY_SIGNALS)
     if command == "deliveries":
         from bot.deliveries_cli import run as run_deliveries
 

@@ -14,8 +14,11 @@ import contextlib
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import time
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError, TimedOut
@@ -26,8 +29,8 @@ from bot.app import build_application
 from bot.config import Settings
 from bot.demo import withdraw_demo_invites
 from bot.supervision import Backoff, pause
-from storage.db import Database
-from storage.lease import LeaseHeld
+from storage.db import Database, StorageUnavailable, is_transient
+from storage.lease import LeaseHeld, check_free
 
 log = logging.getLogger(__name__)
 TELEGRAM = "https://api.telegram.org"
@@ -126,52 +129,109 @@ async def wait_for_bot_api(settings: Settings, stop: asyncio.Event) -> bool:
         await request.shutdown()
 
 
-def run_polling(settings: Settings) -> int:
-    """Run until stopped; the exit code."""
+def run_polling(settings: Settings, early: Sequence[int] = ()) -> int:
+    """Run until stopped; the exit code. `early`: stop signals that came while starting."""
     try:
-        return asyncio.run(_serve(settings))
+        return asyncio.run(_serve(settings, early))
     except StartRefused as exc:
         print(exc, file=sys.stderr)
         return 2
 
 
-async def _serve(settings: Settings) -> int:
+async def _serve(settings: Settings, early: Sequence[int] = ()) -> int:
     signals = StopSignals()
     signals.install()
-    await close_demo_door(settings)
+    if early:
+        log.info("a stop signal came while starting: stopping")
+        return 0
+    try:
+        # Before anything opens the database (and migrates it): one bot per database.
+        check_free(settings.db_path)
+        await close_demo_door(settings)
+    except LeaseHeld as exc:
+        raise StartRefused(f"Not starting: {exc}") from None
+    except (StorageUnavailable, sqlite3.Error) as exc:
+        raise StartRefused(f"Not starting: the database is unavailable ({exc})") from None
     if not await wait_for_bot_api(settings, signals.stop):
         return 0
-    app = build_application(settings, instance_lease=True)
+    app = await _started(settings, signals.stop)
+    if app is None:
+        return 0
     try:
-        await app.initialize()
-        assert app.post_init is not None
-        await app.post_init(app)
-    except LeaseHeld as exc:
-        await _shutdown(app)
-        raise StartRefused(f"Not starting: {exc}") from None
-    except (InvalidToken, NetworkError) as exc:
-        # It answered a moment ago: say what changed, in one line, for the supervisor's log.
-        await _shutdown(app)
-        raise StartRefused(f"Not starting: the Bot API failed during start-up ({exc})") from None
-    except BaseException:
-        await _shutdown(app)
-        raise
-    updater = app.updater
-    assert updater is not None
-    try:
-        # bootstrap_retries=-1: a 5xx or a dropped connection at deleteWebhook is retried.
-        await updater.start_polling(
-            allowed_updates=Update.ALL_TYPES,
-            drop_pending_updates=False,
-            bootstrap_retries=-1,
-            error_callback=_polling_failed,
-        )
-        await app.start()
-        log.info("running: polling %s", settings.telegram_api_url)
-        await signals.stop.wait()
+        if await _until_stopped(_start_polling(app), signals.stop):
+            await app.start()
+            log.info("running: polling %s", settings.telegram_api_url)
+            await signals.stop.wait()
     finally:
         await _stop_within_bound(app, signals)
     return 0
+
+
+async def _started(settings: Settings, stop: asyncio.Event) -> Application | None:  # type: ignore[type-arg]
+    """The Application, initialised; a database locked or full at start is waited out
+    (logged, backed off) as at any other time. None if told to stop first."""
+    backoff = Backoff(first=2.0, most=60.0)
+    while not stop.is_set():
+        app = build_application(settings, instance_lease=True)
+        try:
+            await app.initialize()
+            assert app.post_init is not None
+            await app.post_init(app)
+            return app
+        except BaseException as exc:
+            await _shutdown(app)
+            if isinstance(exc, StorageUnavailable) or (
+                isinstance(exc, sqlite3.OperationalError) and is_transient(exc)
+            ):
+                wait = backoff.next()
+                log.warning("database unavailable at start (%s); trying again in %.0f s", exc, wait)
+                await pause(stop, wait)
+                continue
+            refusal = _refusal(exc)
+            if refusal is exc:
+                raise
+            raise refusal from None
+    return None
+
+
+def _refusal(exc: BaseException) -> BaseException:
+    """What stopped start-up, as one line for the operator where it is their situation."""
+    if isinstance(exc, LeaseHeld):
+        return StartRefused(f"Not starting: {exc}")
+    if isinstance(exc, sqlite3.Error):
+        return StartRefused(f"Not starting: the database cannot be used ({exc})")
+    if isinstance(exc, InvalidToken | NetworkError):
+        # It answered a moment ago: say what changed, in one line, for the supervisor's log.
+        return StartRefused(f"Not starting: the Bot API failed during start-up ({exc})")
+    return exc
+
+
+async def _start_polling(app: Application) -> None:  # type: ignore[type-arg]
+    updater = app.updater
+    assert updater is not None
+    # bootstrap_retries=-1: a 5xx or a dropped connection at deleteWebhook is retried (the
+    # stop signal still ends it: see _until_stopped).
+    await updater.start_polling(
+        allowed_updates=Update.ALL_TYPES,
+        drop_pending_updates=False,
+        bootstrap_retries=-1,
+        error_callback=_polling_failed,
+    )
+
+
+async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run `work` unless a stop comes first (then cancel it); True if it finished."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait((task, stopper), return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        return False
+    task.result()
+    return True
 
 
 def _polling_failed(exc: TelegramError) -> None:

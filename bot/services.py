@@ -40,7 +40,7 @@ from bot.scheduling.reflections import ReflectionActions, Reflections, load_defi
 from bot.scheduling.scheduler import Scheduler
 from bot.supervision import pause
 from bot.texts import Texts
-from storage.db import Database, utcnow
+from storage.db import Database, StorageUnavailable, utcnow
 from storage.flow_states import FlowStateRepo
 from storage.invites import InviteRepo
 from storage.lease import LEASE_RENEW, LEASE_TTL, Lease, LeaseLost
@@ -234,6 +234,9 @@ class Services:
         while not await pause(stop, LEASE_RENEW.total_seconds()):
             try:
                 await self.lease.renew()
+            except StorageUnavailable as exc:
+                # The lease outlasts a few missed renewals (LEASE_TTL): try at the next turn.
+                log.warning("lease not renewed (%s); trying again in %s", exc, LEASE_RENEW)
             except LeaseLost:
                 log.critical("another process took this database's lease: stopping")
                 os.kill(os.getpid(), signal.SIGTERM)

@@ -190,7 +190,12 @@ def _verify(partial: Path) -> tuple[int, int | None]:
     """The copy's integrity check, then what it holds: its tables and schema version."""
     conn = sqlite3.connect(f"{partial.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        verdict = [str(row[0]) for row in conn.execute("PRAGMA integrity_check").fetchall()]
+        try:
+            verdict = [str(row[0]) for row in conn.execute("PRAGMA integrity_check").fetchall()]
+        except sqlite3.DatabaseError as exc:
+            # Damage SQLite cannot even walk past (a page of the schema itself) is a failed
+            # check too, not an error of its own.
+            verdict = [str(exc)]
         if verdict != ["ok"]:
             raise BackupError(
                 f"the copy failed its integrity check ({_first_problem(verdict)}):"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import sqlite3
 import time
@@ -251,6 +252,8 @@ class Database:
                 except sqlite3.Error:
                     if self._conn.in_transaction:
                         await self._conn.execute("ROLLBACK")
+                    if await self._applied(number):
+                        continue  # another process opening the database applied it first
                     raise
                 applied.append(number)
         return applied
@@ -305,7 +308,7 @@ class Database:
         while True:
             async with self._locked():
                 try:
-                    await self._conn.execute("BEGIN IMMEDIATE")
+                    await self._begin()
                 except sqlite3.OperationalError as exc:
                     if not is_busy(exc) or time.monotonic() >= deadline or self.stopping:
                         raise StorageUnavailable(str(exc)) from exc
@@ -325,16 +328,44 @@ class Database:
                     return
             await asyncio.sleep(BUSY_RETRY_PAUSE)
 
+    async def _begin(self) -> None:
+        # aiosqlite runs the statement on its thread even if this task is cancelled while
+        # waiting: wait for it anyway and undo it, or the connection would stay inside a
+        # transaction, holding the write lock, and every later BEGIN would fail.
+        begin = asyncio.ensure_future(self._conn.execute("BEGIN IMMEDIATE"))
+        try:
+            await asyncio.shield(begin)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await begin
+            await self._rollback()
+            raise
+
     async def _rollback(self) -> None:
         # SQLite may have rolled back by itself (SQLITE_FULL does): nothing left to undo.
         if self._conn.in_transaction:
             await self._conn.execute("ROLLBACK")
 
-    async def checkpoint(self) -> None:
+    async def _applied(self, number: int) -> bool:
+        rows = await self._conn.execute_fetchall(
+            "SELECT 1 FROM schema_version WHERE version = ?", (number,)
+        )
+        return bool(list(rows))
+
+    async def checkpoint(self) -> bool:
         """Copy the WAL into the database file and empty it (after an erasure: the WAL
-        still holds the pages as they were before)."""
-        async with self._locked():
-            await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        still holds the pages as they were before). Another connection reading may hold it
+        up: tried again for up to the write patience; True once it went through."""
+        deadline = time.monotonic() + self.write_patience
+        while True:
+            async with self._locked():
+                rows = await self._conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = next(iter(rows), (1,))[0]
+            if not busy:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(BUSY_RETRY_PAUSE)
 
     # Each aiosqlite call is a hop to its thread (~70 µs here), so reads use
     # execute_fetchall: one hop instead of execute + fetch + close.

@@ -41,7 +41,7 @@ class DeliveriesRepo:
                 " SELECT 'outbox', o.id, o.kind, o.not_before, o.status, o.attempts,"
                 " COALESCE(p.ref, p.display_name, '—'), COALESCE(o.last_error, '')"
                 " FROM outbox o LEFT JOIN person p ON p.id = o.person_id"
-                " WHERE o.status = 'pending' AND o.not_before <= ?"
+                " WHERE o.status IN ('pending', 'sending') AND o.not_before <= ?"
                 ") ORDER BY at LIMIT ?"
             )
             params: tuple[object, ...] = (to_db_time(until), to_db_time(until), limit)

@@ -6,12 +6,14 @@ not the processes'): they say whether a process is alive.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from storage.db import Database, from_db_time, to_db_time
 
@@ -65,6 +67,45 @@ class LeaseLost(Exception):
 
 def new_holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def is_free(holder: Holder, now: datetime) -> bool:
+    if holder.expires_at <= now:
+        return True
+    # A holder on this machine whose process is gone (SIGKILL, OOM) is provably dead: a
+    # restart need not wait for the expiry. Another machine's we cannot see, so we wait.
+    # (Containers that share a host name but not a pid namespace must not share a database
+    # file: they would see each other as gone.)
+    return holder.host == socket.gethostname() and not _alive(holder.pid)
+
+
+def check_free(path: Path, name: str = "bot") -> None:
+    """Before anything opens the database to migrate or write: LeaseHeld if a live process
+    holds it, so a newer triobot started beside a running one changes nothing at all."""
+    if not path.exists():
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as conn:
+            conn.row_factory = sqlite3.Row
+            row = conn.execute("SELECT * FROM instance_lease WHERE name = ?", (name,)).fetchone()
+    except sqlite3.Error:
+        return  # no lease table yet (an older schema), or unreadable: open() will say
+    if row is not None:
+        holder = Holder.from_row(row)
+        if not is_free(holder, real_now()):
+            raise LeaseHeld(name, holder)
+
+
+def dead_on_this_host(holders: list[str]) -> tuple[str, ...]:
+    """Of these holder ids (host:pid:random), those of this host whose process is gone."""
+    here = socket.gethostname()
+    dead = []
+    for holder in holders:
+        host, _, rest = holder.partition(":")
+        pid, _, _ = rest.partition(":")
+        if host == here and pid.isdigit() and not _alive(int(pid)):
+            dead.append(holder)
+    return tuple(dead)
 
 
 def _alive(pid: int) -> bool:
@@ -123,11 +164,7 @@ class Lease:
         return previous
 
     def _free(self, holder: Holder, now: datetime) -> bool:
-        if holder.expires_at <= now:
-            return True
-        # A holder on this machine whose process is gone (SIGKILL, OOM) is provably dead: a
-        # restart need not wait for the expiry. Another machine's we cannot see, so we wait.
-        return holder.host == self.host and not _alive(holder.pid)
+        return is_free(holder, now)
 
     async def renew(self, now: datetime | None = None) -> None:
         """Extend our lease; LeaseLost if someone else holds it now."""

@@ -104,20 +104,30 @@ class OutboxRepo:
             )
         return changed == 1
 
-    async def release_stale(self, real_now: datetime, *, dead_owners: bool = False) -> int:
-        """Put back rows whose claim expired (claims run on real time, like leases: they
-        say whether a process is alive), and with `dead_owners` also those whose owner holds
-        no live lease (at start-up: the claims of a process killed mid-send)."""
-        sql = (
-            "UPDATE outbox SET status = 'pending', claimed_by = NULL, claim_expires_at = NULL"
-            " WHERE status = 'sending' AND (claim_expires_at <= :now OR claimed_by IS NULL"
-        )
-        if dead_owners:
-            sql += (
-                " OR claimed_by NOT IN (SELECT holder FROM instance_lease WHERE expires_at > :now)"
-            )
+    async def release_stale(self, real_now: datetime, *, dead_here: tuple[str, ...] = ()) -> int:
+        """Put back rows whose claim expired (claims run on real time, like leases: they say
+        whether a process is alive), and those claimed by `dead_here`: senders of this host
+        whose process is gone (a SIGKILL before a restart), so they need not wait out it."""
         async with self.db.transaction() as tx:
-            return await tx.execute(sql + ")", {"now": to_db_time(real_now)})
+            released = await tx.execute(
+                "UPDATE outbox SET status = 'pending', claimed_by = NULL, claim_expires_at = NULL"
+                " WHERE status = 'sending' AND (claim_expires_at <= ? OR claimed_by IS NULL)",
+                (to_db_time(real_now),),
+            )
+            for owner in dead_here:
+                released += await tx.execute(
+                    "UPDATE outbox SET status = 'pending', claimed_by = NULL,"
+                    " claim_expires_at = NULL WHERE status = 'sending' AND claimed_by = ?",
+                    (owner,),
+                )
+        return released
+
+    async def claim_owners(self) -> list[str]:
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT claimed_by FROM outbox WHERE status = 'sending'"
+            " AND claimed_by IS NOT NULL"
+        )
+        return [row[0] for row in rows]
 
     async def unclaim(self, row_id: int) -> None:
         """Put a claimed row back as it was (a 429 pause, or stopping before it went)."""
@@ -131,9 +141,13 @@ class OutboxRepo:
     async def move_chat(self, old_chat_id: int, new_chat_id: int) -> int:
         """A group became a supergroup: its trio link and every unsent row follow it."""
         async with self.db.transaction() as tx:
+            # The supergroup may be linked already (someone ran /link in it): then the old
+            # link simply goes.
             await tx.execute(
-                "UPDATE trio_chat SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
+                "UPDATE OR IGNORE trio_chat SET chat_id = ? WHERE chat_id = ?",
+                (new_chat_id, old_chat_id),
             )
+            await tx.execute("DELETE FROM trio_chat WHERE chat_id = ?", (old_chat_id,))
             return await tx.execute(
                 "UPDATE outbox SET chat_id = ?, status = 'pending', claimed_by = NULL,"
                 " claim_expires_at = NULL WHERE chat_id = ? AND status IN ('pending', 'sending')",
@@ -156,37 +170,62 @@ class OutboxRepo:
         text = await self.db.fetchval("SELECT MIN(not_before) FROM outbox WHERE status = 'pending'")
         return from_db_time(text)
 
-    async def mark_sent(self, row_id: int, message_id: int | None, now: datetime) -> None:
+    # A sender passes its `owner` id: its update then applies only while the row is still its
+    # claim, so a sender that stalled past its claim cannot undo what another has done since.
+    async def mark_sent(
+        self, row_id: int, message_id: int | None, now: datetime, owner: str | None = None
+    ) -> None:
         async with self.db.transaction() as tx:
             await tx.execute(
-                "UPDATE outbox SET status = 'sent', sent_at = ?, telegram_message_id = ?,"
-                " attempts = attempts + 1, claimed_by = NULL, claim_expires_at = NULL"
-                " WHERE id = ?",
-                (to_db_time(now), message_id, row_id),
+                "UPDATE outbox SET status = 'sent', sent_at = :now,"
+                " telegram_message_id = :message, attempts = attempts + 1, claimed_by = NULL,"
+                " claim_expires_at = NULL WHERE id = :id"
+                " AND (:owner IS NULL OR (status = 'sending' AND claimed_by = :owner))",
+                {"now": to_db_time(now), "message": message_id, "id": row_id, "owner": owner},
             )
 
-    async def retry_later(self, row_id: int, when: datetime, error: str) -> None:
+    async def retry_later(
+        self,
+        row_id: int,
+        when: datetime,
+        error: str,
+        owner: str | None = None,
+        *,
+        count: bool = True,
+    ) -> None:
+        """Back to the queue until `when`; `count`: this try counts against the row (not
+        when the Bot API as a whole was away)."""
         async with self.db.transaction() as tx:
             await tx.execute(
-                "UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ?,"
-                " status = 'pending', claimed_by = NULL, claim_expires_at = NULL WHERE id = ?",
-                (to_db_time(when), error[:500], row_id),
+                "UPDATE outbox SET attempts = attempts + :count, not_before = :when,"
+                " last_error = :error, status = 'pending', claimed_by = NULL,"
+                " claim_expires_at = NULL WHERE id = :id"
+                " AND (:owner IS NULL OR (status = 'sending' AND claimed_by = :owner))",
+                {
+                    "count": int(count),
+                    "when": to_db_time(when),
+                    "error": error[:500],
+                    "id": row_id,
+                    "owner": owner,
+                },
             )
 
-    async def fail(self, row_id: int, error: str) -> None:
+    async def fail(self, row_id: int, error: str, owner: str | None = None) -> None:
         async with self.db.transaction() as tx:
-            await tx.execute(
-                "UPDATE reflection SET status = 'due', delivered_at = NULL"
-                " WHERE status = 'delivered' AND id ="
-                " (SELECT json_extract(payload, '$.reflection') FROM outbox"
-                "  WHERE id = ? AND kind = 'reflection')",
-                (row_id,),
+            changed = await tx.execute(
+                "UPDATE outbox SET status = 'failed', attempts = attempts + 1,"
+                " last_error = :error, claimed_by = NULL, claim_expires_at = NULL WHERE id = :id"
+                " AND (:owner IS NULL OR (status = 'sending' AND claimed_by = :owner))",
+                {"error": error[:500], "id": row_id, "owner": owner},
             )
-            await tx.execute(
-                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
-                " claimed_by = NULL, claim_expires_at = NULL WHERE id = ?",
-                (error[:500], row_id),
-            )
+            if changed:
+                await tx.execute(
+                    "UPDATE reflection SET status = 'due', delivered_at = NULL"
+                    " WHERE status = 'delivered' AND id ="
+                    " (SELECT json_extract(payload, '$.reflection') FROM outbox"
+                    "  WHERE id = ? AND kind = 'reflection')",
+                    (row_id,),
+                )
 
     async def person_unreachable(
         self, person_id: int, error: str, now: datetime | None = None

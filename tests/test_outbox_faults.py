@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import socket
 import sqlite3
 import subprocess
 from collections import Counter
@@ -258,14 +259,80 @@ async def test_two_senders_on_one_database_never_send_a_row_twice(
     assert received == {1: 80}, received
 
 
+def dead_pid() -> int:
+    """The pid of a process that has ended on this host."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
 async def test_a_claim_left_by_a_killed_sender_is_sent_after_restart(
     quiet_bot: BotUnderTest,
 ) -> None:
     bot = quiet_bot
     people = await queued_fan_out(bot, 5)
-    # A sender that died right after claiming a row (SIGKILL between claim and send).
+    # A sender on this host that died right after claiming a row (SIGKILL between claim
+    # and send), its claim still far from expiring.
     row = await bot.db.fetchval("SELECT MIN(id) FROM outbox")
     far = datetime.now(UTC) + timedelta(minutes=30)
-    assert await bot.services.outbox.claim(row, "gone:1:dead", far, bot.clock())
+    gone = f"{socket.gethostname()}:{dead_pid()}:dead"
+    assert await bot.services.outbox.claim(row, gone, far, bot.clock())
     await run_sender_until(bot, lambda: everyone_once(bot, people), within=10)
     assert Counter(len(prompts_in(bot, chat)) for chat in people) == {1: 5}
+
+
+async def test_a_live_senders_claim_elsewhere_is_left_until_it_expires(
+    quiet_bot: BotUnderTest,
+) -> None:
+    bot = quiet_bot
+    people = await queued_fan_out(bot, 3)
+    row = await bot.db.fetchval("SELECT MIN(id) FROM outbox")
+    soon = datetime.now(UTC) + timedelta(seconds=1.5)
+    assert await bot.services.outbox.claim(row, "other-host:4242:live", soon, bot.clock())
+    claimed_chat = await bot.db.fetchval("SELECT chat_id FROM outbox WHERE id = ?", (row,))
+    await bot.services.sender.drain()
+    assert prompts_in(bot, claimed_chat) == []  # another sender's, for now
+    await asyncio.sleep(1.6)
+    released = await bot.services.outbox.release_stale(datetime.now(UTC))
+    assert released == 1
+    await bot.services.sender.drain()
+    assert Counter(len(prompts_in(bot, chat)) for chat in people) == {1: 3}
+
+
+async def test_a_bot_api_outage_pauses_the_sender_and_fails_no_row(
+    quiet_bot: BotUnderTest, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = quiet_bot
+    people = await queued_fan_out(bot, 10)
+    # 40 answers of 502 in a row: five times the attempts that fail a single row.
+    bot.api.fail_next("sendMessage", 502, "Bad Gateway", times=40)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(80):
+            await bot.services.sender.drain()
+            if everyone_once(bot, people):
+                break
+            bot.clock.advance(30)
+    assert Counter(len(prompts_in(bot, chat)) for chat in people) == {1: 10}
+    assert await bot.db.fetchval("SELECT COUNT(*) FROM outbox WHERE status = 'failed'") == 0
+    assert "the Bot API is not answering" in caplog.text
+    assert bot.services.sender.stats.network_errors == 40
+
+
+async def test_a_write_cancelled_while_it_waits_for_the_lock_leaves_the_database_usable(
+    quiet_bot: BotUnderTest, locker: sqlite3.Connection
+) -> None:
+    bot = quiet_bot
+    locker.execute("BEGIN IMMEDIATE")
+
+    async def write() -> None:
+        async with bot.db.transaction() as tx:
+            await tx.execute("INSERT INTO meta (key, value) VALUES ('x', 'y')")
+
+    waiting = asyncio.create_task(write())
+    await asyncio.sleep(0.3)  # inside the wait for the lock
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    locker.execute("COMMIT")
+    await write()  # not "cannot start a transaction within a transaction"
+    assert await bot.db.fetchval("SELECT value FROM meta WHERE key = 'x'") == "y"

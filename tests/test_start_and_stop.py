@@ -247,3 +247,52 @@ async def test_start_bot_helper_runs_the_cli(tmp_path: Path) -> None:
             await bot.wait_for("running: polling")
         finally:
             await bot.stop()
+
+
+async def test_a_stop_while_polling_cannot_start_ends_at_once(tmp_path: Path) -> None:
+    """deleteWebhook keeps failing, so polling never starts (PTB retries it for ever): the
+    first SIGTERM still stops the bot."""
+    async with stand_in_server() as (server, url):
+        server.api.fail_next("deleteWebhook", 502, "Bad Gateway", times=10_000)
+        async with bot_process(url, tmp_path / "bot.db") as bot:
+            await until(lambda: server.api.calls["deleteWebhook"] >= 2, within=20)
+            took = await bot.stop()
+    assert took < STOP_LIMIT
+    assert bot.process.returncode == 0
+    assert "running: polling" not in bot.output
+    assert_clean_exit(bot.output)
+
+
+async def test_a_database_locked_at_start_is_waited_out(tmp_path: Path) -> None:
+    db_path = tmp_path / "bot.db"
+    db = await Database.open(db_path)
+    await db.close()
+    locker = sqlite3.connect(db_path, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    try:
+        async with stand_in_server() as (_, url), bot_process(url, db_path) as bot:
+            line = await bot.wait_for("database unavailable at start", within=30)
+            assert "trying again in" in line
+            locker.execute("ROLLBACK")
+            await bot.wait_for("running: polling", within=30)
+            assert await bot.stop() < STOP_LIMIT
+    finally:
+        if locker.in_transaction:
+            locker.execute("ROLLBACK")
+        locker.close()
+    assert bot.process.returncode == 0
+    assert_clean_exit(bot.output)
+
+
+async def test_a_stop_signal_while_the_process_is_still_starting_is_a_clean_stop(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM in the first half second (Python importing PTB), before the event loop's own
+    handlers exist: noted and honoured, exit 0, rather than the default death by signal."""
+    async with stand_in_server() as (_, url):
+        bot = await start_bot(url, tmp_path / "bot.db")
+        await asyncio.sleep(0.4)
+        took = await bot.stop()
+    assert bot.process.returncode == 0, bot.output
+    assert took < STOP_LIMIT
+    assert_clean_exit(bot.output)

@@ -15,7 +15,7 @@ import pytest
 from bot.console import run_console
 from bot.supervision import Backoff, guarded_job, supervise
 from storage.db import Database, StorageUnavailable
-from storage.lease import LEASE_TTL, Lease, LeaseHeld, LeaseLost, real_now
+from storage.lease import LEASE_TTL, Lease, LeaseHeld, LeaseLost, check_free, real_now
 from tests.harness import settings_for
 
 
@@ -127,3 +127,20 @@ async def test_the_console_refuses_beside_a_running_bot(tmp_path: Path) -> None:
 
     with pytest.raises(LeaseHeld):
         await run_console(settings, stdin=NoInput(), out=io.StringIO())  # type: ignore[arg-type]
+
+
+async def test_the_lease_is_checked_before_the_database_is_opened_to_migrate(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bot.db"
+    check_free(path)  # no database yet: free
+    db = await Database.open(path)
+    try:
+        check_free(path)  # a database, no lease: free
+        holder = Lease(db, holder="elsewhere:1:cc")
+        holder.host = "elsewhere"
+        await holder.acquire()
+    finally:
+        await db.close()
+    with pytest.raises(LeaseHeld):
+        check_free(path)

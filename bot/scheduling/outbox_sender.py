@@ -33,15 +33,17 @@ from telegram.error import (
 
 from bot.ratelimit import retry_seconds
 from bot.supervision import Backoff, pause
-from storage.db import Database, StorageUnavailable, utcnow
+from storage.db import Database, StorageUnavailable, is_transient, utcnow
 from storage.digests import DigestArchive, StoredFile
-from storage.lease import new_holder_id, real_now
+from storage.lease import dead_on_this_host, new_holder_id, real_now
 from storage.outbox import OutboxRepo, Outgoing
 
 log = logging.getLogger(__name__)
 MAX_NETWORK_ATTEMPTS = 8
 # A claimed row not sent within this (real) time is free again: its sender died.
 CLAIM_TTL = timedelta(minutes=2)
+# How often expired claims are looked for while sending goes on.
+RELEASE_EVERY = 60.0
 # How long a sender keeps trying to record a message Telegram took, when the database is
 # unavailable, before it gives up (the row is then sent again: one duplicate, in flight).
 RECORD_PATIENCE = 30.0
@@ -123,6 +125,7 @@ class OutboxSender:
         self.last_sent_at: datetime | None = None
         self._wake = asyncio.Event()
         self._stop: asyncio.Event | None = None
+        self._outage = 0  # network errors in a row, across rows: the Bot API is away
 
     def wake(self) -> None:
         """Something was enqueued: look now rather than at the next poll."""
@@ -137,41 +140,40 @@ class OutboxSender:
         """
         self._stop = stop
         backoff = Backoff(first=1.0, most=30.0)
-        released = False
+        released_at: float | None = None
         while not stop.is_set():
             try:
-                if not released:
-                    # Claims left by a process killed mid-send (ours, before a restart).
-                    count = await self.repo.release_stale(real_now(), dead_owners=True)
-                    released = True
-                    if count:
-                        log.info("outbox: %d row(s) claimed by a stopped sender put back", count)
+                if released_at is None or time.monotonic() - released_at > RELEASE_EVERY:
+                    await self._release_stale(first=released_at is None)
+                    released_at = time.monotonic()
                 sent = await self.drain()
                 backoff.reset()
-            except (StorageUnavailable, sqlite3.Error) as exc:
-                self.stats.storage_errors += 1
+                if sent == 0 and not stop.is_set():
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=idle)
+            except Exception as exc:
                 wait = backoff.next()
-                log.warning(
-                    "outbox paused: database unavailable (%s); retrying in %.0f s", exc, wait
-                )
+                if isinstance(exc, StorageUnavailable) or (
+                    isinstance(exc, sqlite3.Error) and is_transient(exc)
+                ):
+                    self.stats.storage_errors += 1
+                    log.warning(
+                        "outbox paused: database unavailable (%s); retry in %.0f s", exc, wait
+                    )
+                elif isinstance(exc, InvalidToken):
+                    log.error("outbox paused: Telegram rejected the token; retry in %.0f s", wait)
+                else:
+                    log.exception("outbox cycle failed; retrying in %.0f s", wait)
                 await pause(stop, wait)
-                continue
-            except InvalidToken:
-                wait = backoff.next()
-                log.error("outbox paused: Telegram rejected the token; retrying in %.0f s", wait)
-                await pause(stop, wait)
-                continue
-            except Exception:
-                wait = backoff.next()
-                log.exception("outbox cycle failed; retrying in %.0f s", wait)
-                await pause(stop, wait)
-                continue
-            if sent == 0 and not stop.is_set():
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=idle)
-                if not self._wake.is_set():
-                    await self.repo.release_stale(real_now())
+
+    async def _release_stale(self, *, first: bool) -> None:
+        """Put back claims that expired, and at start those of a sender on this host whose
+        process is gone (ours, before a SIGKILL and restart)."""
+        dead = dead_on_this_host(await self.repo.claim_owners()) if first else ()
+        count = await self.repo.release_stale(real_now(), dead_here=dead)
+        if count:
+            log.info("outbox: %d row(s) claimed by a stopped sender put back", count)
 
     def _stopping(self) -> bool:
         return self._stop is not None and self._stop.is_set()
@@ -263,7 +265,7 @@ class OutboxSender:
             if row.person_id is not None:
                 await self.repo.person_unreachable(row.person_id, exc.message, self.clock())
             else:
-                await self.repo.fail(row.id, exc.message)
+                await self.repo.fail(row.id, exc.message, self.owner)
             return "unreachable"
         except InvalidToken:
             await self.repo.unclaim(row.id)
@@ -273,16 +275,7 @@ class OutboxSender:
             # NetworkError to PTB, so it is caught first.)
             return await self._failed(row, exc.message)
         except (TimedOut, NetworkError) as exc:
-            self.stats.network_errors += 1
-            # httpx's errors may quote the request URL, which holds the token; the reason is
-            # stored and printed by `triobot deliveries --failed`.
-            reason = f"network: {exc}".replace(self.bot.token, "<token>")
-            if row.attempts + 1 >= MAX_NETWORK_ATTEMPTS:
-                await self.repo.fail(row.id, reason)
-                return "failed"
-            backoff = timedelta(seconds=min(300, 2 ** (row.attempts + 1)))
-            await self.repo.retry_later(row.id, self.clock() + backoff, reason)
-            return "retry"
+            return await self._network_error(row, exc)
         except (StorageUnavailable, sqlite3.Error):
             raise
         except Exception as exc:
@@ -292,16 +285,43 @@ class OutboxSender:
                 row, exc.message if isinstance(exc, TelegramError) else repr(exc)
             )
         self.pacer.sent(row.chat_id)
+        if self._outage:
+            log.info("outbox: the Bot API answers again after %d failed tries", self._outage)
+            self._outage = 0
         await self._record_sent(row, message.message_id)
         self.stats.sent += 1
         self.stats.chats.add(row.chat_id)
         return "sent"
 
+    async def _network_error(self, row: Outgoing, exc: TelegramError) -> str:
+        """A 5xx, a timeout or a broken connection. Once, it may be this message's; in a row,
+        the Bot API (or the network) is away: the whole sender pauses, growing to a minute,
+        and the tries of the outage do not count against the rows, so none is failed by it."""
+        self.stats.network_errors += 1
+        self._outage += 1
+        # httpx's errors may quote the request URL, which holds the token; the reason is
+        # stored and printed by `triobot deliveries --failed`.
+        reason = f"network: {exc}".replace(self.bot.token, "<token>")
+        if self._outage == 1:
+            if row.attempts + 1 >= MAX_NETWORK_ATTEMPTS:
+                return await self._failed(row, reason)
+            backoff = timedelta(seconds=min(300, 2 ** (row.attempts + 1)))
+            await self.repo.retry_later(row.id, self.clock() + backoff, reason, self.owner)
+            return "retry"
+        wait = min(60.0, 2.0 ** min(self._outage - 1, 6))
+        if self._outage in (2, 4, 8) or self._outage % 16 == 0:
+            log.warning(
+                "outbox paused: the Bot API is not answering (%s); next try in %.0f s", reason, wait
+            )
+        self.pacer.pause(wait)
+        await self.repo.retry_later(row.id, self.clock(), reason, self.owner, count=False)
+        return "paused"
+
     async def _failed(self, row: Outgoing, reason: str) -> str:
         self.stats.failed += 1
         reason = reason.replace(self.bot.token, "<token>")
         log.warning("outbox row %s (%s) failed: %s", row.id, row.kind, reason)
-        await self.repo.fail(row.id, reason)
+        await self.repo.fail(row.id, reason, self.owner)
         return "failed"
 
     async def _record_sent(self, row: Outgoing, message_id: int) -> None:
@@ -311,16 +331,19 @@ class OutboxSender:
         backoff = Backoff(first=0.5, most=5.0)
         while True:
             try:
-                await self.repo.mark_sent(row.id, message_id, self.clock())
+                await self.repo.mark_sent(row.id, message_id, self.clock(), self.owner)
             except (StorageUnavailable, sqlite3.Error) as exc:
                 self.stats.storage_errors += 1
-                if time.monotonic() > deadline or self._stopping():
+                if time.monotonic() > deadline:
                     # Unrecorded, the claim expires and the row goes again: the one message
-                    # in flight that a stop or a long outage may send twice.
+                    # in flight that a long outage (or a stop) may send twice.
                     raise
-                wait = backoff.next()
                 log.warning("outbox row %s sent but not yet recorded (%s); retrying", row.id, exc)
-                await pause(None, wait)
+                if self._stopping():
+                    deadline = min(deadline, time.monotonic() + 1.0)  # a last try, then go
+                    await asyncio.sleep(0.2)
+                else:
+                    await pause(self._stop, backoff.next())
                 continue
             self.last_sent_at = self.clock()
             return
@@ -352,5 +375,9 @@ class OutboxSender:
             row.chat_id, upload, caption=payload.get("text"), parse_mode=ParseMode.HTML
         )
         if stored is not None and not stored.telegram_file_id and message.document:
-            await DigestArchive(self.db).remember_file_id(stored.id, message.document.file_id)
+            try:
+                await DigestArchive(self.db).remember_file_id(stored.id, message.document.file_id)
+            except (StorageUnavailable, sqlite3.Error) as exc:
+                # Only saves uploading it again: the message went, which is what counts.
+                log.warning("digest file %s: Telegram's file id not kept (%s)", stored.id, exc)
         return message
