@@ -7,15 +7,18 @@ clock (TRIOBOT_SIM_CLOCK). Teachers join through their invites, answer, snooze, 
 ignore weekly reflection prompts (text, voice notes, /reflect, typos, edits, cancelled flows);
 leads schedule trio meetings, record attendance and write summaries that members approve or
 ask to change; lesson-study trios run whole cycles (plans, predictions, observation and
-interview notes, discussions, an agreed account). Meanwhile the bot is SIGKILLed and
-restarted, and every fault kind is injected through /sim/faults. At the end the simulator's
-own record is checked against the stand-in's messages and the database; it exits 1 if any
-invariant fails.
+interview notes, discussions, an agreed account). Meanwhile the bot is SIGKILLed, or stopped
+with SIGTERM (each stop timed), and restarted; every fault kind is injected through
+/sim/faults; during weekly fan-outs a second connection locks the database past the bot's
+patience, and the disk under it (a tmpfs of its own) fills up (term_faults.py). At the end
+the simulator's own record is checked against the stand-in's messages and the database; it
+exits 1 if any invariant fails.
 
 Simulated time stands still while the bot works, but the stand-in enforces Telegram's limits
 in real time (30 messages a second overall, about one a second per chat), so 1,000 teachers
 take most of an hour: the run is bound by what Telegram would allow, not by the bot.
-TERM_TRACE=1 prints clock steps, slow waits and every API call.
+TERM_TRACE=1 prints clock steps, slow waits and every API call. With --workdir the database
+ends up in <workdir>/db/term.db and the bot's log in <workdir>/bot.log.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as wall
@@ -38,7 +42,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import describe
-from bench.term_checks import check
+from bench.term_checks import check, prompt_days
+from bench.term_faults import FULL_SECONDS, LOCK_SECONDS, SLOW_ANSWER, Faults, tmpfs_megabytes
 from bench.term_people import NoReply, Person, Record
 from bench.term_roster import Term, make_people, make_term, seed
 from bench.term_work import Work, ready, starters
@@ -47,11 +52,14 @@ from bot.scheduling.timing import iso_week, local_instant
 from bot.standin.http import StandInServer
 
 LONDON = "Europe/London"
+# Real seconds with something due and nothing sent before the run stops waiting for it
+# (a failure): longer than any claim the bot may leave behind (2 minutes).
+STALL = 180.0
 FAULTS: tuple[dict[str, Any], ...] = (
     {"kind": "status", "status": 429, "retry_after": 1, "method": "sendMessage"},
     {"kind": "status", "status": 500, "method": "sendMessage"},
     {"kind": "status", "status": 502},
-    {"kind": "slow", "seconds": 1.5},
+    {"kind": "slow", "seconds": SLOW_ANSWER},
     {"kind": "timeout", "seconds": 6, "method": "sendMessage"},
     {"kind": "drop", "method": "sendMessage"},
 )
@@ -72,6 +80,10 @@ class Options:
     # Leads write up their meetings' summaries. The short test leaves it: a summary is some
     # twenty messages in one chat, at Telegram's one a second.
     summaries: bool = True
+    # Real seconds the database stays locked, and its disk full (the short test shortens them).
+    lock_seconds: float = LOCK_SECONDS
+    full_seconds: float = FULL_SECONDS
+    db_megabytes: int | None = None  # the database's tmpfs; by default sized to the term
 
 
 @dataclass
@@ -109,8 +121,12 @@ class Simulation:
         self.blocked: list[Person] = []
         self.started_real = time.monotonic()
         self.crashing = False
-        self.crash_turn = asyncio.Lock()
+        self.crash_turn = asyncio.Lock()  # crashes, stops and fault episodes take turns
+        self.written_off = 0  # rows due that sat unsent for STALL seconds (a failure)
         self.work = Work(self)
+        megabytes = opts.db_megabytes or tmpfs_megabytes(opts.teachers, opts.weeks)
+        self.faults = Faults(self, megabytes)
+        self.db_path = self.faults.folder.path / "term.db"
 
     def log(self, text: str) -> None:
         if self.opts.verbose:
@@ -148,24 +164,33 @@ class Simulation:
             )
             at = london(monday + timedelta(weeks=3), 12)
             events += [(at, "block", p) for p in chosen]
-        # Crashes: half when a weekly fan-out starts (the busiest moment), half at random.
+        # Crashes: half when a weekly fan-out starts (the busiest moment), half at random;
+        # of each half, half are SIGKILLs and half graceful stops (SIGTERM).
         end = self.end
         tuesdays = [
             london(monday + timedelta(weeks=w, days=1), 15, 45) for w in range(self.opts.weeks)
         ]
+        fan_outs = self.fan_outs()
         span = (end - london(monday, 9)).total_seconds()
         for i in range(self.opts.crashes):
             if i % 2 == 0:
-                at = self.rng.choice([*tuesdays, london(monday, 11)])
+                at = self.rng.choice([*fan_outs, london(monday, 11)])
             else:
                 at = london(monday, 9) + timedelta(seconds=self.rng.uniform(0, span))
-            events.append((at, "crash", i))
+            events.append((at, "stop" if i % 4 >= 2 else "crash", i))
+        events += self.faults.plan(fan_outs)
         for i in range(max(len(FAULTS), self.opts.crashes * 2)):  # every kind, 2 a crash
             at = self.rng.choice([*tuesdays, london(monday, 10)])
             at += timedelta(minutes=self.rng.randrange(0, 120))
             events.append((at, "fault", FAULTS[i % len(FAULTS)]))
         events.sort(key=lambda e: (e[0], e[1]))
         return events
+
+    def fan_outs(self) -> list[datetime]:
+        """When the weekly prompts go out to (nearly) everyone: 15:45 London on each week's
+        prompt day, from the second week (the first week's joiners are asked from the next)."""
+        days = prompt_days(self).values()
+        return [london(day, 15, 45) for day in days if day >= self.opts.start + timedelta(7)]
 
     @property
     def end(self) -> datetime:
@@ -174,7 +199,14 @@ class Simulation:
 
     # -- running -------------------------------------------------------------------------
     async def run(self) -> Outcome:
-        db_path = self.workdir / "term.db"
+        """The term, in the database's own folder (a tmpfs, unmounted whatever happens)."""
+        self.db_path = self.faults.folder.open()
+        try:
+            return await self._run(self.db_path)
+        finally:
+            self.faults.folder.close(keep=self.opts.workdir is not None)
+
+    async def _run(self, db_path: Path) -> Outcome:
         await asyncio.to_thread(seed, self.workdir, db_path, self.members, self.term)
         server = StandInServer(api=self.api)
         runner, port = await server.start("127.0.0.1", 0)
@@ -182,7 +214,13 @@ class Simulation:
         bot = BotProcess(db_path, url, self.clock.path, self.workdir / "bot.log", poll=0.2)
         self.bot = bot
         await bot.start()
-        ledger = Ledger(db_path)
+        self.ledger = ledger = Ledger(db_path)
+        try:
+            return await self._term(bot, ledger, runner, url)
+        finally:
+            ledger.close()
+
+    async def _term(self, bot: BotProcess, ledger: Ledger, runner: Any, url: str) -> Outcome:
         control = httpx.AsyncClient(base_url=url, timeout=10)
         events = self.plan()
         self.log(f"{len(self.people)} people, {len(events)} planned events")
@@ -191,7 +229,11 @@ class Simulation:
                 await self.settle(ledger)
                 if self.react():
                     continue
-                upcoming = [t for t in (ledger.next_due(), events[0][0] if events else None) if t]
+                # After a stall, what is due now (and stuck) is not a reason to stand still.
+                after = self.clock.now if self.written_off else None
+                upcoming = [
+                    t for t in (ledger.next_due(after), events[0][0] if events else None) if t
+                ]
                 nxt = min([*upcoming, self.end])
                 if nxt <= self.clock.now and self.clock.now >= self.end and not events:
                     break
@@ -212,28 +254,40 @@ class Simulation:
             await control.aclose()
             await runner.cleanup()
         self.log(f"bot stopped with status {status}")
-        outcome = check(self, ledger, stats)
-        ledger.close()
-        return outcome
+        return check(self, ledger, stats)
 
     async def settle(self, ledger: Ledger) -> None:
-        """Until every dialogue ended and nothing due now is left in the schedule or outbox."""
+        """Until every dialogue ended and nothing due now is left in the schedule or outbox
+        (or nothing was sent for STALL seconds while something was due: noted, a failure)."""
         quiet_since: float | None = None
+        progress: tuple[int, int] | None = None
+        progressed = time.monotonic()
         while True:
             if self.tasks:
                 await asyncio.wait(self.tasks, timeout=1)
                 quiet_since = None
+                progressed = time.monotonic()
                 continue
             if not self.bot.alive and not self.crashing:
                 await self.bot.start()
-            if ledger.outstanding(self.clock.now) > 0:
+            due = ledger.outstanding(self.clock.now) - self.written_off
+            if due > 0:
                 quiet_since = None
+                if (due, len(self.api.sent)) != progress:
+                    progress, progressed = (due, len(self.api.sent)), time.monotonic()
+                elif time.monotonic() - progressed > STALL:
+                    note = f"{due} rows due at {self.clock.now:%a %d %b %H:%M} and nothing sent"
+                    self.faults.failures.append(f"the outbox stalled: {note} for {STALL:.0f} s")
+                    self.log(f"stalled: {note}")
+                    self.written_off += due
+                    return
                 await asyncio.sleep(0.1)
                 continue
-            # Nothing due: give the outbox one more look (a send in flight is not a row).
+            # Nothing due: look again in a moment (a handler may be about to queue something).
             if quiet_since is None:
                 quiet_since = time.monotonic()
             if time.monotonic() - quiet_since > 0.4:
+                self.faults.sample()
                 return
             await asyncio.sleep(0.1)
 
@@ -307,27 +361,25 @@ class Simulation:
             await control.post("/sim/block", json={"user_id": person.id})
         elif kind == "fault":
             await control.post("/sim/faults", json=what)
-        elif kind == "crash":
-            task = asyncio.create_task(self.crash())
-            self.tasks.add(task)  # settled like a dialogue: the clock waits for it
-            task.add_done_callback(self.tasks.discard)
+        elif kind in ("crash", "stop"):
+            self.meanwhile(self.faults.restart(graceful=kind == "stop"))
+        elif kind == "database lock":
+            self.meanwhile(self.faults.lock())
+        elif kind == "disk full":
+            self.meanwhile(self.faults.disk_full())
 
-    async def crash(self) -> None:
-        """SIGKILL at a random moment of whatever the bot is doing, then start it again."""
-        # Crashes planned for the same moment come one after another, each into a bot that
-        # has been running a little while (not one still starting up).
-        async with self.crash_turn:
-            self.crashing = True
+    def meanwhile(self, episode: Coroutine[Any, Any, None]) -> None:
+        """Run a crash, stop or fault episode; settled like a dialogue: the clock waits for it."""
+
+        async def run() -> None:
             try:
-                await asyncio.sleep(self.rng.uniform(0.5, 2.5))
-                if not self.bot.alive:
-                    await self.bot.start()
-                    await asyncio.sleep(self.rng.uniform(2.0, 3.0))
-                await self.bot.kill()
-                self.log(f"SIGKILL #{self.bot.kills}")
-                await self.bot.start()
-            finally:
-                self.crashing = False
+                await episode
+            except Exception as exc:  # the simulator's own bug: reported, never hidden
+                self.errors.append(f"episode: {exc!r}")
+
+        task = asyncio.create_task(run())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
 
 def _zone(name: str) -> Any:

@@ -114,9 +114,9 @@ def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
                 ("day before", "Tomorrow: trio meeting", starts - timedelta(days=1)),
                 ("hour before", "In one hour", starts - timedelta(hours=1)),
             ):
-                key = (p.m.ref, f"{trio}@{starts:%Y-%m-%d}", kind)
-                expected[key] = 1
-                got[key] = sum(
+                delivery = (p.m.ref, f"{trio}@{starts:%Y-%m-%d}", kind)
+                expected[delivery] = 1
+                got[delivery] = sum(
                     needle in m.plain_text and abs(utc_of(m) - at) < timedelta(days=1)
                     for m in sim.api.messages_in(p.id)
                 )
@@ -146,8 +146,8 @@ def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
     initiated_sql = (
         "SELECT chat_id, json_extract(payload, '$.text') FROM outbox WHERE kind != 'reply'"
     )
-    for row in ledger.query(initiated_sql):
-        queued.setdefault(int(row[0]), set()).add(row[1] or "")
+    for queued_row in ledger.query(initiated_sql):
+        queued.setdefault(int(queued_row[0]), set()).add(queued_row[1] or "")
     quiet = replies_in_quiet = late_replies = 0
     for p in sim.people:
         zone = ZoneInfo(p.zone)
@@ -197,8 +197,12 @@ def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
         failures.append("no answer was acknowledged: the term exercised nothing")
     if sim.errors:
         failures.append(f"{len(sim.errors)} simulator errors, e.g. {sim.errors[:3]}")
-    if sim.bot.kills < sim.opts.crashes:
-        failures.append(f"only {sim.bot.kills} of {sim.opts.crashes} crashes happened")
+    stops = sum(not final for _, _, final in sim.bot.stops)
+    if sim.bot.kills + stops < sim.opts.crashes:
+        failures.append(
+            f"only {sim.bot.kills} SIGKILLs and {stops} SIGTERMs of {sim.opts.crashes} happened"
+        )
+    faults_figures = sim.faults.report(ledger, failures)
 
     faults = dict(stats["faults_injected"])
     faults["403 (blocked users)"] = len(sim.blocked)
@@ -220,6 +224,7 @@ def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
         "due deliveries checked": sum(expected.values()),
         "due deliveries missing": missing,
         "duplicate deliveries": duplicates,
+        **faults_figures,
         "first prompts not on the expected day": off_day,
         "messages in quiet hours or on holidays": quiet,
         "replies to people writing in their quiet hours (allowed) / of them late": (

@@ -1,7 +1,9 @@
 """Simulated people: what they type and tap, and the record the simulator keeps of it.
 
 Every dialogue goes through the stand-in as real updates and waits for the bot's real reply;
-an answer counts as acknowledged only when the bot's "saved" reply arrived.
+an answer counts as acknowledged only when the bot's "saved" reply arrived. When the bot says
+it could not keep what they sent (its database was unavailable), they send it again, as it
+asks: that refusal is "not acknowledged", never "lost".
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from bench.term_roster import Member
-from bench.term_world import WatchedTelegram
+from bench.term_world import NOT_KEPT, RESENDS, WatchedTelegram
 from bot.standin.api import SentMessage
 
 PROMPT = "This week's reflection"
@@ -167,76 +169,84 @@ class Person:
     def _count(self) -> int:
         return len(self.api.messages_in(self.id))
 
-    async def _expect(self, since: int, needle: str, within: float | None = None) -> SentMessage:
-        """Wait for a message from `since` on containing `needle` (any text if empty)."""
-        hit: list[SentMessage] = []
+    async def _expect(
+        self,
+        since: int,
+        needle: str,
+        within: float | None = None,
+        again: Callable[[], None] = lambda: None,
+    ) -> SentMessage:
+        """Wait for a message from `since` on containing `needle` (any text if empty); after
+        each "not kept", `again()` sends the same update again, in a moment."""
 
-        def found(messages: list[SentMessage]) -> bool:
-            for m in messages[since:]:
-                if needle in m.plain_text or any(needle in b for row in m.buttons for b, _ in row):
-                    hit.append(m)
-                    return True
-            return False
+        def hit() -> SentMessage | None:
+            messages = self.api.messages_in(self.id)[since:]
+            wanted = (m for m in messages if _says(m, needle) and NOT_KEPT not in m.plain_text)
+            return next(wanted, None)
 
         began = time.monotonic()
-        ok = await self.api.wait_for(self.id, found, within or self.within)
+        ok = await self.api.see(
+            self.id, lambda: hit() is not None, since, again, within or self.within
+        )
         if TRACE and time.monotonic() - began > 2:
             print(f"  {self.m.ref} waited {time.monotonic() - began:.1f} s for {needle!r}"
                   f" ({'got it' if ok else 'gave up'})", flush=True)  # fmt: skip
-        if not ok:
+        found = hit()
+        if found is None:
             # An empty needle waited for any reply at all: say so, not "no ''".
             self._silence(f"no {needle!r}" if needle else "no reply", lambda m: _says(m, needle))
             raise NoReply(needle)
-        return hit[0]
+        return found
 
     def _silence(self, what: str, match: Callable[[SentMessage], bool] | None) -> None:
         asked = self.api.last_spoke.get(self.id, time.monotonic())
-        self.rec.no_reply.append(
-            Silence(
-                self.m.ref,
-                self.id,
-                what,
-                self.api.wall_clock(),
-                asked,
-                time.monotonic() - asked,
-                match,
-            )
-        )
+        now = self.api.wall_clock()
+        silence = Silence(self.m.ref, self.id, what, now, asked, time.monotonic() - asked, match)
+        self.rec.no_reply.append(silence)
+
+    def _sender(self, kind: str, update: Callable[[], dict[str, Any]]) -> Callable[[], None]:
+        """Sends a fresh copy of one update (each push is a new update, as a resend is)."""
+
+        def send() -> None:
+            self.api.push_update(update())
+            self.rec.updates[kind] += 1
+
+        return send
 
     async def says(self, text: str, expect: str = "", resend: bool = False) -> SentMessage:
         since = self._count()
-        self.api.push_update(self.api.text(self.id, text))
-        self.rec.updates["text"] += 1
+        send = self._sender("text", lambda: self.api.text(self.id, text))
+        send()
         if resend:
             # As anyone would: silence for a while (a reply Telegram failed to deliver), so
             # send it again.
             try:
-                return await self._expect(since, expect, within=self.within / 4)
+                return await self._expect(since, expect, within=self.within / 4, again=send)
             except NoReply:
                 self.rec.no_reply.pop()
                 self.rec.behaviour["resent after silence"] += 1
                 return await self.says(text, expect)
-        return await self._expect(since, expect)
+        return await self._expect(since, expect, again=send)
 
     async def voice(self, seconds: int, expect: str) -> SentMessage:
         since = self._count()
-        self.api.push_update(self.api.voice(self.id, duration=seconds))
-        self.rec.updates["voice"] += 1
-        return await self._expect(since, expect)
+        send = self._sender("voice", lambda: self.api.voice(self.id, duration=seconds))
+        send()
+        return await self._expect(since, expect, again=send)
 
     async def sends_sticker(self) -> SentMessage:
         since = self._count()
-        self.api.push_update(self.api.sticker(self.id))
-        self.rec.updates["sticker"] += 1
-        return await self._expect(since, "")
+        send = self._sender("sticker", lambda: self.api.sticker(self.id))
+        send()
+        return await self._expect(since, "", again=send)
 
     async def edits_last(self, text: str) -> SentMessage:
         """Edit the last message they sent (Telegram's edited_message update)."""
         since = self._count()
-        mine = [mid for (chat, mid) in self.api._user_messages if chat == self.id]
-        self.api.push_update(self.api.edited_text(self.id, max(mine), text))
-        self.rec.updates["edited"] += 1
-        return await self._expect(since, "edited")
+        mine = max(mid for (chat, mid) in self.api._user_messages if chat == self.id)
+        send = self._sender("edited", lambda: self.api.edited_text(self.id, mine, text))
+        send()
+        return await self._expect(since, "edited", again=send)
 
     async def taps(
         self, label: str, expect: str, on: SentMessage | None = None, again: bool = False
@@ -248,35 +258,32 @@ class Person:
         )
         data = next(d for row in message.buttons for b, d in row if label in b)
         since = self._count()
-        self.api.push_update(self.api.callback(self.id, message.message_id, data))
-        self.rec.updates["callback"] += 1
+        tap = self._sender("callback", lambda: self.api.callback(self.id, message.message_id, data))
+        tap()
         if again and _has_button(message, label):
             # As anyone would when nothing happens (a reply lost in a crash): tap it again.
             try:
-                return await self._expect(since, expect, within=self.within / 4)
+                return await self._expect(since, expect, within=self.within / 4, again=tap)
             except NoReply:
                 self.rec.no_reply.pop()
                 if not _has_button(message, label):
-                    return await self._expect(since, expect)
+                    return await self._expect(since, expect, again=tap)
                 self.rec.behaviour["tapped again after silence"] += 1
-                self.api.push_update(self.api.callback(self.id, message.message_id, data))
-                self.rec.updates["callback"] += 1
+                tap()
         if expect.startswith("button:"):
             # The tapped message itself changes (e.g. its buttons say what will happen).
             needle = expect.removeprefix("button:")
-            ok = await self.api.wait_for(
-                self.id,
-                lambda _: any(needle in b for row in message.buttons for b, _ in row),
-                self.within,
+            seen = await self.api.see(
+                self.id, lambda: _has_button(message, needle), since, tap, self.within
             )
-            if not ok:
+            if not seen:
                 self._silence(
                     f"tapped {label!r}, no {needle!r}",
                     lambda m: m is message and _has_button(m, needle),
                 )
                 raise NoReply(needle)
             return message
-        return await self._expect(since, expect)
+        return await self._expect(since, expect, again=tap)
 
     def push(self, move: Move, on: SentMessage | None) -> None:
         """Send one text, voice note or tap (on `on`'s buttons), without waiting."""
@@ -302,10 +309,12 @@ class Person:
         """A whole flow: send `opening`, then answer each question the bot asks (`answer`
         recognises a question and says what to do; pure, so asking again gets the same answer)
         until a message containing `done` arrives. When the bot falls silent (a crash, a lost
-        reply), do what a person would: /start, and tap Continue on the unfinished flow."""
+        reply), do what a person would: /start, and tap Continue on the unfinished flow; when
+        it says it could not keep what they sent, send the same again."""
         began = since = self._count()
-        self.push(opening, on)
-        resumes = 0
+        last: tuple[Move, SentMessage | None] = (opening, on)
+        self.push(*last)
+        resumes = refusals = 0
         asked: Counter[str] = Counter()
         got: SentMessage | None = None
         again = False  # answer `got` again: a pick edited it in place
@@ -324,6 +333,14 @@ class Person:
                 self.rec.behaviour["flow: carried on after silence (/start, Continue)"] += 1
                 since = self._count()
                 continue
+            if self.api.is_refusal(got):
+                refusals += 1
+                if refusals > RESENDS:
+                    return await self._give_up(done, "'not kept' again and again")
+                await self.api.met(got)
+                since = self._count()
+                self.push(*last)
+                continue
             if done in got.plain_text:
                 return got
             if CONFLICT in got.plain_text and _has_button(got, DISCARD):
@@ -334,7 +351,8 @@ class Person:
                 if asked[got.plain_text] > 3:
                     return await self._give_up(done, "asked to discard again and again")
                 since = self._count()
-                self.push(("tap", DISCARD), got)
+                last = (("tap", DISCARD), got)
+                self.push(*last)
                 continue
             move = answer(got)
             assert move is not None
@@ -342,15 +360,19 @@ class Person:
             if asked[f"{got.plain_text}|{move}"] > 3:  # the same question over and over
                 return await self._give_up(done, f"asked {got.plain_text[:40]!r} again and again")
             since = self._count()
-            self.push(move, got)
+            last = (move, got)
+            self.push(*last)
             if move[0] == "toggle":
                 # A pick edits the question's buttons in place; no new message comes.
                 question, mark = got, f"✓ {move[1]}"
 
-                def picked(_: object, q: SentMessage = question, mark: str = mark) -> bool:
+                def picked(q: SentMessage = question, mark: str = mark) -> bool:
                     return _has_button(q, mark, exact=True)
 
-                ok = await self.api.wait_for(self.id, picked, self.within)
+                def pick(move: Move = move, q: SentMessage = question) -> None:
+                    self.push(move, q)
+
+                ok = await self.api.see(self.id, picked, since, pick, self.within)
                 got, again = (question if ok else None), True
         return await self._give_up(done, f"ran out of steps before {done!r}")
 
@@ -360,7 +382,12 @@ class Person:
         """The newest message from `since` that is a question `answer` knows, or `done`."""
 
         def known(m: SentMessage) -> bool:
-            return done in m.plain_text or CONFLICT in m.plain_text or answer(m) is not None
+            return (
+                done in m.plain_text
+                or CONFLICT in m.plain_text
+                or self.api.is_refusal(m)
+                or answer(m) is not None
+            )
 
         ok = await self.api.wait_for(
             self.id, lambda ms: any(known(m) for m in ms[since:]), self.within
@@ -398,13 +425,18 @@ class Person:
 
     async def tap_and_see(self, message: SentMessage, label: str, needle: str) -> bool:
         """Tap a button on a notice whose answer is the notice's own buttons changing
-        (Approve → "Approved"); tapped again once after silence. True when seen."""
+        (Approve → "Approved"); tapped again once after silence, and after each "not kept".
+        True when seen."""
+        data = button(message, label)
+        tap = self._sender("callback", lambda: self.api.callback(self.id, message.message_id, data))
+
+        def changed() -> bool:
+            return _has_button(message, needle)
+
         for attempt in range(2):
-            self.push(("tap", label), message)
-            ok = await self.api.wait_for(
-                self.id, lambda _: _has_button(message, needle), self.within / (2 - attempt)
-            )
-            if ok:
+            since = self._count()
+            tap()
+            if await self.api.see(self.id, changed, since, tap, self.within / (2 - attempt)):
                 return True
             if not _has_button(message, label):
                 return False  # the buttons went, with no word: outcome unknown

@@ -111,10 +111,9 @@ def seed(workdir: Path, db_path: Path, people: list[Member], term: Term) -> None
          "prior_attainment"],
         [[s, f"School {s}", la, "primary", "250", "30", "100"] for s, la in schools],
     )))  # fmt: skip
+    trios = sorted({(p.trio or "", "schools", p.school or "") for p in people if p.trio})
     _run("roster", "import", str(_csv(
-        workdir / "trios.csv",
-        ["trio_id", "kind", "school_id"],
-        sorted({(p.trio or "", "schools", p.school or "") for p in people if p.trio}),  # type: ignore[arg-type]
+        workdir / "trios.csv", ["trio_id", "kind", "school_id"], [list(t) for t in trios]
     )))  # fmt: skip
     _run("roster", "import", str(_csv(
         workdir / "people.csv",

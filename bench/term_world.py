@@ -31,6 +31,16 @@ REFUSED_GRACE = 3.0  # real seconds
 # second they wrote; a crash mid-dialogue delays it by the restart (a simulated minute or two).
 REPLY_WINDOW = 10 * 60.0  # simulated seconds
 TRACE = bool(os.environ.get("TERM_TRACE"))
+# The bot's answer to an update it could not write (prompts/en/errors/not_saved.j2).
+NOT_KEPT = "not kept. Please send it again"
+RESENDS = 6  # how often a person sends the same again after "not kept" before giving up
+# "Please send it again in a minute": a moment, in real seconds (the simulated clock stands
+# still meanwhile). Each refusal already took the bot's write patience (10 s) to come.
+RESEND_PAUSE = 2.0
+# A stopping bot still running after this long is killed (the stop check fails long before).
+# bot/runner.py's line once a start is done: handlers installed, polling, the outbox running.
+RUNNING = b"running: polling"
+STOP_GIVE_UP = 30.0
 
 
 class WatchedTelegram(FakeTelegram):
@@ -50,6 +60,10 @@ class WatchedTelegram(FakeTelegram):
         # Every message the bot sent or edited, per chat, with when (real seconds): whether
         # an answer a person stopped waiting for came later, and how late.
         self.changes: dict[int, list[tuple[float, SentMessage]]] = defaultdict(list)
+        # "Not kept" answers someone sent the same again for, (chat, message id), and when
+        # (real seconds) each was met.
+        self.refusals_met: set[tuple[int, int]] = set()
+        self.not_kept: list[float] = []
 
     def push_update(self, update: dict[str, Any]) -> None:
         body = update.get("message") or update.get("edited_message") or update.get("callback_query")
@@ -66,7 +80,9 @@ class WatchedTelegram(FakeTelegram):
             -1 < message.date - said <= within for said in self.spoke_at.get(message.chat_id, ())
         )
 
-    async def handle(self, method: str, params: dict[str, Any], files: Any) -> Any:
+    async def handle(
+        self, method: str, params: dict[str, Any], files: dict[str, tuple[str, bytes]] | None = None
+    ) -> tuple[int, dict[str, Any]]:
         query_user = self.open_queries.get(str(params.get("callback_query_id", "")))
         began = time.monotonic()
         result = await super().handle(method, params, files)
@@ -132,6 +148,45 @@ class WatchedTelegram(FakeTelegram):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), min(left, 0.5))
 
+    def is_refusal(self, message: SentMessage) -> bool:
+        """The bot's "… not kept. Please send it again", not yet sent again for."""
+        met = (message.chat_id, message.message_id) in self.refusals_met
+        return NOT_KEPT in message.plain_text and not met
+
+    def refusal(self, chat: int, since: int) -> SentMessage | None:
+        """The first "not kept" in `chat` from message `since` on not yet sent again for."""
+        return next((m for m in self.messages_in(chat)[since:] if self.is_refusal(m)), None)
+
+    async def met(self, refusal: SentMessage) -> None:
+        """Someone met a "not kept": noted, and a moment passes before they send it again."""
+        self.refusals_met.add((refusal.chat_id, refusal.message_id))
+        self.not_kept.append(time.monotonic())
+        await asyncio.sleep(RESEND_PAUSE)
+
+    async def see(
+        self,
+        chat: int,
+        seen: Callable[[], bool],
+        since: int,
+        send: Callable[[], None],
+        within: float,
+    ) -> bool:
+        """Wait until `seen()` after an update sent when `chat` had `since` messages; after
+        each "not kept" there, `send()` it again, and wait afresh. Whether it was seen."""
+        for _ in range(RESENDS + 1):
+
+            def answered(_: list[SentMessage], since: int = since) -> bool:
+                return seen() or self.refusal(chat, since) is not None
+
+            await self.wait_for(chat, answered, within)
+            refusal = None if seen() else self.refusal(chat, since)
+            if refusal is None:
+                break
+            await self.met(refusal)
+            since = len(self.messages_in(chat))
+            send()
+        return seen()
+
 
 class SimClock:
     """The simulated now: this process reads it directly; the bot reads the file."""
@@ -171,8 +226,13 @@ class BotProcess:
         self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
         self.kills = 0
+        self.log_from = 0  # where this start's lines begin in the log
+        self.stopped_starting = 0  # SIGTERMs that came before a start was done
+        # (seconds from SIGTERM to exit, exit code or None, whether it was the run's last)
+        self.stops: list[tuple[float, int | None, bool]] = []
 
     async def start(self) -> None:
+        self.log_from = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot.cli", "run",
@@ -186,16 +246,46 @@ class BotProcess:
         await self.process.wait()
         self.kills += 1
 
-    async def stop(self) -> int:
+    async def terminate(self, final: bool = False) -> tuple[float, int | None]:
+        """SIGTERM, as a supervisor stops a service: (real seconds from the signal to the
+        process's exit, its exit code). One still running after STOP_GIVE_UP is SIGKILLed
+        and its code is None: a stop that never ended, not a slow one."""
         assert self.process is not None
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), 30)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-        return self.process.returncode or 0
+        self.stopped_starting += not self.is_up()
+        began = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            code: int | None = await asyncio.wait_for(self.process.wait(), STOP_GIVE_UP)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+            code = None
+        took = time.monotonic() - began
+        self.stops.append((took, code, final))
+        return took, code
+
+    async def stop(self) -> int:
+        """The run's last stop (SIGTERM, timed like the others); its exit code, -1 if none."""
+        assert self.process is not None
+        if self.process.returncode is not None:
+            return self.process.returncode
+        _, code = await self.terminate(final=True)
+        return -1 if code is None else code
+
+    async def up(self, within: float = 60.0) -> bool:
+        """Wait until this start got as far as polling (its log says so, after the signal
+        handlers are in place); False if it ended first or took longer than `within`."""
+        deadline = time.monotonic() + within
+        while self.alive and time.monotonic() < deadline:
+            if self.is_up():
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+    def is_up(self) -> bool:
+        with self.log.open("rb") as log:
+            log.seek(self.log_from)
+            return RUNNING in log.read()
 
     @property
     def alive(self) -> bool:
@@ -210,20 +300,35 @@ class Ledger:
         self.db.row_factory = sqlite3.Row
 
     def outstanding(self, now: datetime) -> int:
+        """Work due by `now` and not done: schedule rows, and outbox rows waiting or claimed
+        by a sender (a claimed row is a message in flight, or one a killed sender left)."""
         stamp = to_db_time(now)
         row = self.db.execute(
             "SELECT (SELECT COUNT(*) FROM schedule WHERE status = 'pending' AND due_at <= ?)"
-            " + (SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND not_before <= ?)",
+            " + (SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND not_before <= ?)"
+            " + (SELECT COUNT(*) FROM outbox WHERE status = 'sending')",
             (stamp, stamp),
         ).fetchone()
         return int(row[0])
 
-    def next_due(self) -> datetime | None:
+    def next_due(self, after: datetime | None = None) -> datetime | None:
+        """The first moment something is due (later than `after`, if given)."""
+        stamp = to_db_time(after) if after is not None else ""
         row = self.db.execute(
             "SELECT MIN(t) FROM (SELECT MIN(due_at) AS t FROM schedule WHERE status = 'pending'"
-            " UNION ALL SELECT MIN(not_before) FROM outbox WHERE status = 'pending')"
+            " AND due_at > ? UNION ALL SELECT MIN(not_before) FROM outbox"
+            " WHERE status = 'pending' AND not_before > ?)",
+            (stamp, stamp),
         ).fetchone()
         return from_db_time(row[0]) if row[0] else None
+
+    def stuck(self, before: datetime) -> int:
+        """Outbox rows still waiting or claimed that were due before `before`."""
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending') AND not_before < ?",
+            (to_db_time(before),),
+        ).fetchone()
+        return int(row[0])
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         return self.db.execute(sql, params).fetchall()
