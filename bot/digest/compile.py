@@ -74,10 +74,19 @@ class Compiled:
         return self.figures.get(name, pd.DataFrame(columns=list(FIGURES[name])))
 
 
+# Weeks a digest may be asked for: the calendar's ends overflow datetime as the week's
+# bounds and trend weeks are worked out, and no programme data lies outside these years.
+FIRST_YEAR = 2000
+LAST_YEAR = 2100
+
+
 def parse_week(text: str) -> str:
-    """'2026-W48' (also '2026w48', '2026-48') → '2026-W48'; ValueError if it is no ISO week."""
+    """'2026-W48' (also '2026w48', '2026-48') → '2026-W48'; ValueError if it is no ISO week
+    of the years FIRST_YEAR to LAST_YEAR."""
     cleaned = text.strip().upper().replace("W", "-").replace("--", "-")
     year, _, number = cleaned.partition("-")
+    if not FIRST_YEAR <= int(year) <= LAST_YEAR:
+        raise ValueError(f"week {text!r} is outside {FIRST_YEAR}–{LAST_YEAR}")
     monday = date.fromisocalendar(int(year), int(number), 1)
     iso_year, iso_number, _ = monday.isocalendar()
     return f"{iso_year}-W{iso_number:02d}"

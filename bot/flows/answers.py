@@ -264,6 +264,21 @@ def parse_date(text: str, today: date) -> date | None:
     return None
 
 
+# Bounds on any date answer. Nothing the programme plans lies years ahead, and a date near
+# the calendar's end overflows datetime once a flow adds a time or duration to it. The
+# reasons date_too_early and date_too_far state these bounds in words: change them together.
+EARLIEST_DATE = date(2000, 1, 1)
+YEARS_AHEAD = 2
+
+
+def latest_date(today: date) -> date:
+    """The last date a date answer accepts: YEARS_AHEAD years after `today`."""
+    try:
+        return today.replace(year=today.year + YEARS_AHEAD)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year + YEARS_AHEAD, day=28)
+
+
 @dataclass(frozen=True)
 class DateAnswer:
     """A calendar date, typed as 2026-12-01 or 1/12/2026 or 1/12; stored as ISO text."""
@@ -283,6 +298,10 @@ class DateAnswer:
             return Rejected("date_format")
         if self.not_past and parsed < today:
             return Rejected("date_past")
+        if parsed < EARLIEST_DATE:
+            return Rejected("date_too_early")
+        if parsed > latest_date(today):
+            return Rejected("date_too_far")
         return Accepted(parsed.isoformat())
 
 
