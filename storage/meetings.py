@@ -237,6 +237,7 @@ class MeetingRepo:
         tx: Transaction, trio_id: int, chat_id: int, language: str, person_id: int
     ) -> None:
         # A group serves one trio; linking it again (or a new group) replaces the old link.
+        # Whether the group's current trio may lose it is the caller's check, made in `tx`.
         await tx.execute(
             "DELETE FROM trio_chat WHERE chat_id = ? OR trio_id = ?", (chat_id, trio_id)
         )

@@ -172,6 +172,8 @@ async def navigate(update: Update, context: Context) -> None:
         return
     who = await identify(update, context)
     if who is None:
+        if chat.type not in GROUP_CHATS:  # strangers in a group are not answered
+            await say(context, chat.id, stranger_language(update), "start/no_invite")
         return
     command = (message.text or "").split()[0].split("@")[0].lstrip("/")
     outcome = await context.bot_data.engine.navigate(who.actor, "b" if command == "back" else "s")

@@ -226,12 +226,14 @@ async def link(update: Update, context: Context) -> None:
     chat = update.effective_chat
     if chat is None:
         return
+    if chat.type not in GROUP_CHATS:
+        private = await joined(update, context)  # a stranger is told how to get an invite
+        if private is not None:
+            await say(context, chat.id, private.lang, "meetings/link_in_group")
+        return
     who = await identify(update, context)
     if who is None or not who.person.onboarded:
         return  # strangers in a group are not answered
-    if chat.type not in GROUP_CHATS:
-        await say(context, chat.id, who.lang, "meetings/link_in_group")
-        return
     svc = context.bot_data
     memberships = await svc.programme.memberships(who.person.id)
     led = [
@@ -248,7 +250,19 @@ async def link(update: Update, context: Context) -> None:
         await say(context, chat.id, who.lang, "meetings/link_which", {"refs": [t.ref for t in led]})
         return
     async with svc.db.transaction() as tx:
-        await MeetingRepo.link_group(tx, chosen[0].id, chat.id, who.lang, who.person.id)
+        # A group linked to a trio stays so unless a lead of that trio links it again:
+        # otherwise another trio's lead in the group would take its reminders and summaries.
+        current = await MeetingRepo.trio_of_group(tx, chat.id)
+        taken = current is not None and not allowed(
+            who.roles, "meeting.schedule", trio_id=current, memberships=memberships
+        )
+        if not taken:
+            await MeetingRepo.link_group(tx, chosen[0].id, chat.id, who.lang, who.person.id)
+    if taken and current is not None:
+        owner = await svc.programme.trio(current)
+        values: dict[str, object] = {"trio": owner.name if owner else ""}
+        await say(context, chat.id, who.lang, "groups/link_taken", values)
+        return
     await say(context, chat.id, who.lang, "meetings/linked", {"trio": chosen[0].name})
 
 
