@@ -171,12 +171,29 @@ async def trios(reader: Reader) -> pd.DataFrame:
     return found
 
 
+def with_person_ids(rows: pd.DataFrame) -> pd.DataFrame:
+    """Only the rows that name a person, with person_id as int64, ready to merge on it.
+
+    An erased author's shared work keeps its rows with person_id NULL; read from SQLite,
+    such a column is object (all NULL) or float (some NULL), and pandas refuses to merge an
+    object column with an integer one. Nobody without a person id can have consented, so
+    dropping those rows is what the inner merge on consent would do anyway.
+    """
+    named = rows[rows["person_id"].notna()]
+    return named.astype({"person_id": "int64"})
+
+
 def attribute(contributions: pd.DataFrame, who: pd.DataFrame) -> pd.DataFrame:
     """Add role, school, local authority and trio from `who`; drop anyone without consent."""
-    consenting = who.loc[
-        who["consented"], ["person_id", "role", "school", "local_authority", "trio", "trio_name"]
-    ]
-    joined = contributions.merge(consenting, on="person_id", how="inner", suffixes=("_own", ""))
+    consenting = with_person_ids(
+        who.loc[
+            who["consented"],
+            ["person_id", "role", "school", "local_authority", "trio", "trio_name"],
+        ]
+    )
+    joined = with_person_ids(contributions).merge(
+        consenting, on="person_id", how="inner", suffixes=("_own", "")
+    )
     for column in ("trio", "trio_name"):
         own = f"{column}_own"
         if own in joined:  # the contribution names its trio (a summary): that one wins
@@ -229,8 +246,14 @@ async def deliveries(
     found = frame(rows, ("person_id", "delivered_at", "answered"))
     found["answered"] = found["answered"].fillna(0).astype(int)
     found["week"] = local_weeks(found["delivered_at"], zone)
-    consenting = who.loc[who["consented"], ["person_id", "trio", "local_authority"]]
-    return found.merge(consenting, on="person_id", how="inner").drop(columns="delivered_at")
+    consenting = with_person_ids(
+        who.loc[who["consented"], ["person_id", "trio", "local_authority"]]
+    )
+    return (
+        with_person_ids(found)
+        .merge(consenting, on="person_id", how="inner")
+        .drop(columns="delivered_at")
+    )
 
 
 async def last_activity(reader: Reader, end: datetime, have: frozenset[str]) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from bot.digest.compile import week_bounds
 from bot.digest.render import digest_values
+from storage import personal_data
 from storage.db import Database, to_db_time
 from storage.digest_sources_trio_work import SUMMARY_TABLES
 from tests.digest_programme import ZONE, seed
@@ -156,3 +157,23 @@ async def test_withdrawn_lead_takes_the_summary_words_out(db: Database) -> None:
 
 def _parts(week):  # type: ignore[no-untyped-def]
     return week.compiled, week.contributions, week.key
+
+
+async def test_erasing_the_author_of_an_agreed_summary_keeps_the_digest_building(
+    db: Database,
+) -> None:
+    await _fixture(db)
+    async with db.transaction() as tx:  # person 1 wrote both the summary and the account
+        assert await personal_data.erase(tx, 1)
+    assert await db.fetchval("SELECT author_id FROM summary WHERE id = 1") is None
+    service = digests(db)
+    week = await service.week(WEEK)
+    # Erasure deletes the person's consent, so, as for any non-consenting person, their
+    # words leave the digest; the rest of it is built as before.
+    assert set(week.contributions["kind"]) == {"reflection"}
+    assert week.contributions["person_id"].notna().all()
+    for audience in ("schools", "researchers"):
+        html = service.render(week, audience, "en").html
+        assert b"Oracy in year 5" not in html and b"Pupil B read more" not in html
+    again = await service.week(WEEK)  # and from the archive
+    assert again.contributions.equals(week.contributions)

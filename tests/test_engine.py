@@ -259,6 +259,31 @@ async def test_left_open_flow_is_offered_back_and_the_message_kept(
     assert state is not None and state.answers["likes"] is True
 
 
+async def test_several_held_messages_are_all_applied_with_one_reply(
+    engine: FlowEngine, actor: Actor, clock: FakeClock
+) -> None:
+    await engine.start(actor, "demo")
+    await engine.handle(actor, TextIn("red"))
+    clock.advance(hours=3)
+    await engine.handle(actor, TextIn("hello"))
+    out = await engine.handle(actor, TextIn("again"))
+    out = await engine.tap(actor, button(out, "continue"))
+    # Both refused, but the refusal and the question come once: a burst of four messages
+    # in one chat is more than Telegram lets through.
+    assert len(said(out)) <= 2 and said(out)[-1] == "demo/likes"
+    state = await engine.current(actor)
+    assert state is not None and state.step == "likes"
+    # Answers typed while away still all land, in order; only the last one is replied to.
+    clock.advance(hours=3)
+    await engine.handle(actor, TextIn("yes"))
+    out = await engine.handle(actor, TextIn("Pupils talk more"))
+    out = await engine.tap(actor, button(out, "continue"))
+    assert said(out) == ["demo/number"]
+    state = await engine.current(actor)
+    assert state is not None and state.answers["likes"] is True
+    assert state.answers["why"] == "Pupils talk more"
+
+
 async def test_left_open_flow_can_be_discarded(
     engine: FlowEngine, actor: Actor, clock: FakeClock
 ) -> None:

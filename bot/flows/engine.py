@@ -439,13 +439,17 @@ class FlowEngine:
         if not inputs:
             outcome.replies.append(self._prompt(flow, state, now, tz))
             return outcome
-        # What they typed while the flow sat idle was meant for it: apply it in order.
+        # What they typed while the flow sat idle was meant for it: apply it in order. Only
+        # the last one's replies are sent: each ends by asking the question that is now
+        # waiting, so earlier ones would only repeat it, and a burst of them in one chat is
+        # refused by Telegram (one tap, at most a refusal and the question).
+        step_replies: list[Reply] = []
         for item in inputs:
             given: Input = (
                 TextIn(item["text"]) if "text" in item else VoiceIn(item["voice"], item["duration"])
             )
             step_outcome = await self._answer(tx, flow, state, given, now, tz)
-            outcome.replies.extend(step_outcome.replies)
+            step_replies = step_outcome.replies
             outcome.finished = step_outcome.finished
             outcome.answers = step_outcome.answers
             outcome.refresh_person |= step_outcome.refresh_person
@@ -453,6 +457,7 @@ class FlowEngine:
             if refreshed is None or refreshed.status != "open":
                 break
             state = refreshed
+        outcome.replies.extend(step_replies)
         return outcome
 
     async def _discard(
