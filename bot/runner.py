@@ -17,8 +17,7 @@ import signal
 import sqlite3
 import sys
 import time
-from collections.abc import Coroutine, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError, TimedOut
@@ -28,8 +27,8 @@ from telegram.request import HTTPXRequest
 from bot.app import build_application
 from bot.config import Settings
 from bot.demo import withdraw_demo_invites
-from bot.supervision import Backoff, pause
-from storage.db import Database, StorageUnavailable, is_transient
+from bot.supervision import Backoff, pause, unless_stopped
+from storage.db import Database, StorageUnavailable, unavailable
 from storage.lease import LeaseHeld, check_free
 
 log = logging.getLogger(__name__)
@@ -158,7 +157,7 @@ async def _serve(settings: Settings, early: Sequence[int] = ()) -> int:
     if app is None:
         return 0
     try:
-        if await _until_stopped(_start_polling(app), signals.stop):
+        if await unless_stopped(_start_polling(app), signals.stop):
             await app.start()
             log.info("running: polling %s", settings.telegram_api_url)
             await signals.stop.wait()
@@ -180,9 +179,7 @@ async def _started(settings: Settings, stop: asyncio.Event) -> Application | Non
             return app
         except BaseException as exc:
             await _shutdown(app)
-            if isinstance(exc, StorageUnavailable) or (
-                isinstance(exc, sqlite3.OperationalError) and is_transient(exc)
-            ):
+            if unavailable(exc):
                 wait = backoff.next()
                 log.warning("database unavailable at start (%s); trying again in %.0f s", exc, wait)
                 await pause(stop, wait)
@@ -210,28 +207,13 @@ async def _start_polling(app: Application) -> None:  # type: ignore[type-arg]
     updater = app.updater
     assert updater is not None
     # bootstrap_retries=-1: a 5xx or a dropped connection at deleteWebhook is retried (the
-    # stop signal still ends it: see _until_stopped).
+    # stop signal still ends it: see unless_stopped).
     await updater.start_polling(
         allowed_updates=Update.ALL_TYPES,
         drop_pending_updates=False,
         bootstrap_retries=-1,
         error_callback=_polling_failed,
     )
-
-
-async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
-    """Run `work` unless a stop comes first (then cancel it); True if it finished."""
-    task = asyncio.ensure_future(work)
-    stopper = asyncio.ensure_future(stop.wait())
-    await asyncio.wait((task, stopper), return_when=asyncio.FIRST_COMPLETED)
-    stopper.cancel()
-    if not task.done():
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-        return False
-    task.result()
-    return True
 
 
 def _polling_failed(exc: TelegramError) -> None:

@@ -49,6 +49,23 @@ async def pause(stop: asyncio.Event | None, seconds: float) -> bool:
     return stop.is_set()
 
 
+async def unless_stopped(work: Awaitable[Any], stop: asyncio.Event) -> bool:
+    """Run `work` unless `stop` is set first (then it is cancelled); True if it finished."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((task, stopper), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        return False
+    task.result()
+    return True
+
+
 # A loop that ran this long before it failed counts as recovered: its backoff starts again.
 HEALTHY_AFTER = 60.0
 

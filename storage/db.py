@@ -48,6 +48,14 @@ def is_transient(exc: sqlite3.Error) -> bool:
     return _primary_code(exc) in _TRANSIENT or is_busy(exc) or "disk is full" in str(exc)
 
 
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc` is the database's situation (locked, full), to be waited out, rather
+    than something wrong with the work itself."""
+    return isinstance(exc, StorageUnavailable) or (
+        isinstance(exc, sqlite3.Error) and is_transient(exc)
+    )
+
+
 _BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _TRANSIENT = _BUSY | {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN}
 

@@ -32,8 +32,8 @@ from telegram.error import (
 )
 
 from bot.ratelimit import retry_seconds
-from bot.supervision import Backoff, pause
-from storage.db import Database, StorageUnavailable, is_transient, utcnow
+from bot.supervision import Backoff, pause, unless_stopped
+from storage.db import Database, StorageUnavailable, unavailable, utcnow
 from storage.digests import DigestArchive, StoredFile
 from storage.lease import dead_on_this_host, new_holder_id, real_now
 from storage.outbox import OutboxRepo, Outgoing
@@ -154,9 +154,7 @@ class OutboxSender:
                         await asyncio.wait_for(self._wake.wait(), timeout=idle)
             except Exception as exc:
                 wait = backoff.next()
-                if isinstance(exc, StorageUnavailable) or (
-                    isinstance(exc, sqlite3.Error) and is_transient(exc)
-                ):
+                if unavailable(exc):
                     self.stats.storage_errors += 1
                     log.warning(
                         "outbox paused: database unavailable (%s); retry in %.0f s", exc, wait
@@ -182,14 +180,8 @@ class OutboxSender:
         """The sender's pacing waits: cut short by a stop, skipped forward by benchmarks."""
         if self._stop is None:
             await self.sleep(seconds)
-            return
-        sleeper = asyncio.ensure_future(self.sleep(seconds))
-        stopper = asyncio.ensure_future(self._stop.wait())
-        try:
-            await asyncio.wait((sleeper, stopper), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (sleeper, stopper):
-                task.cancel()
+        else:
+            await unless_stopped(self.sleep(seconds), self._stop)
 
     async def drain(self, batch: int = 200, max_messages: int | None = None) -> int:
         """Send what may go now; returns how many were sent. Waits only for the overall pace."""
