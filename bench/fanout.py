@@ -40,12 +40,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from telegram.ext import AIORateLimiter, ApplicationBuilder, ExtBot
 
 from bench.machine import describe, peak_rss_mb
-from bot.app import build_application, running
+from bot.app.factory import build_application, running
 from bot.config import Settings
-from bot.services import Services
 from bot.standin.api import FakeTelegram
 from bot.standin.limits import Limits
 from bot.standin.request import StandInRequest
+from bot.telegram.context import Services
 from storage.db import Database, to_db_time
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday

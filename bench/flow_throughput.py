@@ -43,15 +43,15 @@ from telegram.ext import (
 )
 
 from bench.machine import describe, peak_rss_mb
-from bot.app import build_application, running
+from bot.app.factory import build_application, running
 from bot.config import Settings
 from bot.flows.answers import FreeText
 from bot.flows.model import Flow, Step
-from bot.handlers.common import deliver, identify
-from bot.services import Context, Services
 from bot.standin.api import FakeTelegram
 from bot.standin.limits import Limits
 from bot.standin.request import StandInRequest
+from bot.telegram.context import Context, Services
+from bot.telegram.handlers.common import deliver, identify
 from storage.invites import InviteRepo
 from storage.programme import ProgrammeRepo
 

@@ -1,7 +1,7 @@
 """The term's harder faults: graceful stops, a database locked past the bot's patience, a full disk.
 
 Graceful stops: about half the planned crashes are a SIGTERM instead of a SIGKILL, then a
-restart. The bot promises (bot/runner.py) to end within STOP_BOUND of the signal plus one
+restart. The bot promises (bot/app/runner.py) to end within STOP_BOUND of the signal plus one
 request in flight, with exit code 0; each stop is timed from the signal to the exit.
 
 A database lock: a second sqlite3 connection holds BEGIN IMMEDIATE for `lock_seconds` of real
@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.term_people import PROMPT
-from bot.runner import STOP_BOUND
+from bot.app.runner import STOP_BOUND
 
 if TYPE_CHECKING:
     from bench.term import Simulation
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 # The stand-in's "slow" fault: the longest it makes a client wait for an answer it then gets.
 SLOW_ANSWER = 1.5
-# A stop may take the bot's bound plus one request in flight (bot/runner.py): 5 s, plus the
+# A stop may take the bot's bound plus one request in flight (bot/app/runner.py): 5 s, plus the
 # longest the stand-in makes a client wait for an answer it then gives (a "slow" one), 6.5 s.
 # (A "timeout" fault's request lasts until the client's own 5 s read timeout: a stop that
 # met one has 1.5 s left for everything else.)

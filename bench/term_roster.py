@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from bot.cli import main as triobot
+from bot.cli.main import main as triobot
 
 AUTHORITIES = (
     "Oldham", "Stockport", "Wigan", "Bolton", "Bury",

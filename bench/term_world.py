@@ -1,6 +1,6 @@
 """The simulated term's moving parts: the bot process, the clock, the stand-in, and waiting.
 
-The bot runs as a real `python -m bot.cli run` process against the stand-in over HTTP, on the
+The bot runs as a real `python -m bot.cli.main run` process against the stand-in over HTTP, on the
 simulated clock (TRIOBOT_SIM_CLOCK, a file this side rewrites). Time stands still while the
 bot works; the simulator moves it to the next thing due once everything due now is done.
 """
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot import sim_clock
+from bot import clock as sim_clock
 from bot.standin.api import FakeTelegram, SentMessage
 from storage.db import from_db_time, to_db_time
 
@@ -38,7 +38,7 @@ RESENDS = 6  # how often a person sends the same again after "not kept" before g
 # still meanwhile). Each refusal already took the bot's write patience (10 s) to come.
 RESEND_PAUSE = 2.0
 # A stopping bot still running after this long is killed (the stop check fails long before).
-# bot/runner.py's line once a start is done: handlers installed, polling, the outbox running.
+# bot/app/runner.py's line once a start is done: handlers installed, polling, the outbox running.
 RUNNING = b"running: polling"
 STOP_GIVE_UP = 30.0
 
@@ -235,7 +235,7 @@ class BotProcess:
         self.log_from = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot.cli", "run",
+                sys.executable, "-m", "bot.cli.main", "run",
                 env=self.env, cwd=self.log.parent, stdout=out, stderr=out,
             )  # fmt: skip
         self.starts += 1

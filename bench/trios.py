@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import describe, peak_rss_mb
-from bot.trio_formation import (
+from bot.programme.trio_formation import (
     PreviousTrio,
     School,
     SearchOptions,

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     send_per_group_per_minute: float = Field(
         default=20.0, gt=0, le=20, alias="TRIOBOT_SEND_PER_GROUP_PER_MINUTE"
     )
-    # Flood control (bot/flood.py): what one person may send per minute, and at once;
+    # Flood control (bot/telegram/flood.py): what one person may send per minute, and at once;
     # beyond it their updates are dropped and they are asked to slow down. 0 turns it off.
     flood_per_minute: float = Field(default=30.0, ge=0, alias="TRIOBOT_FLOOD_PER_MINUTE")
     flood_burst: int = Field(default=10, ge=1, le=1000, alias="TRIOBOT_FLOOD_BURST")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,15 @@ from jinja2.bccache import Bucket
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-from bot.flows.answers import Label
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A button label: a key in the language's label catalogue, or literal text (data)."""
+
+    key: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    text: str | None = None
+
 
 LANGUAGES = ("en", "es", "pt")
 DEFAULT_LANGUAGE = "en"

@@ -73,7 +73,7 @@ def utcnow() -> datetime:
 def use_clock(clock: Callable[[], datetime] | None) -> None:
     """Make `utcnow` return `clock()` in this process (None: real time again).
 
-    Only `bot.sim_clock` calls this, when TRIOBOT_SIM_CLOCK is set, so a simulated term can
+    Only `bot.clock` calls this, when TRIOBOT_SIM_CLOCK is set, so a simulated term can
     run the real bot process on an accelerated clock.
     """
     global _clock_override

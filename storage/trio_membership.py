@@ -8,7 +8,7 @@ counts them in. Attendance, reflections, approvals, notes and authorship stay as
 that is the programme's history, attributed to the school it came from.
 
 A draft summary that was waiting only for them gets a `summary_recheck` row, due at once:
-whether it is now agreed is decided by the running bot (bot/scheduling/agreement.py), which
+whether it is now agreed is decided by the running bot (bot/summaries/agreement.py), which
 tells the trio in each member's language — storage cannot render a message.
 """
 

@@ -93,7 +93,7 @@ async def start_bot(url: str, db_path: Path, **env: str) -> RunningBot:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.cli",
+        "bot.cli.main",
         "run",
         env=environment,
         cwd=db_path.parent,

@@ -76,7 +76,7 @@ class Cli:
         self.capsys = capsys
 
     def __call__(self, *argv: str) -> tuple[int, str]:
-        from bot.cli import main
+        from bot.cli.main import main
 
         self.capsys.readouterr()
         status = main(list(argv))

@@ -10,14 +10,14 @@ from pathlib import Path
 
 from telegram.ext import Application
 
-from bot.app import build_application, running
+from bot.app.factory import build_application, running
 from bot.config import Settings
-from bot.demo import seed_demo
 from bot.flows.model import Flow
-from bot.services import Services
+from bot.programme.demo import seed_demo
 from bot.standin.api import FakeTelegram
 from bot.standin.driver import Conversation, SimPerson
 from bot.standin.request import StandInRequest
+from bot.telegram.context import Services
 from storage.db import Database
 from tests.conftest import FakeClock
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from bot.demo import seed_demo
+from bot.cli.main import main
+from bot.programme.demo import seed_demo
 from storage import backup as backup_module
 from storage.backup import BackupError, BackupRefused, backup
 from storage.db import Database, migration_scripts

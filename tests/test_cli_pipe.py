@@ -33,7 +33,7 @@ async def invites(db_path: Path, count: int) -> None:
 def command(db_path: Path, *argv: str) -> tuple[list[str], dict[str, str]]:
     env = {**os.environ, "TRIOBOT_DB": str(db_path), "PYTHONPATH": str(ROOT)}
     env.pop("TELEGRAM_BOT_TOKEN", None)
-    return [sys.executable, "-m", "bot.cli", *argv], env
+    return [sys.executable, "-m", "bot.cli.main", *argv], env
 
 
 def assert_quiet(stderr: str) -> None:

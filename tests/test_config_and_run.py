@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_application, running
-from bot.cli import RedactToken, configure_logging, main
+from bot.app.factory import build_application, running
+from bot.cli.main import RedactToken, configure_logging, main
 from bot.config import ConfigError, load_settings
-from bot.demo import seed_demo
-from bot.services import Services
+from bot.programme.demo import seed_demo
 from bot.standin.api import FakeTelegram
 from bot.standin.request import StandInRequest
+from bot.telegram.context import Services
 from tests.harness import settings_for
 
 TOKEN = "123456789:AAHsecretsecretsecretsecretsecret0"

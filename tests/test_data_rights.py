@@ -9,9 +9,9 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
-from bot.data_rights import DataRights
-from bot.demo import seed_demo
-from bot.roster import RosterImport
+from bot.people.data_rights import DataRights
+from bot.programme.demo import seed_demo
+from bot.programme.roster import RosterImport
 from storage import personal_data
 from storage.db import Database, utcnow
 from storage.outbox import OutboxRepo

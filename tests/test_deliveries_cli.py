@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from storage.db import Database, utcnow
 from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from matplotlib import image
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.digest.compile import last_complete_week
 from storage.db import Database, utcnow
 from tests.digest_programme import ZONE, seed

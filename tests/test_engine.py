@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.buttons import ButtonSigner
 from bot.flows.answers import (
     DateAnswer,
     FreeText,
-    Label,
     ManyOf,
     NumberAnswer,
     OneOf,
@@ -23,9 +23,9 @@ from bot.flows.answers import (
     VoiceIn,
     YesNo,
 )
-from bot.flows.buttons import ButtonSigner
 from bot.flows.engine import Actor, Button, FlowEngine, Outcome, Say, Tapped, Toast
 from bot.flows.model import Flow, FlowRegistry, Step, StepContext
+from bot.texts import Label
 from storage.db import Database, Transaction
 from storage.people import PeopleRepo
 from tests.conftest import FakeClock

@@ -6,8 +6,8 @@ from __future__ import annotations
 import itertools
 import json
 
-from bot.flood import WARN_EVERY, FloodGuard
 from bot.standin.world import SentMessage
+from bot.telegram.flood import WARN_EVERY, FloodGuard
 from tests.conftest import FakeClock
 from tests.harness import BotUnderTest, join
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from storage import db as db_module
 from storage.db import (
     Database,
@@ -187,7 +187,7 @@ def test_triobot_run_refuses_before_reaching_telegram(tmp_path: Path) -> None:
         "PYTHONPATH": str(ROOT),
     }
     made = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "status"],
+        [sys.executable, "-m", "bot.cli.main", "status"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
@@ -196,7 +196,7 @@ def test_triobot_run_refuses_before_reaching_telegram(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     ran = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run"],
+        [sys.executable, "-m", "bot.cli.main", "run"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert ran.returncode == 2

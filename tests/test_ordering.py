@@ -6,7 +6,7 @@ import asyncio
 
 from telegram import Chat, Message, Update, User
 
-from bot.ordering import PerChatOrder, chat_key
+from bot.telegram.ordering import PerChatOrder, chat_key
 
 
 def _update(update_id: int, chat_id: int) -> Update:

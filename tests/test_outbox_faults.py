@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from telegram import Bot
 
-from bot.scheduling.outbox_sender import OutboxSender
 from bot.standin.request import StandInRequest
+from bot.telegram.sender import OutboxSender
 from storage.db import Database, utcnow
 from storage.outbox import OutboxRepo
 from tests.conftest import FakeClock

@@ -1,7 +1,7 @@
 """Who may do what: the whole role × action table, and people trying what is not theirs.
 
 The expectations below are the programme's decisions written out again, on purpose: a change
-to bot/permissions.py MATRIX must be made here too, and a new action fails until it is.
+to bot/people/permissions.py MATRIX must be made here too, and a new action fails until it is.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.permissions import ACTIONS, CLI_ROLES, MATRIX, Action, allowed
-from bot.roster import RosterImport
+from bot.people.permissions import ACTIONS, CLI_ROLES, MATRIX, Action, allowed
+from bot.programme.roster import RosterImport
 from storage.people import ROLES, Role
 from tests.dbscan import snapshot
 from tests.harness import BotUnderTest, join

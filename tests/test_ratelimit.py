@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from telegram.error import RetryAfter
 
-from bot.ratelimit import ChatRateLimiter
+from bot.telegram.ratelimit import ChatRateLimiter
 from tests.harness import BotUnderTest, join
 
 
@@ -96,7 +96,7 @@ async def test_private_chats_are_not_held_back_and_groups_are_paced() -> None:
 
 
 async def test_limiters_for_idle_groups_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
-    import bot.ratelimit as ratelimit
+    import bot.telegram.ratelimit as ratelimit
 
     monkeypatch.setattr(ratelimit, "KEEP_LIMITERS", 4)
     limiter = ChatRateLimiter(group_per_minute=6000)  # a used limiter empties in 10 ms

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-import bot.handlers.common as common
+import bot.telegram.handlers.common as common
 from tests.harness import BotUnderTest
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.scheduling.agreement import MORE_DONE
 from bot.standin.driver import SimPerson
+from bot.summaries.agreement import MORE_DONE
 from storage import db as db_module
 from storage.db import Database
 from storage.trio_membership import leave_trio

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.app import build_application, running
+from bot.app.factory import build_application, running
 from bot.scheduling.scheduler import Fired, Kind, Late, Scheduler
-from bot.services import Services
 from bot.standin.api import FakeTelegram
 from bot.standin.request import StandInRequest
+from bot.telegram.context import Services
 from storage.db import Database, Transaction
 from storage.schedule import Due, ScheduleRepo
 from tests.conftest import FakeClock

@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.scheduling.outbox_sender import OutboxSender
 from bot.scheduling.timing import Calendar, Preferences, deferred, in_quiet_hours
 from bot.standin.driver import SimPerson
 from bot.standin.world import SentMessage
+from bot.telegram.sender import OutboxSender
 from storage.calendar import CalendarRepo
 from storage.db import Database
 from storage.people import PeopleRepo
@@ -180,7 +180,7 @@ async def test_nothing_lands_in_quiet_hours_weekends_holidays_or_while_away(
 
 
 async def joined_bruno(bot: BotUnderTest) -> tuple[SimPerson, int]:
-    from bot.demo import seed_demo
+    from bot.programme.demo import seed_demo
 
     await seed_demo(bot.db)
     bruno = bot.person(201, "Bruno")

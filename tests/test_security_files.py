@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from storage.db import Database
 from tests.conftest import Cli
 from tests.test_digest_cli_and_page import LAST, _seed

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo import DEMO_CODES, seed_demo
+from bot.app.runner import close_demo_door
+from bot.buttons import _MAC_CHARS, ButtonSigner
 from bot.digest.exports import pseudonym
-from bot.flows.buttons import _MAC_CHARS, ButtonSigner
-from bot.runner import close_demo_door
-from bot.services import button_key
+from bot.programme.demo import DEMO_CODES, seed_demo
+from bot.telegram.context import button_key
 from storage import invites
 from storage.db import Database
 from storage.digests import pseudonym_key

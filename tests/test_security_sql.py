@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo import seed_demo
+from bot.programme.demo import seed_demo
 from storage import db as db_module
 from storage import personal_data
 from storage.db import Database

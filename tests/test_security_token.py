@@ -20,11 +20,11 @@ from telegram import Bot
 from telegram.error import NetworkError
 from telegram.request import BaseRequest, RequestData
 
-from bot.cli import RedactToken, configure_logging
-from bot.demo import seed_demo
-from bot.handlers import fallback
-from bot.scheduling.outbox_sender import OutboxSender
+from bot.cli.main import RedactToken, configure_logging
+from bot.programme.demo import seed_demo
 from bot.standin.http import StandInServer
+from bot.telegram.handlers import fallback
+from bot.telegram.sender import OutboxSender
 from storage.db import Database
 from storage.outbox import OutboxRepo
 from tests.botprocess import stand_in_server
@@ -55,7 +55,7 @@ async def start_bot(url: str, tmp_path: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.cli",
+        "bot.cli.main",
         "run",
         env=env,
         cwd=tmp_path,
@@ -228,7 +228,7 @@ async def test_the_stand_in_over_http_does_not_print_the_tokens_it_is_sent() -> 
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.cli",
+        "bot.cli.main",
         "fake-telegram",
         "--port",
         "0",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sim_clock import ENV, install_from_env, write
+from bot.clock import ENV, install_from_env, write
 from storage.db import use_clock, utcnow
 
 

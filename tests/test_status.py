@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from bot.roster import RosterImport
+from bot.programme.roster import RosterImport
 from storage.outbox import OutboxRepo
 from tests.conftest import Cli
 from tests.harness import BotUnderTest, join

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.console import run_console
-from bot.supervision import Backoff, guarded_job, supervise
+from bot.cli.console import run_console
+from bot.scheduling.supervision import Backoff, guarded_job, supervise
 from storage.db import Database, StorageUnavailable
 from storage.lease import LEASE_TTL, Lease, LeaseHeld, LeaseLost, check_free, real_now
 from tests.harness import settings_for

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from bot.flows.answers import Label
 from bot.standin.html import check_telegram_html, visible_length
 from bot.texts import (
     LANGUAGES,
     LEAD_COMMANDS,
     MENU,
     TELEGRAM_LIMIT,
+    Label,
     Texts,
     pick_language,
     prompts_root,

@@ -10,7 +10,7 @@ import sqlite3
 from itertools import combinations
 from pathlib import Path
 
-from bot.trio_formation import (
+from bot.programme.trio_formation import (
     PreviousTrio,
     Proposal,
     School,

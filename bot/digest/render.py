@@ -18,8 +18,7 @@ from bot.digest import charts
 from bot.digest.compile import Compiled, monday_of
 from bot.digest.exports import pseudonym
 from bot.digest.themes import recurring
-from bot.flows.answers import Label
-from bot.texts import Texts, split_message
+from bot.texts import Label, Texts, split_message
 from storage.digest_sources import ARENAS
 
 Audience = Literal["schools", "researchers"]

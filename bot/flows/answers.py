@@ -9,6 +9,8 @@ from datetime import date, datetime, time
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from bot.texts import Label
+
 JSON = Any
 
 
@@ -40,15 +42,6 @@ Input = TextIn | VoiceIn | ChoiceIn | OtherIn
 
 
 # --- what a step does with it ----------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Label:
-    """A button label: a key in the language's label catalogue, or literal text (data)."""
-
-    key: str = ""
-    params: Mapping[str, Any] = field(default_factory=dict)
-    text: str | None = None
-
-
 @dataclass(frozen=True, slots=True)
 class Option:
     value: str

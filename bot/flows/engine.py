@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.buttons import ButtonSigner
 from bot.flows.answers import (
     JSON,
     Accepted,
     ChoiceIn,
     Input,
-    Label,
     ManyOf,
     OtherIn,
     Rejected,
@@ -26,8 +26,8 @@ from bot.flows.answers import (
     VoiceIn,
     YesNo,
 )
-from bot.flows.buttons import ButtonSigner
 from bot.flows.model import Flow, FlowRegistry, Step, StepContext
+from bot.texts import Label
 from storage.db import Database, Transaction, utcnow
 from storage.flow_states import FlowState, FlowStateRepo
 

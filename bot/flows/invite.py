@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from bot.flows.answers import JSON, Accepted, Label, OneOf, Option, Parsed, Rejected, View
+from bot.flows.answers import JSON, Accepted, OneOf, Option, Parsed, Rejected, View
 from bot.flows.model import Flow, Step, StepContext
-from bot.permissions import Action, allowed
+from bot.people.permissions import Action, allowed
+from bot.texts import Label
 from storage.db import Transaction, utcnow
 from storage.invites import InviteRepo
 from storage.people import ROLES, Role

@@ -14,7 +14,6 @@ from bot.flows.answers import (
     JSON,
     DateAnswer,
     FreeText,
-    Label,
     ManyOf,
     OneOf,
     Option,
@@ -34,6 +33,7 @@ from bot.flows.lesson_study_answers import (
 )
 from bot.flows.model import END, Flow, NextStep, Step, StepContext
 from bot.flows.pseudonyms import looks_like_name, suggested_pseudonym
+from bot.texts import Label
 from storage.db import Transaction
 
 NOTE = FreeText(min_len=2, max_len=2000)

@@ -12,7 +12,6 @@ from bot.flows.answers import (
     ChoiceIn,
     FreeText,
     Input,
-    Label,
     Option,
     OtherIn,
     Parsed,
@@ -21,6 +20,7 @@ from bot.flows.answers import (
     View,
 )
 from bot.flows.pseudonyms import suggested_pseudonym
+from bot.texts import Label
 
 PSEUDONYM_MAX = 40
 MAX_PUPILS = 3

@@ -15,7 +15,6 @@ from bot.flows.answers import (
     JSON,
     DateAnswer,
     FreeText,
-    Label,
     ManyOf,
     OneOf,
     Option,
@@ -24,8 +23,9 @@ from bot.flows.answers import (
     View,
 )
 from bot.flows.model import Apply, Flow, Step, StepContext
-from bot.scheduling.meetings import Meetings, may
+from bot.meetings.service import Meetings, may
 from bot.scheduling.timing import local_instant
+from bot.texts import Label
 from storage.db import Transaction
 from storage.meetings import MeetingRepo
 

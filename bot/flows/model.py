@@ -6,7 +6,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.flows.answers import JSON, AnswerType, Label, Rejected, View
+from bot.flows.answers import JSON, AnswerType, Rejected, View
+from bot.texts import Label
 from storage.db import Transaction
 
 

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.flows.answers import (
-    JSON,
-    Accepted,
-    Label,
-    OneOf,
-    Option,
-    Parsed,
-    Rejected,
-    View,
-    parse_zone,
-)
+from bot.flows.answers import JSON, Accepted, OneOf, Option, Parsed, Rejected, View, parse_zone
 from bot.flows.model import Flow, Step, StepContext
+from bot.texts import Label
 from storage.db import Transaction
 from storage.people import PeopleRepo
 

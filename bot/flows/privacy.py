@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.flows.answers import JSON, Label, OneOf, Option, View
+from bot.flows.answers import JSON, OneOf, Option, View
 from bot.flows.model import END, Flow, Step, StepContext
+from bot.texts import Label
 from storage import personal_data
 from storage.db import Transaction
 from storage.people import PeopleRepo

@@ -12,7 +12,6 @@ from bot.flows.answers import (
     ChoiceIn,
     DateAnswer,
     Input,
-    Label,
     OneOf,
     Option,
     Parsed,
@@ -25,6 +24,7 @@ from bot.flows.answers import (
 )
 from bot.flows.model import Flow, Step, StepContext
 from bot.flows.onboarding import LANGUAGE_OPTIONS, parse_name, zone_options
+from bot.texts import Label
 from storage.db import Transaction
 from storage.people import PeopleRepo
 

@@ -22,7 +22,6 @@ from bot.flows.answers import (
     DateAnswer,
     FreeText,
     Input,
-    Label,
     OneOf,
     Option,
     Parsed,
@@ -31,8 +30,9 @@ from bot.flows.answers import (
     YesNo,
 )
 from bot.flows.model import END, Flow, Step, StepContext
-from bot.scheduling.agreement import MORE_DONE, NO_ACTIONS, WHOLE_TRIO, Agreement
-from bot.scheduling.meetings import may
+from bot.meetings.service import may
+from bot.summaries.agreement import MORE_DONE, NO_ACTIONS, WHOLE_TRIO, Agreement
+from bot.texts import Label
 from storage.db import Transaction
 from storage.meetings import MeetingRepo
 from storage.summaries import LEVELS

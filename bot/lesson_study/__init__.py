@@ -1,0 +1,1 @@
+"""Lesson study cycles: plan, teach, observe case pupils, review."""

@@ -24,7 +24,7 @@ from bot.lesson_study.views import (
     local_when,
     snapshot,
 )
-from bot.permissions import allowed
+from bot.people.permissions import allowed
 from bot.scheduling.scheduler import Fired, Kind, Late
 from bot.scheduling.timing import local_instant
 from storage.db import Database, Transaction, to_db_time, utcnow

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.flows.answers import Label
 from bot.scheduling.notices import Notices as ProgrammeNotices
+from bot.texts import Label
 from storage.db import Transaction
 from storage.lesson_study import Member
 

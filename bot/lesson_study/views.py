@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from bot.flows.answers import Label
 from bot.lesson_study.notices import NoticeButton
+from bot.texts import Label
 from storage.lesson_study import (
     ROUNDS,
     Account,

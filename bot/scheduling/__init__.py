@@ -1,0 +1,1 @@
+"""Scheduling alone: the durable schedule, local time, queued notices, supervised loops."""

@@ -14,10 +14,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.flows.answers import Label
-from bot.flows.buttons import ButtonSigner
+from bot.buttons import ButtonSigner
 from bot.scheduling.timing import Calendar, deferred, preferences
-from bot.texts import Texts, split_message
+from bot.texts import Label, Texts, split_message
 from storage.db import Transaction, utcnow
 from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.demo import seed_demo
+from bot.programme.demo import seed_demo
 from bot.standin.http import StandInServer
 from storage.db import Database
 
@@ -61,7 +61,7 @@ async def test_a_real_bot_process_joins_a_teacher_through_429s_and_stops_cleanly
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.cli",
+        "bot.cli.main",
         "run",
         env=env,
         cwd=tmp_path,

@@ -1,0 +1,1 @@
+"""Wiring: the application factory (handlers in order, services) and `triobot run`."""

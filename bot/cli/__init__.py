@@ -1,0 +1,1 @@
+"""Every command-line front-end: `triobot` and its subcommands, the console."""

@@ -1,0 +1,359 @@
+"""Coordinator commands that act on the database directly. Output is plain English text.
+
+Each command names the permission it exercises (bot/people/permissions.py); whoever runs the
+command line holds the coordinator's rights (`CLI_ROLES`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import re
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.cli.deliveries import sender_health
+from bot.config import Settings
+from bot.people.data_rights import DataRights
+from bot.people.permissions import CLI_ROLES, Action, allowed
+from bot.programme.roster import RosterImport
+from bot.programme.roster_fields import ImportReport, RosterKind
+from bot.programme.status import Status
+from storage import private_files
+from storage import trio_membership as membership
+from storage.backup import BackupError, BackupRefused, backup
+from storage.db import Database, utcnow
+from storage.invites import InviteAdminRepo, InviteRepo
+from storage.status import StatusRepo
+
+ADMIN_COMMANDS = frozenset({"invite", "roster", "calendar", "person", "status", "backup"})
+PRIMARY_ROLE = ("coordinator", "researcher", "trio_lead", "teacher")  # shown first in invites
+
+
+def parse_lifetime(text: str, now: datetime) -> datetime | None:
+    if text.strip().lower() in ("never", "none", "0"):
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*([dhw])\s*", text.lower())
+    if not match:
+        raise ValueError(f"--expires: {text!r} is not like 14d, 48h or 2w")
+    amount, unit = int(match[1]), match[2]
+    hours = {"h": 1, "d": 24, "w": 168}[unit] * amount
+    return now + timedelta(hours=hours)
+
+
+async def create_invite(db: Database, settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        expires = parse_lifetime(args.expires, utcnow())
+    except ValueError as exc:
+        print(exc)
+        return 2
+    if args.uses < 1:
+        print("--uses must be at least 1")
+        return 2
+    async with db.transaction() as tx:
+        school_id = trio_id = None
+        if args.school:
+            school_id = await tx.fetchval("SELECT id FROM school WHERE ref = ?", (args.school,))
+            if school_id is None:
+                print(f"--school: no school with reference {args.school!r}")
+                return 2
+        if args.trio:
+            trio_id = await tx.fetchval("SELECT id FROM trio WHERE ref = ?", (args.trio,))
+            if trio_id is None:
+                print(f"--trio: no trio with reference {args.trio!r}")
+                return 2
+        if school_id is not None and trio_id is not None:
+            schools = {
+                int(r[0])
+                for r in await tx.fetchall(
+                    "SELECT school_id FROM trio_school WHERE trio_id = ?", (trio_id,)
+                )
+            }
+            if schools and int(school_id) not in schools:
+                print(f"--school: {args.school} is not one of trio {args.trio}'s schools")
+                return 2
+        code = await InviteRepo.create(
+            tx,
+            role=args.role,
+            school_id=school_id,
+            trio_id=trio_id,
+            max_uses=args.uses,
+            expires_at=expires,
+        )
+    print(code)
+    print(_link(settings, code))
+    if expires is not None:
+        print(f"Expires {expires:%Y-%m-%d %H:%M} UTC; usable by {args.uses} person(s).")
+    return 0
+
+
+def add_parsers(sub: Any, invite_sub: Any) -> None:
+    """The coordinator's subcommands, next to `invite create` (bot/cli/main.py)."""
+    batch = invite_sub.add_parser(
+        "batch", help="a personal invite for every pre-registered person without one, as CSV"
+    )
+    batch.add_argument("--out", required=True, type=Path, help="CSV file to write (mail merge)")
+    batch.add_argument("--expires", default="30d", help="lifetime, e.g. 30d, 6w, never")
+    revoke = invite_sub.add_parser("revoke", help="withdraw an invite code")
+    revoke.add_argument("code")
+    listing = invite_sub.add_parser("list", help="invites still usable (--all: every one)")
+    listing.add_argument("--all", action="store_true", dest="everything")
+    roster = sub.add_parser("roster", help="the programme's schools, trios and people")
+    roster_sub = roster.add_subparsers(dest="roster_command", required=True)
+    load = roster_sub.add_parser("import", help="import schools, trios or people from CSV")
+    load.add_argument("file", type=Path)
+    load.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
+    calendar = sub.add_parser("calendar", help="the programme's term calendar")
+    calendar_sub = calendar.add_subparsers(dest="calendar_command", required=True)
+    replace = calendar_sub.add_parser(
+        "import", help="replace the term calendar from CSV: kind,starts_on,ends_on,name"
+    )
+    replace.add_argument("file", type=Path)
+    replace.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
+    person = sub.add_parser("person", help="one person's data")
+    person_sub = person.add_subparsers(dest="person_command", required=True)
+    erase = person_sub.add_parser("erase", help="erase a person on request (cannot be undone)")
+    erase.add_argument("who", help="roster reference or Telegram id")
+    erase.add_argument("--yes", action="store_true", help="confirm: erase without asking")
+    move = person_sub.add_parser("move", help="move a person into a trio, or out of one")
+    move.add_argument("who", help="roster reference or Telegram id")
+    where = move.add_mutually_exclusive_group(required=True)
+    where.add_argument("--trio", help="into this trio, out of their others of its kind")
+    where.add_argument("--remove-from-trio", dest="remove_from", metavar="TRIO", help="only out")
+    status = sub.add_parser("status", help="schools, trios, who joined, quiet trios, failures")
+    status.add_argument("--quiet-weeks", type=float, help="quiet after this many weeks")
+    copy = sub.add_parser("backup", help="copy the live database, safely while the bot runs")
+    copy.add_argument("file", type=Path, help="the backup file to write (owner-only)")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Dispatch one coordinator command; returns the exit status."""
+    command = args.command
+    if command == "backup":
+        return take_backup(settings, args)
+    if command in ("roster", "calendar"):
+        try:
+            content = args.file.read_bytes()
+        except OSError as exc:
+            print(f"cannot read {args.file}: {exc.strerror}")
+            return 2
+        return asyncio.run(_with_db(settings, "roster.import", import_roster, content, args))
+    if command == "invite":
+        action: Action = "invite.create"
+        handler = {
+            "create": create_invite,
+            "batch": batch_invites,
+            "revoke": revoke_invite,
+            "list": list_invites,
+        }[args.invite_command]
+        return asyncio.run(_with_db(settings, action, handler, settings, args))
+    if command == "person" and args.person_command == "move":
+        # A change to the roster, so the roster's permission (no action of its own yet).
+        return asyncio.run(_with_db(settings, "roster.import", move_person, args))
+    if command == "person":
+        return asyncio.run(_with_db(settings, "person.erase", erase_person, args))
+    if command == "status":
+        return asyncio.run(_with_db(settings, "status.programme", show_status, settings, args))
+    return 2
+
+
+def take_backup(settings: Settings, args: argparse.Namespace) -> int:
+    """`backup FILE`: storage/backup.py, without opening the database as the bot does (no
+    migrations: a backup is what one takes before them, or when they refuse)."""
+    # Everyone's data, identities included: coordinator-only, like erasure (there is no
+    # action of its own for it in bot/people/permissions.py yet).
+    if not allowed(CLI_ROLES, "person.erase"):
+        print("not allowed: person.erase", file=sys.stderr)
+        return 2
+    try:
+        report = backup(settings.db_path, args.file)
+    except BackupError as exc:
+        print(exc, file=sys.stderr)
+        return 2 if isinstance(exc, BackupRefused) else 1
+    print(report.line())
+    return 0
+
+
+async def _with_db(settings: Settings, action: Action, handler: Any, *extra: Any) -> int:
+    if not allowed(CLI_ROLES, action):
+        print(f"not allowed: {action}")
+        return 2
+    db = await Database.open(settings.db_path)
+    try:
+        return int(await handler(db, *extra))
+    finally:
+        await db.close()
+
+
+async def import_roster(db: Database, content: bytes, args: argparse.Namespace) -> int:
+    expect: tuple[RosterKind, ...] | None = (
+        ("term calendar",) if args.command == "calendar" else None
+    )
+    report = await RosterImport(db).run(content, dry_run=args.dry_run, expect=expect)
+    print_report(report, args.file, dry_run=args.dry_run)
+    return 1 if report.errors else 0
+
+
+def print_report(report: ImportReport, path: Path, *, dry_run: bool) -> None:
+    if report.kind is not None:
+        print(f"{path}: {report.kind}, {report.rows} rows")
+    for warning in report.warnings:
+        print(f"  warning: {warning}")
+    for error in report.errors:
+        print(f"  error: {error}")
+    if report.errors:
+        print(f"Nothing was imported: {len(report.errors)} error(s). Fix them and run it again.")
+    elif dry_run:
+        print("The file is fine (dry run: nothing written).")
+    else:
+        removed = f", {report.removed} removed" if report.removed else ""
+        print(
+            f"Imported: {report.created} new, {report.updated} changed,"
+            f" {report.unchanged} unchanged{removed}."
+        )
+
+
+def _link(settings: Settings, code: str) -> str:
+    return f"https://t.me/{settings.bot_username or '<your_bot>'}?start={code}"
+
+
+async def batch_invites(db: Database, settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        expires = parse_lifetime(args.expires, utcnow())
+    except ValueError as exc:
+        print(exc)
+        return 2
+    now = utcnow()
+    rows = []
+    async with db.transaction() as tx:
+        for person in await InviteAdminRepo.uninvited(tx, now):
+            roles = [r for r in PRIMARY_ROLE if r in person.roles] or ["teacher"]
+            code = await InviteRepo.create(
+                tx,
+                role=roles[0],
+                school_id=person.school_id,
+                person_id=person.person_id,
+                expires_at=expires,
+            )
+            link = _link(settings, code)
+            rows.append([person.ref, person.name or "", person.school or "", roles[0], code, link])
+        # Written inside the transaction: if the file cannot be written, no codes are made.
+        _write_private_csv(args.out, ["person_ref", "name", "school", "role", "code", "link"], rows)
+    print(f"{len(rows)} new personal invite(s) written to {args.out}")
+    if not settings.bot_username:
+        print("Set TRIOBOT_BOT_USERNAME to put real links in the file.", file=sys.stderr)
+    return 0
+
+
+def _write_private_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    """Owner-only from the first byte: the file holds live invite codes."""
+    with private_files.open_text(path) as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+async def revoke_invite(db: Database, settings: Settings, args: argparse.Namespace) -> int:
+    code = InviteRepo.normalise(args.code)
+    async with db.transaction() as tx:
+        done = await InviteRepo.revoke(tx, code)
+    if not done:
+        known = await InviteRepo(db).get(code)
+        print(f"{code}: already revoked" if known else f"{code}: no such invite")
+        return 1
+    print(f"{code}: revoked; it can no longer be used")
+    return 0
+
+
+async def list_invites(db: Database, settings: Settings, args: argparse.Namespace) -> int:
+    now = utcnow()
+    lines = await InviteAdminRepo(db).listing(now, everything=args.everything)
+    print(f"{'code':<13} {'role':<12} {'uses':>7}  {'expires':<10} school / trio / person")
+    for i in lines:
+        expires = i.expires_at.strftime("%Y-%m-%d") if i.expires_at else "never"
+        if i.revoked_at is not None:
+            expires = "revoked"
+        where = " / ".join(x or "-" for x in (i.school, i.trio, i.person))
+        print(f"{i.code:<13} {i.role:<12} {i.uses:>3}/{i.max_uses:<3}  {expires:<10} {where}")
+    print(f"{len(lines)} invite(s)")
+    return 0
+
+
+async def erase_person(db: Database, args: argparse.Namespace) -> int:
+    rights = DataRights(db)
+    person = await rights.find(args.who)
+    if person is None or person.status == "erased":
+        print(f"{args.who}: no such person (or already erased)")
+        return 1
+    label = person.ref or f"Telegram id {person.telegram_id}"
+    if not args.yes:
+        print(f"This would erase {person.display_name or '(no name)'} ({label}) for good.")
+        print("Run the command again with --yes to do it.")
+        return 1
+    await rights.erase(person.id)
+    print(f"Erased person {person.id} ({label}). Their row remains, marked erased, with no data.")
+    return 0
+
+
+async def move_person(db: Database, args: argparse.Namespace) -> int:
+    """`person move`: the rule of storage/trio_membership.py, then one line of what changed."""
+    person = await DataRights(db).find(args.who)
+    if person is None or person.status == "erased":
+        print(f"{args.who}: no such person (or erased on request)")
+        return 2
+    who = person.ref or f"Telegram id {person.telegram_id}"
+    who += f" ({person.display_name})" if person.display_name else ""
+    into = args.trio is not None
+    option, ref = ("--trio", args.trio) if into else ("--remove-from-trio", args.remove_from)
+    now = utcnow()
+    async with db.transaction() as tx:
+        trio = await membership.trio_by_ref(tx, ref)
+        if trio is None:
+            print(f"{option}: no trio with reference {ref!r}")
+            return 2
+        if into and not trio.admits(person.school_id):
+            print(f"--trio: {who}'s school is not one of trio {ref}'s schools")
+            return 2
+        if into:
+            moved = await membership.move_into(tx, person.id, trio, now, f"moved to {ref}")
+        else:
+            left = await membership.leave_trio(tx, person.id, trio.id, now, f"removed from {ref}")
+            moved = membership.Moved(False, ((trio, left),))
+    gone = [(old, left) for old, left in moved.left if left.was_member]
+    out = ", ".join(old.ref + (" (was its lead)" if left.was_lead else "") for old, left in gone)
+    if not moved.joined and not gone:
+        print(f"{who} is {'already' if into else 'not'} in trio {ref}; nothing changed.")
+        return 0
+    if into:
+        done = f"{who} moved into trio {ref}" if moved.joined else f"{who} stays in trio {ref}"
+        done += f", out of {out}" if out else ""
+    else:
+        done = f"{who} left trio {out}"
+    print(f"{done}; cancelled {_counts(moved.messages, moved.scheduled)}.")
+    return 0
+
+
+def _counts(messages: int, scheduled: int) -> str:
+    return f"{messages} message(s) and {scheduled} scheduled item(s)"
+
+
+async def show_status(db: Database, settings: Settings, args: argparse.Namespace) -> int:
+    weeks = args.quiet_weeks or settings.quiet_weeks
+    found = await Status(StatusRepo(db)).programme(utcnow(), weeks)
+    c = found.counts
+    print(f"Schools: {c.schools} in {c.local_authorities} local authorities")
+    print(f"Trios: {c.trios}")
+    print(
+        f"People: {c.joined} joined, {c.joining} joining, {c.invited} invited (not started),"
+        f" {c.blocked} blocked the bot, {c.erased} erased"
+    )
+    print(f"Deliveries failed: {c.failed_deliveries}")
+    print(await sender_health(db, settings))
+    print(f"Trios gone quiet (no activity for {weeks:g} weeks): {len(found.quiet)}")
+    for q in found.quiet:
+        last = q.last_activity.strftime("%Y-%m-%d") if q.last_activity else "never"
+        print(f"  {q.ref:<12} {q.name}  members {q.members}, last active {last}")
+    return 0

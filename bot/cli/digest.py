@@ -1,0 +1,117 @@
+"""`triobot digest build` and `triobot export`: digests and exports from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings
+from bot.digest.compile import Options, parse_week
+from bot.digest.exports import write_csv, write_xlsx
+from bot.digest.render import AUDIENCES, Audience, Rendered
+from bot.digest.service import Digests, Week
+from bot.people.permissions import CLI_ROLES, Action, allowed
+from bot.texts import LANGUAGES, Texts
+from storage import private_files
+from storage.db import Database, utcnow
+
+COMMANDS = frozenset({"digest", "export"})
+
+
+def add_parsers(sub: Any) -> None:
+    digest = sub.add_parser("digest", help="the weekly digests")
+    digest_sub = digest.add_subparsers(dest="digest_command", required=True)
+    build = digest_sub.add_parser("build", help="write a week's digest, charts and exports")
+    build.add_argument("--week", required=True, help="ISO week, e.g. 2026-W47 (ended)")
+    build.add_argument("--audience", choices=AUDIENCES, default="researchers")
+    build.add_argument("--lang", choices=LANGUAGES, default="en")
+    build.add_argument("--out", required=True, type=Path, help="folder to write into")
+    export = sub.add_parser("export", help="every contribution and participation, all weeks")
+    export.add_argument("--out", required=True, type=Path, help="FILE.xlsx or FILE.csv")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    action: Action = "export.all" if args.command == "export" else "digest.researcher"
+    if args.command == "digest" and args.audience == "schools":
+        action = "digest.shared"
+    if not allowed(CLI_ROLES, action):
+        print(f"not allowed: {action}")
+        return 2
+    return asyncio.run(_run(settings, args))
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    db = await Database.open(settings.db_path)
+    try:
+        digests = Digests(
+            db,
+            Texts(),
+            settings.tz,
+            Options(settings.quiet_weeks, settings.digest_trend_weeks, settings.stalled_weeks),
+            utcnow,
+        )
+        if args.command == "export":
+            return await export_all(digests, args.out)
+        return await build(digests, args)
+    finally:
+        await db.close()
+
+
+async def build(digests: Digests, args: argparse.Namespace) -> int:
+    try:
+        week = parse_week(args.week)
+    except ValueError:
+        print(f"--week: {args.week!r} is not an ISO week like 2026-W47")
+        return 2
+    if not digests.is_past(week):
+        print(f"--week: {week} has not ended yet")
+        return 2
+    audience: Audience = args.audience
+    prepared = await digests.week(week)
+    rendered = await digests.render_async(prepared, audience, args.lang)
+    written = await asyncio.to_thread(_write, args.out, rendered, prepared, audience, args.lang)
+    for path in written:
+        print(path)
+    return 0
+
+
+def _write(
+    out: Path, rendered: Rendered, prepared: Week, audience: Audience, lang: str
+) -> list[Path]:
+    """The HTML digest, its Telegram text, the charts and (for researchers) the exports."""
+    week = rendered.week
+    private_files.make_folder(out)
+    written = [out / rendered.filename]
+    private_files.write_bytes(written[0], rendered.html)
+    written.append(out / f"digest-{week}-{audience}-{lang}.txt")
+    private_files.write_text(written[-1], "\n\n".join(rendered.message))
+    for name, png in rendered.charts.items():
+        written.append(out / f"chart-{week}-{name}.png")
+        private_files.write_bytes(written[-1], png)
+    if audience == "researchers":
+        tables = prepared.export_tables()
+        for name, table in tables.items():
+            written.append(out / f"{name}-{week}.csv")
+            write_csv(table, written[-1])
+        written.append(out / f"export-{week}.xlsx")
+        write_xlsx(tables, written[-1])
+    return written
+
+
+async def export_all(digests: Digests, path: Path) -> int:
+    """Every week from the first contribution to the last complete one, as one long table."""
+    tables = await digests.export_everything()
+    if path.suffix.lower() == ".csv":
+        write_csv(tables["contributions"], path)
+        other = path.with_name(f"{path.stem}-participation.csv")
+        write_csv(tables["participation"], other)
+        print(path)
+        print(other)
+    else:
+        write_xlsx(tables, path)
+        print(path)
+    rows = len(tables["contributions"])
+    print(f"{rows} contributions, {len(tables['participation'])} participation rows")
+    return 0

@@ -1,0 +1,1 @@
+"""The weekly research digest: compiling, rendering (HTML, charts, XLSX) and delivering it."""

@@ -1,0 +1,1 @@
+"""Trio meetings: convening, confirming, moving and cancelling them, and their calendar invites."""

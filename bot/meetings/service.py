@@ -1,0 +1,344 @@
+"""Trio meetings over time: invitations with a calendar file, reminders, and the ask afterwards.
+
+Reminders are rows of the durable schedule keyed `meeting:<id>:v<version>:<kind>`. Moving or
+cancelling a meeting cancels every pending row of the meeting and bumps its version; each
+handler also checks the version it was armed for against the meeting's, so a reminder for the
+old time can never go out, even if a row escaped the cancellation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from bot.meetings.calendar_invite import meeting_ics
+from bot.people.permissions import Action, allowed
+from bot.scheduling.notices import Notices, moment
+from bot.scheduling.scheduler import Fired, Kind, Late
+from bot.texts import Label
+from storage.db import Database, Transaction, utcnow
+from storage.meetings import Meeting, MeetingRepo, Member, Reader
+from storage.schedule import Due, ScheduleRepo
+from storage.summaries import SummaryRepo
+
+REMINDERS = (
+    ("meeting_reminder_day", timedelta(days=1)),
+    ("meeting_reminder_hour", timedelta(hours=1)),
+)
+Announcement = Literal["invite", "moved", "cancelled"]
+
+
+async def may(q: Reader, person_id: int, action: Action, trio_id: int) -> bool:
+    """The permission table, read inside the caller's transaction (roles may have changed)."""
+    roles = await MeetingRepo.roles(q, person_id)
+    memberships = await MeetingRepo.memberships(q, person_id)
+    return allowed(roles, action, trio_id=trio_id, memberships=memberships)
+
+
+def action_view(action: Any) -> dict[str, Any]:
+    """An action as templates show it."""
+    return {
+        "what": action.what,
+        "owner": action.owner_name,
+        "due": action.due_on,
+        "status": action.status,
+    }
+
+
+class Meetings:
+    def __init__(
+        self,
+        db: Database,
+        notices: Notices,
+        *,
+        programme_zone: str,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.notices = notices
+        self.zone = programme_zone
+        self.clock = clock
+
+    def kinds(self) -> dict[str, Kind]:
+        return {
+            # A day-before reminder caught up hours late is still worth a message, half a day
+            # late it is not (the hour-before one follows); one an hour before is worthless late.
+            "meeting_reminder_day": Kind(
+                self._remind, late=Late.DROP_STALE, stale_after=timedelta(hours=6)
+            ),
+            "meeting_reminder_hour": Kind(
+                self._remind, late=Late.DROP_STALE, stale_after=timedelta(minutes=30)
+            ),
+            "meeting_over": Kind(self._over),
+        }
+
+    # --- what the lead does ----------------------------------------------------------------
+    async def schedule(
+        self,
+        tx: Transaction,
+        *,
+        trio_id: int,
+        starts_at: datetime,
+        zone: str,
+        link: str | None,
+        focus: str,
+        lead_id: int,
+    ) -> int:
+        meeting_id = await MeetingRepo.create(
+            tx,
+            trio_id=trio_id,
+            starts_at=starts_at,
+            time_zone=zone,
+            link=link,
+            focus=focus,
+            created_by=lead_id,
+        )
+        meeting = await MeetingRepo.get(tx, meeting_id)
+        assert meeting is not None
+        await self._arm(tx, meeting)
+        await self._announce(tx, meeting, "invite")
+        return meeting_id
+
+    async def move(self, tx: Transaction, meeting_id: int, starts_at: datetime) -> None:
+        await self._disarm(tx, meeting_id, "meeting moved")
+        await MeetingRepo.move(tx, meeting_id, starts_at)
+        meeting = await MeetingRepo.get(tx, meeting_id)
+        assert meeting is not None
+        await self._arm(tx, meeting)
+        await self._announce(tx, meeting, "moved")
+
+    async def cancel(self, tx: Transaction, meeting_id: int) -> None:
+        await self._disarm(tx, meeting_id, "meeting cancelled")
+        await MeetingRepo.set_status(tx, meeting_id, "cancelled")
+        meeting = await MeetingRepo.get(tx, meeting_id)
+        assert meeting is not None
+        await self._announce(tx, meeting, "cancelled")
+
+    async def record_attendance(
+        self, tx: Transaction, meeting_id: int, present: list[int], recorder_id: int
+    ) -> None:
+        """Attendance taken: the meeting was held; attendees are asked to reflect, and the
+        lead who will write the summary."""
+        meeting = await MeetingRepo.get(tx, meeting_id)
+        if meeting is None:
+            return
+        members = await MeetingRepo.members(tx, meeting.trio_id)
+        wanted = set(present)
+        await MeetingRepo.record_attendance(tx, meeting_id, wanted, [m.person_id for m in members])
+        first_time = meeting.status == "scheduled"
+        await MeetingRepo.set_status(tx, meeting_id, "held")
+        await self._disarm(tx, meeting_id, "meeting held")
+        if not first_time:
+            return
+        for member in members:
+            if member.person_id in wanted:
+                await self.notices.send(
+                    tx,
+                    member.chat_id,
+                    member.language,
+                    "meetings/reflection_ask",
+                    {"trio": meeting.trio_name},
+                    person_id=member.person_id,
+                    dedupe=f"out:meeting:{meeting_id}:reflect:{member.person_id}",
+                    buttons=[[(Label("answer_now"), ("m", meeting_id, "rf"))]],
+                )
+        recorder = next((m for m in members if m.person_id == recorder_id), None)
+        if recorder is None:
+            return
+        rows: list[list[tuple[Label, tuple[str | int, ...]]]] = [
+            [(Label("write_summary_myself"), ("m", meeting_id, "sm"))]
+        ]
+        for member in members:
+            if member.person_id in wanted and member.person_id != recorder_id:
+                label = Label("ask_to_write", {"name": member.name})
+                rows.append([(label, ("m", meeting_id, "rn", member.person_id))])
+        await self.notices.send(
+            tx,
+            recorder.chat_id,
+            recorder.language,
+            "meetings/who_writes",
+            {"trio": meeting.trio_name},
+            person_id=recorder.person_id,
+            dedupe=f"out:meeting:{meeting_id}:who_writes",
+            buttons=rows,
+            defer=False,  # the recorder is at their phone right now
+        )
+
+    async def name_runner(self, tx: Transaction, meeting: Meeting, runner: Member) -> None:
+        await MeetingRepo.name_runner(tx, meeting.id, runner.person_id)
+        await self.notices.send(
+            tx,
+            runner.chat_id,
+            runner.language,
+            "meetings/asked_to_write",
+            {"trio": meeting.trio_name},
+            person_id=runner.person_id,
+            dedupe=f"out:meeting:{meeting.id}:runner:{runner.person_id}",
+            buttons=[[(Label("start_summary"), ("m", meeting.id, "sm"))]],
+        )
+
+    # --- the schedule ----------------------------------------------------------------------
+    async def _arm(self, tx: Transaction, meeting: Meeting) -> None:
+        now = self.clock()
+        payload = {"meeting": meeting.id, "version": meeting.version}
+        prefix = f"meeting:{meeting.id}:v{meeting.version}"
+        for kind, before in REMINDERS:
+            due = meeting.starts_at - before
+            if due > now:  # a meeting set for tomorrow morning gets no "a day before"
+                await ScheduleRepo.add(
+                    tx,
+                    kind,
+                    due,
+                    trio_id=meeting.trio_id,
+                    payload=payload,
+                    dedupe_key=f"{prefix}:{kind}",
+                )
+        over = meeting.starts_at + timedelta(minutes=meeting.duration_minutes)
+        await ScheduleRepo.add(
+            tx,
+            "meeting_over",
+            over,
+            trio_id=meeting.trio_id,
+            payload=payload,
+            dedupe_key=f"{prefix}:over",
+        )
+
+    @staticmethod
+    async def _disarm(tx: Transaction, meeting_id: int, note: str) -> None:
+        await tx.execute(
+            "UPDATE schedule SET status = 'cancelled', note = ?"
+            " WHERE status = 'pending' AND dedupe_key LIKE ?",
+            (note, f"meeting:{meeting_id}:%"),
+        )
+
+    async def _current(self, tx: Transaction, due: Due) -> Meeting | None:
+        """The meeting a row was armed for, if it still stands exactly as it was then."""
+        meeting = await MeetingRepo.get(tx, int(due.payload["meeting"]))
+        if meeting is None or meeting.status != "scheduled":
+            return None
+        if meeting.version != due.payload.get("version"):
+            return None
+        return meeting
+
+    async def _remind(self, tx: Transaction, due: Due, now: datetime) -> Fired:
+        meeting = await self._current(tx, due)
+        if meeting is None:
+            return Fired(note="meeting moved, cancelled or held")
+        which = "day" if due.kind == "meeting_reminder_day" else "hour"
+        actions = []
+        if which == "day":
+            for action in await SummaryRepo.open_actions(tx, meeting.trio_id, meeting.id):
+                actions.append(action_view(action))
+        base = {
+            "trio": meeting.trio_name,
+            "which": which,
+            "link": meeting.link,
+            "focus": meeting.focus,
+            "actions": actions,
+        }
+        for member in await MeetingRepo.members(tx, meeting.trio_id):
+            zone = member.time_zone or self.zone
+            await self.notices.send(
+                tx,
+                member.chat_id,
+                member.language,
+                "meetings/reminder",
+                {**base, "when": moment(meeting.starts_at, zone)},
+                person_id=member.person_id,
+                dedupe=f"out:{due.dedupe_key}:{member.person_id}",
+                # Out of quiet hours if that still leaves it before the meeting (the day
+                # before's before the hour before's); otherwise on time all the same.
+                latest=meeting.starts_at - (timedelta(hours=1) if which == "day" else timedelta()),
+            )
+        group = await MeetingRepo.group_of(tx, meeting.trio_id)
+        if group is not None:
+            await self.notices.send(
+                tx,
+                group[0],
+                group[1],
+                "meetings/reminder",
+                {**base, "when": moment(meeting.starts_at, meeting.time_zone)},
+                dedupe=f"out:{due.dedupe_key}:group",
+            )
+        return Fired()
+
+    async def _over(self, tx: Transaction, due: Due, now: datetime) -> Fired:
+        meeting = await self._current(tx, due)
+        if meeting is None:
+            return Fired(note="meeting moved, cancelled or already recorded")
+        for member in await MeetingRepo.members(tx, meeting.trio_id):
+            if member.is_lead:
+                await self.notices.send(
+                    tx,
+                    member.chat_id,
+                    member.language,
+                    "meetings/attendance_ask",
+                    {"trio": meeting.trio_name, "focus": meeting.focus},
+                    person_id=member.person_id,
+                    dedupe=f"out:{due.dedupe_key}:{member.person_id}",
+                    buttons=[[(Label("record_attendance"), ("m", meeting.id, "at"))]],
+                )
+        return Fired()
+
+    async def _announce(self, tx: Transaction, meeting: Meeting, what: Announcement) -> None:
+        """Tell every member (and the trio's group), each in their language and zone."""
+        stamp = self.clock()
+        content = meeting_ics(
+            meeting_id=meeting.id,
+            version=meeting.version,
+            title=meeting.trio_name,
+            description="\n".join(x for x in (meeting.focus, meeting.link or "") if x),
+            starts_at=meeting.starts_at,
+            minutes=meeting.duration_minutes,
+            link=meeting.link,
+            stamp=stamp,
+            cancelled=what == "cancelled",
+        )
+        key = f"out:meeting:{meeting.id}:v{meeting.version}:{what}"
+        base = {
+            "trio": meeting.trio_name,
+            "change": what,
+            "link": meeting.link,
+            "focus": meeting.focus,
+        }
+        for member in await MeetingRepo.members(tx, meeting.trio_id):
+            zone = member.time_zone or self.zone
+            values = {**base, "when": moment(meeting.starts_at, zone)}
+            await self.notices.send(
+                tx,
+                member.chat_id,
+                member.language,
+                "meetings/invitation",
+                values,
+                person_id=member.person_id,
+                dedupe=f"{key}:{member.person_id}",
+            )
+            await self.notices.send_file(
+                tx,
+                member.chat_id,
+                member.language,
+                "meetings/ics_caption",
+                values,
+                filename=f"trio-meeting-{meeting.id}.ics",
+                content=content,
+                dedupe=f"{key}:{member.person_id}:ics",
+                person_id=member.person_id,
+            )
+        group = await MeetingRepo.group_of(tx, meeting.trio_id)
+        if group is not None:
+            values = {**base, "when": moment(meeting.starts_at, meeting.time_zone)}
+            await self.notices.send(
+                tx, group[0], group[1], "meetings/invitation", values, dedupe=f"{key}:group"
+            )
+            # The calendar file too, so anyone in the group can add (or update) the event.
+            await self.notices.send_file(
+                tx,
+                group[0],
+                group[1],
+                "meetings/ics_caption",
+                values,
+                filename=f"trio-meeting-{meeting.id}.ics",
+                content=content,
+                dedupe=f"{key}:group:ics",
+            )

@@ -1,0 +1,1 @@
+"""Weekly reflection prompts: their rounds, reminders and answers."""

@@ -1,0 +1,1 @@
+"""Meeting summaries: agreeing one across the trio, and following up its actions."""

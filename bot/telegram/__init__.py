@@ -1,0 +1,1 @@
+"""The Telegram adapter: handlers, what they reach, the outbox sender, ordering, limits."""

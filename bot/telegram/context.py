@@ -1,0 +1,257 @@
+"""What handlers use, built once in post_init and kept as the Application's bot_data."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram import Bot
+from telegram.ext import CallbackContext, ExtBot
+
+from bot.buttons import ButtonSigner
+from bot.config import Settings
+from bot.digest.compile import Options
+from bot.digest.delivery import DigestDelivery
+from bot.digest.service import Digests
+from bot.flows.catalogue import build_registry
+from bot.flows.engine import FlowEngine
+from bot.flows.lesson_study import lesson_study_flows
+from bot.flows.meeting import meeting_flows
+from bot.flows.model import Flow
+from bot.flows.reflection import reflection_flow
+from bot.flows.summary import summary_flows
+from bot.lesson_study.notices import Notices as LessonNotices
+from bot.lesson_study.service import LessonStudy
+from bot.meetings.service import Meetings
+from bot.people.joining import Joining
+from bot.reflections.service import ReflectionActions, Reflections, load_definitions
+from bot.scheduling.notices import Notices
+from bot.scheduling.scheduler import Scheduler
+from bot.scheduling.supervision import pause
+from bot.summaries.actions import ActionFollowUp
+from bot.summaries.agreement import Agreement
+from bot.telegram.flood import FloodGuard
+from bot.telegram.sender import OutboxSender, SendLimits
+from bot.texts import Texts
+from storage.db import Database, StorageUnavailable, utcnow
+from storage.flow_states import FlowStateRepo
+from storage.invites import InviteRepo
+from storage.lease import LEASE_RENEW, LEASE_TTL, Lease, LeaseLost
+from storage.outbox import OutboxRepo
+from storage.people import PeopleRepo
+from storage.programme import ProgrammeRepo
+from storage.schedule import ScheduleRepo
+
+log = logging.getLogger(__name__)
+
+
+async def button_key(db: Database) -> bytes:
+    """The key that signs button data: made once, kept in the database across restarts."""
+    async with db.transaction() as tx:
+        await tx.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('button_key', ?)",
+            (secrets.token_bytes(32),),
+        )
+        key = await tx.fetchval("SELECT value FROM meta WHERE key = 'button_key'")
+    return bytes(key)
+
+
+class Services:
+    """Filled in by `start`; handlers reach it as `context.bot_data`."""
+
+    settings: Settings
+    db: Database
+    texts: Texts
+    engine: FlowEngine
+    people: PeopleRepo
+    programme: ProgrammeRepo
+    invites: InviteRepo
+    flow_states: FlowStateRepo
+    joining: Joining
+    clock: Callable[[], datetime]
+    reflections: Reflections
+    reflection_actions: ReflectionActions
+    lesson_study: LessonStudy
+    scheduler: Scheduler
+    schedule: ScheduleRepo
+    outbox: OutboxRepo
+    sender: OutboxSender
+    meetings: Meetings
+    agreement: Agreement
+    follow_up: ActionFollowUp
+    digests: Digests
+    digest_delivery: DigestDelivery
+    flood: FloodGuard | None
+    lease: Lease | None = None
+    # Set when the bot is stopping: long loops (a big fan-out's ticks) end at their next step.
+    stopping: asyncio.Event
+
+    async def start(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        extra_flows: tuple[Flow, ...] = (),
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.stopping = asyncio.Event()
+        self.flood = (
+            FloodGuard(settings.flood_per_minute, settings.flood_burst, clock)
+            if settings.flood_per_minute > 0
+            else None
+        )
+        self.db = await Database.open(settings.db_path)
+        self.texts = Texts()
+        self.people = PeopleRepo(self.db)
+        self.programme = ProgrammeRepo(self.db)
+        self.invites = InviteRepo(self.db)
+        self.flow_states = FlowStateRepo(self.db)
+        self.joining = Joining(self.db)
+        signer = ButtonSigner(await button_key(self.db))
+        self.reflections = Reflections(
+            self.db,
+            self.texts,
+            signer,
+            programme_zone=settings.programme_tz,
+            definitions=load_definitions(),
+            clock=clock,
+        )
+        self.reflection_actions = ReflectionActions(self.reflections)
+        notices = Notices(
+            self.texts,
+            signer,
+            clock,
+            calendar=self.reflections.calendar,
+            zone=settings.programme_tz,
+        )
+        zone = settings.programme_tz
+        self.meetings = Meetings(self.db, notices, programme_zone=zone, clock=clock)
+        self.follow_up = ActionFollowUp(self.db, notices, programme_zone=zone, clock=clock)
+        self.agreement = Agreement(
+            self.db,
+            notices,
+            self.follow_up,
+            agree_within=timedelta(days=settings.summary_agree_days),
+            clock=clock,
+        )
+        self.lesson_study = LessonStudy(
+            self.db,
+            LessonNotices(notices),
+            programme_zone=settings.programme_tz,
+            lesson_minutes=settings.lesson_study_lesson_minutes,
+            stall_after=timedelta(days=settings.lesson_study_stall_days),
+            clock=clock,
+        )
+        flows = (
+            reflection_flow(self.reflection_actions.save_answer),
+            *meeting_flows(self.meetings, clock),
+            *summary_flows(self.agreement),
+            *lesson_study_flows(self.lesson_study),
+            *extra_flows,
+        )
+        self.engine = FlowEngine(
+            self.db,
+            build_registry(settings, flows),
+            signer,
+            expiry=settings.flow_expiry,
+            resume_after=settings.flow_resume_after,
+            clock=clock,
+        )
+        self.digests = Digests(
+            self.db,
+            self.texts,
+            settings.tz,
+            Options(
+                quiet_weeks=settings.quiet_weeks,
+                trend_weeks=settings.digest_trend_weeks,
+                stalled_weeks=settings.stalled_weeks,
+            ),
+            clock,
+        )
+        self.digest_delivery = DigestDelivery(
+            self.digests,
+            self.texts,
+            settings.digest_weekday,
+            settings.digest_time,
+            calendar=self.reflections.calendar,
+        )
+        kinds = {
+            **self.reflections.kinds(),
+            **self.meetings.kinds(),
+            **self.agreement.kinds(),
+            **self.follow_up.kinds(),
+            **self.digest_delivery.kinds(),
+            **self.lesson_study.kinds(),
+        }
+        self.scheduler = Scheduler(self.db, kinds, clock=clock)
+        self.schedule = ScheduleRepo(self.db)
+        self.outbox = OutboxRepo(self.db)
+
+    def attach_sender(
+        self,
+        bot: Bot,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> OutboxSender:
+        limits = SendLimits(
+            overall_per_second=self.settings.send_per_second,
+            private_per_second=self.settings.send_per_chat_per_second,
+            group_per_minute=self.settings.send_per_group_per_minute,
+        )
+        self.sender = OutboxSender(
+            self.db,
+            bot,
+            limits=limits,
+            clock=self.clock,
+            monotonic=monotonic,
+            sleep=sleep,
+            owner=self.lease.holder if self.lease is not None else None,
+        )
+        return self.sender
+
+    async def take_lease(self) -> None:
+        """One bot per database: raises LeaseHeld, naming the holder, if another runs."""
+        lease = Lease(self.db)
+        replaced = await lease.acquire()
+        self.lease = lease
+        if replaced is not None and replaced.holder != lease.holder:
+            log.info("took over the lease of a stopped process (%s)", replaced.describe())
+
+    async def keep_lease(self, stop: asyncio.Event) -> None:
+        """Renew the lease while the bot runs. If another process took it meanwhile (ours
+        expired: the database was unreachable longer than the lease lasts), this process
+        must not go on beside it: it stops itself, as a SIGTERM would."""
+        assert self.lease is not None
+        while not await pause(stop, LEASE_RENEW.total_seconds()):
+            try:
+                await self.lease.renew()
+            except StorageUnavailable as exc:
+                # The lease outlasts a few missed renewals (LEASE_TTL): try at the next turn.
+                log.warning("lease not renewed (%s); trying again in %s", exc, LEASE_RENEW)
+            except LeaseLost:
+                log.critical("another process took this database's lease: stopping")
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    async def stop(self) -> None:
+        if not hasattr(self, "db"):
+            return
+        try:
+            if self.lease is not None:
+                await self.lease.release()
+        except Exception as exc:  # it expires by itself: a stop must not fail over it
+            log.warning("lease not released (%s); it expires in %s", exc, LEASE_TTL)
+        finally:
+            await self.db.close()
+
+
+Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], Services]

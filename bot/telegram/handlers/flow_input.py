@@ -1,0 +1,200 @@
+"""Answers to flow steps: text, voice notes, button taps, /cancel, and what no step takes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.flows.answers import Input, OtherIn, TextIn, VoiceIn
+from bot.flows.engine import Outcome, Say, Toast
+from bot.telegram.context import Context
+from bot.telegram.handlers import reflect
+from bot.telegram.handlers.common import (
+    BUTTONS,
+    GROUP_CHATS,
+    Who,
+    deliver,
+    identify,
+    say,
+    stranger_language,
+)
+from bot.texts import Label
+
+
+def _kind(update: Update) -> str:
+    message = update.effective_message
+    if message is None:
+        return "other"
+    for kind in (
+        "sticker",
+        "photo",
+        "video",
+        "video_note",
+        "animation",
+        "audio",
+        "document",
+        "location",
+        "contact",
+        "poll",
+        "dice",
+        "venue",
+    ):
+        if getattr(message, kind, None):
+            return kind
+    return "other"
+
+
+def _meant_for_us(update: Update, context: Context) -> bool:
+    """In a group only replies to the bot's messages are answers (what privacy mode lets the
+    bot see anyway): people talking among themselves are never taken as answers."""
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or chat.type not in GROUP_CHATS:
+        return True
+    replied = message.reply_to_message if message is not None else None
+    author = replied.from_user if replied is not None else None
+    return author is not None and author.id == context.bot.id
+
+
+async def _answer(update: Update, context: Context, given: Input) -> None:
+    chat = update.effective_chat
+    if chat is None or not _meant_for_us(update, context):
+        return
+    who = await identify(update, context)
+    private = chat.type == ChatType.PRIVATE
+    if who is None:
+        if private:
+            await say(context, chat.id, stranger_language(update), "start/no_invite")
+        return
+    outcome = await context.bot_data.engine.handle(who.actor, given)
+    if outcome.refresh_person:
+        who = await identify(update, context) or who
+    await deliver(update, context, outcome, who.lang)
+    if not outcome.handled and private:
+        await _not_in_a_flow(update, context, who, given)
+
+
+async def _not_in_a_flow(update: Update, context: Context, who: Who, given: Input) -> None:
+    """Nothing was asked: say so kindly, and remind of a flow that expired unseen."""
+    svc = context.bot_data
+    expired = await svc.flow_states.take_expiry_notice(who.person.id, who.actor.chat_id)
+    if expired is not None:
+        flow = svc.engine.registry.get(expired)
+        if flow is not None:
+            values = {"title": flow.title, "command": flow.command}
+            await say(context, who.actor.chat_id, who.lang, "engine/expired", values)
+    if not who.person.onboarded:
+        template = "start/finish_joining"
+    elif isinstance(given, OtherIn):
+        template = "errors/unsupported"
+    else:
+        template = "errors/not_expected"
+    kind = given.kind if isinstance(given, OtherIn) else "text"
+    await say(context, who.actor.chat_id, who.lang, template, {"kind": kind})
+
+
+async def text(update: Update, context: Context) -> None:
+    """Typed text: the answer to the current step, if a flow is open."""
+    message = update.effective_message
+    if message is not None and message.text is not None:
+        await _answer(update, context, TextIn(message.text))
+
+
+async def voice(update: Update, context: Context) -> None:
+    """A voice note: taken wherever free text is, kept as the Telegram file id."""
+    message = update.effective_message
+    if message is not None and message.voice is not None:
+        duration = message.voice.duration
+        seconds = int(duration.total_seconds()) if isinstance(duration, timedelta) else duration
+        await _answer(update, context, VoiceIn(message.voice.file_id, int(seconds)))
+
+
+async def other_kind(update: Update, context: Context) -> None:
+    """A sticker, photo, document…: explained kindly; the question is asked again."""
+    await _answer(update, context, OtherIn(_kind(update)))
+
+
+async def edited(update: Update, context: Context) -> None:
+    """Edits do not change stored answers; say how to change one instead."""
+    chat = update.effective_chat
+    if chat is None or chat.type != ChatType.PRIVATE:
+        return
+    who = await identify(update, context)
+    lang = who.lang if who else stranger_language(update)
+    await say(context, chat.id, lang, "errors/edited")
+
+
+async def button(update: Update, context: Context) -> None:
+    """A button press: verified by the engine against the signed data and the stored step."""
+    query = update.callback_query
+    if query is None:
+        return
+    who = await identify(update, context)
+    if who is None:
+        outcome = Outcome([Toast(Label("button_not_yours"), alert=True)])
+        await deliver(update, context, outcome, stranger_language(update))
+        return
+    data = query.data or ""
+    svc = context.bot_data
+    fields = svc.engine.signer.verify(data)
+    if fields is not None and fields[0] == "r":
+        await reflect.on_button(update, context, who, fields)
+        return
+    if fields is not None and fields[0] in BUTTONS:
+        await BUTTONS[fields[0]](update, context, who, fields)
+        return
+    if fields == ["n"]:
+        outcome = Outcome([Toast(Label("button_already"))])
+    else:
+        outcome = await svc.engine.tap(who.actor, data)
+    if outcome.refresh_person:
+        who = await identify(update, context) or who
+    await deliver(update, context, outcome, who.lang)
+
+
+async def cancel(update: Update, context: Context) -> None:
+    """Leave the current flow cleanly; answers given so far stay stored."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    who = await identify(update, context)
+    if who is None:
+        await say(context, chat.id, stranger_language(update), "start/no_invite")
+        return
+    await deliver(update, context, await context.bot_data.engine.cancel(who.actor), who.lang)
+
+
+async def navigate(update: Update, context: Context) -> None:
+    """/back and /skip: the Back and Skip buttons, typed (a group's ForceReply has none)."""
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or message is None:
+        return
+    who = await identify(update, context)
+    if who is None:
+        if chat.type not in GROUP_CHATS:  # strangers in a group are not answered
+            await say(context, chat.id, stranger_language(update), "start/no_invite")
+        return
+    command = (message.text or "").split()[0].split("@")[0].lstrip("/")
+    outcome = await context.bot_data.engine.navigate(who.actor, "b" if command == "back" else "s")
+    if outcome.handled and not any(isinstance(r, Say) for r in outcome.replies):
+        outcome.replies.append(Say("engine/cannot_navigate", {"command": command}))
+    await deliver(update, context, outcome, who.lang)
+
+
+def register_first(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED, edited))
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(CommandHandler("cancel", cancel))
+    app.add_handler(CommandHandler(["back", "skip"], navigate))
+    app.add_handler(CallbackQueryHandler(button))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, text))
+    app.add_handler(MessageHandler(filters.VOICE, voice))
+
+
+def register_last(app: Application) -> None:  # type: ignore[type-arg]
+    # Anything left that is not a command: stickers, photos, documents, locations…
+    app.add_handler(MessageHandler(~filters.COMMAND & filters.UpdateType.MESSAGE, other_kind))
