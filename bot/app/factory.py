@@ -9,13 +9,13 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from telegram import Bot, BotCommand
-from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.ext import ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
 from bot.flows.model import Flow
 from bot.scheduling.supervision import Backoff, guarded_job, pause, supervise
-from bot.telegram.context import Services
+from bot.telegram.context import App, Services
 from bot.telegram.handlers import (
     account,
     admin,
@@ -43,7 +43,7 @@ EXPIRY_SWEEP = timedelta(minutes=5)
 TASK_STOP_BOUND = 3.0
 
 
-def register_handlers(app: Application) -> None:  # type: ignore[type-arg]
+def register_handlers(app: App) -> None:
     # 0. Flood control, in group -1 before everything: a flooding person's update is
     #    dropped before any handler reads the database for it.
     flood.register(app)
@@ -71,7 +71,7 @@ def register_handlers(app: Application) -> None:  # type: ignore[type-arg]
     flow_input.register_last(app)
 
 
-async def register_menu(app: Application) -> None:  # type: ignore[type-arg]
+async def register_menu(app: App) -> None:
     services: Services = app.bot_data
     for lang in LANGUAGES:
         commands = [
@@ -81,7 +81,7 @@ async def register_menu(app: Application) -> None:  # type: ignore[type-arg]
 
 
 async def keep_registering_menu(
-    app: Application,  # type: ignore[type-arg]
+    app: App,
     stop: asyncio.Event,
 ) -> None:
     """The command menu is cosmetic: a Bot API that refuses it now (5xx, a timeout, a 404
@@ -113,7 +113,7 @@ def build_application(
     menu: bool = True,
     background: bool = True,
     instance_lease: bool = False,
-) -> Application:  # type: ignore[type-arg]
+) -> App:
     """Build the bot. Tests and the console pass a stand-in `request`; nothing else differs.
 
     `instance_lease`: take the database's one-instance lease at start (`triobot run` and
@@ -148,7 +148,7 @@ def build_application(
     stopping = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
 
-    async def post_init(app: Application) -> None:  # type: ignore[type-arg]
+    async def post_init(app: App) -> None:
         services: Services = app.bot_data
         await services.start(settings, clock=clock, extra_flows=extra_flows)
         if instance_lease:
@@ -191,7 +191,7 @@ def build_application(
             app.job_queue.run_repeating(sweep, interval=EXPIRY_SWEEP, first=1, name="flow-expiry")
             spawn("outbox sender", lambda: services.sender.run(stopping))
 
-    async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
+    async def post_shutdown(app: App) -> None:
         services: Services = app.bot_data
         stopping.set()
         # Each loop ends at its next wait once `stopping` is set; one that has not within the
@@ -220,7 +220,7 @@ def build_application(
 
 
 @asynccontextmanager
-async def running(app: Application) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+async def running(app: App) -> AsyncIterator[App]:
     """Run `app` without polling (tests, console, benchmarks): the same start-up as `run`.
 
     PTB calls post_init only from run_polling/run_webhook, so it is called here by hand.

@@ -21,13 +21,13 @@ from collections.abc import Sequence
 
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError, TimedOut
-from telegram.ext import Application
 from telegram.request import HTTPXRequest
 
 from bot.app.factory import build_application
 from bot.config import Settings
 from bot.programme.demo import withdraw_demo_invites
 from bot.scheduling.supervision import Backoff, pause, unless_stopped
+from bot.telegram.context import App
 from storage.db import Database, StorageUnavailable, unavailable
 from storage.lease import LeaseHeld, check_free
 
@@ -166,7 +166,7 @@ async def _serve(settings: Settings, early: Sequence[int] = ()) -> int:
     return 0
 
 
-async def _started(settings: Settings, stop: asyncio.Event) -> Application | None:  # type: ignore[type-arg]
+async def _started(settings: Settings, stop: asyncio.Event) -> App | None:
     """The Application, initialised; a database locked or full at start is waited out
     (logged, backed off) as at any other time. None if told to stop first."""
     backoff = Backoff(first=2.0, most=60.0)
@@ -203,7 +203,7 @@ def _refusal(exc: BaseException) -> BaseException:
     return exc
 
 
-async def _start_polling(app: Application) -> None:  # type: ignore[type-arg]
+async def _start_polling(app: App) -> None:
     updater = app.updater
     assert updater is not None
     # bootstrap_retries=-1: a 5xx or a dropped connection at deleteWebhook is retried (the
@@ -230,7 +230,7 @@ def _polling_failed(exc: TelegramError) -> None:
 
 
 async def _stop_within_bound(
-    app: Application,  # type: ignore[type-arg]
+    app: App,
     signals: StopSignals,
 ) -> None:
     started = signals.received or time.monotonic()
@@ -246,7 +246,7 @@ async def _stop_within_bound(
     (log.info if took <= STOP_BOUND else log.warning)("stopped in %.1f s", took)
 
 
-async def _stop(app: Application) -> None:  # type: ignore[type-arg]
+async def _stop(app: App) -> None:
     # The outbox and the background loops are told first, so they wind down while polling
     # stops and the update in hand finishes.
     services = app.bot_data
@@ -264,7 +264,7 @@ async def _stop(app: Application) -> None:  # type: ignore[type-arg]
     await _shutdown(app)
 
 
-async def _shutdown(app: Application) -> None:  # type: ignore[type-arg]
+async def _shutdown(app: App) -> None:
     try:
         if app._initialized:  # PTB has no public flag for this
             await app.shutdown()

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Bot
-from telegram.ext import CallbackContext, ExtBot
+from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 
 from bot.buttons import ButtonSigner
 from bot.config import Settings
@@ -255,3 +255,13 @@ class Services:
 
 
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], Services]
+# The Application as this bot builds it: one alias instead of its six type parameters
+# (what ApplicationBuilder infers for these context types).
+App = Application[
+    ExtBot[None],
+    CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], Services],
+    dict[Any, Any],
+    dict[Any, Any],
+    Services,
+    JobQueue[CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]],
+]

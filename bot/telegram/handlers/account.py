@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CommandHandler
+from telegram.ext import CommandHandler
 
 from bot.people.permissions import Action, allowed
-from bot.telegram.context import Context
+from bot.telegram.context import App, Context
 from bot.telegram.handlers.common import Who, deliver, known, refuse, say
 
 
@@ -71,6 +71,6 @@ async def privacy(update: Update, context: Context) -> None:
     await deliver(update, context, outcome, who.lang)
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: App) -> None:
     app.add_handler(CommandHandler("settings", settings))
     app.add_handler(CommandHandler("privacy", privacy))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from telegram import InputFile, Update
-from telegram.ext import Application, CommandHandler
+from telegram.ext import CommandHandler
 
 from bot.flows.engine import Outcome
 from bot.people.data_rights import DataRights
 from bot.people.permissions import allowed
 from bot.programme.status import Status, programme_values, trio_values
-from bot.telegram.context import Context
+from bot.telegram.context import App, Context
 from bot.telegram.handlers import common, lesson_study
 from bot.telegram.handlers.common import deliver, identify, joined, refuse, say
 from storage.db import utcnow
@@ -97,7 +97,7 @@ async def after_privacy(update: Update, context: Context, outcome: Outcome) -> N
     await context.bot.send_document(chat.id, document)
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: App) -> None:
     app.add_handler(CommandHandler("invite", invite))
     app.add_handler(CommandHandler("status", status))
     common.AFTER_FLOW["privacy"] = after_privacy

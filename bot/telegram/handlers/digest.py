@@ -8,14 +8,14 @@ import io
 
 from telegram import InputFile, Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, CommandHandler
+from telegram.ext import CommandHandler
 
 from bot.digest.compile import parse_week
 from bot.digest.exports import write_xlsx
 from bot.digest.render import Audience, Rendered
 from bot.digest.service import Week
 from bot.people.permissions import allowed
-from bot.telegram.context import Context
+from bot.telegram.context import App, Context
 from bot.telegram.handlers.common import Who, joined, refuse, say
 from storage.digests import DigestArchive
 
@@ -86,5 +86,5 @@ async def _xlsx(week: Week) -> bytes:
     return await asyncio.to_thread(build)
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: App) -> None:
     app.add_handler(CommandHandler("digest", digest))

@@ -7,9 +7,9 @@ import logging
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden
-from telegram.ext import Application, MessageHandler, filters
+from telegram.ext import MessageHandler, filters
 
-from bot.telegram.context import Context
+from bot.telegram.context import App, Context
 from bot.telegram.handlers.common import identify, say, stranger_language
 from storage.db import StorageUnavailable
 
@@ -51,6 +51,6 @@ async def on_error(update: object, context: Context) -> None:
         log.exception("could not tell the person about the error")
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: App) -> None:
     app.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     app.add_error_handler(on_error)

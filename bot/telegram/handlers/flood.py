@@ -7,9 +7,9 @@ import contextlib
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden
-from telegram.ext import Application, ApplicationHandlerStop, TypeHandler
+from telegram.ext import ApplicationHandlerStop, TypeHandler
 
-from bot.telegram.context import Context
+from bot.telegram.context import App, Context
 from bot.telegram.handlers.common import identify, say, stranger_language
 
 
@@ -38,7 +38,7 @@ async def guard(update: Update, context: Context) -> None:
     raise ApplicationHandlerStop
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: App) -> None:
     # Group -1 runs before every other handler, and ApplicationHandlerStop there ends the
     # update: a dropped update costs no database work at all.
     app.add_handler(TypeHandler(Update, guard), group=-1)

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 from telegram import Update
 from telegram.constants import ChatType
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.flows.answers import Input, OtherIn, TextIn, VoiceIn
 from bot.flows.engine import Outcome, Say, Toast
-from bot.telegram.context import Context
+from bot.telegram.context import App, Context
 from bot.telegram.handlers import reflect
 from bot.telegram.handlers.common import (
     BUTTONS,
@@ -183,11 +183,11 @@ async def navigate(update: Update, context: Context) -> None:
     await deliver(update, context, outcome, who.lang)
 
 
-def register_first(app: Application) -> None:  # type: ignore[type-arg]
+def register_first(app: App) -> None:
     app.add_handler(MessageHandler(filters.UpdateType.EDITED, edited))
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: App) -> None:
     app.add_handler(CommandHandler("cancel", cancel))
     app.add_handler(CommandHandler(["back", "skip"], navigate))
     app.add_handler(CallbackQueryHandler(button))
@@ -195,6 +195,6 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(MessageHandler(filters.VOICE, voice))
 
 
-def register_last(app: Application) -> None:  # type: ignore[type-arg]
+def register_last(app: App) -> None:
     # Anything left that is not a command: stickers, photos, documents, locations…
     app.add_handler(MessageHandler(~filters.COMMAND & filters.UpdateType.MESSAGE, other_kind))

@@ -8,9 +8,9 @@ summaries have their own group behaviour (bot/telegram/handlers/meetings.py, sum
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, ApplicationHandlerStop, CommandHandler, filters
+from telegram.ext import ApplicationHandlerStop, CommandHandler, filters
 
-from bot.telegram.context import Context
+from bot.telegram.context import App, Context
 from bot.telegram.handlers.common import identify, say, stranger_language
 
 PRIVATE_ONLY = (
@@ -42,5 +42,5 @@ async def private_only(update: Update, context: Context) -> None:
     raise ApplicationHandlerStop
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: App) -> None:
     app.add_handler(CommandHandler(PRIVATE_ONLY, private_only, filters=filters.ChatType.GROUPS))

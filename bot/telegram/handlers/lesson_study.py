@@ -7,13 +7,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import Application, CommandHandler
+from telegram.ext import CommandHandler
 
 from bot.flows.engine import Outcome, Tapped, Toast
 from bot.lesson_study.service import Opened
 from bot.lesson_study.views import Snapshot, actions_for, card_values
 from bot.people.permissions import allowed
-from bot.telegram.context import Context
+from bot.telegram.context import App, Context
 from bot.telegram.handlers import common
 from bot.telegram.handlers.common import Who, deliver, joined, refuse, say
 from bot.texts import Label
@@ -109,6 +109,6 @@ async def on_button(update: Update, context: Context, who: Who, fields: list[str
     await deliver(update, context, outcome, who.lang)
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: App) -> None:
     app.add_handler(CommandHandler("lessonstudy", lessonstudy))
     common.BUTTONS["l"] = on_button

@@ -7,13 +7,13 @@ signed button data only says which meeting was meant.
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CommandHandler
+from telegram.ext import CommandHandler
 
 from bot.flows.engine import Button, Keyboard, Outcome, Say, Tapped, Toast
 from bot.meetings.service import may
 from bot.people.permissions import allowed
 from bot.scheduling.notices import moment
-from bot.telegram.context import Context
+from bot.telegram.context import App, Context
 from bot.telegram.handlers import common
 from bot.telegram.handlers.common import (
     GROUP_CHATS,
@@ -266,7 +266,7 @@ async def link(update: Update, context: Context) -> None:
     await say(context, chat.id, who.lang, "meetings/linked", {"trio": chosen[0].name})
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: App) -> None:
     app.add_handler(CommandHandler("meeting", meeting))
     app.add_handler(CommandHandler("link", link))
     common.BUTTONS["m"] = on_button

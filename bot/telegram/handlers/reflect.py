@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CommandHandler
+from telegram.ext import CommandHandler
 
 from bot.flows.engine import Outcome, Tapped, Toast
 from bot.programme.status import local_moment
-from bot.telegram.context import Context
+from bot.telegram.context import App, Context
 from bot.telegram.handlers.common import Who, deliver, joined
 from bot.texts import Label
 
@@ -56,5 +56,5 @@ async def on_button(update: Update, context: Context, who: Who, fields: list[str
     await deliver(update, context, outcome, who.lang)
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: App) -> None:
     app.add_handler(CommandHandler("reflect", reflect))

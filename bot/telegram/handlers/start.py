@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CommandHandler
+from telegram.ext import CommandHandler
 
 from bot.people.joining import Refused
-from bot.telegram.context import Context
+from bot.telegram.context import App, Context
 from bot.telegram.handlers.common import deliver, identify, say, stranger_language
 from bot.texts import LEAD_COMMANDS, MENU
 
@@ -88,6 +88,6 @@ async def help_command(update: Update, context: Context) -> None:
     await say(context, chat.id, who.lang, "help", values)
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: App) -> None:
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("help", help_command))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CommandHandler
+from telegram.ext import CommandHandler
 
 from bot.flows.engine import Button, Outcome, Say, Tapped, Toast
 from bot.meetings.service import may
 from bot.people.permissions import allowed
-from bot.telegram.context import Context
+from bot.telegram.context import App, Context
 from bot.telegram.handlers import common
 from bot.telegram.handlers.common import Who, deliver, joined, markup, refuse, say
 from bot.telegram.handlers.meetings import summary_context, svc_wake
@@ -161,7 +161,7 @@ async def on_action_button(update: Update, context: Context, who: Who, fields: l
     await deliver(update, context, outcome, who.lang)
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: App) -> None:
     app.add_handler(CommandHandler("summary", summary))
     common.BUTTONS["s"] = on_button
     common.BUTTONS["a"] = on_action_button
