@@ -40,7 +40,7 @@ async def _run(settings: Settings, args: argparse.Namespace, clock: Clock) -> in
     db = await Database.open(settings.db_path, clock=clock)
     try:
         repo = DeliveriesRepo(db)
-        now = db.clock()
+        now = clock()
         which: Which = "failed" if args.failed else "due"
         rows = await repo.listing(which, until=now + timedelta(hours=args.hours), limit=args.limit)
         totals = await repo.totals()
