@@ -52,6 +52,7 @@ from bot.standin.limits import Limits
 from bot.standin.request import StandInRequest
 from bot.telegram.context import Context, Services
 from bot.telegram.handlers.common import deliver, identify
+from storage.clock import utcnow
 from storage.invites import InviteRepo
 from storage.programme import ProgrammeRepo
 
@@ -141,6 +142,7 @@ async def run_triobot(people: int, folder: Path, in_flight: int) -> dict[str, An
     app = build_application(
         settings,
         request=StandInRequest(api),
+        clock=utcnow,
         polling=False,
         rate_limiter=False,
         extra_flows=(CHECKIN,),

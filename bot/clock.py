@@ -1,12 +1,13 @@
-"""A simulated clock for whole-process simulations (bench/term.py); off unless asked for.
+"""The process's clock: real time, or a simulated clock for whole-process simulations.
 
     TRIOBOT_SIM_CLOCK=/path/to/clock-file triobot run
 
-With the variable set, every reading of "now" in this process (`storage.db.utcnow`, which
-the scheduler, flows, outbox and storage all use) is the UTC instant, in epoch seconds,
-written in that file by the simulator. The simulator moves time by rewriting the file
-atomically; between rewrites time stands still. Without the variable nothing changes: the
-bot reads the real clock. Production never sets it; start-up logs a warning when it is set.
+The command line decides the clock once (`from_env`) and passes it down: to the database,
+whose repositories stamp rows with it, and to every service that reads "now". With the
+variable set, that clock is the UTC instant, in epoch seconds, written in the file by the
+simulator (bench/term.py). The simulator moves time by rewriting the file atomically;
+between rewrites time stands still. Without the variable the bot reads the real clock.
+Production never sets it; start-up logs a warning when it is set.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from storage.db import use_clock
+from storage.clock import Clock, utcnow
+
+__all__ = ["ENV", "Clock", "FileClock", "from_env", "utcnow", "write"]
 
 ENV = "TRIOBOT_SIM_CLOCK"
 log = logging.getLogger(__name__)
@@ -46,13 +49,12 @@ def write(path: Path, moment: datetime) -> None:
     os.replace(aside, path)
 
 
-def install_from_env() -> FileClock | None:
-    """Use the simulated clock if TRIOBOT_SIM_CLOCK names a file; otherwise do nothing."""
+def from_env() -> Clock:
+    """The simulated clock if TRIOBOT_SIM_CLOCK names a file; otherwise the real one."""
     value = os.environ.get(ENV, "").strip()
     if not value:
-        return None
+        return utcnow
     clock = FileClock(Path(value))
     clock()  # fail at start-up, naming the file, rather than at the first tick
-    use_clock(clock)
     log.warning("%s is set: this process runs on the simulated clock in %s", ENV, value)
     return clock

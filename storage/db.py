@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib import resources
@@ -17,6 +17,7 @@ from typing import Any
 import aiosqlite
 
 from storage import private_files
+from storage.clock import Clock, utcnow
 
 Params = Sequence[Any] | dict[str, Any]
 # How long a write waits for another connection's lock in all, and the pause between its
@@ -58,26 +59,6 @@ def unavailable(exc: BaseException) -> bool:
 
 _BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _TRANSIENT = _BUSY | {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN}
-
-
-_clock_override: Callable[[], datetime] | None = None
-
-
-def utcnow() -> datetime:
-    """Now, in UTC; a simulation may swap the source (`use_clock`), nothing else does."""
-    if _clock_override is not None:
-        return _clock_override()
-    return datetime.now(UTC)
-
-
-def use_clock(clock: Callable[[], datetime] | None) -> None:
-    """Make `utcnow` return `clock()` in this process (None: real time again).
-
-    Only `bot.clock` calls this, when TRIOBOT_SIM_CLOCK is set, so a simulated term can
-    run the real bot process on an accelerated clock.
-    """
-    global _clock_override
-    _clock_override = clock
 
 
 def to_db_time(moment: datetime) -> str:
@@ -161,8 +142,10 @@ class Database:
     statements inside one transaction on it.
     """
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, clock: Clock) -> None:
         self._conn = conn
+        # Repositories stamp rows (created_at, used_at, …) with this clock, the process's one.
+        self.clock = clock
         self._lock = asyncio.Lock()
         self._holder: asyncio.Task[Any] | None = None
         self.write_patience = WRITE_PATIENCE
@@ -183,7 +166,7 @@ class Database:
                 self._holder = None
 
     @classmethod
-    async def open(cls, path: Path | str) -> Database:
+    async def open(cls, path: Path | str, *, clock: Clock = utcnow) -> Database:
         path = Path(path)
         if str(path) != ":memory:":
             private_files.make_folder(path.parent)
@@ -209,7 +192,7 @@ class Database:
             "PRAGMA secure_delete = ON",
         ):
             await conn.execute(pragma)
-        db = cls(conn)
+        db = cls(conn, clock)
         try:
             await db.migrate()
             await conn.execute("PRAGMA busy_timeout = 100")
@@ -254,7 +237,7 @@ class Database:
                     await self._conn.execute(
                         "INSERT INTO schema_version (version, name, applied_at, checksum)"
                         " VALUES (?, ?, ?, ?)",
-                        (number, name, to_db_time(utcnow()), migration_checksum(sql)),
+                        (number, name, to_db_time(self.clock()), migration_checksum(sql)),
                     )
                     await self._conn.execute("COMMIT")
                 except sqlite3.Error:
@@ -322,7 +305,7 @@ class Database:
                         raise StorageUnavailable(str(exc)) from exc
                 else:
                     try:
-                        yield Transaction(self._conn)
+                        yield Transaction(self._conn, self.clock)
                     except BaseException as exc:
                         await self._rollback()
                         if isinstance(exc, sqlite3.OperationalError) and is_transient(exc):
@@ -392,10 +375,11 @@ class Database:
 
 
 class Transaction:
-    """Statements inside one open write transaction."""
+    """Statements inside one open write transaction, and the database's clock."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, clock: Clock) -> None:
         self._conn = conn
+        self.clock = clock
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; returns lastrowid (for INSERT) or the rowcount.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from storage.db import Database, Transaction, from_db_time, to_db_time, utcnow
+from storage.db import Database, Transaction, from_db_time, to_db_time
 from storage.people import Role
 
 # Unambiguous on a phone keyboard and safe in a t.me deep link (A-Z, a-z, 0-9, _ and -).
@@ -102,7 +102,7 @@ class InviteRepo:
                 person_id,
                 max_uses,
                 None if expires_at is None else to_db_time(expires_at),
-                to_db_time(utcnow()),
+                to_db_time(tx.clock()),
                 created_by,
             ),
         )
@@ -120,7 +120,7 @@ class InviteRepo:
             return False
         await tx.execute(
             "INSERT INTO invite_use (code, person_id, used_at) VALUES (?, ?, ?)",
-            (code, person_id, to_db_time(utcnow())),
+            (code, person_id, to_db_time(tx.clock())),
         )
         return True
 
@@ -129,7 +129,7 @@ class InviteRepo:
         return bool(
             await tx.execute(
                 "UPDATE invite SET revoked_at = ? WHERE code = ? AND revoked_at IS NULL",
-                (to_db_time(utcnow()), code),
+                (to_db_time(tx.clock()), code),
             )
         )
 

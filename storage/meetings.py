@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from storage.db import Params, Transaction, from_db_time, to_db_time, utcnow
+from storage.db import Params, Transaction, from_db_time, to_db_time
 
 MeetingStatus = Literal["scheduled", "held", "cancelled"]
 
@@ -104,7 +104,7 @@ class MeetingRepo:
         focus: str,
         created_by: int,
     ) -> int:
-        now = to_db_time(utcnow())
+        now = to_db_time(tx.clock())
         return await tx.execute(
             "INSERT INTO meeting (trio_id, starts_at, time_zone, link, focus, created_by,"
             " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -116,7 +116,7 @@ class MeetingRepo:
         await tx.execute(
             "UPDATE meeting SET starts_at = ?, version = version + 1, updated_at = ?"
             " WHERE id = ? AND status = 'scheduled'",
-            (to_db_time(starts_at), to_db_time(utcnow()), meeting_id),
+            (to_db_time(starts_at), to_db_time(tx.clock()), meeting_id),
         )
 
     @staticmethod
@@ -125,14 +125,14 @@ class MeetingRepo:
         await tx.execute(
             "UPDATE meeting SET status = ?, updated_at = ?,"
             " version = version + (CASE WHEN ? = 'cancelled' THEN 1 ELSE 0 END) WHERE id = ?",
-            (status, to_db_time(utcnow()), status, meeting_id),
+            (status, to_db_time(tx.clock()), status, meeting_id),
         )
 
     @staticmethod
     async def name_runner(tx: Transaction, meeting_id: int, person_id: int | None) -> None:
         await tx.execute(
             "UPDATE meeting SET summary_runner_id = ?, updated_at = ? WHERE id = ?",
-            (person_id, to_db_time(utcnow()), meeting_id),
+            (person_id, to_db_time(tx.clock()), meeting_id),
         )
 
     # --- the trio ------------------------------------------------------------------------
@@ -185,7 +185,7 @@ class MeetingRepo:
     async def record_attendance(
         tx: Transaction, meeting_id: int, present: set[int], everyone: list[int]
     ) -> None:
-        now = to_db_time(utcnow())
+        now = to_db_time(tx.clock())
         await tx.executemany(
             "INSERT INTO meeting_attendance (meeting_id, person_id, attended, recorded_at)"
             " VALUES (?, ?, ?, ?) ON CONFLICT(meeting_id, person_id)"
@@ -215,7 +215,7 @@ class MeetingRepo:
                 person_id,
                 json.dumps(take_back, ensure_ascii=False),
                 json.dumps(surprise, ensure_ascii=False),
-                to_db_time(utcnow()),
+                to_db_time(tx.clock()),
             ),
         )
 
@@ -244,5 +244,5 @@ class MeetingRepo:
         await tx.execute(
             "INSERT INTO trio_chat (trio_id, chat_id, language, linked_by, linked_at)"
             " VALUES (?, ?, ?, ?, ?)",
-            (trio_id, chat_id, language, person_id, to_db_time(utcnow())),
+            (trio_id, chat_id, language, person_id, to_db_time(tx.clock())),
         )

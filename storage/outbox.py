@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from storage.db import Database, Transaction, from_db_time, to_db_time, utcnow
+from storage.db import Database, Transaction, from_db_time, to_db_time
 
 OutboxStatus = Literal["pending", "sent", "failed", "dropped"]
 
@@ -227,11 +227,8 @@ class OutboxRepo:
                     (row_id,),
                 )
 
-    async def person_unreachable(
-        self, person_id: int, error: str, now: datetime | None = None
-    ) -> int:
+    async def person_unreachable(self, person_id: int, error: str, now: datetime) -> int:
         """They blocked the bot (or never started it): stop, and mark them, not retry."""
-        now = now or utcnow()
         async with self.db.transaction() as tx:
             await tx.execute(
                 "UPDATE person SET status = 'blocked', updated_at = ? WHERE id = ?"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from storage.db import Database, Transaction, from_db_time, to_db_time, utcnow
+from storage.db import Database, Transaction, from_db_time, to_db_time
 
 Role = Literal["teacher", "trio_lead", "researcher", "coordinator"]
 ROLES: tuple[Role, ...] = ("teacher", "trio_lead", "researcher", "coordinator")
@@ -136,7 +136,7 @@ class PeopleRepo:
         display_name: str | None = None,
         status: PersonStatus = "joining",
     ) -> int:
-        now = to_db_time(utcnow())
+        now = to_db_time(tx.clock())
         person_id = await tx.execute(
             "INSERT INTO person (ref, telegram_id, display_name, school_id, status,"
             " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -164,12 +164,12 @@ class PeopleRepo:
         assignments = "".join(f"{column} = ?, " for column in columns)
         await tx.execute(
             f"UPDATE person SET {assignments}updated_at = ? WHERE id = ?",  # noqa: S608
-            (*(fields[column] for column in columns), to_db_time(utcnow()), person_id),
+            (*(fields[column] for column in columns), to_db_time(tx.clock()), person_id),
         )
 
     @staticmethod
     async def mark_onboarded(tx: Transaction, person_id: int) -> None:
-        now = to_db_time(utcnow())
+        now = to_db_time(tx.clock())
         await tx.execute(
             "UPDATE person SET status = 'active', onboarded_at = COALESCE(onboarded_at, ?),"
             " updated_at = ? WHERE id = ?",
@@ -180,12 +180,12 @@ class PeopleRepo:
     async def record_consent(tx: Transaction, person_id: int, *, given: bool, version: str) -> None:
         await tx.execute(
             "INSERT INTO consent (person_id, given, version, recorded_at) VALUES (?, ?, ?, ?)",
-            (person_id, int(given), version, to_db_time(utcnow())),
+            (person_id, int(given), version, to_db_time(tx.clock())),
         )
 
     @staticmethod
     async def set_status(tx: Transaction, person_id: int, status: PersonStatus) -> None:
         await tx.execute(
             "UPDATE person SET status = ?, updated_at = ? WHERE id = ?",
-            (status, to_db_time(utcnow()), person_id),
+            (status, to_db_time(tx.clock()), person_id),
         )

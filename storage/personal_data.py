@@ -31,7 +31,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from storage.db import Database, Params, Transaction, to_db_time, utcnow
+from storage.db import Database, Params, Transaction, to_db_time
 
 REDACTED = "[erased]"
 # Names shorter than this are not searched for in other people's words: "Al" would match too much.
@@ -335,7 +335,7 @@ async def erase(tx: Transaction, person_id: int) -> bool:
                 f"UPDATE {scrub.table} SET {scrub.column} = NULL WHERE {condition}",  # noqa: S608
                 params,
             )
-    now = to_db_time(utcnow())
+    now = to_db_time(tx.clock())
     if row["ref"]:
         digest = ref_hash(await ref_key(tx), row["ref"])
         await tx.execute(

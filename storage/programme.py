@@ -6,7 +6,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Literal
 
-from storage.db import Database, Transaction, to_db_time, utcnow
+from storage.db import Database, Transaction, to_db_time
 
 TrioKind = Literal["schools", "teachers"]
 
@@ -127,7 +127,7 @@ class ProgrammeRepo:
         await tx.execute(
             "INSERT INTO trio (ref, kind, name, created_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(ref) DO UPDATE SET kind = excluded.kind, name = excluded.name",
-            (ref, kind, name, to_db_time(utcnow())),
+            (ref, kind, name, to_db_time(tx.clock())),
         )
         return int(await tx.fetchval("SELECT id FROM trio WHERE ref = ?", (ref,)))
 
@@ -144,5 +144,5 @@ class ProgrammeRepo:
             "INSERT INTO trio_member (trio_id, person_id, is_lead, joined_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(trio_id, person_id)"
             " DO UPDATE SET is_lead = MAX(is_lead, excluded.is_lead)",
-            (trio_id, person_id, int(lead), to_db_time(utcnow())),
+            (trio_id, person_id, int(lead), to_db_time(tx.clock())),
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Transaction, to_db_time, utcnow
+from storage.db import Transaction, to_db_time
 from storage.people import Role
 from storage.programme import ProgrammeRepo, TrioKind
 from storage.trio_membership import Leaver, Left, leave_trio, members_from_schools, members_not_in
@@ -113,7 +113,7 @@ async def upsert_trio(tx: Transaction, *, ref: str, kind: TrioKind) -> int:
     await tx.execute(
         "INSERT INTO trio (ref, kind, name, created_at) VALUES (?, ?, ?, ?)"
         " ON CONFLICT(ref) DO NOTHING",
-        (ref, kind, ref, to_db_time(utcnow())),
+        (ref, kind, ref, to_db_time(tx.clock())),
     )
     return int(await tx.fetchval("SELECT id FROM trio WHERE ref = ?", (ref,)))
 
@@ -189,7 +189,7 @@ async def upsert_person(
     Someone who has already joined keeps the name they chose; the roster still moves their
     school and adds roles (it never removes one: that is a decision, not an import).
     """
-    now = to_db_time(utcnow())
+    now = to_db_time(tx.clock())
     changed = False
     if existing is None:
         person_id = await tx.execute(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from storage.db import Database, Transaction, from_db_time, to_db_time, utcnow
+from storage.db import Database, Transaction, from_db_time, to_db_time
 
 ScheduleStatus = Literal["pending", "done", "dropped", "cancelled", "failed"]
 
@@ -66,7 +66,7 @@ class ScheduleRepo:
                 json.dumps(payload or {}, separators=(",", ":")),
                 to_db_time(due_at),
                 dedupe_key,
-                to_db_time(utcnow()),
+                to_db_time(tx.clock()),
             ),
         )
         return bool(added)
@@ -74,7 +74,7 @@ class ScheduleRepo:
     @staticmethod
     async def add_many(tx: Transaction, rows: list[tuple[Any, ...]]) -> None:
         """Bulk insert of (kind, person_id, trio_id, payload_json, due_at_text, dedupe_key)."""
-        now = to_db_time(utcnow())
+        now = to_db_time(tx.clock())
         await tx.executemany(
             "INSERT INTO schedule (kind, person_id, trio_id, payload, due_at, dedupe_key,"
             " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from storage.db import Transaction, from_db_time, to_db_time, utcnow
+from storage.db import Transaction, from_db_time, to_db_time
 from storage.meetings import Reader
 
 SummaryStatus = Literal["draft", "agreed"]
@@ -208,7 +208,7 @@ class SummaryRepo:
         due_on: str,
         position: int,
     ) -> int:
-        now = to_db_time(utcnow())
+        now = to_db_time(tx.clock())
         return await tx.execute(
             "INSERT INTO action (trio_id, summary_id, what, owner_id, due_on, position,"
             " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -219,13 +219,13 @@ class SummaryRepo:
     async def set_action_status(tx: Transaction, action_id: int, status: ActionStatus) -> None:
         await tx.execute(
             "UPDATE action SET status = ?, updated_at = ? WHERE id = ?",
-            (status, to_db_time(utcnow()), action_id),
+            (status, to_db_time(tx.clock()), action_id),
         )
 
     @staticmethod
     async def edit(tx: Transaction, summary_id: int, section: str, body: Any) -> None:
         """Replace one part of a draft: focus, item:<id>, action:<id>, or a kind to add."""
-        now = to_db_time(utcnow())
+        now = to_db_time(tx.clock())
         kind, _, ref = section.partition(":")
         if kind == "focus":
             await tx.execute("UPDATE summary SET focus = ? WHERE id = ?", (dump(body), summary_id))
@@ -272,7 +272,7 @@ class SummaryRepo:
                 revision,
                 decision,
                 None if comment is None else dump(comment),
-                to_db_time(utcnow()),
+                to_db_time(tx.clock()),
             ),
         )
 

@@ -53,8 +53,10 @@ def locker(db_path: Path) -> Iterator[sqlite3.Connection]:
 
 
 @pytest.fixture
-async def db(db_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(db_path)
+async def db(db_path: Path, clock: FakeClock) -> AsyncIterator[Database]:
+    # On the test's clock, as the bot's database is: rows are stamped with the same "now"
+    # that the services given `clock` read.
+    database = await Database.open(db_path, clock=clock)
     yield database
     await database.close()
 

@@ -16,6 +16,7 @@ from bot.programme.demo import seed_demo
 from bot.standin.api import FakeTelegram
 from bot.standin.request import StandInRequest
 from bot.telegram.context import Services
+from storage.clock import utcnow
 from tests.harness import settings_for
 
 TOKEN = "123456789:AAHsecretsecretsecretsecretsecret0"
@@ -79,7 +80,7 @@ def test_logging_setup_quietens_httpx(tmp_path: Path) -> None:
 async def test_long_polling_answers_people(tmp_path: Path) -> None:
     api = FakeTelegram()
     settings = settings_for(tmp_path / "poll.db", telegram_bot_token=TOKEN)
-    app = build_application(settings, request=StandInRequest(api))
+    app = build_application(settings, request=StandInRequest(api), clock=utcnow)
     async with running(app):
         services: Services = app.bot_data
         await seed_demo(services.db)

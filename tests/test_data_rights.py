@@ -13,7 +13,8 @@ from bot.people.data_rights import DataRights
 from bot.programme.demo import seed_demo
 from bot.programme.roster import RosterImport
 from storage import personal_data
-from storage.db import Database, utcnow
+from storage.clock import utcnow
+from storage.db import Database
 from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
 from storage.programme import ProgrammeRepo
@@ -235,7 +236,7 @@ async def test_a_later_table_registers_its_own_scrubbing(db: Database) -> None:
             await tx.execute(
                 "INSERT INTO xsummary_agreement VALUES (1, ?, 'approved')", (person_id,)
             )
-    rights = DataRights(db)
+    rights = DataRights(db, db.clock)
     held = json.loads(await rights.export(people[1]))
     assert held["summaries_agreed"] == [{"summary_id": 1, "decision": "approved"}]
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli.main import main
-from storage.db import Database, utcnow
+from storage.clock import utcnow
+from storage.db import Database
 from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
 from storage.schedule import ScheduleRepo

@@ -15,7 +15,8 @@ from matplotlib import image
 
 from bot.cli.main import main
 from bot.digest.compile import last_complete_week
-from storage.db import Database, utcnow
+from storage.clock import utcnow
+from storage.db import Database
 from tests.digest_programme import ZONE, seed
 
 CHROMIUM = next(

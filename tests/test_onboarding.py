@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from storage.db import utcnow
 from storage.invites import InviteRepo
 from tests.harness import BotUnderTest, join
 
@@ -93,7 +92,9 @@ async def test_used_expired_and_revoked_invites_are_refused(bot: BotUnderTest) -
     await other.says("/start DEMOALICE")
     assert "already been used" in other.last_text
     async with bot.db.transaction() as tx:
-        old = await InviteRepo.create(tx, role="teacher", expires_at=utcnow() - timedelta(days=1))
+        old = await InviteRepo.create(
+            tx, role="teacher", expires_at=bot.clock() - timedelta(days=1)
+        )
         gone = await InviteRepo.create(tx, role="teacher")
         await InviteRepo.revoke(tx, gone)
     await other.says(f"/start {old}")

@@ -21,7 +21,8 @@ from telegram import Bot
 
 from bot.standin.request import StandInRequest
 from bot.telegram.sender import OutboxSender
-from storage.db import Database, utcnow
+from storage.clock import utcnow
+from storage.db import Database
 from storage.outbox import OutboxRepo
 from tests.conftest import FakeClock
 from tests.harness import BotUnderTest, bot_under_test

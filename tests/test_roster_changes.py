@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from bot import clock as process_clock
 from bot.standin.driver import SimPerson
 from bot.summaries.agreement import MORE_DONE
-from storage import db as db_module
 from storage.db import Database
 from storage.trio_membership import leave_trio
 from tests.conftest import Cli, FakeClock
@@ -53,15 +53,14 @@ ANA, BEN, CAI = 801, 802, 803
 
 
 @pytest.fixture
-async def bot(db_path: Path, clock: FakeClock) -> AsyncIterator[BotUnderTest]:
-    # The command line reads the bot's (fake) clock, as in a simulation: what it cancels and
-    # schedules is then "now" for the bot too.
-    db_module.use_clock(clock)
-    try:
-        async for running in bot_under_test(db_path, clock, demo=False):
-            yield running
-    finally:
-        db_module.use_clock(None)
+async def bot(
+    db_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[BotUnderTest]:
+    # The command line runs on the bot's (fake) clock, as in a simulation: what it cancels
+    # and schedules is then "now" for the bot too.
+    monkeypatch.setattr(process_clock, "from_env", lambda: clock)
+    async for running in bot_under_test(db_path, clock, demo=False):
+        yield running
 
 
 @pytest.fixture

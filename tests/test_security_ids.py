@@ -108,13 +108,13 @@ async def test_real_telegram_never_sees_the_demo_invite_codes(
     sim = await Database.open(on_stand_in.db_path)
     await seed_demo(sim)
     await sim.close()
-    assert await close_demo_door(on_stand_in) == 0  # simulations keep them
+    assert await close_demo_door(on_stand_in, bot.clock) == 0  # simulations keep them
 
     real = settings_for(bot.settings.db_path)
     assert real.telegram_api_url == "https://api.telegram.org"
     await bot.stop()
-    assert await close_demo_door(real) == len(DEMO_CODES)
-    assert await close_demo_door(real) == 0
+    assert await close_demo_door(real, bot.clock) == len(DEMO_CODES)
+    assert await close_demo_door(real, bot.clock) == 0
     await bot.start()
     stranger = bot.person(666, "Mallory")
     await stranger.says("/start DEMOEVE")

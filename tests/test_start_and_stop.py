@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from bot.standin.http import StandInServer, TransportFault
-from storage.db import Database, utcnow
+from storage.clock import utcnow
+from storage.db import Database
 from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
 from tests.botprocess import (

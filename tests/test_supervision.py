@@ -14,6 +14,7 @@ import pytest
 
 from bot.cli.console import run_console
 from bot.scheduling.supervision import Backoff, guarded_job, supervise
+from storage.clock import utcnow
 from storage.db import Database, StorageUnavailable
 from storage.lease import LEASE_TTL, Lease, LeaseHeld, LeaseLost, check_free, real_now
 from tests.harness import settings_for
@@ -126,7 +127,7 @@ async def test_the_console_refuses_beside_a_running_bot(tmp_path: Path) -> None:
             return ""
 
     with pytest.raises(LeaseHeld):
-        await run_console(settings, stdin=NoInput(), out=io.StringIO())  # type: ignore[arg-type]
+        await run_console(settings, clock=utcnow, stdin=NoInput(), out=io.StringIO())  # type: ignore[arg-type]
 
 
 async def test_the_lease_is_checked_before_the_database_is_opened_to_migrate(

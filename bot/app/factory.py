@@ -6,12 +6,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from telegram import Bot, BotCommand
 from telegram.ext import ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest, HTTPXRequest
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.flows.model import Flow
 from bot.scheduling.supervision import Backoff, guarded_job, pause, supervise
@@ -33,7 +34,6 @@ from bot.telegram.handlers import (
 from bot.telegram.ordering import PerChatOrder
 from bot.telegram.ratelimit import ChatRateLimiter
 from bot.texts import LANGUAGES, MENU, Label
-from storage.db import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def build_application(
     *,
     request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Clock,
     extra_flows: tuple[Flow, ...] = (),
     polling: bool = True,
     rate_limiter: bool = True,

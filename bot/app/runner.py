@@ -24,6 +24,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError, 
 from telegram.request import HTTPXRequest
 
 from bot.app.factory import build_application
+from bot.clock import Clock
 from bot.config import Settings
 from bot.programme.demo import withdraw_demo_invites
 from bot.scheduling.supervision import Backoff, pause, unless_stopped
@@ -44,13 +45,13 @@ class StartRefused(Exception):
     """A reason not to start that the operator must fix, said in one line."""
 
 
-async def close_demo_door(settings: Settings) -> int:
+async def close_demo_door(settings: Settings, clock: Clock) -> int:
     """On real Telegram strangers can type the demo's well-known codes (the console seeds
     them into the same default database): withdraw them first. A stand-in or a test Bot API
     server keeps them, for simulations."""
     if settings.telegram_api_url != TELEGRAM:
         return 0
-    db = await Database.open(settings.db_path)
+    db = await Database.open(settings.db_path, clock=clock)
     try:
         withdrawn = await withdraw_demo_invites(db)
     finally:
@@ -128,16 +129,16 @@ async def wait_for_bot_api(settings: Settings, stop: asyncio.Event) -> bool:
         await request.shutdown()
 
 
-def run_polling(settings: Settings, early: Sequence[int] = ()) -> int:
+def run_polling(settings: Settings, clock: Clock, early: Sequence[int] = ()) -> int:
     """Run until stopped; the exit code. `early`: stop signals that came while starting."""
     try:
-        return asyncio.run(_serve(settings, early))
+        return asyncio.run(_serve(settings, clock, early))
     except StartRefused as exc:
         print(exc, file=sys.stderr)
         return 2
 
 
-async def _serve(settings: Settings, early: Sequence[int] = ()) -> int:
+async def _serve(settings: Settings, clock: Clock, early: Sequence[int] = ()) -> int:
     signals = StopSignals()
     signals.install()
     if early:
@@ -146,14 +147,14 @@ async def _serve(settings: Settings, early: Sequence[int] = ()) -> int:
     try:
         # Before anything opens the database (and migrates it): one bot per database.
         check_free(settings.db_path)
-        await close_demo_door(settings)
+        await close_demo_door(settings, clock)
     except LeaseHeld as exc:
         raise StartRefused(f"Not starting: {exc}") from None
     except (StorageUnavailable, sqlite3.Error) as exc:
         raise StartRefused(f"Not starting: the database is unavailable ({exc})") from None
     if not await wait_for_bot_api(settings, signals.stop):
         return 0
-    app = await _started(settings, signals.stop)
+    app = await _started(settings, clock, signals.stop)
     if app is None:
         return 0
     try:
@@ -166,12 +167,12 @@ async def _serve(settings: Settings, early: Sequence[int] = ()) -> int:
     return 0
 
 
-async def _started(settings: Settings, stop: asyncio.Event) -> App | None:
+async def _started(settings: Settings, clock: Clock, stop: asyncio.Event) -> App | None:
     """The Application, initialised; a database locked or full at start is waited out
     (logged, backed off) as at any other time. None if told to stop first."""
     backoff = Backoff(first=2.0, most=60.0)
     while not stop.is_set():
-        app = build_application(settings, instance_lease=True)
+        app = build_application(settings, clock=clock, instance_lease=True)
         try:
             await app.initialize()
             assert app.post_init is not None

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli.deliveries import sender_health
+from bot.clock import Clock
 from bot.config import Settings
 from bot.people.data_rights import DataRights
 from bot.people.permissions import CLI_ROLES, Action, allowed
@@ -25,7 +26,7 @@ from bot.programme.status import Status
 from storage import private_files
 from storage import trio_membership as membership
 from storage.backup import BackupError, BackupRefused, backup
-from storage.db import Database, utcnow
+from storage.db import Database
 from storage.invites import InviteAdminRepo, InviteRepo
 from storage.status import StatusRepo
 
@@ -46,7 +47,7 @@ def parse_lifetime(text: str, now: datetime) -> datetime | None:
 
 async def create_invite(db: Database, settings: Settings, args: argparse.Namespace) -> int:
     try:
-        expires = parse_lifetime(args.expires, utcnow())
+        expires = parse_lifetime(args.expires, db.clock())
     except ValueError as exc:
         print(exc)
         return 2
@@ -129,7 +130,7 @@ def add_parsers(sub: Any, invite_sub: Any) -> None:
     copy.add_argument("file", type=Path, help="the backup file to write (owner-only)")
 
 
-def run(settings: Settings, args: argparse.Namespace) -> int:
+def run(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
     """Dispatch one coordinator command; returns the exit status."""
     command = args.command
     if command == "backup":
@@ -140,7 +141,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"cannot read {args.file}: {exc.strerror}")
             return 2
-        return asyncio.run(_with_db(settings, "roster.import", import_roster, content, args))
+        return asyncio.run(_with_db(settings, clock, "roster.import", import_roster, content, args))
     if command == "invite":
         action: Action = "invite.create"
         handler = {
@@ -149,14 +150,16 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             "revoke": revoke_invite,
             "list": list_invites,
         }[args.invite_command]
-        return asyncio.run(_with_db(settings, action, handler, settings, args))
+        return asyncio.run(_with_db(settings, clock, action, handler, settings, args))
     if command == "person" and args.person_command == "move":
         # A change to the roster, so the roster's permission (no action of its own yet).
-        return asyncio.run(_with_db(settings, "roster.import", move_person, args))
+        return asyncio.run(_with_db(settings, clock, "roster.import", move_person, args))
     if command == "person":
-        return asyncio.run(_with_db(settings, "person.erase", erase_person, args))
+        return asyncio.run(_with_db(settings, clock, "person.erase", erase_person, args))
     if command == "status":
-        return asyncio.run(_with_db(settings, "status.programme", show_status, settings, args))
+        return asyncio.run(
+            _with_db(settings, clock, "status.programme", show_status, settings, args)
+        )
     return 2
 
 
@@ -177,11 +180,13 @@ def take_backup(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _with_db(settings: Settings, action: Action, handler: Any, *extra: Any) -> int:
+async def _with_db(
+    settings: Settings, clock: Clock, action: Action, handler: Any, *extra: Any
+) -> int:
     if not allowed(CLI_ROLES, action):
         print(f"not allowed: {action}")
         return 2
-    db = await Database.open(settings.db_path)
+    db = await Database.open(settings.db_path, clock=clock)
     try:
         return int(await handler(db, *extra))
     finally:
@@ -222,11 +227,11 @@ def _link(settings: Settings, code: str) -> str:
 
 async def batch_invites(db: Database, settings: Settings, args: argparse.Namespace) -> int:
     try:
-        expires = parse_lifetime(args.expires, utcnow())
+        expires = parse_lifetime(args.expires, db.clock())
     except ValueError as exc:
         print(exc)
         return 2
-    now = utcnow()
+    now = db.clock()
     rows = []
     async with db.transaction() as tx:
         for person in await InviteAdminRepo.uninvited(tx, now):
@@ -269,7 +274,7 @@ async def revoke_invite(db: Database, settings: Settings, args: argparse.Namespa
 
 
 async def list_invites(db: Database, settings: Settings, args: argparse.Namespace) -> int:
-    now = utcnow()
+    now = db.clock()
     lines = await InviteAdminRepo(db).listing(now, everything=args.everything)
     print(f"{'code':<13} {'role':<12} {'uses':>7}  {'expires':<10} school / trio / person")
     for i in lines:
@@ -283,7 +288,7 @@ async def list_invites(db: Database, settings: Settings, args: argparse.Namespac
 
 
 async def erase_person(db: Database, args: argparse.Namespace) -> int:
-    rights = DataRights(db)
+    rights = DataRights(db, db.clock)
     person = await rights.find(args.who)
     if person is None or person.status == "erased":
         print(f"{args.who}: no such person (or already erased)")
@@ -300,7 +305,7 @@ async def erase_person(db: Database, args: argparse.Namespace) -> int:
 
 async def move_person(db: Database, args: argparse.Namespace) -> int:
     """`person move`: the rule of storage/trio_membership.py, then one line of what changed."""
-    person = await DataRights(db).find(args.who)
+    person = await DataRights(db, db.clock).find(args.who)
     if person is None or person.status == "erased":
         print(f"{args.who}: no such person (or erased on request)")
         return 2
@@ -308,7 +313,7 @@ async def move_person(db: Database, args: argparse.Namespace) -> int:
     who += f" ({person.display_name})" if person.display_name else ""
     into = args.trio is not None
     option, ref = ("--trio", args.trio) if into else ("--remove-from-trio", args.remove_from)
-    now = utcnow()
+    now = db.clock()
     async with db.transaction() as tx:
         trio = await membership.trio_by_ref(tx, ref)
         if trio is None:
@@ -342,7 +347,7 @@ def _counts(messages: int, scheduled: int) -> str:
 
 async def show_status(db: Database, settings: Settings, args: argparse.Namespace) -> int:
     weeks = args.quiet_weeks or settings.quiet_weeks
-    found = await Status(StatusRepo(db)).programme(utcnow(), weeks)
+    found = await Status(StatusRepo(db)).programme(db.clock(), weeks)
     c = found.counts
     print(f"Schools: {c.schools} in {c.local_authorities} local authorities")
     print(f"Trios: {c.trios}")

@@ -11,6 +11,7 @@ import sys
 from typing import TextIO
 
 from bot.app.factory import build_application, running
+from bot.clock import Clock
 from bot.config import Settings
 from bot.programme.demo import seed_demo
 from bot.standin.api import FakeTelegram
@@ -102,7 +103,12 @@ class Console:
 
 
 async def run_console(
-    settings: Settings, *, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout, demo: bool = True
+    settings: Settings,
+    *,
+    clock: Clock,
+    stdin: TextIO = sys.stdin,
+    out: TextIO = sys.stdout,
+    demo: bool = True,
 ) -> None:
     api = FakeTelegram(limits=Limits(enabled=False))
     # One person at a keyboard (or a piped script) is not a flood: no flood control here.
@@ -110,7 +116,7 @@ async def run_console(
     # The console sends the outbox too (to its stand-in): beside a running bot on the same
     # database it would mark real messages sent, so it takes the same one-instance lease.
     app = build_application(
-        settings, request=StandInRequest(api), polling=False, instance_lease=True
+        settings, request=StandInRequest(api), clock=clock, polling=False, instance_lease=True
     )
     async with running(app):
         services: Services = app.bot_data

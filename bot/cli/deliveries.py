@@ -8,8 +8,9 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.clock import Clock
 from bot.config import Settings
-from storage.db import Database, utcnow
+from storage.db import Database
 from storage.deliveries import DeliveriesRepo, Delivery, Which
 from storage.lease import Lease, real_now
 from storage.outbox import OutboxRepo
@@ -28,18 +29,18 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--limit", type=int, default=50, help="at most this many rows")
 
 
-def run(settings: Settings, args: argparse.Namespace) -> int:
+def run(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
     if args.limit < 1 or args.hours < 0:
         print("--limit must be at least 1 and --hours not negative")
         return 2
-    return asyncio.run(_run(settings, args))
+    return asyncio.run(_run(settings, args, clock))
 
 
-async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    db = await Database.open(settings.db_path)
+async def _run(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
+    db = await Database.open(settings.db_path, clock=clock)
     try:
         repo = DeliveriesRepo(db)
-        now = utcnow()
+        now = clock()
         which: Which = "failed" if args.failed else "due"
         rows = await repo.listing(which, until=now + timedelta(hours=args.hours), limit=args.limit)
         totals = await repo.totals()
@@ -66,7 +67,7 @@ OVERDUE_AFTER = timedelta(minutes=5)
 
 async def sender_health(db: Database, settings: Settings) -> str:
     """Whether a bot runs on this database, when the outbox last sent, what is overdue."""
-    now = utcnow()
+    now = db.clock()
     zone = ZoneInfo(settings.programme_tz)
     health = await OutboxRepo(db).health(now, OVERDUE_AFTER)
     holder = await Lease(db).current()

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.digest.compile import Options, parse_week
 from bot.digest.exports import write_csv, write_xlsx
@@ -15,7 +16,7 @@ from bot.digest.service import Digests, Week
 from bot.people.permissions import CLI_ROLES, Action, allowed
 from bot.texts import LANGUAGES, Texts
 from storage import private_files
-from storage.db import Database, utcnow
+from storage.db import Database
 
 COMMANDS = frozenset({"digest", "export"})
 
@@ -32,25 +33,25 @@ def add_parsers(sub: Any) -> None:
     export.add_argument("--out", required=True, type=Path, help="FILE.xlsx or FILE.csv")
 
 
-def run(settings: Settings, args: argparse.Namespace) -> int:
+def run(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
     action: Action = "export.all" if args.command == "export" else "digest.researcher"
     if args.command == "digest" and args.audience == "schools":
         action = "digest.shared"
     if not allowed(CLI_ROLES, action):
         print(f"not allowed: {action}")
         return 2
-    return asyncio.run(_run(settings, args))
+    return asyncio.run(_run(settings, args, clock))
 
 
-async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    db = await Database.open(settings.db_path)
+async def _run(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
+    db = await Database.open(settings.db_path, clock=clock)
     try:
         digests = Digests(
             db,
             Texts(),
             settings.tz,
             Options(settings.quiet_weeks, settings.digest_trend_weeks, settings.stalled_weeks),
-            utcnow,
+            clock,
         )
         if args.command == "export":
             return await export_all(digests, args.out)

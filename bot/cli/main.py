@@ -167,9 +167,9 @@ def _command(argv: Sequence[str] | None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    from bot.clock import install_from_env
+    from bot.clock import from_env
 
-    install_from_env()  # simulations only: does nothing unless TRIOBOT_SIM_CLOCK is set
+    clock = from_env()  # the real clock, unless a simulation set TRIOBOT_SIM_CLOCK
     command = args.command or "run"
     if command == "run" and settings.telegram_bot_token is None:
         print("No TELEGRAM_BOT_TOKEN set: starting the console instead.", file=sys.stderr)
@@ -180,7 +180,9 @@ def _command(argv: Sequence[str] | None) -> int:
         from storage.lease import LeaseHeld
 
         try:
-            asyncio.run(run_console(settings, demo=not getattr(args, "no_demo", False)))
+            asyncio.run(
+                run_console(settings, clock=clock, demo=not getattr(args, "no_demo", False))
+            )
         except LeaseHeld as exc:
             print(f"Not starting the console: {exc}", file=sys.stderr)
             return 2
@@ -189,11 +191,11 @@ def _command(argv: Sequence[str] | None) -> int:
     if command == "run":
         from bot.app.runner import run_polling
 
-        return run_polling(settings, early=EARLY_SIGNALS)
+        return run_polling(settings, clock, early=EARLY_SIGNALS)
     if command == "deliveries":
         from bot.cli.deliveries import run as run_deliveries
 
-        return run_deliveries(settings, args)
+        return run_deliveries(settings, args, clock)
     if command == "trios":
         from bot.cli.trio import run as run_trios
 
@@ -201,13 +203,13 @@ def _command(argv: Sequence[str] | None) -> int:
     from bot.cli import digest as digest_cli
 
     if command in digest_cli.COMMANDS:
-        return digest_cli.run(settings, args)
+        return digest_cli.run(settings, args, clock)
     from bot.cli.admin import ADMIN_COMMANDS
 
     if command in ADMIN_COMMANDS:
         from bot.cli.admin import run as run_admin
 
-        return run_admin(settings, args)
+        return run_admin(settings, args, clock)
     return 2
 
 

@@ -7,13 +7,13 @@ Used by the weekly delivery (inside the scheduler's transaction, reading through
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from bot.clock import Clock
 from bot.digest.compile import (
     Compiled,
     Options,
@@ -58,7 +58,7 @@ class Digests:
         texts: Texts,
         zone: ZoneInfo,
         options: Options,
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
         self.db = db
         self.texts = texts

@@ -6,13 +6,14 @@ and returns only after it committed, so a reply is never sent for an answer not 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.buttons import ButtonSigner
+from bot.clock import Clock
 from bot.flows.answers import (
     JSON,
     Accepted,
@@ -28,7 +29,7 @@ from bot.flows.answers import (
 )
 from bot.flows.model import Flow, FlowRegistry, Step, StepContext
 from bot.texts import Label
-from storage.db import Database, Transaction, utcnow
+from storage.db import Database, Transaction
 from storage.flow_states import FlowState, FlowStateRepo
 
 
@@ -106,7 +107,7 @@ class FlowEngine:
         *,
         expiry: timedelta,
         resume_after: timedelta,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock,
     ) -> None:
         self.db = db
         self.registry = registry

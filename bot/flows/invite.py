@@ -15,7 +15,7 @@ from bot.flows.answers import JSON, Accepted, OneOf, Option, Parsed, Rejected, V
 from bot.flows.model import Flow, Step, StepContext
 from bot.people.permissions import Action, allowed
 from bot.texts import Label
-from storage.db import Transaction, utcnow
+from storage.db import Transaction
 from storage.invites import InviteRepo
 from storage.people import ROLES, Role
 
@@ -129,7 +129,7 @@ async def _create(tx: Transaction, ctx: StepContext) -> None:
         school_id=school_id,
         trio_id=trio_id,
         max_uses=int(ctx.answers["uses"]),
-        expires_at=utcnow() + INVITE_LIFETIME,
+        expires_at=tx.clock() + INVITE_LIFETIME,
         code=str(ctx.context["code"]),
         created_by=ctx.person_id,
     )

@@ -7,10 +7,11 @@ roles can change while a flow sits open.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.clock import Clock
 from bot.flows.answers import (
     JSON,
     DateAnswer,
@@ -41,7 +42,7 @@ def starts_at(answers: dict[str, JSON], zone: str) -> datetime:
     return local_instant(day, at, ZoneInfo(zone))
 
 
-def _check_future(clock: Callable[[], datetime]) -> Apply:
+def _check_future(clock: Clock) -> Apply:
     async def check(tx: Transaction, ctx: StepContext, value: JSON) -> Rejected | None:
         when = starts_at(dict(ctx.answers), str(ctx.context["zone"]))
         if when < clock() + LEAD_TIME:
@@ -55,7 +56,7 @@ def _member_options(view: View) -> Sequence[Option]:
     return [Option(str(pid), Label(text=name)) for pid, name in view.context.get("members", [])]
 
 
-def meeting_flows(meetings: Meetings, clock: Callable[[], datetime]) -> tuple[Flow, ...]:
+def meeting_flows(meetings: Meetings, clock: Clock) -> tuple[Flow, ...]:
     check_future = _check_future(clock)
 
     async def schedule(tx: Transaction, ctx: StepContext) -> None:

@@ -9,11 +9,11 @@ permission table: flow contexts and button data only say which cycle was meant.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.clock import Clock
 from bot.flows.answers import JSON, Rejected
 from bot.flows.lesson_study_answers import MAX_PUPILS, pseudonym
 from bot.flows.model import StepContext
@@ -27,7 +27,7 @@ from bot.lesson_study.views import (
 from bot.people.permissions import allowed
 from bot.scheduling.scheduler import Fired, Kind, Late
 from bot.scheduling.timing import local_instant
-from storage.db import Database, Transaction, to_db_time, utcnow
+from storage.db import Database, Transaction, to_db_time
 from storage.lesson_study import ROUNDS, LessonStudyRepo, Reader, Stage
 from storage.schedule import Due, ScheduleRepo
 
@@ -59,7 +59,7 @@ class CycleStages:
         programme_zone: str,
         lesson_minutes: int,
         stall_after: timedelta,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock,
     ) -> None:
         self.db = db
         self.notices = notices

@@ -8,16 +8,16 @@ old time can never go out, even if a row escaped the cancellation.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from bot.clock import Clock
 from bot.meetings.calendar_invite import meeting_ics
 from bot.people.permissions import Action, allowed
 from bot.scheduling.notices import Notices, moment
 from bot.scheduling.scheduler import Fired, Kind, Late
 from bot.texts import Label
-from storage.db import Database, Transaction, utcnow
+from storage.db import Database, Transaction
 from storage.meetings import Meeting, MeetingRepo, Member, Reader
 from storage.schedule import Due, ScheduleRepo
 from storage.summaries import SummaryRepo
@@ -53,7 +53,7 @@ class Meetings:
         notices: Notices,
         *,
         programme_zone: str,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock,
     ) -> None:
         self.db = db
         self.notices = notices

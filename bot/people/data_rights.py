@@ -9,21 +9,23 @@ import json
 import logging
 from typing import Any
 
+from bot.clock import Clock
 from storage import personal_data
-from storage.db import Database, to_db_time, utcnow
+from storage.db import Database, to_db_time
 from storage.people import Person
 
 log = logging.getLogger(__name__)
 
 
 class DataRights:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
+        self.clock = clock
 
     async def export(self, person_id: int) -> bytes:
         """Everything held about the person, as a JSON document (UTF-8, indented)."""
         held: dict[str, Any] = {
-            "exported_at": to_db_time(utcnow()),
+            "exported_at": to_db_time(self.clock()),
             **await personal_data.collect(self.db, person_id),
         }
         return json.dumps(held, ensure_ascii=False, indent=2).encode()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from storage.db import Database, utcnow
+from bot.clock import Clock
+from storage.db import Database
 from storage.invites import Invite, InviteProblem, InviteRepo
 from storage.people import PeopleRepo
 from storage.programme import ProgrammeRepo
@@ -23,8 +24,9 @@ class Refused:
 
 
 class Joining:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
+        self.clock = clock
         self.invites = InviteRepo(db)
         self.programme = ProgrammeRepo(db)
 
@@ -44,7 +46,7 @@ class Joining:
             existing = await tx.fetchone(
                 "SELECT id FROM person WHERE telegram_id = ?", (telegram_id,)
             )
-            problem = invite.problem(utcnow())
+            problem = invite.problem(self.clock())
             if problem is not None:
                 return Refused(problem)
             if existing is not None:

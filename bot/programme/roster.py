@@ -25,7 +25,7 @@ from bot.programme.roster_fields import (
 )
 from bot.programme.term_calendar import import_calendar
 from storage import roster as store
-from storage.db import Database, Transaction, utcnow
+from storage.db import Database, Transaction
 from storage.people import ROLES, Role
 from storage.personal_data import erased_ref_hashes, ref_hash
 from storage.trio_membership import Left, leave_trio, trios_left_by_school_move
@@ -229,7 +229,7 @@ async def _trios(
             )
     if report.errors:
         return
-    now = utcnow()
+    now = tx.clock()
     for trio, listed in members.items():
         trio_id = await store.upsert_trio(tx, ref=trio, kind=expected_kind)  # type: ignore[arg-type]
         ids = [target for _, target, _ in listed]
@@ -316,7 +316,7 @@ async def _people(
         lines.append((line, school_ref))
     if report.errors:
         return
-    now = utcnow()
+    now = tx.clock()
     for (line, school_ref), (ref, name, school_id, role, trio_id) in zip(lines, valid, strict=True):
         existing = known.people.get(ref)
         roles: tuple[Role, ...] = (role, "teacher") if role == "trio_lead" else (role,)

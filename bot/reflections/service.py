@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time as wallclock
 import tomllib
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -15,6 +14,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.buttons import ButtonSigner
+from bot.clock import Clock
 from bot.scheduling.scheduler import Fired, Kind
 from bot.scheduling.timing import (
     Calendar,
@@ -28,7 +28,7 @@ from bot.scheduling.timing import (
 )
 from bot.texts import Label, Texts, prompts_root
 from storage.calendar import CalendarRepo
-from storage.db import Database, Transaction, to_db_time, utcnow
+from storage.db import Database, Transaction, to_db_time
 from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
 from storage.reflections import ReflectionRepo, deliver_key, nudge_key
@@ -96,7 +96,7 @@ class Reflections:
         *,
         programme_zone: str,
         definitions: tuple[PromptDefinition, ...],
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock,
     ) -> None:
         self.db = db
         self.texts = texts

@@ -15,9 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.buttons import ButtonSigner
+from bot.clock import Clock
 from bot.scheduling.timing import Calendar, deferred, preferences
 from bot.texts import Label, Texts, split_message
-from storage.db import Transaction, utcnow
+from storage.db import Transaction
 from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
 
@@ -45,7 +46,7 @@ class Notices:
         self,
         texts: Texts,
         signer: ButtonSigner,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock,
         *,
         calendar: CalendarSource | None = None,
         zone: str = "Europe/London",

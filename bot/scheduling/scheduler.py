@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 
-from storage.db import Database, Transaction, is_transient, utcnow
+from bot.clock import Clock
+from storage.db import Database, Transaction, is_transient
 from storage.schedule import Due, ScheduleRepo
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,7 @@ class TickReport:
 
 
 class Scheduler:
-    def __init__(
-        self, db: Database, kinds: dict[str, Kind], *, clock: Callable[[], datetime] = utcnow
-    ) -> None:
+    def __init__(self, db: Database, kinds: dict[str, Kind], *, clock: Clock) -> None:
         self.db = db
         self.kinds = kinds
         self.clock = clock

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from bot.clock import Clock
 from bot.meetings.service import may
 from bot.scheduling.notices import Notices
 from bot.scheduling.scheduler import Fired, Kind
 from bot.scheduling.timing import local_instant
 from bot.texts import Label
-from storage.db import Database, Transaction, utcnow
+from storage.db import Database, Transaction
 from storage.meetings import MeetingRepo, Member
 from storage.schedule import Due, ScheduleRepo
 from storage.summaries import ActionStatus, SummaryRepo
@@ -29,7 +29,7 @@ class ActionFollowUp:
         notices: Notices,
         *,
         programme_zone: str,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock,
     ) -> None:
         self.db = db
         self.notices = notices

@@ -9,16 +9,16 @@ table inside one transaction; button data only says which summary was meant.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from bot.clock import Clock
 from bot.meetings.service import action_view, may
 from bot.scheduling.notices import Notices
 from bot.scheduling.scheduler import Fired, Kind
 from bot.summaries.actions import ActionFollowUp
 from bot.texts import Label
-from storage.db import Database, Transaction, utcnow
+from storage.db import Database, Transaction
 from storage.meetings import MeetingRepo, Reader
 from storage.schedule import Due, ScheduleRepo
 from storage.summaries import ACTION_STATUSES, Summary, SummaryRepo
@@ -38,7 +38,7 @@ class Agreement:
         follow_up: ActionFollowUp,
         *,
         agree_within: timedelta,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock,
     ) -> None:
         self.db = db
         self.notices = notices

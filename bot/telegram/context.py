@@ -9,13 +9,14 @@ import secrets
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from telegram import Bot
 from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 
 from bot.buttons import ButtonSigner
+from bot.clock import Clock
 from bot.config import Settings
 from bot.digest.compile import Options
 from bot.digest.delivery import DigestDelivery
@@ -40,7 +41,7 @@ from bot.summaries.agreement import Agreement
 from bot.telegram.flood import FloodGuard
 from bot.telegram.sender import OutboxSender, SendLimits
 from bot.texts import Texts
-from storage.db import Database, StorageUnavailable, utcnow
+from storage.db import Database, StorageUnavailable
 from storage.flow_states import FlowStateRepo
 from storage.invites import InviteRepo
 from storage.lease import LEASE_RENEW, LEASE_TTL, Lease, LeaseLost
@@ -75,7 +76,7 @@ class Services:
     invites: InviteRepo
     flow_states: FlowStateRepo
     joining: Joining
-    clock: Callable[[], datetime]
+    clock: Clock
     reflections: Reflections
     reflection_actions: ReflectionActions
     lesson_study: LessonStudy
@@ -97,7 +98,7 @@ class Services:
         self,
         settings: Settings,
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock,
         extra_flows: tuple[Flow, ...] = (),
     ) -> None:
         self.settings = settings
@@ -108,13 +109,13 @@ class Services:
             if settings.flood_per_minute > 0
             else None
         )
-        self.db = await Database.open(settings.db_path)
+        self.db = await Database.open(settings.db_path, clock=clock)
         self.texts = Texts()
         self.people = PeopleRepo(self.db)
         self.programme = ProgrammeRepo(self.db)
         self.invites = InviteRepo(self.db)
         self.flow_states = FlowStateRepo(self.db)
-        self.joining = Joining(self.db)
+        self.joining = Joining(self.db, clock)
         signer = ButtonSigner(await button_key(self.db))
         self.reflections = Reflections(
             self.db,

@@ -11,9 +11,9 @@ The handler that applies it is bot/telegram/handlers/flood.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+
+from bot.clock import Clock
 
 WARN_EVERY = 60.0  # seconds between two "slow down" replies to one person
 _PRUNE_AT = 20_000  # buckets kept before idle (full) ones are forgotten
@@ -27,7 +27,7 @@ class _Bucket:
 
 
 class FloodGuard:
-    def __init__(self, per_minute: float, burst: int, clock: Callable[[], datetime]) -> None:
+    def __init__(self, per_minute: float, burst: int, clock: Clock) -> None:
         self.rate = per_minute / 60.0
         self.burst = float(burst)
         self.clock = clock

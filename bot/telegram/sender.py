@@ -31,9 +31,10 @@ from telegram.error import (
     TimedOut,
 )
 
+from bot.clock import Clock
 from bot.scheduling.supervision import Backoff, pause, unless_stopped
 from bot.telegram.ratelimit import retry_seconds
-from storage.db import Database, StorageUnavailable, unavailable, utcnow
+from storage.db import Database, StorageUnavailable, unavailable
 from storage.digests import DigestArchive, StoredFile
 from storage.lease import dead_on_this_host, new_holder_id, real_now
 from storage.outbox import OutboxRepo, Outgoing
@@ -109,7 +110,7 @@ class OutboxSender:
         bot: Bot,
         *,
         limits: SendLimits | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         owner: str | None = None,

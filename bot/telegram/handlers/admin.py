@@ -12,7 +12,6 @@ from bot.programme.status import Status, programme_values, trio_values
 from bot.telegram.context import App, Context
 from bot.telegram.handlers import common, lesson_study
 from bot.telegram.handlers.common import deliver, identify, joined, refuse, say
-from storage.db import utcnow
 from storage.invites import InviteAdminRepo, new_code
 from storage.status import StatusRepo
 
@@ -82,7 +81,7 @@ async def after_privacy(update: Update, context: Context, outcome: Outcome) -> N
     chat = update.effective_chat
     answers = outcome.answers or {}
     svc = context.bot_data
-    rights = DataRights(svc.db)
+    rights = DataRights(svc.db, svc.clock)
     if answers.get("confirm_erase") == "erase":
         await svc.db.checkpoint()
         return
@@ -92,7 +91,7 @@ async def after_privacy(update: Update, context: Context, outcome: Outcome) -> N
     if who is None or not allowed(who.roles, "privacy"):
         return
     content = await rights.export(who.person.id)
-    stamp = utcnow().strftime("%Y-%m-%d")
+    stamp = svc.clock().strftime("%Y-%m-%d")
     document = InputFile(content, filename=f"triobot-my-data-{stamp}.json")
     await context.bot.send_document(chat.id, document)
 
