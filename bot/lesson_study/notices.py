@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.buttons import LessonStudyTap
 from bot.scheduling.notices import Notices as ProgrammeNotices
 from bot.texts import Label
 from storage.db import Transaction
 from storage.lesson_study import Member
 
-# A button on a notice: its label and the fields signed into its callback data.
-NoticeButton = tuple[Label, tuple[str | int, ...]]
+# A button on a notice: its label and what a tap means (signed into its callback data).
+NoticeButton = tuple[Label, LessonStudyTap]
 
 
 class Notices:

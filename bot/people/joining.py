@@ -7,7 +7,7 @@ from typing import Any
 
 from storage.db import Database, utcnow
 from storage.invites import Invite, InviteProblem, InviteRepo
-from storage.people import PeopleRepo
+from storage.people import PeopleRepo, Person, PersonStatus
 from storage.programme import ProgrammeRepo
 
 
@@ -27,6 +27,14 @@ class Joining:
         self.db = db
         self.invites = InviteRepo(db)
         self.programme = ProgrammeRepo(db)
+
+    async def returned(self, person: Person) -> Person:
+        """A person marked blocked wrote to us, so they unblocked the bot: active again (or
+        joining, if they had not finished)."""
+        status: PersonStatus = "active" if person.onboarded else "joining"
+        async with self.db.transaction() as tx:
+            await PeopleRepo.set_status(tx, person.id, status)
+        return await PeopleRepo(self.db).get(person.id) or person
 
     async def redeem(
         self, code: str, *, telegram_id: int, telegram_name: str, language_code: str | None
