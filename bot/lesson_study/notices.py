@@ -20,10 +20,6 @@ class Notices:
     def __init__(self, notices: ProgrammeNotices) -> None:
         self.notices = notices
 
-    def keyboard(self, lang: str, buttons: Sequence[NoticeButton]) -> dict[str, Any] | None:
-        """Inline keyboard markup, one button a row, callback data signed."""
-        return self.notices.keyboard(lang, [[button] for button in buttons])
-
     async def send(
         self,
         tx: Transaction,

@@ -15,7 +15,7 @@ from bot.telegram.handlers.common import (
     known,
     refuse,
     say,
-    send_document,
+    say_file,
 )
 
 
@@ -86,7 +86,7 @@ async def after_privacy(update: Update, context: Context, outcome: Outcome) -> N
     if content is None or chat is None or who is None:
         return
     name = f"triobot-my-data-{svc.clock().strftime('%Y-%m-%d')}.json"
-    await send_document(context, chat.id, who.lang, content, name)
+    await say_file(context, chat.id, who.lang, content, name)
 
 
 def register(app: App) -> None:

@@ -51,12 +51,10 @@ async def identify(update: Update, context: Context) -> Who | None:
     if user is None or chat is None:
         return None
     svc = context.bot_data
-    found = await svc.people.with_roles(user.id)
-    if found is None or found[0].status == "erased":
+    found = await svc.joining.person(user.id)
+    if found is None:
         return None
     person, roles = found
-    if person.status == "blocked":
-        person = await svc.joining.returned(person)  # they wrote to us: they unblocked the bot
     lang = pick_language(person.language, user.language_code)
     tz = ZoneInfo(person.time_zone or svc.settings.programme_tz)
     return Who(person, roles, lang, Actor(person.id, chat.id, tz))
@@ -154,12 +152,12 @@ async def say(
     await send_text(context, chat_id, split_message(text), keyboard)
 
 
-async def send_parts(context: Context, chat_id: int, parts: Sequence[str]) -> None:
+async def say_parts(context: Context, chat_id: int, parts: Sequence[str]) -> None:
     """Text already rendered and split to fit (a digest), sent as `say` sends."""
     await send_text(context, chat_id, parts)
 
 
-async def send_document(
+async def say_file(
     context: Context,
     chat_id: int,
     lang: str,

@@ -8,7 +8,7 @@ from telegram.ext import CommandHandler
 
 from bot.digest.asked import BadWeek, digest_for
 from bot.telegram.context import App, Context
-from bot.telegram.handlers.common import joined, refuse, say, send_document, send_parts
+from bot.telegram.handlers.common import joined, refuse, say, say_file, say_parts
 
 
 async def digest(update: Update, context: Context) -> None:
@@ -28,15 +28,15 @@ async def digest(update: Update, context: Context) -> None:
         await say(context, chat_id, who.lang, "digest/bad_week", values)
         return
     rendered = found.rendered
-    await send_parts(context, chat_id, rendered.message)
+    await say_parts(context, chat_id, rendered.message)
     caption = {"week": found.week, "exports": False}
-    await send_document(
+    await say_file(
         context, chat_id, who.lang, rendered.html, rendered.filename, "digest/caption", caption
     )
     if found.xlsx is not None:
         name = f"triobot-export-{found.week}.xlsx"
         caption = {"week": found.week, "exports": True}
-        await send_document(context, chat_id, who.lang, found.xlsx, name, "digest/caption", caption)
+        await say_file(context, chat_id, who.lang, found.xlsx, name, "digest/caption", caption)
 
 
 def register(app: App) -> None:
