@@ -95,3 +95,11 @@ def test_forged_or_foreign_data_is_refused() -> None:
 def test_data_over_64_bytes_is_refused_when_made() -> None:
     with pytest.raises(ValueError, match="64 bytes"):
         signer.encode(FlowTap("x" * 50, "1", "o1"))
+
+
+def test_every_family_but_the_engines_own_is_routed_to_a_handler() -> None:
+    from bot.app.factory import BUTTON_ROUTES
+
+    routed = [family for family, _ in BUTTON_ROUTES]
+    assert len(routed) == len(set(routed))
+    assert {*routed, FlowTap} == set(FAMILIES.values())  # flow buttons: the catch-all, last
