@@ -101,6 +101,13 @@ class FlowStateRepo:
             )
             return str(row["flow"])
 
+    async def count_for(self, person_id: int) -> int:
+        """How many flows this person has begun (what /privacy says is held)."""
+        found = await self.db.fetchval(
+            "SELECT COUNT(*) FROM flow_state WHERE person_id = ?", (person_id,)
+        )
+        return int(found or 0)
+
     async def has_expiry_notice(self, person_id: int, chat_id: int) -> bool:
         found = await self.db.fetchval(
             "SELECT 1 FROM flow_state WHERE person_id = ? AND chat_id = ? AND expiry_untold = 1"

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-import bot.telegram.handlers.common as common
+import bot.telegram.replier as replier
 from tests.harness import BotUnderTest
 
 
 @pytest.fixture(autouse=True)
 def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(common, "REPLY_RETRY_PAUSES", (0.0, 0.0, 0.0))
+    monkeypatch.setattr(replier, "REPLY_RETRY_PAUSES", (0.0, 0.0, 0.0))
 
 
 async def _at_name_step(bot: BotUnderTest) -> object:

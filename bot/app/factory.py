@@ -4,22 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
-from telegram import Bot, BotCommand
-from telegram.ext import ApplicationBuilder, ContextTypes
+from telegram import Bot, BotCommand, Update
+from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes
 from telegram.request import BaseRequest, HTTPXRequest
 
+from bot.buttons import (
+    ActionTap,
+    ChosenTap,
+    LessonStudyTap,
+    MeetingTap,
+    ReflectionTap,
+    SummaryTap,
+    Tap,
+    TrioTap,
+    pattern,
+)
 from bot.clock import Clock
 from bot.config import Settings
 from bot.flows.model import Flow
 from bot.scheduling.supervision import Backoff, guarded_job, pause, supervise
-from bot.telegram.context import App, Services
+from bot.telegram.context import App, Context, Services
 from bot.telegram.handlers import (
     account,
     admin,
+    common,
     digest,
     fallback,
     flood,
@@ -43,6 +56,21 @@ EXPIRY_SWEEP = timedelta(minutes=5)
 TASK_STOP_BOUND = 3.0
 
 
+Callback = Callable[[Update, Context], Coroutine[Any, Any, None]]
+
+# Each family of buttons (bot/buttons.py) and the handler its taps go to. The route is chosen
+# by the data's prefix alone; the handler verifies the signature and decodes the button.
+BUTTON_ROUTES: tuple[tuple[type[Tap], Callback], ...] = (
+    (ReflectionTap, reflect.on_button),
+    (MeetingTap, meetings.on_button),
+    (TrioTap, meetings.on_trio_button),
+    (SummaryTap, summaries.on_button),
+    (ActionTap, summaries.on_action_button),
+    (LessonStudyTap, lesson_study.on_button),
+    (ChosenTap, flow_input.chosen),
+)
+
+
 def register_handlers(app: App) -> None:
     # 0. Flood control, in group -1 before everything: a flooding person's update is
     #    dropped before any handler reads the database for it.
@@ -63,12 +91,17 @@ def register_handlers(app: App) -> None:
     summaries.register(app)
     digest.register(app)
     lesson_study.register(app)
-    # 3. Flow input: buttons, text, voice.
+    # 3. Buttons outside flows, by family; then flow input (a flow's buttons, and any data
+    #    no route took, which the engine refuses unless it signed it), text, voice.
+    for family, callback in BUTTON_ROUTES:
+        app.add_handler(CallbackQueryHandler(callback, pattern=pattern(family)))
     flow_input.register(app)
     # 4. Commands nobody claimed, then any other kind of message (stickers, photos…),
     #    then the error handler: last, so they only see what everything above passed over.
     fallback.register(app)
     flow_input.register_last(app)
+    # What runs once a flow finishes, when it needs more than messages.
+    common.AFTER_FLOW["privacy"] = account.after_privacy
 
 
 async def register_menu(app: App) -> None:

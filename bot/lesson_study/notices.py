@@ -6,22 +6,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.buttons import LessonStudyTap
 from bot.scheduling.notices import Notices as ProgrammeNotices
 from bot.texts import Label
 from storage.db import Transaction
 from storage.lesson_study import Member
 
-# A button on a notice: its label and the fields signed into its callback data.
-NoticeButton = tuple[Label, tuple[str | int, ...]]
+# A button on a notice: its label and what a tap means (signed into its callback data).
+NoticeButton = tuple[Label, LessonStudyTap]
 
 
 class Notices:
     def __init__(self, notices: ProgrammeNotices) -> None:
         self.notices = notices
-
-    def keyboard(self, lang: str, buttons: Sequence[NoticeButton]) -> dict[str, Any] | None:
-        """Inline keyboard markup, one button a row, callback data signed."""
-        return self.notices.keyboard(lang, [[button] for button in buttons])
 
     async def send(
         self,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from bot.buttons import LessonStudyTap
 from bot.flows.model import StepContext
 from bot.lesson_study.cycle import CycleStages, may_run
 from bot.lesson_study.views import (
@@ -26,8 +27,11 @@ from bot.lesson_study.views import (
     comparison,
     snapshot,
 )
+from bot.people.permissions import allowed
 from storage.db import Transaction
 from storage.lesson_study import Cycle, LessonStudyRepo, Stage
+from storage.people import Role
+from storage.programme import ProgrammeRepo
 
 TaskRefusal = Literal["gone", "not_member", "stale", "not_for_you"]
 Decision = Literal["approved", "agreed", "stale", "not_member", "gone", "own"]
@@ -40,8 +44,50 @@ class Opened:
     label: str  # the button's label key, shown as chosen
 
 
+@dataclass(frozen=True, slots=True)
+class NeedThree:
+    """A cycle needs the person and two colleagues in the trio who have joined."""
+
+    trio: str
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """What approving the closing account did."""
+
+    decision: Decision
+
+
+Overview = list[Snapshot] | Opened | NeedThree | Literal["not_allowed"]
+
+
 class LessonStudy(CycleStages):
     # --- what people see and may open ---------------------------------------------------
+    async def overview(self, person_id: int, roles: frozenset[Role]) -> Overview:
+        """/lessonstudy: the running cycles they may see, else the flow that starts one in
+        their (first) trio, if it has two colleagues to work with."""
+        memberships = await ProgrammeRepo(self.db).memberships(person_id)
+        trios = [
+            m.trio
+            for m in memberships
+            if allowed(roles, "lesson_study.run", trio_id=m.trio.id, memberships=memberships)
+        ]
+        if not trios:
+            return "not_allowed"
+        cycles = await self.visible(person_id)
+        if cycles:
+            return cycles
+        start = await self.start_context(person_id, trios[0].id)
+        if start is None:
+            return NeedThree(trios[0].name)
+        return Opened("ls_start", start, "ls_start")
+
+    async def tap(self, person_id: int, tap: LessonStudyTap) -> Opened | TaskRefusal | Approval:
+        """A lesson-study button: approve the account ("y"), or open the task it names."""
+        if tap.task == "y":
+            return Approval(await self.approve(person_id, tap.cycle_id, tap.ref))
+        return await self.open_task(person_id, tap.cycle_id, tap.task, tap.ref)
+
     async def visible(self, person_id: int) -> list[Snapshot]:
         """Running cycles of trios this person may run lesson study in, theirs first."""
         trio_ids = [
@@ -91,7 +137,7 @@ class LessonStudy(CycleStages):
         snap = await snapshot(self.db, cycle)
         if snap.member(person_id) is None:
             return "not_member"
-        offered = {fields[2]: fields[3] for _, fields in actions_for(snap, person_id)}
+        offered = {tap.task: tap.ref for _, tap in actions_for(snap, person_id)}
         if task not in offered:
             # Someone else's task (an observer's, say) or one already done.
             same_stage = task in STAGE_TASKS and STAGE_TASKS[task][0] == cycle.stage

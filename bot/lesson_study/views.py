@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from bot.buttons import LessonStudyTap
 from bot.lesson_study.notices import NoticeButton
 from bot.texts import Label
 from storage.lesson_study import (
@@ -23,7 +24,7 @@ from storage.lesson_study import (
     Reader,
 )
 
-# Button tasks: the second field of a lesson-study button ("l", cycle, task, ref).
+# Button tasks: the `task` of a lesson-study button (bot/buttons.py LessonStudyTap).
 STAGE_TASKS = {
     "v": ("student_voice", "ls_voice", "ls_do_voice"),
     "p": ("plan", "ls_plan", "ls_do_plan"),
@@ -102,7 +103,7 @@ def actions_for(snap: Snapshot, person_id: int) -> list[NoticeButton]:
 
     def button(task: str, ref: int) -> NoticeButton:
         label = STAGE_TASKS[task][2] if task in STAGE_TASKS else AGREEMENT_TASKS[task]
-        return Label(label, {"round": cycle.round}), ("l", cycle.id, task, ref)
+        return Label(label, {"round": cycle.round}), LessonStudyTap(cycle.id, task, ref)
 
     if cycle.stage == "observe":
         if snap.role(person_id) != "observer":

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from bot.buttons import MeetingTap, Tap
 from bot.clock import Clock
 from bot.meetings.calendar_invite import meeting_ics
 from bot.people.permissions import Action, allowed
@@ -141,18 +142,18 @@ class Meetings:
                     {"trio": meeting.trio_name},
                     person_id=member.person_id,
                     dedupe=f"out:meeting:{meeting_id}:reflect:{member.person_id}",
-                    buttons=[[(Label("answer_now"), ("m", meeting_id, "rf"))]],
+                    buttons=[[(Label("answer_now"), MeetingTap(meeting_id, "rf"))]],
                 )
         recorder = next((m for m in members if m.person_id == recorder_id), None)
         if recorder is None:
             return
-        rows: list[list[tuple[Label, tuple[str | int, ...]]]] = [
-            [(Label("write_summary_myself"), ("m", meeting_id, "sm"))]
+        rows: list[list[tuple[Label, Tap]]] = [
+            [(Label("write_summary_myself"), MeetingTap(meeting_id, "sm"))]
         ]
         for member in members:
             if member.person_id in wanted and member.person_id != recorder_id:
                 label = Label("ask_to_write", {"name": member.name})
-                rows.append([(label, ("m", meeting_id, "rn", member.person_id))])
+                rows.append([(label, MeetingTap(meeting_id, "rn", member.person_id))])
         await self.notices.send(
             tx,
             recorder.chat_id,
@@ -175,7 +176,7 @@ class Meetings:
             {"trio": meeting.trio_name},
             person_id=runner.person_id,
             dedupe=f"out:meeting:{meeting.id}:runner:{runner.person_id}",
-            buttons=[[(Label("start_summary"), ("m", meeting.id, "sm"))]],
+            buttons=[[(Label("start_summary"), MeetingTap(meeting.id, "sm"))]],
         )
 
     # --- the schedule ----------------------------------------------------------------------
@@ -277,7 +278,7 @@ class Meetings:
                     {"trio": meeting.trio_name, "focus": meeting.focus},
                     person_id=member.person_id,
                     dedupe=f"out:{due.dedupe_key}:{member.person_id}",
-                    buttons=[[(Label("record_attendance"), ("m", meeting.id, "at"))]],
+                    buttons=[[(Label("record_attendance"), MeetingTap(meeting.id, "at"))]],
                 )
         return Fired()
 

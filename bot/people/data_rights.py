@@ -7,20 +7,60 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bot.clock import Clock
+from bot.people.permissions import allowed
 from storage import personal_data
 from storage.db import Database, to_db_time
-from storage.people import Person
+from storage.flow_states import FlowStateRepo
+from storage.people import ConsentRecord, PeopleRepo, Person, Role
+from storage.programme import ProgrammeRepo
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """What /privacy shows beside the person's own settings."""
+
+    consent: ConsentRecord | None
+    school: str | None
+    trios: list[str]
+    flows: int
 
 
 class DataRights:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+
+    async def held(self, person: Person) -> Held:
+        """Their consent, school, trios and how many flows they began."""
+        programme = ProgrammeRepo(self.db)
+        school = await programme.school(person.school_id) if person.school_id else None
+        return Held(
+            consent=await PeopleRepo(self.db).consent(person.id),
+            school=school.name if school else None,
+            trios=[m.trio.name for m in await programme.memberships(person.id)],
+            flows=await FlowStateRepo(self.db).count_for(person.id),
+        )
+
+    async def after_privacy(
+        self, answers: Mapping[str, Any], person_id: int | None, roles: frozenset[Role]
+    ) -> bytes | None:
+        """Once the /privacy flow ends: after an erasure the WAL is flushed; a download asked
+        for is the export, for a person who may still have one."""
+        if answers.get("confirm_erase") == "erase":
+            await self.db.checkpoint()
+            return None
+        if answers.get("consent") != "download" or person_id is None:
+            return None
+        if not allowed(roles, "privacy"):
+            return None
+        return await self.export(person_id)
 
     async def export(self, person_id: int) -> bytes:
         """Everything held about the person, as a JSON document (UTF-8, indented)."""

@@ -8,7 +8,7 @@ from typing import Any
 from bot.clock import Clock
 from storage.db import Database
 from storage.invites import Invite, InviteProblem, InviteRepo
-from storage.people import PeopleRepo
+from storage.people import PeopleRepo, Person, PersonStatus, Role
 from storage.programme import ProgrammeRepo
 
 
@@ -29,6 +29,38 @@ class Joining:
         self.clock = clock
         self.invites = InviteRepo(db)
         self.programme = ProgrammeRepo(db)
+
+    async def person(self, telegram_id: int) -> tuple[Person, frozenset[Role]] | None:
+        """Who writes from this Telegram account: None for a stranger or someone erased
+        (nothing is stored about them). Someone marked blocked wrote to us, so they unblocked
+        the bot: they are active again (or joining, if they had not finished)."""
+        people = PeopleRepo(self.db)
+        found = await people.with_roles(telegram_id)
+        if found is None or found[0].status == "erased":
+            return None
+        person, roles = found
+        if person.status == "blocked":
+            status: PersonStatus = "active" if person.onboarded else "joining"
+            async with self.db.transaction() as tx:
+                await PeopleRepo.set_status(tx, person.id, status)
+            person = await people.get(person.id) or person
+        return person, roles
+
+    async def onboarding_context(
+        self, person: Person, roles: frozenset[Role], telegram_name: str, language: str
+    ) -> dict[str, Any]:
+        """What the onboarding flow shows someone who is joining and starts again: their
+        role (the one beyond teacher, if any), school and trio."""
+        memberships = await self.programme.memberships(person.id)
+        school = await self.programme.school(person.school_id) if person.school_id else None
+        shown = sorted(roles - {"teacher"}) or ["teacher"]
+        return {
+            "role": shown[0],
+            "school": school.name if school else None,
+            "trio": memberships[0].trio.name if memberships else None,
+            "telegram_name": telegram_name,
+            "language": language,
+        }
 
     async def redeem(
         self, code: str, *, telegram_id: int, telegram_name: str, language_code: str | None

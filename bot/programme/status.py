@@ -7,7 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from storage.programme import Trio
+from bot.people.permissions import allowed
+from storage.people import Role
+from storage.programme import ProgrammeRepo, Trio
 from storage.status import Counts, MemberStatus, QuietTrio, StatusRepo
 from storage.trio_activity import Responses, TrioActivityRepo, Upcoming
 
@@ -49,6 +51,19 @@ class Status:
             u for u in await self.activity.upcoming(trio.id, now, 12) if u.kind in SHOWN_KINDS
         ]
         return TrioStatus(trio, members, upcoming[:6], await self.activity.responses(trio.id))
+
+    async def shown_to(
+        self, person_id: int, roles: frozenset[Role], now: datetime, quiet_weeks: float
+    ) -> ProgrammeStatus | list[TrioStatus]:
+        """/status: the programme for a coordinator; else the trios this person may see."""
+        if allowed(roles, "status.programme"):
+            return await self.programme(now, quiet_weeks)
+        memberships = await ProgrammeRepo(self.repo.db).memberships(person_id)
+        return [
+            await self.trio(m.trio, now)
+            for m in memberships
+            if allowed(roles, "status.trio", trio_id=m.trio.id, memberships=memberships)
+        ]
 
 
 def programme_values(status: ProgrammeStatus, *, limit: int = 30) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.buttons import ButtonSigner
+from bot.buttons import ButtonSigner, ReflectionAction, ReflectionTap
 from bot.clock import Clock
 from bot.scheduling.scheduler import Fired, Kind
 from bot.scheduling.timing import (
@@ -301,9 +301,9 @@ class Reflections:
         """The outgoing message: text plus the one-tap buttons, signed."""
         text = self.texts.render(lang, template, {"question": question})
 
-        def button(key: str, action: str) -> dict[str, str]:
-            label = self.texts.label(lang, Label(key))
-            return {"text": label, "callback_data": self.signer.sign("r", reflection_id, action)}
+        def button(key: str, action: ReflectionAction) -> dict[str, str]:
+            data = self.signer.encode(ReflectionTap(reflection_id, action))
+            return {"text": self.texts.label(lang, Label(key)), "callback_data": data}
 
         rows = [
             [button("answer_now", "a")],

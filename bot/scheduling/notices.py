@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.buttons import ButtonSigner
+from bot.buttons import ButtonSigner, Tap
 from bot.clock import Clock
 from bot.scheduling.timing import Calendar, deferred, preferences
 from bot.texts import Label, Texts, split_message
@@ -24,8 +24,8 @@ from storage.people import PeopleRepo
 
 CalendarSource = Callable[[Transaction], Awaitable[Calendar]]
 
-# Rows of (label, signed callback fields) — signed here, so callers never build data by hand.
-ButtonRows = Sequence[Sequence[tuple[Label, tuple[str | int, ...]]]]
+# Rows of (label, declared button) — signed here, so callers never build data by hand.
+ButtonRows = Sequence[Sequence[tuple[Label, Tap]]]
 
 
 def moment(utc: datetime, zone: str) -> dict[str, Any]:
@@ -82,11 +82,12 @@ class Notices:
     def keyboard(self, lang: str, rows: ButtonRows) -> dict[str, Any] | None:
         if not rows:
             return None
+        encode = self.signer.encode
         return {
             "inline_keyboard": [
                 [
-                    {"text": self.texts.label(lang, label), "callback_data": self.signer.sign(*f)}
-                    for label, f in row
+                    {"text": self.texts.label(lang, label), "callback_data": encode(tap)}
+                    for label, tap in row
                 ]
                 for row in rows
             ]

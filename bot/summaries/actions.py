@@ -6,6 +6,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from bot.buttons import ActionTap
 from bot.clock import Clock
 from bot.meetings.service import may
 from bot.scheduling.notices import Notices
@@ -78,10 +79,10 @@ class ActionFollowUp:
         ]
         buttons = [
             [
-                (Label("action_done"), ("a", action.id, "d")),
-                (Label("action_in_progress"), ("a", action.id, "p")),
+                (Label("action_done"), ActionTap(action.id, "d")),
+                (Label("action_in_progress"), ActionTap(action.id, "p")),
             ],
-            [(Label("action_dropped"), ("a", action.id, "x"))],
+            [(Label("action_dropped"), ActionTap(action.id, "x"))],
         ]
         for owner in owners:
             await self.notices.send(

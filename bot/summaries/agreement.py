@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from bot.buttons import SummaryTap
 from bot.clock import Clock
 from bot.meetings.service import action_view, may
 from bot.scheduling.notices import Notices
@@ -150,8 +151,8 @@ class Agreement:
                 if member.person_id == author_id
                 else [
                     [
-                        (Label("approve"), ("s", summary_id, rev, "a")),
-                        (Label("suggest_change"), ("s", summary_id, rev, "s")),
+                        (Label("approve"), SummaryTap(summary_id, rev, "a")),
+                        (Label("suggest_change"), SummaryTap(summary_id, rev, "s")),
                     ]
                 ]
             )
@@ -244,7 +245,7 @@ class Agreement:
                 person_id=author.person_id,
                 kind="summary",
                 dedupe=f"out:summary:{summary_id}:r{revision}:suggest:{person_id}",
-                buttons=[[(Label("edit_summary"), ("s", summary_id, revision, "e"))]],
+                buttons=[[(Label("edit_summary"), SummaryTap(summary_id, revision, "e"))]],
             )
         return True
 
@@ -329,6 +330,6 @@ class Agreement:
                 person_id=lead.person_id,
                 kind="summary",
                 dedupe=f"out:{due.dedupe_key}:{lead.person_id}",
-                buttons=[[(Label("confirm_agreed"), ("s", summary.id, 0, "c"))]],
+                buttons=[[(Label("confirm_agreed"), SummaryTap(summary.id, 0, "c"))]],
             )
         return Fired()

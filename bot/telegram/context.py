@@ -31,26 +31,37 @@ from bot.flows.summary import summary_flows
 from bot.lesson_study.notices import Notices as LessonNotices
 from bot.lesson_study.service import LessonStudy
 from bot.meetings.service import Meetings
+from bot.meetings.taps import MeetingTaps
+from bot.people.data_rights import DataRights
+from bot.people.inviting import Inviting
 from bot.people.joining import Joining
+from bot.programme.status import Status
 from bot.reflections.service import ReflectionActions, Reflections, load_definitions
 from bot.scheduling.notices import Notices
 from bot.scheduling.scheduler import Scheduler
 from bot.scheduling.supervision import pause
 from bot.summaries.actions import ActionFollowUp
 from bot.summaries.agreement import Agreement
+from bot.summaries.taps import SummaryTaps
 from bot.telegram.flood import FloodGuard
 from bot.telegram.sender import OutboxSender, SendLimits
 from bot.texts import Texts
-from storage.db import Database, StorageUnavailable
+from storage.db import Database
+from storage.db import StorageUnavailable as StorageUnavailable
 from storage.flow_states import FlowStateRepo
 from storage.invites import InviteRepo
 from storage.lease import LEASE_RENEW, LEASE_TTL, Lease, LeaseLost
 from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
+from storage.people import Person as Person
+from storage.people import Role as Role
 from storage.programme import ProgrammeRepo
 from storage.schedule import ScheduleRepo
+from storage.status import StatusRepo
 
 log = logging.getLogger(__name__)
+# StorageUnavailable, Person and Role are imported "as" themselves: handlers take them from
+# here, since they import no storage module themselves.
 
 
 async def button_key(db: Database) -> bytes:
@@ -76,6 +87,10 @@ class Services:
     invites: InviteRepo
     flow_states: FlowStateRepo
     joining: Joining
+    inviting: Inviting
+    data_rights: DataRights
+    status: Status
+    buttons: ButtonSigner
     clock: Clock
     reflections: Reflections
     reflection_actions: ReflectionActions
@@ -85,7 +100,9 @@ class Services:
     outbox: OutboxRepo
     sender: OutboxSender
     meetings: Meetings
+    meeting_taps: MeetingTaps
     agreement: Agreement
+    summary_taps: SummaryTaps
     follow_up: ActionFollowUp
     digests: Digests
     digest_delivery: DigestDelivery
@@ -116,7 +133,11 @@ class Services:
         self.invites = InviteRepo(self.db)
         self.flow_states = FlowStateRepo(self.db)
         self.joining = Joining(self.db, clock)
+        self.inviting = Inviting(self.db)
+        self.data_rights = DataRights(self.db, clock)
+        self.status = Status(StatusRepo(self.db))
         signer = ButtonSigner(await button_key(self.db))
+        self.buttons = signer
         self.reflections = Reflections(
             self.db,
             self.texts,
@@ -135,6 +156,7 @@ class Services:
         )
         zone = settings.programme_tz
         self.meetings = Meetings(self.db, notices, programme_zone=zone, clock=clock)
+        self.meeting_taps = MeetingTaps(self.db, self.meetings)
         self.follow_up = ActionFollowUp(self.db, notices, programme_zone=zone, clock=clock)
         self.agreement = Agreement(
             self.db,
@@ -143,6 +165,7 @@ class Services:
             agree_within=timedelta(days=settings.summary_agree_days),
             clock=clock,
         )
+        self.summary_taps = SummaryTaps(self.db, self.agreement, self.follow_up, clock)
         self.lesson_study = LessonStudy(
             self.db,
             LessonNotices(notices),

@@ -5,9 +5,18 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CommandHandler
 
+from bot.flows.engine import Outcome
 from bot.people.permissions import Action, allowed
-from bot.telegram.context import App, Context
-from bot.telegram.handlers.common import Who, deliver, known, refuse, say
+from bot.telegram.context import App, Context, Role
+from bot.telegram.handlers.common import (
+    Who,
+    deliver,
+    identify,
+    known,
+    refuse,
+    say,
+    say_file,
+)
 
 
 async def _require(update: Update, context: Context, action: Action) -> Who | None:
@@ -50,25 +59,34 @@ async def privacy(update: Update, context: Context) -> None:
     if who is None:
         return
     svc = context.bot_data
-    consent = await svc.people.consent(who.person.id)
-    school = await svc.programme.school(who.person.school_id) if who.person.school_id else None
-    memberships = await svc.programme.memberships(who.person.id)
-    answers = await svc.db.fetchval(
-        "SELECT COUNT(*) FROM flow_state WHERE person_id = ?", (who.person.id,)
-    )
-    held = {
+    held = await svc.data_rights.held(who.person)
+    consent = held.consent
+    values = {
         **_person_values(who),
         "telegram_id": who.person.telegram_id,
         "roles": sorted(who.roles),
-        "school": school.name if school else None,
-        "trios": [m.trio.name for m in memberships],
+        "school": held.school,
+        "trios": held.trios,
         "consent_given": bool(consent and consent.given),
         "consent_version": consent.version if consent else None,
         "consent_at": consent.recorded_at.strftime("%Y-%m-%d %H:%M UTC") if consent else None,
-        "flows": int(answers or 0),
+        "flows": held.flows,
     }
-    outcome = await svc.engine.start(who.actor, "privacy", held)
+    outcome = await svc.engine.start(who.actor, "privacy", values)
     await deliver(update, context, outcome, who.lang)
+
+
+async def after_privacy(update: Update, context: Context, outcome: Outcome) -> None:
+    """After /privacy: the download they asked for, as a file (an erasure is settled)."""
+    chat = update.effective_chat
+    who = await identify(update, context)
+    person_id, roles = (who.person.id, who.roles) if who else (None, frozenset[Role]())
+    svc = context.bot_data
+    content = await svc.data_rights.after_privacy(outcome.answers or {}, person_id, roles)
+    if content is None or chat is None or who is None:
+        return
+    name = f"triobot-my-data-{svc.clock().strftime('%Y-%m-%d')}.json"
+    await say_file(context, chat.id, who.lang, content, name)
 
 
 def register(app: App) -> None:

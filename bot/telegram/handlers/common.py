@@ -1,13 +1,12 @@
-"""Who is speaking, and turning the engine's replies into Bot API calls."""
+"""Who is speaking, which button they tapped, and turning replies into messages (all sent
+through bot/telegram/replier.py: one path, with its retries and the outbox behind it)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from telegram import (
@@ -16,26 +15,23 @@ from telegram import (
     ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    ReplyParameters,
     Update,
 )
-from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.constants import ChatType
+from telegram.error import BadRequest, Forbidden
 
+from bot.buttons import ChosenTap, FlowTap, Tap
 from bot.flows.engine import Actor, Button, Keyboard, Outcome, Say, Tapped, Toast
 from bot.people.permissions import Action, refusal
-from bot.telegram.context import Context
-from bot.telegram.ratelimit import retry_seconds
+from bot.telegram.context import Context, Person, Role
+from bot.telegram.replier import send_file, send_text
 from bot.texts import Label, pick_language, split_message
-from storage.db import Transaction
-from storage.outbox import OutboxRepo
-from storage.people import PeopleRepo, Person, PersonStatus, Role
 
 log = logging.getLogger(__name__)
 
 
 # What to do once a flow finishes, when it needs Telegram beyond messages (e.g. sending a
-# file): flow name → coroutine. Handler modules fill it in their register().
+# file): flow name → coroutine. Filled by the application factory (bot/app/factory.py).
 AfterFlow = Callable[[Update, Context, Outcome], Awaitable[None]]
 AFTER_FLOW: dict[str, AfterFlow] = {}
 GROUP_CHATS = (ChatType.GROUP, ChatType.SUPERGROUP)
@@ -49,35 +45,19 @@ class Who:
     actor: Actor
 
 
-# Buttons outside flows, by the first field of their verified data (e.g. "m" for a meeting):
-# handler modules fill it in their register(); the fields are verified, never trusted.
-ButtonHandler = Callable[[Update, Context, Who, list[str]], Awaitable[None]]
-BUTTONS: dict[str, ButtonHandler] = {}
-
-
 async def identify(update: Update, context: Context) -> Who | None:
     """The person behind this update, or None for a stranger (nothing is stored about them)."""
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return None
     svc = context.bot_data
-    found = await svc.people.with_roles(user.id)
-    if found is None or found[0].status == "erased":
+    found = await svc.joining.person(user.id)
+    if found is None:
         return None
     person, roles = found
-    if person.status == "blocked":
-        # They wrote to us, so they unblocked the bot.
-        async with svc.db.transaction() as tx:
-            await _reactivate(tx, person)
-        person = await svc.people.get(person.id) or person
     lang = pick_language(person.language, user.language_code)
     tz = ZoneInfo(person.time_zone or svc.settings.programme_tz)
     return Who(person, roles, lang, Actor(person.id, chat.id, tz))
-
-
-async def _reactivate(tx: Transaction, person: Person) -> None:
-    status: PersonStatus = "active" if person.onboarded else "joining"
-    await PeopleRepo.set_status(tx, person.id, status)
 
 
 async def known(update: Update, context: Context) -> Who | None:
@@ -124,6 +104,41 @@ def markup(context: Context, lang: str, keyboard: Keyboard | None) -> InlineKeyb
     )
 
 
+TapRows = Sequence[Sequence[tuple[Label, Tap]]]
+
+
+def signed(context: Context, rows: TapRows) -> Keyboard:
+    """Rows of declared buttons (bot/buttons.py) as a keyboard, their data signed."""
+    encode = context.bot_data.buttons.encode
+    return tuple(tuple(Button(label, encode(tap)) for label, tap in row) for row in rows)
+
+
+def buttons(context: Context, lang: str, rows: TapRows) -> InlineKeyboardMarkup | None:
+    """The same, as an inline keyboard in `lang`."""
+    return markup(context, lang, signed(context, rows))
+
+
+T = TypeVar("T", bound=Tap)
+
+
+async def tapped(update: Update, context: Context, family: type[T]) -> tuple[Who, T] | None:
+    """Who tapped, and the button of `family` they tapped; None once the tap was answered
+    (a stranger's, or data not signed by us)."""
+    query = update.callback_query
+    who = await identify(update, context)
+    if who is None:
+        outcome = Outcome([Toast(Label("button_not_yours"), alert=True)])
+        await deliver(update, context, outcome, stranger_language(update))
+        return None
+    tap = context.bot_data.buttons.decode(query.data or "") if query is not None else None
+    if not isinstance(tap, family):
+        await deliver(
+            update, context, Outcome([Toast(Label("button_forged"), alert=True)]), who.lang
+        )
+        return None
+    return who, tap
+
+
 async def say(
     context: Context,
     chat_id: int,
@@ -134,69 +149,33 @@ async def say(
 ) -> None:
     """Render a template and send it, split to fit, the keyboard on the last part."""
     text = context.bot_data.texts.render(lang, template, values)
-    parts = split_message(text)
-    for index, part in enumerate(parts):
-        last = index == len(parts) - 1
-        for attempt, pause in enumerate(REPLY_RETRY_PAUSES):
-            try:
-                await context.bot.send_message(
-                    chat_id,
-                    part,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=keyboard if last else None,
-                    disable_web_page_preview=True,
-                )
-                break
-            except RetryAfter as exc:
-                # Still over Telegram's limits after the rate limiter's own waits (a busy
-                # moment: replies and the outbox share Telegram's budget). Telegram took
-                # none of it, so the rest of the reply goes through the outbox, which paces
-                # itself and keeps it until it is sent.
-                await _send_later(context, chat_id, parts[index:], keyboard, exc)
-                return
-            except (TimedOut, BadRequest):
-                # A timeout may well have arrived (a second copy would be worse than none);
-                # a request Telegram refused would be refused again.
-                raise
-            except NetworkError:
-                # Telegram answered 5xx or the connection broke: the answer is stored
-                # already; try the reply again shortly rather than leave them in silence.
-                if attempt == len(REPLY_RETRY_PAUSES) - 1:
-                    raise
-                await asyncio.sleep(pause)
+    await send_text(context, chat_id, split_message(text), keyboard)
 
 
-async def _send_later(
+async def say_parts(context: Context, chat_id: int, parts: Sequence[str]) -> None:
+    """Text already rendered and split to fit (a digest), sent as `say` sends."""
+    await send_text(context, chat_id, parts)
+
+
+async def say_file(
     context: Context,
     chat_id: int,
-    parts: list[str],
-    keyboard: InlineKeyboardMarkup | None,
-    refused: RetryAfter,
+    lang: str,
+    content: bytes,
+    filename: str,
+    caption: str | None = None,
+    values: dict[str, object] | None = None,
 ) -> None:
-    svc = context.bot_data
-    now = svc.clock()
-    not_before = now + timedelta(seconds=retry_seconds(refused))
-    batch = uuid.uuid4().hex  # each reply is its own: nothing to deduplicate against
-    async with svc.db.transaction() as tx:
-        for index, part in enumerate(parts):
-            payload: dict[str, object] = {"text": part}
-            if keyboard is not None and index == len(parts) - 1:
-                payload["reply_markup"] = keyboard.to_dict()
-            await OutboxRepo.enqueue(
-                tx,
-                chat_id,
-                "reply",
-                payload,
-                now=now,
-                not_before=not_before,
-                dedupe_key=f"reply:{batch}:{index}",
-            )
-    log.warning("a reply to chat %s still limited: %d part(s) queued", chat_id, len(parts))
-    svc.sender.wake()
+    """A file, with its caption rendered from template `caption`, sent as `say` sends."""
+    text = context.bot_data.texts.render(lang, caption, values) if caption else None
+    await send_file(context, chat_id, content, filename, text)
 
 
-# Pauses before a failed reply's second and third tries (the last entry is never slept).
-REPLY_RETRY_PAUSES = (0.5, 1.5, 0.0)
+def wake(context: Context) -> None:
+    """Messages were queued: let the outbox sender look now (it may not exist in tests)."""
+    sender = getattr(context.bot_data, "sender", None)
+    if sender is not None:
+        sender.wake()
 
 
 async def deliver(update: Update, context: Context, outcome: Outcome, lang: str) -> None:
@@ -231,8 +210,12 @@ async def _ask_in_group(
     their client opens a reply; a question with buttons keeps its inline keyboard. Back and
     skip are the /back and /skip commands, since a ForceReply carries no buttons."""
     keyboard = reply.keyboard or ()
-    signer = context.bot_data.engine.signer
-    nav = {(signer.verify(b.data) or ["?"])[-1] for b in (keyboard[-1] if keyboard else ())}
+    signer = context.bot_data.buttons
+    nav = {
+        tap.action
+        for b in (keyboard[-1] if keyboard else ())
+        if isinstance(tap := signer.decode(b.data), FlowTap)
+    }
     has_options = len(keyboard) > 1
     user = update.effective_user
     values = {
@@ -246,8 +229,6 @@ async def _ask_in_group(
     text = texts.render(lang, reply.template, dict(reply.context))
     hint = texts.render(lang, "groups/answer_hint", values)
     parts = split_message(f"{text}\n\n{hint}")
-    for part in parts[:-1]:
-        await context.bot.send_message(chat_id, part, parse_mode=ParseMode.HTML)
     placeholder = texts.label(lang, Label("reply_here"))
     reply_markup: InlineKeyboardMarkup | ForceReply | None = (
         markup(context, lang, keyboard)
@@ -255,25 +236,15 @@ async def _ask_in_group(
         else ForceReply(selective=True, input_field_placeholder=placeholder)
     )
     message = update.message
-    await context.bot.send_message(
-        chat_id,
-        parts[-1],
-        parse_mode=ParseMode.HTML,
-        reply_markup=reply_markup,
-        disable_web_page_preview=True,
-        reply_parameters=(
-            ReplyParameters(message.message_id, allow_sending_without_reply=True)
-            if message is not None
-            else None
-        ),
-    )
+    reply_to = message.message_id if message is not None else None
+    await send_text(context, chat_id, parts, reply_markup, reply_to=reply_to)
 
 
 async def _retap(context: Context, query: CallbackQuery, lang: str, reply: Tapped) -> None:
     """Replace the tapped keyboard: by the choice made (shown as a ✓ button), or by nothing."""
     keyboard: Keyboard | None = reply.keyboard
     if keyboard is None and reply.chosen is not None:
-        data = context.bot_data.engine.signer.sign("n")
+        data = context.bot_data.buttons.encode(ChosenTap())
         keyboard = ((Button(Label("chosen", {"label": reply.chosen}), data),),)
     try:
         await query.edit_message_reply_markup(markup(context, lang, keyboard))

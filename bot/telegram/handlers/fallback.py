@@ -9,9 +9,8 @@ from telegram.constants import ChatType
 from telegram.error import Forbidden
 from telegram.ext import MessageHandler, filters
 
-from bot.telegram.context import App, Context
+from bot.telegram.context import App, Context, StorageUnavailable
 from bot.telegram.handlers.common import identify, say, stranger_language
-from storage.db import StorageUnavailable
 
 log = logging.getLogger(__name__)
 

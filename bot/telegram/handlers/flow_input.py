@@ -8,18 +8,18 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.buttons import ChosenTap
 from bot.flows.answers import Input, OtherIn, TextIn, VoiceIn
 from bot.flows.engine import Outcome, Say, Toast
 from bot.telegram.context import App, Context
-from bot.telegram.handlers import reflect
 from bot.telegram.handlers.common import (
-    BUTTONS,
     GROUP_CHATS,
     Who,
     deliver,
     identify,
     say,
     stranger_language,
+    tapped,
 )
 from bot.texts import Label
 
@@ -126,8 +126,16 @@ async def edited(update: Update, context: Context) -> None:
     await say(context, chat.id, lang, "errors/edited")
 
 
+async def chosen(update: Update, context: Context) -> None:
+    """The ✓ left where a choice was made: nothing changes, they are told it is made."""
+    found = await tapped(update, context, ChosenTap)
+    if found is not None:
+        await deliver(update, context, Outcome([Toast(Label("button_already"))]), found[0].lang)
+
+
 async def button(update: Update, context: Context) -> None:
-    """A button press: verified by the engine against the signed data and the stored step."""
+    """A flow's button (or data no other route took): the engine checks the signature and
+    the stored step before anything changes."""
     query = update.callback_query
     if query is None:
         return
@@ -136,19 +144,7 @@ async def button(update: Update, context: Context) -> None:
         outcome = Outcome([Toast(Label("button_not_yours"), alert=True)])
         await deliver(update, context, outcome, stranger_language(update))
         return
-    data = query.data or ""
-    svc = context.bot_data
-    fields = svc.engine.signer.verify(data)
-    if fields is not None and fields[0] == "r":
-        await reflect.on_button(update, context, who, fields)
-        return
-    if fields is not None and fields[0] in BUTTONS:
-        await BUTTONS[fields[0]](update, context, who, fields)
-        return
-    if fields == ["n"]:
-        outcome = Outcome([Toast(Label("button_already"))])
-    else:
-        outcome = await svc.engine.tap(who.actor, data)
+    outcome = await context.bot_data.engine.tap(who.actor, query.data or "")
     if outcome.refresh_person:
         who = await identify(update, context) or who
     await deliver(update, context, outcome, who.lang)
@@ -190,6 +186,7 @@ def register_first(app: App) -> None:
 def register(app: App) -> None:
     app.add_handler(CommandHandler("cancel", cancel))
     app.add_handler(CommandHandler(["back", "skip"], navigate))
+    # Buttons of the other families are routed before this, in bot/app/factory.py.
     app.add_handler(CallbackQueryHandler(button))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, text))
     app.add_handler(MessageHandler(filters.VOICE, voice))

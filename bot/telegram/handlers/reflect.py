@@ -5,10 +5,11 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CommandHandler
 
+from bot.buttons import ReflectionTap
 from bot.flows.engine import Outcome, Tapped, Toast
 from bot.programme.status import local_moment
 from bot.telegram.context import App, Context
-from bot.telegram.handlers.common import Who, deliver, joined
+from bot.telegram.handlers.common import deliver, joined, tapped
 from bot.texts import Label
 
 
@@ -28,18 +29,16 @@ async def reflect(update: Update, context: Context) -> None:
     await deliver(update, context, outcome, who.lang)
 
 
-async def on_button(update: Update, context: Context, who: Who, fields: list[str]) -> None:
-    """A tap on a delivered prompt; fields are the verified callback data ("r", id, action)."""
-    svc = context.bot_data
-    try:
-        reflection_id, action = int(fields[1]), fields[2]
-    except (IndexError, ValueError):
-        forged = Outcome([Toast(Label("button_forged"), alert=True)])
-        await deliver(update, context, forged, who.lang)
+async def on_button(update: Update, context: Context) -> None:
+    """A tap on a delivered prompt: answer it now, snooze it, or skip it."""
+    found = await tapped(update, context, ReflectionTap)
+    if found is None:
         return
-    tap = await svc.reflection_actions.tap(who.person.id, reflection_id, action)
+    who, button = found
+    svc = context.bot_data
+    tap = await svc.reflection_actions.tap(who.person.id, button.reflection_id, button.action)
     if tap.result == "answer":
-        flow_context = {"reflection_id": reflection_id, "question": tap.question}
+        flow_context = {"reflection_id": button.reflection_id, "question": tap.question}
         outcome = await svc.engine.start(who.actor, "reflection", flow_context)
         outcome.replies.insert(0, Tapped(keyboard=None, chosen=Label("answer_now")))
     elif tap.result == "snoozed" and tap.until is not None:
@@ -57,4 +56,5 @@ async def on_button(update: Update, context: Context, who: Who, fields: list[str
 
 
 def register(app: App) -> None:
+    # The buttons on these messages are routed in bot/app/factory.py.
     app.add_handler(CommandHandler("reflect", reflect))

@@ -53,16 +53,9 @@ async def start(update: Update, context: Context) -> None:
         if again is not None:  # /start twice while joining: where they were, not a dilemma
             await deliver(update, context, again, who.lang)
             return
-        memberships = await svc.programme.memberships(who.person.id)
-        school = await svc.programme.school(who.person.school_id) if who.person.school_id else None
-        roles = sorted(who.roles - {"teacher"}) or ["teacher"]
-        flow_context = {
-            "role": roles[0],
-            "school": school.name if school else None,
-            "trio": memberships[0].trio.name if memberships else None,
-            "telegram_name": user.first_name,
-            "language": who.lang,
-        }
+        flow_context = await svc.joining.onboarding_context(
+            who.person, who.roles, user.first_name, who.lang
+        )
         outcome = await svc.engine.start(who.actor, "onboarding", flow_context)
         await deliver(update, context, outcome, who.lang)
         return

@@ -1,0 +1,138 @@
+"""What /summary and a tap on a draft summary or an action may do, decided without Telegram.
+
+Which meeting a person may write up, where its summary stands (approvals counted against
+the trio as it stands now), and which flow a draft's button opens: the handler renders the
+outcome; the decisions themselves are `Agreement`'s and `ActionFollowUp`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from bot.buttons import ActionTap, SummaryTap
+from bot.meetings.service import may
+from bot.meetings.taps import OpenFlow, summary_context
+from bot.people.permissions import allowed
+from bot.summaries.actions import MARKS, ActionFollowUp
+from bot.summaries.agreement import Agreement, Decision
+from storage.db import Database
+from storage.meetings import Meeting, MeetingRepo
+from storage.people import Role
+from storage.programme import ProgrammeRepo
+from storage.summaries import ActionStatus, SummaryRepo
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryStatus:
+    """/summary once a summary exists: who has approved the current revision."""
+
+    trio: str
+    status: str
+    approved: int
+    total: int
+    waiting: list[str]
+    past_deadline: bool
+    confirm: SummaryTap | None  # the lead may confirm it as agreed (the deadline passed)
+
+
+SummaryView = OpenFlow | SummaryStatus | Literal["no_meeting", "not_allowed"]
+TapOutcome = OpenFlow | Decision
+
+
+@dataclass(frozen=True, slots=True)
+class Marked:
+    status: ActionStatus
+
+
+class SummaryTaps:
+    def __init__(
+        self,
+        db: Database,
+        agreement: Agreement,
+        follow_up: ActionFollowUp,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.db = db
+        self.agreement = agreement
+        self.follow_up = follow_up
+        self.clock = clock
+        self.programme = ProgrammeRepo(db)
+
+    async def _meeting_to_summarise(self, person_id: int, roles: frozenset[Role]) -> Meeting | None:
+        """The latest held meeting this person may write up: as its trio's lead, or as named."""
+        memberships = await self.programme.memberships(person_id)
+        for membership in memberships:
+            found = await MeetingRepo.latest_held(self.db, membership.trio.id)
+            if found is None:
+                continue
+            lead = allowed(roles, "summary.run", trio_id=found.trio_id, memberships=memberships)
+            if lead or found.summary_runner_id == person_id:
+                return found
+        return None
+
+    async def view(self, person_id: int, roles: frozenset[Role]) -> SummaryView:
+        """/summary: write up the latest meeting, or see where its summary stands."""
+        found = await self._meeting_to_summarise(person_id, roles)
+        if found is None:
+            memberships = await self.programme.memberships(person_id)
+            if not allowed(roles, "summary.run", memberships=memberships):
+                return "not_allowed"
+            return "no_meeting"
+        existing = await SummaryRepo.for_meeting(self.db, found.id)
+        if existing is None:
+            return OpenFlow("summary", await summary_context(self.db, found))
+        members = await MeetingRepo.members(self.db, found.trio_id)
+        approved = await SummaryRepo.approvals(self.db, existing.id, existing.revision)
+        past_deadline = self.clock() >= existing.agree_by
+        lead = await may(self.db, person_id, "summary.run", found.trio_id)
+        confirm = existing.status == "draft" and lead and past_deadline
+        return SummaryStatus(
+            trio=found.trio_name,
+            status=existing.status,
+            approved=len(approved & {m.person_id for m in members}),
+            total=len(members),
+            waiting=[m.name for m in members if m.person_id not in approved],
+            past_deadline=past_deadline,
+            confirm=SummaryTap(existing.id, 0, "c") if confirm else None,
+        )
+
+    async def tap(self, person_id: int, tap: SummaryTap) -> TapOutcome:
+        """Approve, confirm, or open the flow to suggest a change or (the author) edit it."""
+        summary_id, revision = tap.summary_id, tap.revision
+        if tap.action == "a":
+            return await self.agreement.approve(person_id, summary_id, revision)
+        if tap.action == "c":
+            return await self.agreement.confirm(person_id, summary_id)
+        if tap.action == "s":
+            result = await self.agreement.check_suggest(person_id, summary_id, revision)
+            if result != "approved":
+                return result
+            return OpenFlow("summary_suggest", {"summary_id": summary_id, "revision": revision})
+        found = await SummaryRepo.get(self.db, summary_id)
+        if found is None or not await self.agreement.may_edit(self.db, person_id, found):
+            return "not_yours"
+        if found.status != "draft":
+            return "stale"
+        sections = await self._sections(summary_id)
+        return OpenFlow("summary_edit", {"summary_id": summary_id, "sections": sections})
+
+    async def _sections(self, summary_id: int) -> list[list[object]]:
+        """What the author can change, as options: [key, label, params]."""
+        sections: list[list[object]] = [["focus", "section_focus", {}]]
+        for n, item in enumerate(await SummaryRepo.items(self.db, summary_id), start=1):
+            sections.append([f"item:{item.id}", "section_item", {"kind": item.kind, "number": n}])
+        for n, action in enumerate(await SummaryRepo.actions(self.db, summary_id), start=1):
+            sections.append([f"action:{action.id}", "section_action", {"number": n}])
+        for kind in ("evidence", "question", "other"):
+            sections.append([kind, "section_add", {"kind": kind}])
+        return sections
+
+    async def mark(self, person_id: int, tap: ActionTap) -> Marked | Literal["not_yours", "gone"]:
+        """Done / in progress / dropped, from the owner (or the trio's lead)."""
+        result = await self.follow_up.mark(person_id, tap.action_id, tap.mark)
+        if result == "marked":
+            return Marked(MARKS[tap.mark])
+        return result
