@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import Database, Transaction, from_db_time, to_db_time
-from storage.digest_sources import CONTRIBUTION_COLUMNS, Reader
+from storage.db import Database, Reader, Transaction, from_db_time, to_db_time
+from storage.digest_sources import CONTRIBUTION_COLUMNS
 
 _COLUMNS = ", ".join(CONTRIBUTION_COLUMNS)
 

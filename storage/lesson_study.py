@@ -6,9 +6,9 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from storage.db import Params, Transaction, from_db_time, to_db_time
+from storage.db import Reader, Transaction, from_db_time, to_db_time
 
 Stage = Literal[
     "student_voice", "plan", "lesson", "observe", "discuss", "account", "agreement", "agreed"
@@ -16,13 +16,6 @@ Stage = Literal[
 NoteKind = Literal["student_voice", "prediction", "observation", "interview", "late"]
 Task = Literal["observe", "interview"]
 ROUNDS = 3
-
-
-class Reader(Protocol):
-    """A Database outside a transaction, or a Transaction inside one."""
-
-    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None: ...
-    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]: ...
 
 
 def _json(value: Any) -> str:

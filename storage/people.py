@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from storage.db import Database, Transaction, from_db_time, to_db_time, utcnow
+from storage.db import Database, Reader, Transaction, from_db_time, to_db_time, utcnow
 
 Role = Literal["teacher", "trio_lead", "researcher", "coordinator"]
 ROLES: tuple[Role, ...] = ("teacher", "trio_lead", "researcher", "coordinator")
@@ -77,6 +78,15 @@ class ConsentRecord:
     recorded_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Grants:
+    """What the permission table looks at for one person: their roles, and their trios as
+    {trio_id: is_lead} (a lead's rights hold only in a trio they lead)."""
+
+    roles: frozenset[Role]
+    trios: Mapping[int, bool]
+
+
 class PeopleRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -107,11 +117,18 @@ class PeopleRepo:
         roles = frozenset((row["roles"] or "").split(",")) - {""}
         return Person.from_row(row), roles
 
-    async def roles(self, person_id: int) -> frozenset[Role]:
-        rows = await self.db.fetchall(
-            "SELECT role FROM person_role WHERE person_id = ?", (person_id,)
+    @staticmethod
+    async def grants(q: Reader, person_id: int) -> Grants:
+        """Read afresh, in the caller's transaction if it holds one: roles and trios may
+        have changed since the update (or the flow) began."""
+        roles = await q.fetchall("SELECT role FROM person_role WHERE person_id = ?", (person_id,))
+        trios = await q.fetchall(
+            "SELECT trio_id, is_lead FROM trio_member WHERE person_id = ?", (person_id,)
         )
-        return frozenset(row[0] for row in rows)
+        return Grants(
+            roles=frozenset(row[0] for row in roles),
+            trios={int(row[0]): bool(row[1]) for row in trios},
+        )
 
     async def consent(self, person_id: int) -> ConsentRecord | None:
         row = await self.db.fetchone(

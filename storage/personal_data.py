@@ -27,11 +27,10 @@ import hmac
 import json
 import re
 import secrets
-import sqlite3
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from storage.db import Database, Params, Transaction, to_db_time, utcnow
+from storage.db import Database, Reader, Transaction, to_db_time, utcnow
 
 REDACTED = "[erased]"
 # Names shorter than this are not searched for in other people's words: "Al" would match too much.
@@ -244,7 +243,7 @@ _JSON_COLUMNS = frozenset(
 _PERSON_KEEP = frozenset({"id", "status", "created_at", "updated_at", "erased_at"})
 
 
-async def scrubs(q: _Reader) -> tuple[Scrub, ...]:
+async def scrubs(q: Reader) -> tuple[Scrub, ...]:
     """ERASE and every rule later migrations registered: redactions first (they look at
     trio membership, which the deletions remove), then the registered deletions (their
     conditions may also look at membership), then ERASE's."""
@@ -261,7 +260,7 @@ async def scrubs(q: _Reader) -> tuple[Scrub, ...]:
     )
 
 
-async def sections(q: _Reader) -> tuple[tuple[str, str], ...]:
+async def sections(q: Reader) -> tuple[tuple[str, str], ...]:
     rows = await q.fetchall("SELECT name, query FROM export_section ORDER BY name")
     return (*EXPORT, *((r[0], r[1]) for r in rows))
 
@@ -358,11 +357,7 @@ async def erase(tx: Transaction, person_id: int) -> bool:
     return True
 
 
-class _Reader(Protocol):
-    async def fetchall(self, sql: str, params: Params = ...) -> list[sqlite3.Row]: ...
-
-
-async def _schema(q: _Reader) -> dict[str, frozenset[str]]:
+async def _schema(q: Reader) -> dict[str, frozenset[str]]:
     """Every table's columns, from sqlite_master and table_info."""
     rows = await q.fetchall(
         "SELECT m.name, c.name FROM sqlite_master m JOIN pragma_table_info(m.name) c"

@@ -6,7 +6,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Literal
 
-from storage.db import Database, Transaction, to_db_time, utcnow
+from storage.db import Database, Reader, Transaction, to_db_time, utcnow
 
 TrioKind = Literal["schools", "teachers"]
 
@@ -91,6 +91,12 @@ class ProgrammeRepo:
             (trio_id,),
         )
         return [School.from_row(row) for row in rows]
+
+    @staticmethod
+    async def school_id(q: Reader, ref: str) -> int | None:
+        """The school with this roster reference, if there is one."""
+        row = await q.fetchone("SELECT id FROM school WHERE ref = ?", (ref,))
+        return None if row is None else int(row[0])
 
     @staticmethod
     async def upsert_local_authority(tx: Transaction, name: str) -> int:

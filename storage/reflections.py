@@ -14,8 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from storage.db import Database, Transaction, to_db_time
-from storage.meetings import Reader
+from storage.db import Database, Reader, Transaction, to_db_time
 
 
 def deliver_key(prompt: str, period: str, person_id: int) -> str:

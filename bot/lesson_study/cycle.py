@@ -24,28 +24,14 @@ from bot.lesson_study.views import (
     local_when,
     snapshot,
 )
-from bot.people.permissions import allowed
+from bot.people.permissions import may
 from bot.scheduling.scheduler import Fired, Kind, Late
 from bot.scheduling.timing import local_instant
 from storage.db import Database, Transaction, to_db_time, utcnow
-from storage.lesson_study import ROUNDS, LessonStudyRepo, Reader, Stage
+from storage.lesson_study import ROUNDS, LessonStudyRepo, Stage
 from storage.schedule import Due, ScheduleRepo
 
 log = logging.getLogger(__name__)
-
-
-async def may_run(q: Reader, person_id: int, trio_id: int) -> bool:
-    """The permission table's answer for `lesson_study.run` in this trio, read afresh."""
-    roles = [r["role"] for r in await q.fetchall(
-        "SELECT role FROM person_role WHERE person_id = ?", (person_id,)
-    )]  # fmt: skip
-    leads = {
-        int(r["trio_id"]): bool(r["is_lead"])
-        for r in await q.fetchall(
-            "SELECT trio_id, is_lead FROM trio_member WHERE person_id = ?", (person_id,)
-        )
-    }
-    return allowed(roles, "lesson_study.run", trio_id=trio_id, memberships=leads)
 
 
 class CycleStages:
@@ -83,7 +69,7 @@ class CycleStages:
         """The cycle a stage flow was opened for, if it is still at that stage and the person
         still belongs to it; otherwise what they wrote is kept as a late note."""
         cycle = await LessonStudyRepo.get(tx, int(ctx.context["cycle_id"]))
-        if cycle is None or not await may_run(tx, ctx.person_id, cycle.trio_id):
+        if cycle is None or not await may(tx, ctx.person_id, "lesson_study.run", cycle.trio_id):
             log.warning("lesson study %s: answers from %s refused", ctx.context, ctx.person_id)
             return None
         snap = await snapshot(tx, cycle)
@@ -141,7 +127,7 @@ class CycleStages:
     # --- starting ---------------------------------------------------------------------------
     async def started(self, tx: Transaction, ctx: StepContext) -> None:
         trio_id, a = int(ctx.context["trio_id"]), ctx.answers
-        if not await may_run(tx, ctx.person_id, trio_id):
+        if not await may(tx, ctx.person_id, "lesson_study.run", trio_id):
             return
         if await LessonStudyRepo.active_for_trio(tx, trio_id) is not None:
             log.info("trio %s already has a running cycle; a second start was not stored", trio_id)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.flows.model import StepContext
-from bot.lesson_study.cycle import CycleStages, may_run
+from bot.lesson_study.cycle import CycleStages
 from bot.lesson_study.views import (
     AGREEMENT_TASKS,
     STAGE_TASKS,
@@ -26,6 +26,7 @@ from bot.lesson_study.views import (
     comparison,
     snapshot,
 )
+from bot.people.permissions import may
 from storage.db import Transaction
 from storage.lesson_study import Cycle, LessonStudyRepo, Stage
 
@@ -52,7 +53,9 @@ class LessonStudy(CycleStages):
         ]
         found = []
         for cycle in await LessonStudyRepo.for_trios(self.db, trio_ids):
-            if cycle.status == "active" and await may_run(self.db, person_id, cycle.trio_id):
+            if cycle.status == "active" and await may(
+                self.db, person_id, "lesson_study.run", cycle.trio_id
+            ):
                 found.append(await snapshot(self.db, cycle))
         return found
 
@@ -86,7 +89,7 @@ class LessonStudy(CycleStages):
         cycle = await LessonStudyRepo.get(self.db, cycle_id)
         if cycle is None or (task not in STAGE_TASKS and task not in AGREEMENT_TASKS):
             return "gone"
-        if not await may_run(self.db, person_id, cycle.trio_id):
+        if not await may(self.db, person_id, "lesson_study.run", cycle.trio_id):
             return "not_member"
         snap = await snapshot(self.db, cycle)
         if snap.member(person_id) is None:
@@ -179,7 +182,7 @@ class LessonStudy(CycleStages):
 
     async def suggested(self, tx: Transaction, ctx: StepContext) -> None:
         cycle = await LessonStudyRepo.get(tx, int(ctx.context["cycle_id"]))
-        if cycle is None or not await may_run(tx, ctx.person_id, cycle.trio_id):
+        if cycle is None or not await may(tx, ctx.person_id, "lesson_study.run", cycle.trio_id):
             return
         snap = await snapshot(tx, cycle)
         account, now = snap.account, self.clock()
@@ -214,7 +217,7 @@ class LessonStudy(CycleStages):
             cycle = await LessonStudyRepo.get(tx, cycle_id)
             if cycle is None:
                 return "gone"
-            if not await may_run(tx, person_id, cycle.trio_id):
+            if not await may(tx, person_id, "lesson_study.run", cycle.trio_id):
                 return "not_member"
             snap = await snapshot(tx, cycle)
             account = snap.account

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from bot.lesson_study.notices import NoticeButton
 from bot.texts import Label
+from storage.db import Reader
 from storage.lesson_study import (
     ROUNDS,
     Account,
@@ -20,7 +21,6 @@ from storage.lesson_study import (
     Member,
     Note,
     Pupil,
-    Reader,
 )
 
 # Button tasks: the second field of a lesson-study button ("l", cycle, task, ref).

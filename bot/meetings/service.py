@@ -13,12 +13,14 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from bot.meetings.calendar_invite import meeting_ics
-from bot.people.permissions import Action, allowed
+
+# Handlers still ask `may` here; the one check is bot.people.permissions.may.
+from bot.people.permissions import may as may
 from bot.scheduling.notices import Notices, moment
 from bot.scheduling.scheduler import Fired, Kind, Late
 from bot.texts import Label
 from storage.db import Database, Transaction, utcnow
-from storage.meetings import Meeting, MeetingRepo, Member, Reader
+from storage.meetings import Meeting, MeetingRepo, Member
 from storage.schedule import Due, ScheduleRepo
 from storage.summaries import SummaryRepo
 
@@ -27,13 +29,6 @@ REMINDERS = (
     ("meeting_reminder_hour", timedelta(hours=1)),
 )
 Announcement = Literal["invite", "moved", "cancelled"]
-
-
-async def may(q: Reader, person_id: int, action: Action, trio_id: int) -> bool:
-    """The permission table, read inside the caller's transaction (roles may have changed)."""
-    roles = await MeetingRepo.roles(q, person_id)
-    memberships = await MeetingRepo.memberships(q, person_id)
-    return allowed(roles, action, trio_id=trio_id, memberships=memberships)
 
 
 def action_view(action: Any) -> dict[str, Any]:

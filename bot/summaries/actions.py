@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from bot.meetings.service import may
+from bot.people.permissions import may
 from bot.scheduling.notices import Notices
 from bot.scheduling.scheduler import Fired, Kind
 from bot.scheduling.timing import local_instant
