@@ -97,14 +97,6 @@ class FlowStateRepo:
             )
             return str(row["flow"])
 
-    async def has_expiry_notice(self, person_id: int, chat_id: int) -> bool:
-        found = await self.db.fetchval(
-            "SELECT 1 FROM flow_state WHERE person_id = ? AND chat_id = ? AND expiry_untold = 1"
-            " LIMIT 1",
-            (person_id, chat_id),
-        )
-        return found is not None
-
     @staticmethod
     async def insert(tx: Transaction, state: FlowState) -> int:
         return await tx.execute(

@@ -92,7 +92,17 @@ class PeopleRepo:
         self.db = db
 
     async def by_telegram_id(self, telegram_id: int) -> Person | None:
-        row = await self.db.fetchone("SELECT * FROM person WHERE telegram_id = ?", (telegram_id,))
+        return await self.by_telegram_id_in(self.db, telegram_id)
+
+    @staticmethod
+    async def by_telegram_id_in(q: Reader, telegram_id: int) -> Person | None:
+        """`by_telegram_id`, inside a transaction the caller holds."""
+        row = await q.fetchone("SELECT * FROM person WHERE telegram_id = ?", (telegram_id,))
+        return None if row is None else Person.from_row(row)
+
+    async def by_ref(self, ref: str) -> Person | None:
+        """The person with this roster reference."""
+        row = await self.db.fetchone("SELECT * FROM person WHERE ref = ?", (ref,))
         return None if row is None else Person.from_row(row)
 
     async def get(self, person_id: int) -> Person | None:

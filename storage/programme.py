@@ -84,13 +84,15 @@ class ProgrammeRepo:
         )
         return [Membership(Trio.from_row(row), bool(row["is_lead"])) for row in rows]
 
-    async def trio_schools(self, trio_id: int) -> list[School]:
-        rows = await self.db.fetchall(
-            f"{_SCHOOL_SELECT} JOIN trio_school ts ON ts.school_id = s.id"
-            " WHERE ts.trio_id = ? ORDER BY s.ref",
-            (trio_id,),
-        )
-        return [School.from_row(row) for row in rows]
+    @staticmethod
+    async def school_name(q: Reader, school_id: int) -> str | None:
+        name = await q.fetchval("SELECT name FROM school WHERE id = ?", (school_id,))
+        return None if name is None else str(name)
+
+    @staticmethod
+    async def trio_name(q: Reader, trio_id: int) -> str | None:
+        name = await q.fetchval("SELECT name FROM trio WHERE id = ?", (trio_id,))
+        return None if name is None else str(name)
 
     @staticmethod
     async def school_id(q: Reader, ref: str) -> int | None:

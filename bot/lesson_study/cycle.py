@@ -29,6 +29,8 @@ from bot.scheduling.scheduler import Fired, Kind, Late
 from bot.scheduling.timing import local_instant
 from storage.db import Database, Transaction, to_db_time, utcnow
 from storage.lesson_study import ROUNDS, LessonStudyRepo, Stage
+from storage.people import PeopleRepo
+from storage.research_lessons import ResearchLessonRepo
 from storage.schedule import Due, ScheduleRepo
 
 log = logging.getLogger(__name__)
@@ -75,7 +77,7 @@ class CycleStages:
         snap = await snapshot(tx, cycle)
         fresh = cycle.stage == stage and cycle.stage_seq == int(ctx.context["seq"])
         if snap.member(ctx.person_id) is None or not fresh:
-            await LessonStudyRepo.add_note(
+            await ResearchLessonRepo.add_note(
                 tx, cycle.id, cycle.round, "late", ctx.person_id, dict(ctx.answers), self.clock()
             )
             return None
@@ -153,7 +155,7 @@ class CycleStages:
                 name = pseudonym(a, position) or f"Pupil {position}"
                 group = str(a[f"pupil_{position}_group"])
                 await LessonStudyRepo.add_pupil(tx, cycle_id, position, name, group)
-        await LessonStudyRepo.open_lesson(tx, cycle_id, 1, [])
+        await ResearchLessonRepo.open_lesson(tx, cycle_id, 1, [])
         snap = await self._enter(tx, cycle_id, "student_voice", 1, stall_from=now)
         starter = snap.name(ctx.person_id)
         await self._tell_all(tx, snap, "lesson_study/notice_started", {"starter": starter})
@@ -164,7 +166,7 @@ class CycleStages:
         if snap is None:
             return
         c, now = snap.cycle, self.clock()
-        await LessonStudyRepo.add_note(
+        await ResearchLessonRepo.add_note(
             tx, c.id, 0, "student_voice", ctx.person_id, dict(ctx.answers), now
         )
         snap = await self._enter(tx, c.id, "plan", 1, stall_from=now)
@@ -181,7 +183,8 @@ class CycleStages:
         return None
 
     async def _starts_at(self, tx: Transaction, person_id: int, day: str, at: str) -> datetime:
-        zone = await tx.fetchval("SELECT time_zone FROM person WHERE id = ?", (person_id,))
+        person = await PeopleRepo.get_in(tx, person_id)
+        zone = None if person is None else person.time_zone
         return local_instant(
             date.fromisoformat(day), time.fromisoformat(at), ZoneInfo(zone or self.zone)
         )
@@ -192,13 +195,13 @@ class CycleStages:
             return
         c, lesson, a, now = snap.cycle, snap.lesson, ctx.answers, self.clock()
         moments = [str(m) for m in a["moments"]]
-        await LessonStudyRepo.set_plan(tx, lesson.id, a["outline"], moments)
-        await LessonStudyRepo.clear_notes(tx, c.id, c.round, "prediction")
+        await ResearchLessonRepo.set_plan(tx, lesson.id, a["outline"], moments)
+        await ResearchLessonRepo.clear_notes(tx, c.id, c.round, "prediction")
         for m in range(len(moments)):
             for p, pupil in enumerate(snap.pupils):
                 body = a.get(f"predict_{m}_{p}")
                 if body is not None:
-                    await LessonStudyRepo.add_note(
+                    await ResearchLessonRepo.add_note(
                         tx, c.id, c.round, "prediction", ctx.person_id, body, now,
                         pupil_id=pupil.id, moment=m,
                     )  # fmt: skip
@@ -219,13 +222,9 @@ class CycleStages:
             return
         starts = await self._starts_at(tx, ctx.person_id, str(a["date"]), str(a["time"]))
         ends = starts + timedelta(minutes=self.lesson_minutes)
-        await LessonStudyRepo.set_schedule(tx, lesson.id, teacher_id, starts, ends)
+        await ResearchLessonRepo.set_schedule(tx, lesson.id, teacher_id, starts, ends)
         # Reminders for the old time or teacher go; each handler also re-checks the lesson.
-        await tx.execute(
-            "UPDATE schedule SET status = 'cancelled', note = 'lesson rescheduled'"
-            " WHERE status = 'pending' AND dedupe_key LIKE ?",
-            (f"ls:{c.id}:r{c.round}:%",),
-        )
+        await ScheduleRepo.cancel_prefixed(tx, f"ls:{c.id}:r{c.round}:", "lesson rescheduled")
         now, stamp = self.clock(), to_db_time(starts)
         base = f"ls:{c.id}:r{c.round}:{stamp}"
         payload = {"cycle": c.id, "round": c.round, "at": stamp}
@@ -258,7 +257,7 @@ class CycleStages:
         """The round's teacher and its observers get different messages: each only theirs."""
         c, lesson = snap.cycle, snap.lesson
         assert lesson is not None
-        notes = await LessonStudyRepo.notes(tx, c.id, c.round)
+        notes = await ResearchLessonRepo.notes(tx, c.id, c.round)
         predictions = [
             {"pupil": p.pseudonym, "moment": lesson.moments[n.moment], "text": n.body}
             for p in snap.pupils
@@ -321,7 +320,7 @@ class CycleStages:
         if snap is None or snap.lesson is None:
             return Fired(note="no longer applies")
         c = snap.cycle
-        await LessonStudyRepo.set_status(tx, snap.lesson.id, "taught")
+        await ResearchLessonRepo.set_status(tx, snap.lesson.id, "taught")
         snap = await self._enter(tx, c.id, "observe", c.round, stall_from=now)
         await self._tell_roles(tx, snap, "after_teacher", "after_observer", {})
         return Fired()
@@ -346,16 +345,16 @@ class CycleStages:
         for p, pupil in enumerate(snap.pupils):
             for m in range(len(snap.lesson.moments)):
                 if a.get(f"obs_{m}_{p}") is not None:
-                    await LessonStudyRepo.add_note(
+                    await ResearchLessonRepo.add_note(
                         tx, c.id, c.round, "observation", ctx.person_id, a[f"obs_{m}_{p}"], now,
                         pupil_id=pupil.id, moment=m,
                     )  # fmt: skip
             if a.get(f"other_{p}") is not None:
-                await LessonStudyRepo.add_note(
+                await ResearchLessonRepo.add_note(
                     tx, c.id, c.round, "observation", ctx.person_id, a[f"other_{p}"], now,
                     pupil_id=pupil.id,
                 )  # fmt: skip
-        await LessonStudyRepo.task_done(tx, c.id, c.round, "observe", ctx.person_id, now)
+        await ResearchLessonRepo.task_done(tx, c.id, c.round, "observe", ctx.person_id, now)
         snap = await snapshot(tx, c)
         member = snap.member(ctx.person_id)
         assert member is not None
@@ -375,11 +374,11 @@ class CycleStages:
         for p, pupil in enumerate(snap.pupils):
             body = ctx.answers.get(f"talk_{p}")
             if body is not None:
-                await LessonStudyRepo.add_note(
+                await ResearchLessonRepo.add_note(
                     tx, c.id, c.round, "interview", ctx.person_id, body, now, pupil_id=pupil.id
                 )
-        await LessonStudyRepo.task_done(tx, c.id, c.round, "interview", ctx.person_id, now)
-        done = await LessonStudyRepo.done_by(tx, c.id, c.round, "interview")
+        await ResearchLessonRepo.task_done(tx, c.id, c.round, "interview", ctx.person_id, now)
+        done = await ResearchLessonRepo.done_by(tx, c.id, c.round, "interview")
         if all(m.person_id in done for m in snap.observers()):
             snap = await self._enter(tx, c.id, "discuss", c.round, stall_from=now)
             await self._tell_all(tx, snap, "lesson_study/notice_discuss", {})
@@ -390,11 +389,11 @@ class CycleStages:
             return
         c, now = snap.cycle, self.clock()
         changes = [str(x) for x in ctx.answers.get("changes") or []]
-        await LessonStudyRepo.set_discussion(
+        await ResearchLessonRepo.set_discussion(
             tx, snap.lesson.id, ctx.answers.get("compare"), changes
         )
         if c.round < ROUNDS:
-            await LessonStudyRepo.open_lesson(tx, c.id, c.round + 1, changes)
+            await ResearchLessonRepo.open_lesson(tx, c.id, c.round + 1, changes)
             snap = await self._enter(tx, c.id, "plan", c.round + 1, stall_from=now)
             values = {"by": snap.name(ctx.person_id), "carried": changes, "said": None,
                       "ideas": None}  # fmt: skip

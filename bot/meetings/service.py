@@ -201,11 +201,7 @@ class Meetings:
 
     @staticmethod
     async def _disarm(tx: Transaction, meeting_id: int, note: str) -> None:
-        await tx.execute(
-            "UPDATE schedule SET status = 'cancelled', note = ?"
-            " WHERE status = 'pending' AND dedupe_key LIKE ?",
-            (note, f"meeting:{meeting_id}:%"),
-        )
+        await ScheduleRepo.cancel_prefixed(tx, f"meeting:{meeting_id}:", note)
 
     async def _current(self, tx: Transaction, due: Due) -> Meeting | None:
         """The meeting a row was armed for, if it still stands exactly as it was then."""

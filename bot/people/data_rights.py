@@ -11,7 +11,7 @@ from typing import Any
 
 from storage import personal_data
 from storage.db import Database, to_db_time, utcnow
-from storage.people import Person
+from storage.people import PeopleRepo, Person
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,8 @@ class DataRights:
     async def find(self, ref_or_telegram_id: str) -> Person | None:
         """The person with this roster reference, else with this Telegram id."""
         wanted = ref_or_telegram_id.strip()
-        row = await self.db.fetchone("SELECT * FROM person WHERE ref = ?", (wanted,))
-        if row is None and wanted.lstrip("-").isdigit():
-            row = await self.db.fetchone(
-                "SELECT * FROM person WHERE telegram_id = ?", (int(wanted),)
-            )
-        return None if row is None else Person.from_row(row)
+        people = PeopleRepo(self.db)
+        found = await people.by_ref(wanted)
+        if found is None and wanted.lstrip("-").isdigit():
+            found = await people.by_telegram_id(int(wanted))
+        return found

@@ -22,7 +22,7 @@ from enum import Enum
 from typing import Literal
 
 from storage.db import Reader
-from storage.people import ROLES, PeopleRepo, Role
+from storage.people import ROLES, Grants, PeopleRepo, Role
 from storage.programme import Membership
 
 
@@ -120,10 +120,15 @@ def allowed(
     return False
 
 
-async def may(q: Reader, person_id: int, action: Action, trio_id: int | None = None) -> bool:
-    """The permission table's answer for this person, from their grants read now."""
-    grants = await PeopleRepo.grants(q, person_id)
+def permits(grants: Grants, action: Action, trio_id: int | None = None) -> bool:
+    """`allowed`, for the grants `PeopleRepo.grants` read."""
     return allowed(grants.roles, action, trio_id=trio_id, memberships=grants.trios)
+
+
+async def may(q: Reader, person_id: int, action: Action, trio_id: int | None = None) -> bool:
+    """The permission table's answer for this person, from their grants read now (in the
+    caller's transaction when `q` is one: roles and trios may have changed meanwhile)."""
+    return permits(await PeopleRepo.grants(q, person_id), action, trio_id)
 
 
 def _in_own_trio(role: Role, trio_id: int | None, leads: Mapping[int, bool]) -> bool:

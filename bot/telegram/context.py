@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import secrets
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -40,6 +39,7 @@ from bot.summaries.agreement import Agreement
 from bot.telegram.flood import FloodGuard
 from bot.telegram.sender import OutboxSender, SendLimits
 from bot.texts import Texts
+from storage import meta
 from storage.db import Database, StorageUnavailable, utcnow
 from storage.flow_states import FlowStateRepo
 from storage.invites import InviteRepo
@@ -55,12 +55,7 @@ log = logging.getLogger(__name__)
 async def button_key(db: Database) -> bytes:
     """The key that signs button data: made once, kept in the database across restarts."""
     async with db.transaction() as tx:
-        await tx.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('button_key', ?)",
-            (secrets.token_bytes(32),),
-        )
-        key = await tx.fetchval("SELECT value FROM meta WHERE key = 'button_key'")
-    return bytes(key)
+        return await meta.secret_key(tx, "button_key")
 
 
 class Services:
