@@ -30,7 +30,8 @@ from bot.lesson_study.notices import Notices as LessonNotices
 from bot.lesson_study.service import LessonStudy
 from bot.meetings.service import Meetings
 from bot.people.joining import Joining
-from bot.reflections.service import ReflectionActions, Reflections, load_definitions
+from bot.reflections.prompts import load_definitions
+from bot.reflections.service import ReflectionActions, Reflections
 from bot.scheduling.notices import Notices
 from bot.scheduling.scheduler import Scheduler
 from bot.scheduling.supervision import pause
