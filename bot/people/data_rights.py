@@ -1,6 +1,7 @@
 """A person's data rights: a copy of everything held about them, and erasure on request.
 
-What is collected and what erasure does are registered in storage/personal_data.py.
+What is collected and what erasure does are registered in storage/personal_export.py and
+storage/personal_data.py.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import json
 import logging
 from typing import Any
 
-from storage import personal_data
+from storage import personal_data, personal_export
 from storage.db import Database, to_db_time, utcnow
 from storage.people import PeopleRepo, Person
 
@@ -24,7 +25,7 @@ class DataRights:
         """Everything held about the person, as a JSON document (UTF-8, indented)."""
         held: dict[str, Any] = {
             "exported_at": to_db_time(utcnow()),
-            **await personal_data.collect(self.db, person_id),
+            **await personal_export.collect(self.db, person_id),
         }
         return json.dumps(held, ensure_ascii=False, indent=2).encode()
 
