@@ -133,8 +133,8 @@ class InviteRepo:
 
     @staticmethod
     async def with_uses_left(q: Reader, prefix: str) -> list[Invite]:
-        """The invites whose code begins with `prefix` that can still be used, oldest first
-        (revoked or expired ones too: the demo's codes are neither)."""
+        """The invites whose code begins with `prefix` and that have uses left, oldest first
+        (revocation and expiry are not looked at: the demo's codes have neither)."""
         rows = await q.fetchall(
             "SELECT * FROM invite WHERE code LIKE ? AND uses < max_uses ORDER BY created_at, code",
             (f"{prefix}%",),

@@ -13,9 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from bot.meetings.calendar_invite import meeting_ics
-
-# Handlers still ask `may` here; the one check is bot.people.permissions.may.
-from bot.people.permissions import may as may
+from bot.people.permissions import may as may  # re-exported: handlers import it from here
 from bot.scheduling.notices import Notices, moment
 from bot.scheduling.scheduler import Fired, Kind, Late
 from bot.texts import Label
