@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storage import private_files
-from storage.db import StorageError
+from storage.schema import StorageError
 
 # About 4 MiB a step at SQLite's default page size. The snapshot, not the steps, keeps the
 # copy consistent; steps are where a lock met mid-copy is retried, and given up on.

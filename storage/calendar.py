@@ -7,6 +7,7 @@ from datetime import date
 from storage.db import Database, Transaction
 
 Span = tuple[date, date]
+Entry = tuple[str, date, date, str]  # kind ("term" or a closure), first day, last day, name
 
 
 class CalendarRepo:
@@ -27,7 +28,21 @@ class CalendarRepo:
         return tuple(sorted(terms)), tuple(sorted(closures))
 
     @staticmethod
-    async def replace(tx: Transaction, entries: list[tuple[str, date, date, str]]) -> None:
+    async def entries(tx: Transaction) -> set[Entry]:
+        """Every (kind, starts_on, ends_on, name) held now: what a re-import compares with."""
+        rows = await tx.fetchall("SELECT kind, starts_on, ends_on, name FROM term_day")
+        return {
+            (
+                r["kind"],
+                date.fromisoformat(r["starts_on"]),
+                date.fromisoformat(r["ends_on"]),
+                r["name"],
+            )
+            for r in rows
+        }
+
+    @staticmethod
+    async def replace(tx: Transaction, entries: list[Entry]) -> None:
         """The whole calendar at once: a re-import replaces, never half-merges."""
         await tx.execute("DELETE FROM term_day")
         await tx.executemany(

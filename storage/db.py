@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
 from storage import private_files
 from storage.clock import Clock, utcnow
+from storage.schema import check_applied, migration_checksum, migration_scripts, record_checksums
 
 Params = Sequence[Any] | dict[str, Any]
 # How long a write waits for another connection's lock in all, and the pause between its
@@ -75,64 +74,13 @@ def from_db_time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text)
 
 
-def migration_scripts() -> list[tuple[int, str, str]]:
-    """(number, name, sql) for every file in storage/migrations, in order."""
-    folder = resources.files("storage") / "migrations"
-    found = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            number = int(entry.name.split("_", 1)[0])
-            found.append((number, entry.name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+class Reader(Protocol):
+    """A Database outside a transaction, or a Transaction inside one: reads work on either,
+    so a repository's read takes whichever the caller holds."""
 
-
-class StorageError(Exception):
-    """The database cannot be used as it is; the message is one line for the operator,
-    saying what is wrong and what to do (the command line prints it, not a traceback)."""
-
-
-class MigrationChanged(StorageError):
-    """A migration this database has applied is no longer the file it applied."""
-
-
-class MigrationMissing(StorageError):
-    """A migration this database has applied is not among this installation's files."""
-
-
-def migration_checksum(sql: str) -> str:
-    # Of the text as read (universal newlines): a checkout that turns LF into CRLF is not a
-    # change, an edited statement is.
-    return hashlib.sha256(sql.encode("utf-8")).hexdigest()
-
-
-def check_applied(
-    recorded: Iterable[Sequence[Any]], scripts: Sequence[tuple[int, str, str]]
-) -> None:
-    """Refuse a database whose applied migrations (version, name, applied_at, checksum)
-    differ from the files: the schema it has would not be the schema the code expects."""
-    files = {number: (name, migration_checksum(sql)) for number, name, sql in scripts}
-    following = f"{max(files, default=0) + 1:04d}"
-    for version, name, applied_at, checksum in recorded:
-        when = str(applied_at)[:10]
-        if version not in files:
-            raise MigrationMissing(
-                f"migration {name} was applied to this database on {when} but this triobot"
-                " has no such file in storage/migrations: run the version of triobot that"
-                " applied it (or a newer one); nothing was changed"
-            )
-        file_name, file_checksum = files[version]
-        if file_name != name:
-            raise MigrationChanged(
-                f"migration {version} was applied to this database on {when} as {name}, but"
-                f" the file is now storage/migrations/{file_name}: give it back its old name;"
-                " nothing was changed"
-            )
-        if checksum != file_checksum:
-            raise MigrationChanged(
-                f"storage/migrations/{name} has changed since it was applied to this database"
-                f" on {when}: put the file back as it was and make the change in a new"
-                f" migration, {following}_<what it does>.sql; nothing was changed"
-            )
+    async def fetchone(self, sql: str, params: Params = ...) -> sqlite3.Row | None: ...
+    async def fetchall(self, sql: str, params: Params = ...) -> list[sqlite3.Row]: ...
+    async def fetchval(self, sql: str, params: Params = ...) -> Any: ...
 
 
 class Database:
@@ -219,7 +167,7 @@ class Database:
                 " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL,"
                 " checksum TEXT)"
             )
-            await self._record_checksums(scripts)
+            await record_checksums(self._conn, scripts)
             cursor = await self._conn.execute(
                 "SELECT version, name, applied_at, checksum FROM schema_version ORDER BY version"
             )
@@ -248,43 +196,6 @@ class Database:
                     raise
                 applied.append(number)
         return applied
-
-    async def _record_checksums(self, scripts: Sequence[tuple[int, str, str]]) -> None:
-        """Give a schema_version table from before checksums its checksum column, filled in.
-
-        Those migrations were applied before anyone kept a checksum, so what they were is
-        unknown: the files installed now are taken as the ones applied (they are, unless
-        someone edited one in place — which is what checksums catch from here on). A row
-        whose file is missing or renamed keeps NULL, and check_applied reports it.
-        """
-        if await self._checksums_complete():
-            return
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Checked again under the write lock: another process may have just done it.
-            columns = await self._conn.execute_fetchall("PRAGMA table_info(schema_version)")
-            if "checksum" not in {column[1] for column in columns}:
-                await self._conn.execute("ALTER TABLE schema_version ADD COLUMN checksum TEXT")
-            await self._conn.executemany(
-                "UPDATE schema_version SET checksum = ?"
-                " WHERE version = ? AND name = ? AND checksum IS NULL",
-                [(migration_checksum(sql), number, name) for number, name, sql in scripts],
-            )
-            await self._conn.execute("COMMIT")
-        except BaseException:
-            if self._conn.in_transaction:
-                await self._conn.execute("ROLLBACK")
-            raise
-
-    async def _checksums_complete(self) -> bool:
-        # Read first, without the write lock: on every open but the first nothing is to do.
-        columns = await self._conn.execute_fetchall("PRAGMA table_info(schema_version)")
-        if "checksum" not in {column[1] for column in columns}:
-            return False
-        missing = await self._conn.execute_fetchall(
-            "SELECT COUNT(*) FROM schema_version WHERE checksum IS NULL"
-        )
-        return int(next(iter(missing))[0]) == 0
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -392,6 +303,23 @@ class Transaction:
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         await self._conn.executemany(sql, rows)
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A part of the transaction that an exception undoes alone: the exception still
+        propagates, and what the transaction did before the savepoint stays."""
+        await self._conn.execute("SAVEPOINT part")
+        try:
+            yield
+        except BaseException:
+            # SQLite may have rolled the whole transaction back itself (SQLITE_FULL does),
+            # taking the savepoint with it: then there is nothing left to undo here, and the
+            # exception that says why is the one to raise.
+            with contextlib.suppress(sqlite3.Error):
+                await self._conn.execute("ROLLBACK TO part")
+                await self._conn.execute("RELEASE part")
+            raise
+        await self._conn.execute("RELEASE part")
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         rows = await self._conn.execute_fetchall(sql, params)

@@ -26,13 +26,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
-from storage.db import Params, to_db_time
+from storage.db import Reader, to_db_time
 
 CONTRIBUTION_COLUMNS = (
     "person_id",
@@ -49,12 +49,6 @@ CONTRIBUTION_COLUMNS = (
 ITEM_KINDS = ("focus", "shared", "evidence", "barrier", "action", "question", "other")
 ARENAS = ("within", "between", "beyond")
 ROLE_ORDER = ("trio_lead", "teacher", "researcher", "coordinator")
-
-
-class Reader(Protocol):
-    """A Database or an open Transaction: both read with fetchall."""
-
-    async def fetchall(self, sql: str, params: Params = ()) -> Sequence[Any]: ...
 
 
 def frame(rows: Sequence[Any], columns: Sequence[str]) -> pd.DataFrame:

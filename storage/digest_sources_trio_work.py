@@ -29,9 +29,8 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from storage.db import to_db_time
+from storage.db import Reader, to_db_time
 from storage.digest_sources import (
-    Reader,
     attribute,
     empty_contributions,
     frame,

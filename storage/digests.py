@@ -8,13 +8,13 @@ local authorities but no person, as JSON. Built HTML files are kept for the outb
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from storage.db import Database, Transaction, from_db_time, to_db_time
-from storage.digest_sources import CONTRIBUTION_COLUMNS, Reader
+from storage import meta
+from storage.db import Database, Reader, Transaction, from_db_time, to_db_time
+from storage.digest_sources import CONTRIBUTION_COLUMNS
 
 _COLUMNS = ", ".join(CONTRIBUTION_COLUMNS)
 
@@ -131,8 +131,43 @@ class DigestArchive:
 
 async def pseudonym_key(tx: Transaction) -> bytes:
     """The key of the pseudonymous ids: made once, kept in meta, never exported."""
-    await tx.execute(
-        "INSERT OR IGNORE INTO meta (key, value) VALUES ('pseudonym_key', ?)",
-        (secrets.token_bytes(32),),
+    return await meta.secret_key(tx, "pseudonym_key")
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Someone the weekly digest goes to, with the times they may be reached."""
+
+    audience: Literal["researchers", "schools"]
+    person_id: int
+    chat_id: int
+    language: str
+    time_zone: str | None
+    reminder_time: str
+    quiet_start: str
+    quiet_end: str
+    away_until: str | None
+
+
+async def recipients(q: Reader) -> list[Recipient]:
+    """Researchers get the researcher digest; participants who asked, the shared one."""
+    rows = await q.fetchall(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM person_role r WHERE r.person_id = p.id"
+        "  AND r.role = 'researcher') THEN 'researchers' ELSE 'schools' END AS audience,"
+        " p.id, p.telegram_id, COALESCE(p.language, 'en'), p.time_zone,"
+        " p.reminder_time, p.quiet_start, p.quiet_end, p.away_until FROM person p"
+        " WHERE p.status = 'active' AND p.telegram_id IS NOT NULL AND ("
+        "  EXISTS (SELECT 1 FROM person_role r WHERE r.person_id = p.id"
+        "   AND r.role = 'researcher')"
+        "  OR (p.digest_opt_in = 1 AND EXISTS (SELECT 1 FROM person_role r"
+        "   WHERE r.person_id = p.id AND r.role IN ('teacher', 'trio_lead'))))"
+        " ORDER BY p.id"
     )
-    return bytes(await tx.fetchval("SELECT value FROM meta WHERE key = 'pseudonym_key'"))
+    return [Recipient(*row) for row in rows]
+
+
+async def first_delivered_reflection(q: Reader) -> datetime | None:
+    """When the earliest reflection prompt went out: where an export of everything begins."""
+    return from_db_time(
+        await q.fetchval("SELECT MIN(delivered_at) FROM reflection WHERE delivered_at IS NOT NULL")
+    )

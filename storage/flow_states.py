@@ -6,9 +6,9 @@ import json
 import sqlite3
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from storage.db import Database, Params, Transaction, from_db_time, to_db_time
+from storage.db import Database, Reader, Transaction, from_db_time, to_db_time
 
 FlowStatus = Literal["open", "done", "cancelled", "expired", "discarded"]
 
@@ -64,16 +64,12 @@ def _dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-class Queryable(Protocol):
-    async def fetchone(self, sql: str, params: Params = ...) -> sqlite3.Row | None: ...
-
-
 class FlowStateRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
     @staticmethod
-    async def open_for(q: Queryable, person_id: int, chat_id: int) -> FlowState | None:
+    async def open_for(q: Reader, person_id: int, chat_id: int) -> FlowState | None:
         row = await q.fetchone(
             "SELECT * FROM flow_state WHERE person_id = ? AND chat_id = ? AND status = 'open'",
             (person_id, chat_id),
@@ -81,7 +77,7 @@ class FlowStateRepo:
         return None if row is None else FlowState.from_row(row)
 
     @staticmethod
-    async def get(q: Queryable, state_id: int) -> FlowState | None:
+    async def get(q: Reader, state_id: int) -> FlowState | None:
         row = await q.fetchone("SELECT * FROM flow_state WHERE id = ?", (state_id,))
         return None if row is None else FlowState.from_row(row)
 
@@ -107,14 +103,6 @@ class FlowStateRepo:
             "SELECT COUNT(*) FROM flow_state WHERE person_id = ?", (person_id,)
         )
         return int(found or 0)
-
-    async def has_expiry_notice(self, person_id: int, chat_id: int) -> bool:
-        found = await self.db.fetchval(
-            "SELECT 1 FROM flow_state WHERE person_id = ? AND chat_id = ? AND expiry_untold = 1"
-            " LIMIT 1",
-            (person_id, chat_id),
-        )
-        return found is not None
 
     @staticmethod
     async def insert(tx: Transaction, state: FlowState) -> int:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from storage.db import Database, Transaction, from_db_time, to_db_time
+from storage.db import Database, Reader, Transaction, from_db_time, to_db_time
 from storage.people import Role
 
 # Unambiguous on a phone keyboard and safe in a t.me deep link (A-Z, a-z, 0-9, _ and -).
@@ -67,15 +67,13 @@ class InviteRepo:
         return code.strip().upper()
 
     async def get(self, code: str) -> Invite | None:
-        row = await self.db.fetchone("SELECT * FROM invite WHERE code = ?", (self.normalise(code),))
-        return None if row is None else Invite.from_row(row)
+        return await self.get_in(self.db, code)
 
-    async def used_by(self, code: str, person_id: int) -> bool:
-        found = await self.db.fetchval(
-            "SELECT 1 FROM invite_use WHERE code = ? AND person_id = ?",
-            (self.normalise(code), person_id),
-        )
-        return found is not None
+    @staticmethod
+    async def get_in(q: Reader, code: str) -> Invite | None:
+        """`get`, inside a transaction the caller holds."""
+        row = await q.fetchone("SELECT * FROM invite WHERE code = ?", (InviteRepo.normalise(code),))
+        return None if row is None else Invite.from_row(row)
 
     @staticmethod
     async def create(
@@ -132,6 +130,16 @@ class InviteRepo:
                 (to_db_time(tx.clock()), code),
             )
         )
+
+    @staticmethod
+    async def with_uses_left(q: Reader, prefix: str) -> list[Invite]:
+        """The invites whose code begins with `prefix` and that have uses left, oldest first
+        (revocation and expiry are not looked at: the demo's codes have neither)."""
+        rows = await q.fetchall(
+            "SELECT * FROM invite WHERE code LIKE ? AND uses < max_uses ORDER BY created_at, code",
+            (f"{prefix}%",),
+        )
+        return [Invite.from_row(row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)

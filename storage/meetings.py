@@ -6,18 +6,11 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from storage.db import Params, Transaction, from_db_time, to_db_time
+from storage.db import Reader, Transaction, from_db_time, to_db_time
 
 MeetingStatus = Literal["scheduled", "held", "cancelled"]
-
-
-class Reader(Protocol):
-    """A Database or an open Transaction: reads work on either."""
-
-    async def fetchone(self, sql: str, params: Params = ...) -> sqlite3.Row | None: ...
-    async def fetchall(self, sql: str, params: Params = ...) -> list[sqlite3.Row]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,19 +150,6 @@ class MeetingRepo:
             )
             for row in rows
         ]
-
-    @staticmethod
-    async def memberships(q: Reader, person_id: int) -> dict[int, bool]:
-        """{trio_id: is_lead} — what `permissions.allowed` wants, read inside a transaction."""
-        rows = await q.fetchall(
-            "SELECT trio_id, is_lead FROM trio_member WHERE person_id = ?", (person_id,)
-        )
-        return {int(row[0]): bool(row[1]) for row in rows}
-
-    @staticmethod
-    async def roles(q: Reader, person_id: int) -> list[Any]:
-        rows = await q.fetchall("SELECT role FROM person_role WHERE person_id = ?", (person_id,))
-        return [row[0] for row in rows]
 
     @staticmethod
     async def schools(q: Reader, trio_id: int) -> list[tuple[int, str]]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from storage.db import Database, Transaction, from_db_time, to_db_time
+from storage.db import Database, Reader, Transaction, from_db_time, to_db_time
 
 Role = Literal["teacher", "trio_lead", "researcher", "coordinator"]
 ROLES: tuple[Role, ...] = ("teacher", "trio_lead", "researcher", "coordinator")
@@ -77,12 +78,31 @@ class ConsentRecord:
     recorded_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Grants:
+    """What the permission table looks at for one person: their roles, and their trios as
+    {trio_id: is_lead} (a lead's rights hold only in a trio they lead)."""
+
+    roles: frozenset[Role]
+    trios: Mapping[int, bool]
+
+
 class PeopleRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def by_telegram_id(self, telegram_id: int) -> Person | None:
-        row = await self.db.fetchone("SELECT * FROM person WHERE telegram_id = ?", (telegram_id,))
+        return await self.by_telegram_id_in(self.db, telegram_id)
+
+    @staticmethod
+    async def by_telegram_id_in(q: Reader, telegram_id: int) -> Person | None:
+        """`by_telegram_id`, inside a transaction the caller holds."""
+        row = await q.fetchone("SELECT * FROM person WHERE telegram_id = ?", (telegram_id,))
+        return None if row is None else Person.from_row(row)
+
+    async def by_ref(self, ref: str) -> Person | None:
+        """The person with this roster reference."""
+        row = await self.db.fetchone("SELECT * FROM person WHERE ref = ?", (ref,))
         return None if row is None else Person.from_row(row)
 
     async def get(self, person_id: int) -> Person | None:
@@ -107,11 +127,18 @@ class PeopleRepo:
         roles = frozenset((row["roles"] or "").split(",")) - {""}
         return Person.from_row(row), roles
 
-    async def roles(self, person_id: int) -> frozenset[Role]:
-        rows = await self.db.fetchall(
-            "SELECT role FROM person_role WHERE person_id = ?", (person_id,)
+    @staticmethod
+    async def grants(q: Reader, person_id: int) -> Grants:
+        """Read afresh, in the caller's transaction if it holds one: roles and trios may
+        have changed since the update (or the flow) began."""
+        roles = await q.fetchall("SELECT role FROM person_role WHERE person_id = ?", (person_id,))
+        trios = await q.fetchall(
+            "SELECT trio_id, is_lead FROM trio_member WHERE person_id = ?", (person_id,)
         )
-        return frozenset(row[0] for row in rows)
+        return Grants(
+            roles=frozenset(row[0] for row in roles),
+            trios={int(row[0]): bool(row[1]) for row in trios},
+        )
 
     async def consent(self, person_id: int) -> ConsentRecord | None:
         row = await self.db.fetchone(

@@ -1,14 +1,16 @@
-"""Everything held about one person: collected for them to download, or erased on request.
+"""Everything held about one person, erased on request (storage/personal_export.py collects
+it for them to download).
 
 WHERE PERSONAL DATA IS REGISTERED. The tables of the foundation, scheduling and
-administration work are listed here, in `ERASE` (what erasure does to each) and `EXPORT` (what
-the person gets when they download their data). A later migration that adds a table or column
-holding a person's data, or words that may name them, registers it in the same SQL file: rows
-in `erasure_rule` (the same fields as `Scrub`) and `export_section` (see
-storage/migrations/0006_erasure_rules.sql for an example). So a feature's schema and its
-erasure arrive together, whatever code imports what. tests/test_data_rights.py fails for any
-table with a column referencing person(id) that no rule mentions, and scans every table and
-column after an erasure for the person's name and Telegram id.
+administration work are listed here, in `ERASE` (what erasure does to each), and in
+storage/personal_export.py, in `EXPORT` (what the person gets when they download their data).
+A later migration that adds a table or column holding a person's data, or words that may
+name them, registers it in the same SQL file: rows in `erasure_rule` (the same fields as
+`Scrub`) and `export_section` (see storage/migrations/0006_erasure_rules.sql for an
+example). So a feature's schema and its erasure arrive together, whatever code imports what.
+tests/test_data_rights.py fails for any table with a column referencing person(id) that no
+rule mentions, and scans every table and column after an erasure for the person's name and
+Telegram id.
 
 The rule (also in README, "Data rights"):
 - their own contributions (flow answers, consent records, invites used, deliveries to them)
@@ -26,12 +28,11 @@ import hashlib
 import hmac
 import json
 import re
-import secrets
-import sqlite3
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from storage.db import Database, Params, Transaction, to_db_time
+from storage import meta
+from storage.db import Reader, Transaction, to_db_time
 
 REDACTED = "[erased]"
 # Names shorter than this are not searched for in other people's words: "Al" would match too much.
@@ -148,103 +149,11 @@ ERASE: tuple[Scrub, ...] = (
     Scrub("person_role", "person_id", "delete"),
 )
 
-# Sections of the download: (name, query with :person_id). Rows become JSON objects.
-EXPORT: tuple[tuple[str, str], ...] = (
-    (
-        "person",
-        "SELECT id, ref, telegram_id, display_name, language, time_zone, quiet_start,"
-        " quiet_end, reminder_time, status, onboarded_at, created_at, updated_at"
-        " FROM person WHERE id = :person_id",
-    ),
-    ("roles", "SELECT role FROM person_role WHERE person_id = :person_id ORDER BY role"),
-    (
-        "school",
-        "SELECT s.ref, s.name, la.name AS local_authority, s.phase FROM person p"
-        " JOIN school s ON s.id = p.school_id JOIN local_authority la"
-        " ON la.id = s.local_authority_id WHERE p.id = :person_id",
-    ),
-    (
-        "trios",
-        "SELECT t.ref, t.name, t.kind, m.is_lead, m.joined_at FROM trio_member m"
-        " JOIN trio t ON t.id = m.trio_id WHERE m.person_id = :person_id ORDER BY t.ref",
-    ),
-    (
-        "consent_history",
-        "SELECT given, version, recorded_at FROM consent WHERE person_id = :person_id ORDER BY id",
-    ),
-    (
-        "conversations",
-        "SELECT flow, step, status, answers, context, started_at, updated_at, closed_at"
-        " FROM flow_state WHERE person_id = :person_id ORDER BY id",
-    ),
-    (
-        "invites_used",
-        "SELECT u.code, i.role, u.used_at FROM invite_use u JOIN invite i ON i.code = u.code"
-        " WHERE u.person_id = :person_id ORDER BY u.used_at",
-    ),
-    (
-        "invites_created",
-        "SELECT code, role, max_uses, uses, created_at, revoked_at FROM invite"
-        " WHERE created_by = :person_id ORDER BY created_at",
-    ),
-    (
-        "reflections",
-        "SELECT prompt, period, status, answer, delivered_at, answered_at FROM reflection"
-        " WHERE person_id = :person_id ORDER BY id",
-    ),
-    (
-        "meeting_reflections",
-        "SELECT meeting_id, take_back, surprise, answered_at FROM meeting_reflection"
-        " WHERE person_id = :person_id ORDER BY answered_at",
-    ),
-    (
-        "meetings_attended",
-        "SELECT meeting_id, attended, recorded_at FROM meeting_attendance"
-        " WHERE person_id = :person_id ORDER BY recorded_at",
-    ),
-    (
-        "summary_decisions",
-        "SELECT summary_id, revision, decision, comment, decided_at FROM summary_approval"
-        " WHERE person_id = :person_id ORDER BY decided_at",
-    ),
-    (
-        "actions_owned",
-        "SELECT what, due_on, status FROM action WHERE owner_id = :person_id ORDER BY id",
-    ),
-    (
-        "lesson_study_notes",
-        "SELECT lesson_study_id, round, kind, body, created_at FROM lesson_study_note"
-        " WHERE person_id = :person_id ORDER BY id",
-    ),
-    (
-        "lesson_study_decisions",
-        "SELECT account_id, revision, decision, suggestion, decided_at FROM lesson_study_approval"
-        " WHERE person_id = :person_id ORDER BY decided_at",
-    ),
-    (
-        "messages_queued",
-        "SELECT kind, status, created_at, sent_at FROM outbox WHERE person_id = :person_id"
-        " ORDER BY id",
-    ),
-)
-_JSON_COLUMNS = frozenset(
-    {
-        "answers",
-        "context",
-        "answer",
-        "take_back",
-        "surprise",
-        "comment",
-        "what",
-        "body",
-        "suggestion",
-    }
-)
 # Person columns erasure leaves as they are; every other column goes back to its default.
 _PERSON_KEEP = frozenset({"id", "status", "created_at", "updated_at", "erased_at"})
 
 
-async def scrubs(q: _Reader) -> tuple[Scrub, ...]:
+async def scrubs(q: Reader) -> tuple[Scrub, ...]:
     """ERASE and every rule later migrations registered: redactions first (they look at
     trio membership, which the deletions remove), then the registered deletions (their
     conditions may also look at membership), then ERASE's."""
@@ -261,40 +170,8 @@ async def scrubs(q: _Reader) -> tuple[Scrub, ...]:
     )
 
 
-async def sections(q: _Reader) -> tuple[tuple[str, str], ...]:
-    rows = await q.fetchall("SELECT name, query FROM export_section ORDER BY name")
-    return (*EXPORT, *((r[0], r[1]) for r in rows))
-
-
-async def collect(db: Database, person_id: int) -> dict[str, Any]:
-    """Every export section for one person, JSON-ready."""
-    held: dict[str, Any] = {}
-    tables = (await _schema(db)).keys()
-    # Each query is text from this module (EXPORT) or an export_section row, which only the
-    # migration files shipped with the bot write; the person is a named parameter.
-    for section, sql in await sections(db):
-        if not _tables_in(sql) <= tables:
-            continue  # registered ahead of its migration
-        rows = await db.fetchall(sql, {"person_id": person_id})
-        items = [
-            {k: json.loads(r[k]) if k in _JSON_COLUMNS and r[k] else r[k] for k in r.keys()}  # noqa: SIM118
-            for r in rows
-        ]
-        if section in ("person", "school"):
-            held[section] = items[0] if items else None
-        elif section == "roles":
-            held[section] = [item["role"] for item in items]
-        else:
-            held[section] = items
-    return held
-
-
 async def ref_key(tx: Transaction) -> bytes:
-    await tx.execute(
-        "INSERT OR IGNORE INTO meta (key, value) VALUES ('erased_ref_key', ?)",
-        (secrets.token_bytes(32),),
-    )
-    return bytes(await tx.fetchval("SELECT value FROM meta WHERE key = 'erased_ref_key'"))
+    return await meta.secret_key(tx, "erased_ref_key")
 
 
 def ref_hash(key: bytes, ref: str) -> str:
@@ -316,7 +193,7 @@ async def erase(tx: Transaction, person_id: int) -> bool:
         return False
     params = {"person_id": person_id, "telegram_id": row["telegram_id"]}
     name = (row["display_name"] or "").strip()
-    schema = await _schema(tx)
+    schema = await table_columns(tx)
     for scrub in await scrubs(tx):
         if scrub.table not in schema:
             continue  # registered ahead of its migration
@@ -358,11 +235,7 @@ async def erase(tx: Transaction, person_id: int) -> bool:
     return True
 
 
-class _Reader(Protocol):
-    async def fetchall(self, sql: str, params: Params = ...) -> list[sqlite3.Row]: ...
-
-
-async def _schema(q: _Reader) -> dict[str, frozenset[str]]:
+async def table_columns(q: Reader) -> dict[str, frozenset[str]]:
     """Every table's columns, from sqlite_master and table_info."""
     rows = await q.fetchall(
         "SELECT m.name, c.name FROM sqlite_master m JOIN pragma_table_info(m.name) c"
@@ -387,10 +260,6 @@ def _check_names(scrub: Scrub, schema: dict[str, frozenset[str]]) -> None:
         "telegram_id",
     ):
         raise ValueError(f"erasure rule for {scrub.table}.{scrub.column}: bad how or key")
-
-
-def _tables_in(sql: str) -> set[str]:
-    return set(re.findall(r"(?:FROM|JOIN)\s+(\w+)", sql))
 
 
 def _spellings(name: str, in_json: bool) -> list[str]:

@@ -6,7 +6,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Literal
 
-from storage.db import Database, Transaction, to_db_time
+from storage.db import Database, Reader, Transaction, to_db_time
 
 TrioKind = Literal["schools", "teachers"]
 
@@ -84,13 +84,21 @@ class ProgrammeRepo:
         )
         return [Membership(Trio.from_row(row), bool(row["is_lead"])) for row in rows]
 
-    async def trio_schools(self, trio_id: int) -> list[School]:
-        rows = await self.db.fetchall(
-            f"{_SCHOOL_SELECT} JOIN trio_school ts ON ts.school_id = s.id"
-            " WHERE ts.trio_id = ? ORDER BY s.ref",
-            (trio_id,),
-        )
-        return [School.from_row(row) for row in rows]
+    @staticmethod
+    async def school_name(q: Reader, school_id: int) -> str | None:
+        name = await q.fetchval("SELECT name FROM school WHERE id = ?", (school_id,))
+        return None if name is None else str(name)
+
+    @staticmethod
+    async def trio_name(q: Reader, trio_id: int) -> str | None:
+        name = await q.fetchval("SELECT name FROM trio WHERE id = ?", (trio_id,))
+        return None if name is None else str(name)
+
+    @staticmethod
+    async def school_id(q: Reader, ref: str) -> int | None:
+        """The school with this roster reference, if there is one."""
+        row = await q.fetchone("SELECT id FROM school WHERE ref = ?", (ref,))
+        return None if row is None else int(row[0])
 
     @staticmethod
     async def upsert_local_authority(tx: Transaction, name: str) -> int:

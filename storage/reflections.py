@@ -11,11 +11,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from storage.db import Database, Transaction, to_db_time
-from storage.meetings import Reader
+from storage.db import Database, Reader, Transaction, from_db_time, to_db_time
+from storage.people import Person
+
+ReflectionStatus = Literal["due", "delivered", "answered", "skipped"]
 
 
 def deliver_key(prompt: str, period: str, person_id: int) -> str:
@@ -27,9 +30,45 @@ def nudge_key(prompt: str, period: str, person_id: int) -> str:
     return f"nudge:{prompt}:{period}:{person_id}"
 
 
+@dataclass(frozen=True, slots=True)
+class Reflection:
+    id: int
+    person_id: int
+    prompt: str  # the programme's prompt key, or 'free'
+    period: str  # e.g. 2026-W48; the moment it came, for a free reflection
+    status: ReflectionStatus
+    answer: str | None  # JSON: text, or {"voice": file_id, "duration": s}
+    delivered_at: datetime | None
+    answered_at: datetime | None
+    nudged_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Reflection:
+        return cls(
+            id=row["id"],
+            person_id=row["person_id"],
+            prompt=row["prompt"],
+            period=row["period"],
+            status=row["status"],
+            answer=row["answer"],
+            delivered_at=from_db_time(row["delivered_at"]),
+            answered_at=from_db_time(row["answered_at"]),
+            nudged_at=from_db_time(row["nudged_at"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPrompt:
+    """A prompt someone has not answered or skipped, and the language to ask it in."""
+
+    reflection_id: int
+    prompt: str
+    language: str | None
+
+
 class ReflectionRepo:
     @staticmethod
-    async def eligible(q: Reader, roles: Iterable[str], trios: Iterable[str]) -> list[sqlite3.Row]:
+    async def eligible(q: Reader, roles: Iterable[str], trios: Iterable[str]) -> list[Person]:
         """Active, onboarded people with one of `roles` (in one of `trios`, if any given)."""
         # Lists travel as one JSON parameter (json_each), so no SQL is ever assembled.
         sql = (
@@ -45,18 +84,20 @@ class ReflectionRepo:
                 " ON t.id = m.trio_id WHERE t.ref IN (SELECT value FROM json_each(?)))"
             )
             params.append(json.dumps(trio_refs))
-        return await q.fetchall(sql, params)
+        return [Person.from_row(row) for row in await q.fetchall(sql, params)]
 
     @staticmethod
-    async def get(q: Reader, reflection_id: int) -> sqlite3.Row | None:
-        return await q.fetchone("SELECT * FROM reflection WHERE id = ?", (reflection_id,))
+    async def get(q: Reader, reflection_id: int) -> Reflection | None:
+        row = await q.fetchone("SELECT * FROM reflection WHERE id = ?", (reflection_id,))
+        return None if row is None else Reflection.from_row(row)
 
     @staticmethod
-    async def find(q: Reader, person_id: int, prompt: str, period: str) -> sqlite3.Row | None:
-        return await q.fetchone(
-            "SELECT id, status FROM reflection WHERE person_id = ? AND prompt = ? AND period = ?",
+    async def find(q: Reader, person_id: int, prompt: str, period: str) -> Reflection | None:
+        row = await q.fetchone(
+            "SELECT * FROM reflection WHERE person_id = ? AND prompt = ? AND period = ?",
             (person_id, prompt, period),
         )
+        return None if row is None else Reflection.from_row(row)
 
     @staticmethod
     async def delivered(
@@ -79,13 +120,6 @@ class ReflectionRepo:
             (to_db_time(now), reflection_id),
         )
         return reflection_id
-
-    @staticmethod
-    async def nudge_state(q: Reader, reflection_id: int, person_id: int) -> sqlite3.Row | None:
-        return await q.fetchone(
-            "SELECT status, nudged_at FROM reflection WHERE id = ? AND person_id = ?",
-            (reflection_id, person_id),
-        )
 
     @staticmethod
     async def nudged(tx: Transaction, reflection_id: int, now: datetime) -> None:
@@ -128,14 +162,11 @@ class ReflectionRepo:
     @staticmethod
     async def answered(
         tx: Transaction, person_id: int, reflection_id: int, answer: str, now: datetime
-    ) -> sqlite3.Row | None:
-        """Store the answer to a prompt of this person's; its prompt and period (None: not
+    ) -> Reflection | None:
+        """Store the answer to a prompt of this person's; the reflection as it was (None: not
         theirs, nothing stored). Deliveries still waiting for it are cancelled."""
-        row = await tx.fetchone(
-            "SELECT prompt, period FROM reflection WHERE id = ? AND person_id = ?",
-            (reflection_id, person_id),
-        )
-        if row is None:
+        found = await ReflectionRepo.get(tx, reflection_id)
+        if found is None or found.person_id != person_id:
             return None
         await tx.execute(
             "UPDATE reflection SET status = 'answered', answer = ?, answered_at = ? WHERE id = ?",
@@ -144,17 +175,17 @@ class ReflectionRepo:
         await tx.execute(
             "UPDATE schedule SET status = 'cancelled', note = 'answered' WHERE status = 'pending'"
             " AND kind = 'reflection_deliver' AND person_id = ? AND dedupe_key LIKE ?",
-            (person_id, deliver_key(row["prompt"], row["period"], person_id) + "%"),
+            (person_id, deliver_key(found.prompt, found.period, person_id) + "%"),
         )
-        return row
+        return found
 
     @staticmethod
-    async def latest_open(db: Database, person_id: int) -> sqlite3.Row | None:
-        """The most recent prompt this person has not answered or skipped (id, prompt,
-        language), if any."""
-        return await db.fetchone(
+    async def latest_open(db: Database, person_id: int) -> OpenPrompt | None:
+        """The most recent prompt this person has not answered or skipped, if any."""
+        row = await db.fetchone(
             "SELECT r.id, r.prompt, p.language FROM reflection r JOIN person p"
             " ON p.id = r.person_id WHERE r.person_id = ? AND r.status IN ('delivered', 'due')"
             " AND r.prompt != 'free' ORDER BY r.delivered_at DESC LIMIT 1",
             (person_id,),
         )
+        return None if row is None else OpenPrompt(row["id"], row["prompt"], row["language"])

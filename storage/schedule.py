@@ -133,16 +133,25 @@ class ScheduleRepo:
             )
         )
 
+    @staticmethod
+    async def cancel_keys(tx: Transaction, dedupe_keys: list[str], note: str) -> None:
+        """Cancel the pending rows with these dedupe keys."""
+        await tx.execute(
+            "UPDATE schedule SET status = 'cancelled', note = ?"
+            " WHERE status = 'pending' AND dedupe_key IN (SELECT value FROM json_each(?))",
+            (note, json.dumps(dedupe_keys)),
+        )
+
+    @staticmethod
+    async def cancel_prefixed(tx: Transaction, prefix: str, note: str) -> None:
+        """Cancel every pending row whose dedupe key begins with `prefix` (all that was armed
+        for one meeting, say: the prefix ends with a colon, so meeting 1 is not meeting 12)."""
+        await tx.execute(
+            "UPDATE schedule SET status = 'cancelled', note = ?"
+            " WHERE status = 'pending' AND dedupe_key LIKE ?",
+            (note, f"{prefix}%"),
+        )
+
     async def next_due(self) -> datetime | None:
         text = await self.db.fetchval("SELECT MIN(due_at) FROM schedule WHERE status = 'pending'")
         return from_db_time(text)
-
-    async def upcoming_for(self, person_ids: list[int], limit: int = 10) -> list[Due]:
-        if not person_ids:
-            return []
-        rows = await self.db.fetchall(
-            "SELECT * FROM schedule WHERE status = 'pending'"
-            " AND person_id IN (SELECT value FROM json_each(?)) ORDER BY due_at LIMIT ?",
-            (json.dumps(person_ids), limit),
-        )
-        return [Due.from_row(row) for row in rows]

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from storage.db import Transaction, from_db_time, to_db_time
-from storage.meetings import Reader
+from storage.db import Reader, Transaction, from_db_time, to_db_time
 
 SummaryStatus = Literal["draft", "agreed"]
 ActionStatus = Literal["open", "in_progress", "done", "dropped"]

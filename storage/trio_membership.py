@@ -19,8 +19,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Transaction, to_db_time
-from storage.meetings import Reader
+from storage.db import Reader, Transaction, to_db_time
 from storage.programme import ProgrammeRepo, TrioKind
 from storage.schedule import ScheduleRepo
 

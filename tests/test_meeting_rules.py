@@ -235,7 +235,8 @@ async def test_the_lead_confirms_after_the_deadline_with_the_approvals_so_far(
 async def test_erasing_a_member_keeps_the_trios_summary_without_them(
     bot: BotUnderTest, clock: FakeClock
 ) -> None:
-    from storage.personal_data import collect, erase
+    from storage.personal_data import erase
+    from storage.personal_export import collect
 
     await form_trio(bot)
     _, summary_id, _ = await _held_meeting_with_summary(bot)

@@ -15,13 +15,8 @@ import pytest
 
 from bot.cli.main import main
 from storage import db as db_module
-from storage.db import (
-    Database,
-    MigrationChanged,
-    MigrationMissing,
-    StorageError,
-    migration_scripts,
-)
+from storage.db import Database
+from storage.schema import MigrationChanged, MigrationMissing, StorageError, migration_scripts
 from tests.conftest import Cli
 
 ROOT = Path(__file__).resolve().parent.parent

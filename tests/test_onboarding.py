@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from storage.invites import InviteRepo
+from storage.people import PeopleRepo
 from tests.harness import BotUnderTest, join
 
 
@@ -57,7 +58,7 @@ async def test_a_lead_joins_through_the_deep_link_and_leads_the_trio(bot: BotUnd
     await join(alice, "demoalice")
     row = await bot.db.fetchone("SELECT id FROM person WHERE telegram_id = 502")
     assert row is not None
-    assert await bot.services.people.roles(row["id"]) == {"trio_lead", "teacher"}
+    assert (await PeopleRepo.grants(bot.db, row["id"])).roles == {"trio_lead", "teacher"}
     memberships = await bot.services.programme.memberships(row["id"])
     assert memberships[0].is_lead
 

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
-from bot.people.permissions import ACTIONS, CLI_ROLES, MATRIX, Action, allowed
+from bot.people.permissions import ACTIONS, CLI_ROLES, MATRIX, Action, allowed, may, permits
 from bot.programme.roster import RosterImport
-from storage.people import ROLES, Role
+from storage.db import Database
+from storage.people import ROLES, Grants, PeopleRepo, Role
+from storage.programme import ProgrammeRepo
 from tests.dbscan import snapshot
 from tests.harness import BotUnderTest, join
 
@@ -93,6 +95,29 @@ def test_roles_combine_and_nonsense_is_refused() -> None:
     assert not allowed(["janitor"], "settings")  # type: ignore[list-item]
     assert not allowed(["coordinator"], "launch.rockets")  # type: ignore[arg-type]
     assert not allowed([], "settings")
+
+
+async def test_grants_are_read_afresh_and_may_answers_from_them(db: Database) -> None:
+    """One read of a person's roles and trios, and the one check built on it: a lead may
+    schedule in the trio they lead, not in one they only belong to, and loses it at once
+    when the lead passes (inside the caller's transaction too)."""
+    async with db.transaction() as tx:
+        led = await ProgrammeRepo.upsert_trio(tx, ref="T1", kind="schools", name="One")
+        joined = await ProgrammeRepo.upsert_trio(tx, ref="T2", kind="schools", name="Two")
+        lead = await PeopleRepo.create(tx, telegram_id=1, school_id=None, role="trio_lead")
+        await PeopleRepo.add_role(tx, lead, "teacher")
+        await ProgrammeRepo.add_member(tx, led, lead, lead=True)
+        await ProgrammeRepo.add_member(tx, joined, lead, lead=False)
+    grants = await PeopleRepo.grants(db, lead)
+    assert grants == Grants(frozenset({"trio_lead", "teacher"}), {led: True, joined: False})
+    assert permits(grants, "meeting.schedule", led)
+    assert not permits(grants, "meeting.schedule", joined)
+    assert permits(grants, "summary.approve", joined)
+    assert await may(db, lead, "meeting.schedule", led)
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE trio_member SET is_lead = 0 WHERE person_id = ?", (lead,))
+        assert not await may(tx, lead, "meeting.schedule", led)
+    assert not await may(db, lead + 1, "settings")  # nobody: no roles, no rights
 
 
 def test_the_command_line_holds_the_coordinators_rights() -> None:

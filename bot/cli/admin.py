@@ -28,6 +28,7 @@ from storage import trio_membership as membership
 from storage.backup import BackupError, BackupRefused, backup
 from storage.db import Database
 from storage.invites import InviteAdminRepo, InviteRepo
+from storage.programme import ProgrammeRepo
 from storage.status import StatusRepo
 
 ADMIN_COMMANDS = frozenset({"invite", "roster", "calendar", "person", "status", "backup"})
@@ -57,23 +58,17 @@ async def create_invite(db: Database, settings: Settings, args: argparse.Namespa
     async with db.transaction() as tx:
         school_id = trio_id = None
         if args.school:
-            school_id = await tx.fetchval("SELECT id FROM school WHERE ref = ?", (args.school,))
+            school_id = await ProgrammeRepo.school_id(tx, args.school)
             if school_id is None:
                 print(f"--school: no school with reference {args.school!r}")
                 return 2
         if args.trio:
-            trio_id = await tx.fetchval("SELECT id FROM trio WHERE ref = ?", (args.trio,))
-            if trio_id is None:
+            trio = await membership.trio_by_ref(tx, args.trio)
+            if trio is None:
                 print(f"--trio: no trio with reference {args.trio!r}")
                 return 2
-        if school_id is not None and trio_id is not None:
-            schools = {
-                int(r[0])
-                for r in await tx.fetchall(
-                    "SELECT school_id FROM trio_school WHERE trio_id = ?", (trio_id,)
-                )
-            }
-            if schools and int(school_id) not in schools:
+            trio_id = trio.id
+            if school_id is not None and trio.school_ids and school_id not in trio.school_ids:
                 print(f"--school: {args.school} is not one of trio {args.trio}'s schools")
                 return 2
         code = await InviteRepo.create(

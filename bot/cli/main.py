@@ -131,7 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None and sys.argv[1:2] in (["run"], []):
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, _early_signal)
-    from storage.db import StorageError, StorageUnavailable
+    from storage.db import StorageUnavailable
+    from storage.schema import StorageError
 
     try:
         status = _command(argv)

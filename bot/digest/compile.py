@@ -16,7 +16,7 @@ import pandas as pd
 from bot.scheduling.timing import iso_week, local_instant
 from storage import digest_sources as src
 from storage import digest_sources_trio_work as trio_work
-from storage.db import to_db_time
+from storage.db import Reader, to_db_time
 
 # The figures' tables and their columns (each a DataFrame; serialised as JSON in the archive).
 FIGURES: dict[str, tuple[str, ...]] = {
@@ -116,7 +116,7 @@ def last_complete_week(now: datetime, zone: ZoneInfo) -> str:
 
 
 async def compile_week(
-    reader: src.Reader, week: str, zone: ZoneInfo, options: Options, now: datetime
+    reader: Reader, week: str, zone: ZoneInfo, options: Options, now: datetime
 ) -> Compiled:
     """Read every source for `week` and put the digest's tables together."""
     _, end = week_bounds(week, zone)
@@ -157,7 +157,7 @@ async def compile_week(
 
 
 async def compile_span(
-    reader: src.Reader,
+    reader: Reader,
     first_week: str,
     last_week: str,
     zone: ZoneInfo,
@@ -229,7 +229,7 @@ def _whole(table: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
 
 
 async def _quiet(
-    reader: src.Reader,
+    reader: Reader,
     have: frozenset[str],
     end: datetime,
     zone: ZoneInfo,

@@ -14,8 +14,8 @@ not close for half-term). Monday 08:00 in London is Sunday night in California.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from datetime import datetime, time, timedelta
-from typing import Any
 
 from bot.digest.compile import monday_of, shift_week
 from bot.digest.render import Audience, Rendered
@@ -24,7 +24,7 @@ from bot.scheduling.scheduler import Fired, Kind, Late
 from bot.scheduling.timing import Calendar, deferred, iso_week, local_instant, preferences
 from bot.texts import Texts
 from storage.db import Transaction
-from storage.digests import DigestArchive
+from storage.digests import DigestArchive, Recipient, recipients
 from storage.outbox import OutboxRepo
 from storage.schedule import Due, ScheduleRepo
 
@@ -80,8 +80,8 @@ class DigestDelivery:
         sent = 0
         built: dict[tuple[Audience, str], tuple[Rendered, int]] = {}
         schools = await self.calendar(tx) if self.calendar is not None else Calendar()
-        for row in await self._recipients(tx):
-            audience, person_id, chat_id, lang = row[0], row[1], row[2], row[3]
+        for who in await recipients(tx):
+            audience, lang = who.audience, who.language
             calendar = Calendar() if audience == "researchers" else schools
             if (audience, lang) not in built:
                 rendered = self.digests.render(prepared, audience, lang)
@@ -90,32 +90,17 @@ class DigestDelivery:
                 )
                 built[(audience, lang)] = (rendered, file_id)
             rendered, file_id = built[(audience, lang)]
-            not_before = self._when_allowed(row, calendar, now)
-            await self._queue(tx, rendered, file_id, person_id, chat_id, lang, now, not_before)
+            not_before = self._when_allowed(who, calendar, now)
+            await self._queue(
+                tx, rendered, file_id, who.person_id, who.chat_id, lang, now, not_before
+            )
             sent += 1
         await self._schedule(tx, shift_week(week, 1))
         return Fired(note=f"{week}: {sent} recipients")
 
-    async def _recipients(self, tx: Transaction) -> list[Any]:
-        """Researchers get the researcher digest; participants who asked, the shared one."""
-        return list(
-            await tx.fetchall(
-                "SELECT CASE WHEN EXISTS (SELECT 1 FROM person_role r WHERE r.person_id = p.id"
-                "  AND r.role = 'researcher') THEN 'researchers' ELSE 'schools' END AS audience,"
-                " p.id, p.telegram_id, COALESCE(p.language, 'en'), p.time_zone,"
-                " p.reminder_time, p.quiet_start, p.quiet_end, p.away_until FROM person p"
-                " WHERE p.status = 'active' AND p.telegram_id IS NOT NULL AND ("
-                "  EXISTS (SELECT 1 FROM person_role r WHERE r.person_id = p.id"
-                "   AND r.role = 'researcher')"
-                "  OR (p.digest_opt_in = 1 AND EXISTS (SELECT 1 FROM person_role r"
-                "   WHERE r.person_id = p.id AND r.role IN ('teacher', 'trio_lead'))))"
-                " ORDER BY p.id"
-            )
-        )
-
-    def _when_allowed(self, row: Any, calendar: Calendar, now: datetime) -> datetime | None:
+    def _when_allowed(self, who: Recipient, calendar: Calendar, now: datetime) -> datetime | None:
         """None (send now) or the recipient's next allowed moment."""
-        when = deferred(now, preferences(row, str(self.digests.zone)), calendar)
+        when = deferred(now, preferences(asdict(who), str(self.digests.zone)), calendar)
         return None if when == now else when
 
     async def _queue(

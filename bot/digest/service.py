@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -30,7 +29,7 @@ from bot.scheduling.timing import iso_week
 from bot.texts import Texts
 from storage import digest_sources as src
 from storage.db import Database, Transaction
-from storage.digests import DigestArchive, pseudonym_key
+from storage.digests import DigestArchive, first_delivered_reflection, pseudonym_key
 
 
 @dataclass(frozen=True)
@@ -104,15 +103,9 @@ class Digests:
         """Every contribution and the participation of every week, up to the last one ended."""
         async with self.db.transaction() as tx:
             key = await pseudonym_key(tx)
-            first = await tx.fetchval(
-                "SELECT MIN(delivered_at) FROM reflection WHERE delivered_at IS NOT NULL"
-            )
+            first = await first_delivered_reflection(tx)
             last = self.last_week()
-            if first is None:
-                first_week = last
-            else:
-                moment = datetime.fromisoformat(first)
-                first_week = min(iso_week(moment, self.zone), last)
+            first_week = last if first is None else min(iso_week(first, self.zone), last)
             have = await src.tables(tx)
             who = await src.people(tx)
             all_trios = await src.trios(tx)

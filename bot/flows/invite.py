@@ -13,11 +13,13 @@ from datetime import timedelta
 
 from bot.flows.answers import JSON, Accepted, OneOf, Option, Parsed, Rejected, View
 from bot.flows.model import Flow, Step, StepContext
-from bot.people.permissions import Action, allowed
+from bot.people.permissions import Action, may
 from bot.texts import Label
 from storage.db import Transaction
 from storage.invites import InviteRepo
 from storage.people import ROLES, Role
+from storage.programme import ProgrammeRepo
+from storage.trio_membership import trio_by_ref
 
 NO_TRIO = "-"
 INVITE_LIFETIME = timedelta(days=14)
@@ -61,29 +63,13 @@ def _action(ctx: StepContext) -> Action:
     return "invite.create_for_own_trio" if ctx.context.get("lead_only") else "invite.create"
 
 
-async def _roles_and_trios(tx: Transaction, person_id: int) -> tuple[list[Role], dict[int, bool]]:
-    roles = [
-        r[0]
-        for r in await tx.fetchall("SELECT role FROM person_role WHERE person_id = ?", (person_id,))
-    ]
-    trios = {
-        int(r[0]): bool(r[1])
-        for r in await tx.fetchall(
-            "SELECT trio_id, is_lead FROM trio_member WHERE person_id = ?", (person_id,)
-        )
-    }
-    return roles, trios
-
-
 async def _check_trio(tx: Transaction, ctx: StepContext, value: JSON) -> Rejected | None:
     if value == NO_TRIO and not ctx.context.get("lead_only"):
         return None
-    trio_id = await tx.fetchval("SELECT id FROM trio WHERE ref = ?", (str(value),))
-    if trio_id is None:
+    trio = await trio_by_ref(tx, str(value))
+    if trio is None:
         return Rejected("unknown_ref", {"given": str(value)})
-    roles, trios = await _roles_and_trios(tx, ctx.person_id)
-    action: Action = "invite.create_for_own_trio"
-    if not allowed(roles, action, trio_id=int(trio_id), memberships=trios):
+    if not await may(tx, ctx.person_id, "invite.create_for_own_trio", trio.id):
         return Rejected("not_your_trio")
     return None
 
@@ -91,37 +77,24 @@ async def _check_trio(tx: Transaction, ctx: StepContext, value: JSON) -> Rejecte
 async def _check_school(tx: Transaction, ctx: StepContext, value: JSON) -> Rejected | None:
     if value is None:
         return None
-    school_id = await tx.fetchval("SELECT id FROM school WHERE ref = ?", (str(value),))
+    school_id = await ProgrammeRepo.school_id(tx, str(value))
     if school_id is None:
         return Rejected("unknown_ref", {"given": str(value)})
-    trio = ctx.answers.get("trio")
-    if trio and trio != NO_TRIO:
-        schools = await tx.fetchall(
-            "SELECT ts.school_id FROM trio_school ts JOIN trio t ON t.id = ts.trio_id"
-            " WHERE t.ref = ?",
-            (str(trio),),
-        )
-        if schools and int(school_id) not in {int(r[0]) for r in schools}:
-            return Rejected("school_not_in_trio")
+    trio_ref = ctx.answers.get("trio")
+    trio = await trio_by_ref(tx, str(trio_ref)) if trio_ref and trio_ref != NO_TRIO else None
+    if trio is not None and trio.school_ids and school_id not in trio.school_ids:
+        return Rejected("school_not_in_trio")
     return None
 
 
 async def _create(tx: Transaction, ctx: StepContext) -> None:
-    roles, trios = await _roles_and_trios(tx, ctx.person_id)
     trio_ref, school_ref = ctx.answers.get("trio"), ctx.answers.get("school")
-    trio_id = (
-        await tx.fetchval("SELECT id FROM trio WHERE ref = ?", (str(trio_ref),))
-        if trio_ref and trio_ref != NO_TRIO
-        else None
-    )
+    trio = await trio_by_ref(tx, str(trio_ref)) if trio_ref and trio_ref != NO_TRIO else None
+    trio_id = None if trio is None else trio.id
     # Checked once more as the invite is made: roles may have changed while the flow was open.
-    if not allowed(roles, _action(ctx), trio_id=trio_id, memberships=trios):
+    if not await may(tx, ctx.person_id, _action(ctx), trio_id):
         raise PermissionError("invite no longer allowed")
-    school_id = (
-        await tx.fetchval("SELECT id FROM school WHERE ref = ?", (str(school_ref),))
-        if school_ref
-        else None
-    )
+    school_id = await ProgrammeRepo.school_id(tx, str(school_ref)) if school_ref else None
     role: Role = "teacher" if ctx.context.get("lead_only") else ctx.answers["role"]
     await InviteRepo.create(
         tx,

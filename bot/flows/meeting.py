@@ -24,7 +24,8 @@ from bot.flows.answers import (
     View,
 )
 from bot.flows.model import Apply, Flow, Step, StepContext
-from bot.meetings.service import Meetings, may
+from bot.meetings.service import Meetings
+from bot.people.permissions import may
 from bot.scheduling.timing import local_instant
 from bot.texts import Label
 from storage.db import Transaction

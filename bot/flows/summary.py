@@ -30,7 +30,7 @@ from bot.flows.answers import (
     YesNo,
 )
 from bot.flows.model import END, Flow, Step, StepContext
-from bot.meetings.service import may
+from bot.people.permissions import may
 from bot.summaries.agreement import MORE_DONE, NO_ACTIONS, WHOLE_TRIO, Agreement
 from bot.texts import Label
 from storage.db import Transaction

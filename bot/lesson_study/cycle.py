@@ -13,60 +13,30 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.clock import Clock
 from bot.flows.answers import JSON, Rejected
 from bot.flows.lesson_study_answers import MAX_PUPILS, pseudonym
 from bot.flows.model import StepContext
-from bot.lesson_study.notices import Notices
+from bot.lesson_study.moves import CycleMoves
 from bot.lesson_study.views import (
     Snapshot,
     actions_for,
     local_when,
     snapshot,
 )
-from bot.people.permissions import allowed
+from bot.people.permissions import may
 from bot.scheduling.scheduler import Fired, Kind, Late
 from bot.scheduling.timing import local_instant
-from storage.db import Database, Transaction, to_db_time
-from storage.lesson_study import ROUNDS, LessonStudyRepo, Reader, Stage
+from storage.db import Transaction, to_db_time
+from storage.lesson_study import ROUNDS, LessonStudyRepo
+from storage.people import PeopleRepo
+from storage.research_lessons import ResearchLessonRepo
 from storage.schedule import Due, ScheduleRepo
 
 log = logging.getLogger(__name__)
 
 
-async def may_run(q: Reader, person_id: int, trio_id: int) -> bool:
-    """The permission table's answer for `lesson_study.run` in this trio, read afresh."""
-    roles = [r["role"] for r in await q.fetchall(
-        "SELECT role FROM person_role WHERE person_id = ?", (person_id,)
-    )]  # fmt: skip
-    leads = {
-        int(r["trio_id"]): bool(r["is_lead"])
-        for r in await q.fetchall(
-            "SELECT trio_id, is_lead FROM trio_member WHERE person_id = ?", (person_id,)
-        )
-    }
-    return allowed(roles, "lesson_study.run", trio_id=trio_id, memberships=leads)
-
-
-class CycleStages:
+class CycleStages(CycleMoves):
     """The stages up to the closing account; `LessonStudy` adds the account's agreement."""
-
-    def __init__(
-        self,
-        db: Database,
-        notices: Notices,
-        *,
-        programme_zone: str,
-        lesson_minutes: int,
-        stall_after: timedelta,
-        clock: Clock,
-    ) -> None:
-        self.db = db
-        self.notices = notices
-        self.zone = programme_zone
-        self.lesson_minutes = lesson_minutes
-        self.stall_after = stall_after
-        self.clock = clock
 
     def kinds(self) -> dict[str, Kind]:
         return {
@@ -78,70 +48,10 @@ class CycleStages:
             "ls_stall": Kind(self._stall),
         }
 
-    # --- shared steps ---------------------------------------------------------------------
-    async def _current(self, tx: Transaction, ctx: StepContext, stage: Stage) -> Snapshot | None:
-        """The cycle a stage flow was opened for, if it is still at that stage and the person
-        still belongs to it; otherwise what they wrote is kept as a late note."""
-        cycle = await LessonStudyRepo.get(tx, int(ctx.context["cycle_id"]))
-        if cycle is None or not await may_run(tx, ctx.person_id, cycle.trio_id):
-            log.warning("lesson study %s: answers from %s refused", ctx.context, ctx.person_id)
-            return None
-        snap = await snapshot(tx, cycle)
-        fresh = cycle.stage == stage and cycle.stage_seq == int(ctx.context["seq"])
-        if snap.member(ctx.person_id) is None or not fresh:
-            await LessonStudyRepo.add_note(
-                tx, cycle.id, cycle.round, "late", ctx.person_id, dict(ctx.answers), self.clock()
-            )
-            return None
-        return snap
-
-    async def _enter(
-        self, tx: Transaction, cycle_id: int, stage: Stage, round_: int, *, stall_from: datetime
-    ) -> Snapshot:
-        now = self.clock()
-        seq = await LessonStudyRepo.move(tx, cycle_id, stage, round_, now)
-        if stage != "agreed":
-            await ScheduleRepo.add(
-                tx,
-                "ls_stall",
-                max(now, stall_from) + self.stall_after,
-                payload={"cycle": cycle_id, "seq": seq},
-                dedupe_key=f"ls:{cycle_id}:stall:{seq}",
-            )
-        cycle = await LessonStudyRepo.get(tx, cycle_id)
-        assert cycle is not None
-        return await snapshot(tx, cycle)
-
-    async def _tell_all(
-        self, tx: Transaction, snap: Snapshot, template: str, values: dict[str, Any]
-    ) -> None:
-        """Everyone in the cycle gets `template`, with the buttons for what they may do now."""
-        c = snap.cycle
-        for member in snap.members:
-            await self.notices.send(
-                tx,
-                member,
-                template,
-                {**self._common(snap), **values},
-                now=self.clock(),
-                key=f"ls:{c.id}:{c.stage_seq}:{template}",
-                buttons=actions_for(snap, member.person_id),
-            )
-
-    def _common(self, snap: Snapshot) -> dict[str, Any]:
-        c = snap.cycle
-        return {
-            "trio": snap.trio,
-            "focus_what": c.focus_what,
-            "focus_who": c.focus_who,
-            "round": c.round,
-            "pupils": [[p.pseudonym, p.typical_of] for p in snap.pupils],
-        }
-
     # --- starting ---------------------------------------------------------------------------
     async def started(self, tx: Transaction, ctx: StepContext) -> None:
         trio_id, a = int(ctx.context["trio_id"]), ctx.answers
-        if not await may_run(tx, ctx.person_id, trio_id):
+        if not await may(tx, ctx.person_id, "lesson_study.run", trio_id):
             return
         if await LessonStudyRepo.active_for_trio(tx, trio_id) is not None:
             log.info("trio %s already has a running cycle; a second start was not stored", trio_id)
@@ -167,7 +77,7 @@ class CycleStages:
                 name = pseudonym(a, position) or f"Pupil {position}"
                 group = str(a[f"pupil_{position}_group"])
                 await LessonStudyRepo.add_pupil(tx, cycle_id, position, name, group)
-        await LessonStudyRepo.open_lesson(tx, cycle_id, 1, [])
+        await ResearchLessonRepo.open_lesson(tx, cycle_id, 1, [])
         snap = await self._enter(tx, cycle_id, "student_voice", 1, stall_from=now)
         starter = snap.name(ctx.person_id)
         await self._tell_all(tx, snap, "lesson_study/notice_started", {"starter": starter})
@@ -178,7 +88,7 @@ class CycleStages:
         if snap is None:
             return
         c, now = snap.cycle, self.clock()
-        await LessonStudyRepo.add_note(
+        await ResearchLessonRepo.add_note(
             tx, c.id, 0, "student_voice", ctx.person_id, dict(ctx.answers), now
         )
         snap = await self._enter(tx, c.id, "plan", 1, stall_from=now)
@@ -195,7 +105,8 @@ class CycleStages:
         return None
 
     async def _starts_at(self, tx: Transaction, person_id: int, day: str, at: str) -> datetime:
-        zone = await tx.fetchval("SELECT time_zone FROM person WHERE id = ?", (person_id,))
+        person = await PeopleRepo.get_in(tx, person_id)
+        zone = None if person is None else person.time_zone
         return local_instant(
             date.fromisoformat(day), time.fromisoformat(at), ZoneInfo(zone or self.zone)
         )
@@ -206,13 +117,13 @@ class CycleStages:
             return
         c, lesson, a, now = snap.cycle, snap.lesson, ctx.answers, self.clock()
         moments = [str(m) for m in a["moments"]]
-        await LessonStudyRepo.set_plan(tx, lesson.id, a["outline"], moments)
-        await LessonStudyRepo.clear_notes(tx, c.id, c.round, "prediction")
+        await ResearchLessonRepo.set_plan(tx, lesson.id, a["outline"], moments)
+        await ResearchLessonRepo.clear_notes(tx, c.id, c.round, "prediction")
         for m in range(len(moments)):
             for p, pupil in enumerate(snap.pupils):
                 body = a.get(f"predict_{m}_{p}")
                 if body is not None:
-                    await LessonStudyRepo.add_note(
+                    await ResearchLessonRepo.add_note(
                         tx, c.id, c.round, "prediction", ctx.person_id, body, now,
                         pupil_id=pupil.id, moment=m,
                     )  # fmt: skip
@@ -233,13 +144,9 @@ class CycleStages:
             return
         starts = await self._starts_at(tx, ctx.person_id, str(a["date"]), str(a["time"]))
         ends = starts + timedelta(minutes=self.lesson_minutes)
-        await LessonStudyRepo.set_schedule(tx, lesson.id, teacher_id, starts, ends)
+        await ResearchLessonRepo.set_schedule(tx, lesson.id, teacher_id, starts, ends)
         # Reminders for the old time or teacher go; each handler also re-checks the lesson.
-        await tx.execute(
-            "UPDATE schedule SET status = 'cancelled', note = 'lesson rescheduled'"
-            " WHERE status = 'pending' AND dedupe_key LIKE ?",
-            (f"ls:{c.id}:r{c.round}:%",),
-        )
+        await ScheduleRepo.cancel_prefixed(tx, f"ls:{c.id}:r{c.round}:", "lesson rescheduled")
         now, stamp = self.clock(), to_db_time(starts)
         base = f"ls:{c.id}:r{c.round}:{stamp}"
         payload = {"cycle": c.id, "round": c.round, "at": stamp}
@@ -257,44 +164,6 @@ class CycleStages:
         )  # fmt: skip
         snap = await self._enter(tx, c.id, "lesson", c.round, stall_from=ends)
         await self._tell_roles(tx, snap, "notice_teach", "notice_observe", {"changed": changed})
-
-    async def _tell_roles(
-        self,
-        tx: Transaction,
-        snap: Snapshot,
-        teacher_template: str,
-        observer_template: str,
-        values: dict[str, Any],
-        *,
-        defer: bool = True,
-        key: str = "",
-    ) -> None:
-        """The round's teacher and its observers get different messages: each only theirs."""
-        c, lesson = snap.cycle, snap.lesson
-        assert lesson is not None
-        notes = await LessonStudyRepo.notes(tx, c.id, c.round)
-        predictions = [
-            {"pupil": p.pseudonym, "moment": lesson.moments[n.moment], "text": n.body}
-            for p in snap.pupils
-            for n in notes
-            if n.kind == "prediction"
-            and n.pupil_id == p.id
-            and n.moment is not None
-            and n.moment < len(lesson.moments)
-        ]
-        for member in snap.members:
-            role = snap.role(member.person_id)
-            template = teacher_template if role == "teacher" else observer_template
-            zone = ZoneInfo(member.row["time_zone"] or self.zone)
-            await self.notices.send(
-                tx, member, f"lesson_study/{template}",
-                {**self._common(snap), **values, "teacher": snap.name(lesson.teacher_id),
-                 "when": local_when(lesson.starts_at, zone), "moments": lesson.moments,
-                 "outline": lesson.outline, "predictions": predictions,
-                 "carried": lesson.carried},
-                now=self.clock(), key=f"ls:{c.id}:{c.stage_seq}:{template}{key}",
-                buttons=actions_for(snap, member.person_id), defer=defer,
-            )  # fmt: skip
 
     # --- scheduled: reminders, the end of the lesson, a stalled cycle -----------------------
     async def _lesson_still(self, tx: Transaction, due: Due) -> Snapshot | None:
@@ -335,7 +204,7 @@ class CycleStages:
         if snap is None or snap.lesson is None:
             return Fired(note="no longer applies")
         c = snap.cycle
-        await LessonStudyRepo.set_status(tx, snap.lesson.id, "taught")
+        await ResearchLessonRepo.set_status(tx, snap.lesson.id, "taught")
         snap = await self._enter(tx, c.id, "observe", c.round, stall_from=now)
         await self._tell_roles(tx, snap, "after_teacher", "after_observer", {})
         return Fired()
@@ -360,16 +229,16 @@ class CycleStages:
         for p, pupil in enumerate(snap.pupils):
             for m in range(len(snap.lesson.moments)):
                 if a.get(f"obs_{m}_{p}") is not None:
-                    await LessonStudyRepo.add_note(
+                    await ResearchLessonRepo.add_note(
                         tx, c.id, c.round, "observation", ctx.person_id, a[f"obs_{m}_{p}"], now,
                         pupil_id=pupil.id, moment=m,
                     )  # fmt: skip
             if a.get(f"other_{p}") is not None:
-                await LessonStudyRepo.add_note(
+                await ResearchLessonRepo.add_note(
                     tx, c.id, c.round, "observation", ctx.person_id, a[f"other_{p}"], now,
                     pupil_id=pupil.id,
                 )  # fmt: skip
-        await LessonStudyRepo.task_done(tx, c.id, c.round, "observe", ctx.person_id, now)
+        await ResearchLessonRepo.task_done(tx, c.id, c.round, "observe", ctx.person_id, now)
         snap = await snapshot(tx, c)
         member = snap.member(ctx.person_id)
         assert member is not None
@@ -389,11 +258,11 @@ class CycleStages:
         for p, pupil in enumerate(snap.pupils):
             body = ctx.answers.get(f"talk_{p}")
             if body is not None:
-                await LessonStudyRepo.add_note(
+                await ResearchLessonRepo.add_note(
                     tx, c.id, c.round, "interview", ctx.person_id, body, now, pupil_id=pupil.id
                 )
-        await LessonStudyRepo.task_done(tx, c.id, c.round, "interview", ctx.person_id, now)
-        done = await LessonStudyRepo.done_by(tx, c.id, c.round, "interview")
+        await ResearchLessonRepo.task_done(tx, c.id, c.round, "interview", ctx.person_id, now)
+        done = await ResearchLessonRepo.done_by(tx, c.id, c.round, "interview")
         if all(m.person_id in done for m in snap.observers()):
             snap = await self._enter(tx, c.id, "discuss", c.round, stall_from=now)
             await self._tell_all(tx, snap, "lesson_study/notice_discuss", {})
@@ -404,11 +273,11 @@ class CycleStages:
             return
         c, now = snap.cycle, self.clock()
         changes = [str(x) for x in ctx.answers.get("changes") or []]
-        await LessonStudyRepo.set_discussion(
+        await ResearchLessonRepo.set_discussion(
             tx, snap.lesson.id, ctx.answers.get("compare"), changes
         )
         if c.round < ROUNDS:
-            await LessonStudyRepo.open_lesson(tx, c.id, c.round + 1, changes)
+            await ResearchLessonRepo.open_lesson(tx, c.id, c.round + 1, changes)
             snap = await self._enter(tx, c.id, "plan", c.round + 1, stall_from=now)
             values = {"by": snap.name(ctx.person_id), "carried": changes, "said": None,
                       "ideas": None}  # fmt: skip

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from bot.buttons import LessonStudyTap
 from bot.flows.model import StepContext
-from bot.lesson_study.cycle import CycleStages, may_run
+from bot.lesson_study.cycle import CycleStages
 from bot.lesson_study.views import (
     AGREEMENT_TASKS,
     STAGE_TASKS,
@@ -27,11 +27,13 @@ from bot.lesson_study.views import (
     comparison,
     snapshot,
 )
-from bot.people.permissions import allowed
+from bot.people.permissions import allowed, may, permits
 from storage.db import Transaction
 from storage.lesson_study import Cycle, LessonStudyRepo, Stage
-from storage.people import Role
+from storage.lesson_study_accounts import LessonAccountRepo
+from storage.people import PeopleRepo, Role
 from storage.programme import ProgrammeRepo
+from storage.research_lessons import ResearchLessonRepo
 
 TaskRefusal = Literal["gone", "not_member", "stale", "not_for_you"]
 Decision = Literal["approved", "agreed", "stale", "not_member", "gone", "own"]
@@ -90,15 +92,10 @@ class LessonStudy(CycleStages):
 
     async def visible(self, person_id: int) -> list[Snapshot]:
         """Running cycles of trios this person may run lesson study in, theirs first."""
-        trio_ids = [
-            int(r["trio_id"])
-            for r in await self.db.fetchall(
-                "SELECT trio_id FROM trio_member WHERE person_id = ?", (person_id,)
-            )
-        ]
+        grants = await PeopleRepo.grants(self.db, person_id)
         found = []
-        for cycle in await LessonStudyRepo.for_trios(self.db, trio_ids):
-            if cycle.status == "active" and await may_run(self.db, person_id, cycle.trio_id):
+        for cycle in await LessonStudyRepo.for_trios(self.db, list(grants.trios)):
+            if cycle.status == "active" and permits(grants, "lesson_study.run", cycle.trio_id):
                 found.append(await snapshot(self.db, cycle))
         return found
 
@@ -111,18 +108,11 @@ class LessonStudy(CycleStages):
 
     async def start_context(self, person_id: int, trio_id: int) -> dict[str, Any] | None:
         """The context for starting a cycle in this trio, or None without two colleagues."""
-        rows = await self.db.fetchall(
-            "SELECT DISTINCT p.id, p.display_name FROM trio_member m JOIN person p"
-            " ON p.id = m.person_id JOIN person_role r ON r.person_id = p.id"
-            " WHERE m.trio_id = ? AND p.id != ? AND p.status = 'active'"
-            " AND p.onboarded_at IS NOT NULL AND r.role IN ('teacher', 'trio_lead')"
-            " ORDER BY m.is_lead DESC, p.display_name, p.id",
-            (trio_id, person_id),
-        )
-        if len(rows) < 2:
+        colleagues = await LessonStudyRepo.colleagues(self.db, trio_id, person_id)
+        if len(colleagues) < 2:
             return None
-        trio = await self.db.fetchval("SELECT name FROM trio WHERE id = ?", (trio_id,))
-        others = [[int(r["id"]), r["display_name"] or "—"] for r in rows]
+        trio = await ProgrammeRepo.trio_name(self.db, trio_id)
+        others = [[c.person_id, c.name or "—"] for c in colleagues]
         return {"trio_id": trio_id, "trio": trio, "others": others, "pick": len(others) > 2}
 
     async def open_task(
@@ -132,7 +122,7 @@ class LessonStudy(CycleStages):
         cycle = await LessonStudyRepo.get(self.db, cycle_id)
         if cycle is None or (task not in STAGE_TASKS and task not in AGREEMENT_TASKS):
             return "gone"
-        if not await may_run(self.db, person_id, cycle.trio_id):
+        if not await may(self.db, person_id, "lesson_study.run", cycle.trio_id):
             return "not_member"
         snap = await snapshot(self.db, cycle)
         if snap.member(person_id) is None:
@@ -163,7 +153,7 @@ class LessonStudy(CycleStages):
         if task == "o" and lesson is not None:
             context["moments"] = lesson.moments
         if task == "d" and lesson is not None:
-            notes = await LessonStudyRepo.notes(self.db, c.id, c.round)
+            notes = await ResearchLessonRepo.notes(self.db, c.id, c.round)
             context["comparison"] = comparison(snap, notes, lesson)
             context["teacher"] = snap.name(lesson.teacher_id)
             context["last"] = c.round >= 3
@@ -188,7 +178,7 @@ class LessonStudy(CycleStages):
                 "changed": account.changed,
                 "advice": account.advice,
             }
-            suggestions = await LessonStudyRepo.suggestions(self.db, account.id, account.revision)
+            suggestions = await LessonAccountRepo.suggestions(self.db, account.id, account.revision)
             context["suggestions"] = [[name, body] for name, body in suggestions]
             context["revising"] = account.revision
             return Opened("ls_account", context, AGREEMENT_TASKS[task])
@@ -205,10 +195,10 @@ class LessonStudy(CycleStages):
         ):
             return
         c, a, now = snap.cycle, ctx.answers, self.clock()
-        account = await LessonStudyRepo.write_account(
+        account = await LessonAccountRepo.write(
             tx, c.id, ctx.person_id, a["learned"], a["changed"], a["advice"], now
         )
-        await LessonStudyRepo.decide(
+        await LessonAccountRepo.decide(
             tx, account.id, ctx.person_id, account.revision, "approved", now
         )
         snap = await self._enter(tx, c.id, "agreement", c.round, stall_from=now)
@@ -225,7 +215,7 @@ class LessonStudy(CycleStages):
 
     async def suggested(self, tx: Transaction, ctx: StepContext) -> None:
         cycle = await LessonStudyRepo.get(tx, int(ctx.context["cycle_id"]))
-        if cycle is None or not await may_run(tx, ctx.person_id, cycle.trio_id):
+        if cycle is None or not await may(tx, ctx.person_id, "lesson_study.run", cycle.trio_id):
             return
         snap = await snapshot(tx, cycle)
         account, now = snap.account, self.clock()
@@ -236,12 +226,12 @@ class LessonStudy(CycleStages):
             or account.revision != ctx.context["revision"]
             or account.status != "draft"
         ):
-            await LessonStudyRepo.add_note(
+            await ResearchLessonRepo.add_note(
                 tx, cycle.id, cycle.round, "late", ctx.person_id, dict(ctx.answers), now
             )
             return
         suggestion = ctx.answers["suggestion"]
-        await LessonStudyRepo.decide(
+        await LessonAccountRepo.decide(
             tx, account.id, ctx.person_id, account.revision, "suggested", now, suggestion
         )
         snap = await snapshot(tx, cycle)
@@ -260,7 +250,7 @@ class LessonStudy(CycleStages):
             cycle = await LessonStudyRepo.get(tx, cycle_id)
             if cycle is None:
                 return "gone"
-            if not await may_run(tx, person_id, cycle.trio_id):
+            if not await may(tx, person_id, "lesson_study.run", cycle.trio_id):
                 return "not_member"
             snap = await snapshot(tx, cycle)
             account = snap.account
@@ -270,11 +260,11 @@ class LessonStudy(CycleStages):
                 return "stale"
             if account.author_id == person_id:
                 return "own"
-            await LessonStudyRepo.decide(tx, account.id, person_id, revision, "approved", now)
-            decisions = await LessonStudyRepo.decisions(tx, account.id, revision)
+            await LessonAccountRepo.decide(tx, account.id, person_id, revision, "approved", now)
+            decisions = await LessonAccountRepo.decisions(tx, account.id, revision)
             if any(decisions.get(m.person_id) != "approved" for m in snap.members):
                 return "approved"
-            await LessonStudyRepo.agree(tx, account.id, now)
+            await LessonAccountRepo.agree(tx, account.id, now)
             snap = await self._enter(tx, cycle.id, "agreed", cycle.round, stall_from=now)
             await self._tell_all(tx, snap, "lesson_study/agreed", {})
             return "agreed"

@@ -12,17 +12,11 @@ from zoneinfo import ZoneInfo
 from bot.buttons import LessonStudyTap
 from bot.lesson_study.notices import NoticeButton
 from bot.texts import Label
-from storage.lesson_study import (
-    ROUNDS,
-    Account,
-    Cycle,
-    Lesson,
-    LessonStudyRepo,
-    Member,
-    Note,
-    Pupil,
-    Reader,
-)
+from storage.db import Reader
+from storage.lesson_study import ROUNDS, Cycle, LessonStudyRepo, Member, Pupil
+from storage.lesson_study_accounts import Account, LessonAccountRepo
+from storage.programme import ProgrammeRepo
+from storage.research_lessons import Lesson, Note, ResearchLessonRepo
 
 # Button tasks: the `task` of a lesson-study button (bot/buttons.py LessonStudyTap).
 STAGE_TASKS = {
@@ -77,19 +71,19 @@ class Snapshot:
 
 
 async def snapshot(q: Reader, cycle: Cycle) -> Snapshot:
-    trio = await q.fetchone("SELECT name FROM trio WHERE id = ?", (cycle.trio_id,))
-    account = await LessonStudyRepo.account(q, cycle.id)
+    trio = await ProgrammeRepo.trio_name(q, cycle.trio_id)
+    account = await LessonAccountRepo.get(q, cycle.id)
     return Snapshot(
         cycle=cycle,
-        trio=trio["name"] if trio else "—",
+        trio=trio if trio is not None else "—",
         members=await LessonStudyRepo.members(q, cycle.id),
         pupils=await LessonStudyRepo.pupils(q, cycle.id),
-        lessons=await LessonStudyRepo.lessons(q, cycle.id),
-        observed=await LessonStudyRepo.done_by(q, cycle.id, cycle.round, "observe"),
-        interviewed=await LessonStudyRepo.done_by(q, cycle.id, cycle.round, "interview"),
+        lessons=await ResearchLessonRepo.lessons(q, cycle.id),
+        observed=await ResearchLessonRepo.done_by(q, cycle.id, cycle.round, "observe"),
+        interviewed=await ResearchLessonRepo.done_by(q, cycle.id, cycle.round, "interview"),
         account=account,
         decisions=(
-            await LessonStudyRepo.decisions(q, account.id, account.revision) if account else {}
+            await LessonAccountRepo.decisions(q, account.id, account.revision) if account else {}
         ),
     )
 

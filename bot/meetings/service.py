@@ -14,12 +14,11 @@ from typing import Any, Literal
 from bot.buttons import MeetingTap, Tap
 from bot.clock import Clock
 from bot.meetings.calendar_invite import meeting_ics
-from bot.people.permissions import Action, allowed
 from bot.scheduling.notices import Notices, moment
 from bot.scheduling.scheduler import Fired, Kind, Late
 from bot.texts import Label
 from storage.db import Database, Transaction
-from storage.meetings import Meeting, MeetingRepo, Member, Reader
+from storage.meetings import Meeting, MeetingRepo, Member
 from storage.schedule import Due, ScheduleRepo
 from storage.summaries import SummaryRepo
 
@@ -28,13 +27,6 @@ REMINDERS = (
     ("meeting_reminder_hour", timedelta(hours=1)),
 )
 Announcement = Literal["invite", "moved", "cancelled"]
-
-
-async def may(q: Reader, person_id: int, action: Action, trio_id: int) -> bool:
-    """The permission table, read inside the caller's transaction (roles may have changed)."""
-    roles = await MeetingRepo.roles(q, person_id)
-    memberships = await MeetingRepo.memberships(q, person_id)
-    return allowed(roles, action, trio_id=trio_id, memberships=memberships)
 
 
 def action_view(action: Any) -> dict[str, Any]:
@@ -207,11 +199,7 @@ class Meetings:
 
     @staticmethod
     async def _disarm(tx: Transaction, meeting_id: int, note: str) -> None:
-        await tx.execute(
-            "UPDATE schedule SET status = 'cancelled', note = ?"
-            " WHERE status = 'pending' AND dedupe_key LIKE ?",
-            (note, f"meeting:{meeting_id}:%"),
-        )
+        await ScheduleRepo.cancel_prefixed(tx, f"meeting:{meeting_id}:", note)
 
     async def _current(self, tx: Transaction, due: Due) -> Meeting | None:
         """The meeting a row was armed for, if it still stands exactly as it was then."""

@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from bot.buttons import MeetingTap
-from bot.meetings.service import Meetings, may
-from bot.people.permissions import allowed
+from bot.meetings.service import Meetings
+from bot.people.permissions import allowed, may
 from bot.scheduling.notices import moment
-from storage.db import Database
-from storage.meetings import Meeting, MeetingRepo, Reader
+from storage.db import Database, Reader
+from storage.meetings import Meeting, MeetingRepo
 from storage.people import Role
 from storage.programme import Membership, ProgrammeRepo, Trio
 from storage.summaries import SummaryRepo

@@ -1,6 +1,7 @@
 """A person's data rights: a copy of everything held about them, and erasure on request.
 
-What is collected and what erasure does are registered in storage/personal_data.py.
+What is collected and what erasure does are registered in storage/personal_export.py and
+storage/personal_data.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.people.permissions import allowed
-from storage import personal_data
+from storage import personal_data, personal_export
 from storage.db import Database, to_db_time
 from storage.flow_states import FlowStateRepo
 from storage.people import ConsentRecord, PeopleRepo, Person, Role
@@ -66,7 +67,7 @@ class DataRights:
         """Everything held about the person, as a JSON document (UTF-8, indented)."""
         held: dict[str, Any] = {
             "exported_at": to_db_time(self.clock()),
-            **await personal_data.collect(self.db, person_id),
+            **await personal_export.collect(self.db, person_id),
         }
         return json.dumps(held, ensure_ascii=False, indent=2).encode()
 
@@ -83,9 +84,8 @@ class DataRights:
     async def find(self, ref_or_telegram_id: str) -> Person | None:
         """The person with this roster reference, else with this Telegram id."""
         wanted = ref_or_telegram_id.strip()
-        row = await self.db.fetchone("SELECT * FROM person WHERE ref = ?", (wanted,))
-        if row is None and wanted.lstrip("-").isdigit():
-            row = await self.db.fetchone(
-                "SELECT * FROM person WHERE telegram_id = ?", (int(wanted),)
-            )
-        return None if row is None else Person.from_row(row)
+        people = PeopleRepo(self.db)
+        found = await people.by_ref(wanted)
+        if found is None and wanted.lstrip("-").isdigit():
+            found = await people.by_telegram_id(int(wanted))
+        return found

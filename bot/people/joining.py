@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.clock import Clock
 from storage.db import Database
-from storage.invites import Invite, InviteProblem, InviteRepo
+from storage.invites import InviteProblem, InviteRepo
 from storage.people import PeopleRepo, Person, PersonStatus, Role
 from storage.programme import ProgrammeRepo
 
@@ -71,25 +71,21 @@ class Joining:
         """
         code = InviteRepo.normalise(code)
         async with self.db.transaction() as tx:
-            row = await tx.fetchone("SELECT * FROM invite WHERE code = ?", (code,))
-            if row is None:
+            invite = await InviteRepo.get_in(tx, code)
+            if invite is None:
                 return Refused("unknown")
-            invite = Invite.from_row(row)
-            existing = await tx.fetchone(
-                "SELECT id FROM person WHERE telegram_id = ?", (telegram_id,)
-            )
+            existing = await PeopleRepo.by_telegram_id_in(tx, telegram_id)
             problem = invite.problem(self.clock())
             if problem is not None:
                 return Refused(problem)
             if existing is not None:
-                person_id = int(existing["id"])
+                person_id = existing.id
                 await PeopleRepo.add_role(tx, person_id, invite.role)
             elif invite.person_id is not None:
                 # A personal invite for someone the coordinator pre-registered.
                 person_id = invite.person_id
-                taken = await tx.fetchval(
-                    "SELECT telegram_id FROM person WHERE id = ?", (person_id,)
-                )
+                invited = await PeopleRepo.get_in(tx, person_id)
+                taken = None if invited is None else invited.telegram_id
                 if taken is not None and taken != telegram_id:
                     return Refused("used_up")
                 await PeopleRepo.update(tx, person_id, telegram_id=telegram_id, status="joining")
@@ -108,12 +104,12 @@ class Joining:
                 if lead:
                     await PeopleRepo.add_role(tx, person_id, "teacher")
             school = (
-                await tx.fetchval("SELECT name FROM school WHERE id = ?", (invite.school_id,))
+                await ProgrammeRepo.school_name(tx, invite.school_id)
                 if invite.school_id is not None
                 else None
             )
             trio = (
-                await tx.fetchval("SELECT name FROM trio WHERE id = ?", (invite.trio_id,))
+                await ProgrammeRepo.trio_name(tx, invite.trio_id)
                 if invite.trio_id is not None
                 else None
             )

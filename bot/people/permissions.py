@@ -9,9 +9,9 @@ Cells:
            they lead (being a lead of one trio gives no lead rights in another)
     NO   — never
 
-For the work still to come (meetings, summaries, lesson study, digests): pick the action
-name below, call `allowed(who.roles, "meeting.schedule", trio_id=..., memberships=...)` and,
-when it is False, reply with `refusal(...)`. A new action is a new row in `MATRIX`; the
+To check a person before acting, call `may(q, person_id, "meeting.schedule", trio_id)`: it
+reads their grants afresh (in the caller's transaction, when `q` is one) and asks `allowed`.
+When it is False, reply with `refusal(...)`. A new action is a new row in `MATRIX`; the
 parametrised test in tests/test_permissions.py then demands an expectation for it.
 """
 
@@ -21,7 +21,8 @@ from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Literal
 
-from storage.people import ROLES, Role
+from storage.db import Reader
+from storage.people import ROLES, Grants, PeopleRepo, Role
 from storage.programme import Membership
 
 
@@ -88,10 +89,6 @@ def cell(role: Role, action: Action) -> Cell:
     return MATRIX[action][ROLES.index(role)]
 
 
-def trio_scoped(action: Action) -> bool:
-    return OWN in MATRIX[action]
-
-
 def allowed(
     roles: Iterable[Role],
     action: Action,
@@ -121,6 +118,17 @@ def allowed(
         if rule is OWN and _in_own_trio(role, trio_id, leads):
             return True
     return False
+
+
+def permits(grants: Grants, action: Action, trio_id: int | None = None) -> bool:
+    """`allowed`, for the grants `PeopleRepo.grants` read."""
+    return allowed(grants.roles, action, trio_id=trio_id, memberships=grants.trios)
+
+
+async def may(q: Reader, person_id: int, action: Action, trio_id: int | None = None) -> bool:
+    """The permission table's answer for this person, from their grants read now (in the
+    caller's transaction when `q` is one: roles and trios may have changed meanwhile)."""
+    return permits(await PeopleRepo.grants(q, person_id), action, trio_id)
 
 
 def _in_own_trio(role: Role, trio_id: int | None, leads: Mapping[int, bool]) -> bool:

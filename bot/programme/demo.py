@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from storage import meta
 from storage.db import Database
 from storage.invites import InviteRepo
 from storage.people import Role
@@ -34,7 +35,7 @@ class DemoInvite:
 async def seed_demo(db: Database) -> list[DemoInvite]:
     """Create the demo programme once; later calls return the invites not yet used."""
     async with db.transaction() as tx:
-        seeded = await tx.fetchval("SELECT value FROM meta WHERE key = 'demo_seeded'")
+        seeded = await meta.value(tx, "demo_seeded")
         if seeded is None:
             school_ids = {}
             for ref, name, la, phase, pupils, fsm, prior in SCHOOLS:
@@ -62,13 +63,10 @@ async def seed_demo(db: Database) -> list[DemoInvite]:
                     trio_id=trio_id if in_trio else None,
                     code=f"DEMO{name.upper()}",
                 )
-            await tx.execute("INSERT INTO meta (key, value) VALUES ('demo_seeded', '1')")
-        rows = await tx.fetchall(
-            "SELECT code, role FROM invite WHERE code LIKE 'DEMO%' AND uses < max_uses"
-            " ORDER BY created_at, code"
-        )
+            await meta.keep(tx, "demo_seeded", "1")
+        left = await InviteRepo.with_uses_left(tx, "DEMO")
     names = {f"DEMO{name.upper()}": name for name, _, _ in CAST}
-    return [DemoInvite(names.get(r["code"], r["code"]), r["role"], r["code"]) for r in rows]
+    return [DemoInvite(names.get(i.code, i.code), i.role, i.code) for i in left]
 
 
 DEMO_CODES = tuple(f"DEMO{name.upper()}" for name, _, _ in CAST)

@@ -72,10 +72,7 @@ async def import_calendar(
     entries = check_calendar(rows, report)
     if report.errors:
         return
-    held = {
-        (r["kind"], date.fromisoformat(r["starts_on"]), date.fromisoformat(r["ends_on"]), r["name"])
-        for r in await tx.fetchall("SELECT kind, starts_on, ends_on, name FROM term_day")
-    }
+    held = await CalendarRepo.entries(tx)
     wanted = set(entries)
     report.created = len(wanted - held)
     report.unchanged = len(wanted & held)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import time as wallclock
-import tomllib
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +13,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.buttons import ButtonSigner, ReflectionAction, ReflectionTap
 from bot.clock import Clock
+from bot.reflections.prompts import PromptDefinition
 from bot.scheduling.scheduler import Fired, Kind
 from bot.scheduling.timing import (
     Calendar,
@@ -26,7 +25,7 @@ from bot.scheduling.timing import (
     preferences,
     week_start,
 )
-from bot.texts import Label, Texts, prompts_root
+from bot.texts import Label, Texts
 from storage.calendar import CalendarRepo
 from storage.db import Database, Transaction, to_db_time
 from storage.outbox import OutboxRepo
@@ -34,47 +33,8 @@ from storage.people import PeopleRepo
 from storage.reflections import ReflectionRepo, deliver_key, nudge_key
 from storage.schedule import Due, ScheduleRepo
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 SNOOZES = ("h", "e", "t")  # an hour, this evening, tomorrow
 EVENING = time(18, 30)
-
-
-@dataclass(frozen=True, slots=True)
-class PromptDefinition:
-    key: str
-    roles: frozenset[str]
-    cadence: str
-    weekday: int = 1
-    trios: frozenset[str] = frozenset()
-    cron: str | None = None
-    nudge_after: timedelta = timedelta(hours=48)
-
-    @property
-    def template(self) -> str:
-        return f"reflections/{self.key}"
-
-
-def load_definitions(path: Path | None = None) -> tuple[PromptDefinition, ...]:
-    data = tomllib.loads((path or prompts_root() / "reflections.toml").read_text("utf-8"))
-    found = []
-    for item in data.get("prompt", []):
-        cadence = item.get("cadence", "weekly")
-        if cadence not in ("weekly", "fortnightly", "cron"):
-            raise ValueError(f"prompt {item.get('key')}: unknown cadence {cadence!r}")
-        if cadence == "cron" and not item.get("cron"):
-            raise ValueError(f"prompt {item.get('key')}: cadence cron needs a cron line")
-        found.append(
-            PromptDefinition(
-                key=item["key"],
-                roles=frozenset(item.get("roles", ["teacher", "trio_lead"])),
-                cadence=cadence,
-                weekday=WEEKDAYS.index(item.get("weekday", "tue")),
-                trios=frozenset(item.get("trios", [])),
-                cron=item.get("cron"),
-                nudge_after=timedelta(hours=float(item.get("nudge_after_hours", 48))),
-            )
-        )
-    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +143,7 @@ class Reflections:
         calendar = await self.calendar(tx)
         rows = []
         for person in await ReflectionRepo.eligible(tx, definition.roles, definition.trios):
-            prefs = preferences(person, self.zone_name)
+            prefs = preferences(asdict(person), self.zone_name)
             day = opened.astimezone(self.zone).date() + timedelta(days=definition.weekday)
             wanted = max(now, local_instant(day, prefs.reminder, prefs.zone))
             try:
@@ -191,8 +151,8 @@ class Reflections:
             except ValueError:
                 continue
             payload = json.dumps({"prompt": definition.key, "period": period})
-            key = deliver_key(definition.key, period, person["id"])
-            rows.append(("reflection_deliver", person["id"], None, payload, to_db_time(when), key))
+            key = deliver_key(definition.key, period, person.id)
+            rows.append(("reflection_deliver", person.id, None, payload, to_db_time(when), key))
         await ScheduleRepo.add_many(tx, rows)
         next_name, next_opens = self.next_period(definition, opened)
         await ScheduleRepo.add(
@@ -222,8 +182,8 @@ class Reflections:
             return Fired(note="no longer applies")
         period = due.payload["period"]
         existing = await ReflectionRepo.find(tx, who.person_id, definition.key, period)
-        if existing is not None and existing["status"] in ("answered", "skipped"):
-            return Fired(note=f"already {existing['status']}")
+        if existing is not None and existing.status in ("answered", "skipped"):
+            return Fired(note=f"already {existing.status}")
         if self._period_over(definition, period, now):
             return Fired(note="period over before it could be delivered")
         calendar = await self.calendar(tx)
@@ -236,7 +196,7 @@ class Reflections:
             definition.key,
             period,
             now,
-            None if existing is None else int(existing["id"]),
+            None if existing is None else existing.id,
         )
         text = self.texts.render(who.language, definition.template)
         payload = self.message(who.language, "reflections/delivered", text, reflection_id)
@@ -273,8 +233,13 @@ class Reflections:
         who = await self._recipient(tx, due.person_id)
         if definition is None or who is None:
             return Fired(note="no longer applies")
-        row = await ReflectionRepo.nudge_state(tx, due.payload["reflection"], who.person_id)
-        if row is None or row["status"] != "delivered" or row["nudged_at"] is not None:
+        found = await ReflectionRepo.get(tx, due.payload["reflection"])
+        if (
+            found is None
+            or found.person_id != who.person_id
+            or found.status != "delivered"
+            or found.nudged_at is not None
+        ):
             return Fired(note="answered, skipped or already nudged")
         if self._period_over(definition, due.payload["period"], now):
             return Fired(note="period over")
@@ -340,15 +305,15 @@ class ReflectionActions:
             row = await ReflectionRepo.get(tx, reflection_id)
             if row is None:
                 return Tap("gone")
-            if row["person_id"] != person_id:
+            if row.person_id != person_id:
                 return Tap("not_yours")
-            if row["status"] in ("answered", "skipped"):
+            if row.status in ("answered", "skipped"):
                 return Tap("already", reflection_id)
-            definition = r.definitions.get(row["prompt"])
+            definition = r.definitions.get(row.prompt)
             who = await r._recipient(tx, person_id)
             if definition is None or who is None:
                 return Tap("gone")
-            nudge = nudge_key(row["prompt"], row["period"], person_id)
+            nudge = nudge_key(row.prompt, row.period, person_id)
             if action == "k":
                 await ReflectionRepo.skipped(tx, reflection_id, now)
                 await ScheduleRepo.cancel(tx, nudge, "skipped")
@@ -367,14 +332,14 @@ class ReflectionActions:
                     ),
                 }[action]
                 until = next_allowed(max(wanted, now + timedelta(minutes=5)), who.prefs, calendar)
-                count = await ReflectionRepo.deliveries(tx, person_id, row["prompt"], row["period"])
+                count = await ReflectionRepo.deliveries(tx, person_id, row.prompt, row.period)
                 await ScheduleRepo.add(
                     tx,
                     "reflection_deliver",
                     until,
                     person_id=person_id,
-                    payload={"prompt": row["prompt"], "period": row["period"]},
-                    dedupe_key=deliver_key(row["prompt"], row["period"], person_id) + f":s{count}",
+                    payload={"prompt": row.prompt, "period": row.period},
+                    dedupe_key=deliver_key(row.prompt, row.period, person_id) + f":s{count}",
                 )
                 # Still exactly one nudge, after the snoozed delivery rather than before it.
                 await ScheduleRepo.move(tx, nudge, until + definition.nudge_after)
@@ -391,15 +356,15 @@ class ReflectionActions:
         if reflection_id is None:
             await ReflectionRepo.save_free(tx, person_id, text, now)
             return
-        row = await ReflectionRepo.answered(tx, person_id, reflection_id, text, now)
-        if row is not None:
-            nudge = nudge_key(row["prompt"], row["period"], person_id)
+        answered = await ReflectionRepo.answered(tx, person_id, reflection_id, text, now)
+        if answered is not None:
+            nudge = nudge_key(answered.prompt, answered.period, person_id)
             await ScheduleRepo.cancel(tx, nudge, "answered")
 
     async def open_for(self, person_id: int) -> tuple[int, str] | None:
         """The most recent prompt this person has not answered or skipped, if any."""
-        row = await ReflectionRepo.latest_open(self.r.db, person_id)
-        if row is None or row["prompt"] not in self.r.definitions:
+        found = await ReflectionRepo.latest_open(self.r.db, person_id)
+        if found is None or found.prompt not in self.r.definitions:
             return None
-        definition = self.r.definitions[row["prompt"]]
-        return int(row["id"]), self.r.texts.render(row["language"] or "en", definition.template)
+        definition = self.r.definitions[found.prompt]
+        return found.reflection_id, self.r.texts.render(found.language or "en", definition.template)

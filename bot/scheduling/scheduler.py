@@ -132,9 +132,10 @@ class Scheduler:
             await ScheduleRepo.finish(tx, row.id, "dropped", now, f"stale: {now - row.due_at}")
             report.dropped += 1
             return
-        await tx.execute("SAVEPOINT fire")
         try:
-            verdict = await kind.handler(tx, row, now)
+            # One broken row must not hold up the rest: the savepoint undoes its writes alone.
+            async with tx.savepoint():
+                verdict = await kind.handler(tx, row, now)
         except sqlite3.Error as exc:
             if is_transient(exc):
                 # The database's trouble (full, locked), not this row's: the whole tick is
@@ -145,7 +146,6 @@ class Scheduler:
         except Exception as exc:
             await self._failed(tx, row, now, exc, report)
             return
-        await tx.execute("RELEASE fire")
         if verdict is not None and verdict.until is not None:
             await ScheduleRepo.postpone(tx, row.id, verdict.until, verdict.note or "postponed")
             report.postponed += 1
@@ -157,9 +157,7 @@ class Scheduler:
     async def _failed(
         self, tx: Transaction, row: Due, now: datetime, exc: Exception, report: TickReport
     ) -> None:
-        # One broken row must not hold up the rest: undo its writes, count the attempt.
-        await tx.execute("ROLLBACK TO fire")
-        await tx.execute("RELEASE fire")
+        # Its writes are undone already (the savepoint); the attempt is counted.
         log.error("schedule row %s (%s) failed", row.id, row.kind, exc_info=exc)
         attempts = await ScheduleRepo.failed_attempt(tx, row.id, repr(exc)[:300])
         if attempts >= MAX_ATTEMPTS:

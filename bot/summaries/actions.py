@@ -8,13 +8,14 @@ from zoneinfo import ZoneInfo
 
 from bot.buttons import ActionTap
 from bot.clock import Clock
-from bot.meetings.service import may
+from bot.people.permissions import may
 from bot.scheduling.notices import Notices
 from bot.scheduling.scheduler import Fired, Kind
 from bot.scheduling.timing import local_instant
 from bot.texts import Label
 from storage.db import Database, Transaction
 from storage.meetings import MeetingRepo, Member
+from storage.people import PeopleRepo
 from storage.schedule import Due, ScheduleRepo
 from storage.summaries import ActionStatus, SummaryRepo
 
@@ -42,11 +43,9 @@ class ActionFollowUp:
 
     async def arm(self, tx: Transaction, action_id: int, owner_id: int | None, due_on: str) -> None:
         """The reminder goes the day before it is due, at the owner's reminder time."""
-        row = await tx.fetchone(
-            "SELECT time_zone, reminder_time FROM person WHERE id = ?", (owner_id,)
-        )
-        zone = ZoneInfo((row["time_zone"] if row else None) or self.zone)
-        at = time.fromisoformat(row["reminder_time"]) if row else time(15, 45)
+        owner = None if owner_id is None else await PeopleRepo.get_in(tx, owner_id)
+        zone = ZoneInfo((owner.time_zone if owner else None) or self.zone)
+        at = time.fromisoformat(owner.reminder_time) if owner else time(15, 45)
         when = local_instant(date.fromisoformat(due_on) - timedelta(days=1), at, zone)
         await ScheduleRepo.add(
             tx,
@@ -59,12 +58,8 @@ class ActionFollowUp:
     @staticmethod
     async def disarm(tx: Transaction, summary_id: int) -> None:
         """A summary rewritten replaces its actions: the old ones' reminders go too."""
-        await tx.execute(
-            "UPDATE schedule SET status = 'cancelled', note = 'summary rewritten'"
-            " WHERE status = 'pending' AND kind = 'action_due' AND dedupe_key IN"
-            " (SELECT 'action:' || id || ':due' FROM action WHERE summary_id = ?)",
-            (summary_id,),
-        )
+        keys = [f"action:{a.id}:due" for a in await SummaryRepo.actions(tx, summary_id)]
+        await ScheduleRepo.cancel_keys(tx, keys, "summary rewritten")
 
     async def _due(self, tx: Transaction, due: Due, now: datetime) -> Fired:
         action = await SummaryRepo.action(tx, int(due.payload["action"]))

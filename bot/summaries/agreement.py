@@ -14,13 +14,14 @@ from typing import Any, Literal
 
 from bot.buttons import SummaryTap
 from bot.clock import Clock
-from bot.meetings.service import action_view, may
+from bot.meetings.service import action_view
+from bot.people.permissions import may
 from bot.scheduling.notices import Notices
 from bot.scheduling.scheduler import Fired, Kind
 from bot.summaries.actions import ActionFollowUp
 from bot.texts import Label
-from storage.db import Database, Transaction
-from storage.meetings import MeetingRepo, Reader
+from storage.db import Database, Reader, Transaction
+from storage.meetings import MeetingRepo
 from storage.schedule import Due, ScheduleRepo
 from storage.summaries import ACTION_STATUSES, Summary, SummaryRepo
 from storage.trio_membership import RECHECK_KIND

@@ -7,15 +7,13 @@ outcome; the decisions themselves are `Agreement`'s and `ActionFollowUp`'s.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 
 from bot.buttons import ActionTap, SummaryTap
-from bot.meetings.service import may
+from bot.clock import Clock
 from bot.meetings.taps import OpenFlow, summary_context
-from bot.people.permissions import allowed
+from bot.people.permissions import allowed, may
 from bot.summaries.actions import MARKS, ActionFollowUp
 from bot.summaries.agreement import Agreement, Decision
 from storage.db import Database
@@ -53,7 +51,7 @@ class SummaryTaps:
         db: Database,
         agreement: Agreement,
         follow_up: ActionFollowUp,
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
         self.db = db
         self.agreement = agreement

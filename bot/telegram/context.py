@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import secrets
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -36,7 +35,8 @@ from bot.people.data_rights import DataRights
 from bot.people.inviting import Inviting
 from bot.people.joining import Joining
 from bot.programme.status import Status
-from bot.reflections.service import ReflectionActions, Reflections, load_definitions
+from bot.reflections.prompts import load_definitions
+from bot.reflections.service import ReflectionActions, Reflections
 from bot.scheduling.notices import Notices
 from bot.scheduling.scheduler import Scheduler
 from bot.scheduling.supervision import pause
@@ -46,6 +46,7 @@ from bot.summaries.taps import SummaryTaps
 from bot.telegram.flood import FloodGuard
 from bot.telegram.sender import OutboxSender, SendLimits
 from bot.texts import Texts
+from storage import meta
 from storage.db import Database
 from storage.db import StorageUnavailable as StorageUnavailable
 from storage.flow_states import FlowStateRepo
@@ -67,12 +68,7 @@ log = logging.getLogger(__name__)
 async def button_key(db: Database) -> bytes:
     """The key that signs button data: made once, kept in the database across restarts."""
     async with db.transaction() as tx:
-        await tx.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('button_key', ?)",
-            (secrets.token_bytes(32),),
-        )
-        key = await tx.fetchval("SELECT value FROM meta WHERE key = 'button_key'")
-    return bytes(key)
+        return await meta.secret_key(tx, "button_key")
 
 
 class Services:
