@@ -72,6 +72,11 @@ class View:
     context: Mapping[str, JSON]
     now: datetime
     tz: ZoneInfo
+    # Inside an item of a Repeat: `answers` are the item's own, `outer` the whole flow's,
+    # `index` the item's position and `item` what it is for (with `each`: a school, an action).
+    index: int = 0
+    item: JSON = None
+    outer: View | None = None
 
 
 class AnswerType(Protocol):

@@ -106,7 +106,7 @@ async def _check_school(tx: Transaction, ctx: StepContext, value: JSON) -> Rejec
     return None
 
 
-async def _create(tx: Transaction, ctx: StepContext) -> None:
+async def _create(tx: Transaction, ctx: StepContext) -> Rejected | None:
     roles, trios = await _roles_and_trios(tx, ctx.person_id)
     trio_ref, school_ref = ctx.answers.get("trio"), ctx.answers.get("school")
     trio_id = (
@@ -116,7 +116,7 @@ async def _create(tx: Transaction, ctx: StepContext) -> None:
     )
     # Checked once more as the invite is made: roles may have changed while the flow was open.
     if not allowed(roles, _action(ctx), trio_id=trio_id, memberships=trios):
-        raise PermissionError("invite no longer allowed")
+        return Rejected("invite_not_allowed")
     school_id = (
         await tx.fetchval("SELECT id FROM school WHERE ref = ?", (str(school_ref),))
         if school_ref
@@ -133,6 +133,7 @@ async def _create(tx: Transaction, ctx: StepContext) -> None:
         code=str(ctx.context["code"]),
         created_by=ctx.person_id,
     )
+    return None
 
 
 def _after_role(view: View) -> str:
