@@ -9,7 +9,7 @@ answer, the way aiogram_dialog starts a sub-dialog and takes its result.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -179,6 +179,3 @@ class FlowRegistry:
 
     def __getitem__(self, name: str) -> Flow:
         return self._flows[name]
-
-    def __iter__(self) -> Iterator[Flow]:
-        return iter(self._flows.values())

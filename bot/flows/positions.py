@@ -40,7 +40,9 @@ MORE = "+"  # the path's last part for the question after an item
 DONE_WORDS = frozenset(
     {"done", "finished", "that's all", "thats all", "no more", "none", "nothing else",
      "listo", "hecho", "terminado", "ya está", "ya esta", "nada más", "nada mas", "ninguno",
-     "pronto", "feito", "terminei", "concluído", "concluido", "mais nada", "nenhum"}
+     "eso es todo",
+     "pronto", "feito", "terminei", "concluído", "concluido", "mais nada", "nada mais",
+     "nenhum", "é tudo", "e tudo"}
 )  # fmt: skip
 ADD_WORDS = frozenset(
     {"add another", "another", "add", "more", "one more",
@@ -57,8 +59,6 @@ def typed_word(text: str) -> str:
 @dataclass(frozen=True)
 class AddOrDone:
     """The question after an item of a list: add another (True), or done (False)."""
-
-    kind: str = "more"
 
     def options(self, view: View) -> Sequence[Option]:
         return (Option("add", Label("add_another")), Option("done", Label("done")))
@@ -192,11 +192,12 @@ def following(
     repeat = place.repeat
     if repeat is None:
         return enter(flow, flow.after(place.step, outer), outer)
-    if place.is_more:
-        if value:
-            return _start_item(flow, repeat, place.index + 1, outer)
-        kept = ended(answers, repeat, place.index + 1)
-        return leave(flow, repeat, View(kept, outer.context, outer.now, outer.tz))
+    if place.is_more:  # after "done", `answers` already end the list with this item
+        return (
+            _start_item(flow, repeat, place.index + 1, outer)
+            if value
+            else leave(flow, repeat, outer)
+        )
     items = items_of(answers, repeat)
     mine = View(items[place.index], inner.context, inner.now, inner.tz, index=place.index,
                 item=inner.item, outer=outer)  # fmt: skip

@@ -50,7 +50,6 @@ class TextOrChoice:
 
     choices: Callable[[View], Sequence[Option]]
     text: FreeText = field(default_factory=lambda: TEXT)
-    kind: str = "text"
 
     def options(self, view: View) -> Sequence[Option]:
         return self.choices(view)
