@@ -31,8 +31,8 @@ class StepContext:
 
 # May return a Rejected to refuse the answer (checked against the database); None accepts.
 Apply = Callable[[Transaction, StepContext, JSON], Awaitable[Rejected | None]]
-# May return a Rejected to refuse the finished flow (the person may no longer do this): the
-# engine closes the flow and replies with prompts/<lang>/refused/<reason>.
+# May return a Rejected, before writing anything, to refuse the finished flow (the person may
+# no longer do this): the engine closes the flow and replies with prompts/<lang>/refused/<reason>.
 Complete = Callable[[Transaction, StepContext], Awaitable[Rejected | None]]
 NextStep = str | Callable[[View], str | None] | None
 

@@ -72,8 +72,10 @@ class AddOrDone:
                 return Accepted(True)
             if word in DONE_WORDS or word in NO_WORDS:
                 return Accepted(False)
-        if isinstance(given, OtherIn | VoiceIn):
-            return Rejected("wrong_kind", {"kind": getattr(given, "kind", "voice")})
+        if isinstance(given, OtherIn):
+            return Rejected("wrong_kind", {"kind": given.kind})
+        if isinstance(given, VoiceIn):
+            return Rejected("wrong_kind", {"kind": "voice"})
         return Rejected("add_or_done")
 
 

@@ -119,8 +119,8 @@ class Transitions:
             problem = await step.apply(tx, ctx, parsed.value)
             if isinstance(problem, Rejected):
                 return self._again(flow, state, problem, now, tz)
-        if place.is_more and not parsed.value:
-            answers = ended(answers, place.repeat, place.index + 1)  # type: ignore[arg-type]
+        if place.is_more and place.repeat is not None and not parsed.value:
+            answers = ended(answers, place.repeat, place.index + 1)
         nxt = following(flow, place, answers, inner, parsed.value)
         chosen: list[Reply] = [] if tapped is None else [Tapped(keyboard=None, chosen=tapped)]
         outcome = await self._move(tx, flow, state, answers, nxt, now, tz, chosen)
@@ -137,7 +137,7 @@ class Transitions:
         tz: ZoneInfo,
         tapped: Label | None,
     ) -> Outcome:
-        """ "Done" where an item's first question offers it: the list ends before this item."""
+        """Done, where an item's first question offers it: the list ends before this item."""
         assert place.repeat is not None
         answers = ended(state.answers, place.repeat, place.index)
         nxt = leave(flow, place.repeat, View(answers, state.context, now, tz))
