@@ -73,7 +73,8 @@ LABELS = ("New meeting", "Move 1", "Cancel 1", "Yes, cancel it", "No, keep it",
           "Dropped", "Answer now", "Skip", "Back", "Cancel", "Continue", "Discard it", "Yes",
           "No", "Record student voice", "Plan research lesson", "Swap teacher", "My notes",
           "Interview notes", "Post-lesson discussion", "Use “", "Keep the same", "whose turn",
-          "In an hour", "Skip this one", "done", "dropped", "not started")  # fmt: skip
+          "In an hour", "Skip this one", "done", "dropped", "not started",
+          "Add another")  # fmt: skip
 LEVELS = ("within school", "between schools", "beyond schools")
 # What people type when a question wants text, by a word the question contains (the first
 # that matches; "" matches any).

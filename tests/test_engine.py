@@ -10,13 +10,15 @@ import pytest
 
 from bot.buttons import ButtonSigner
 from bot.flows.answers import (
+    Accepted,
     DateAnswer,
     FreeText,
     ManyOf,
-    NumberAnswer,
     OneOf,
     Option,
     OtherIn,
+    Parsed,
+    Rejected,
     TextIn,
     TimeAnswer,
     View,
@@ -38,6 +40,13 @@ async def _record(tx: Transaction, ctx: StepContext) -> None:
     completed.append(dict(ctx.answers))
 
 
+def _one_to_ten(text: str) -> Parsed:
+    if not text.strip().isdigit():
+        return Rejected("number_format")
+    number = int(text)
+    return Accepted(number) if 1 <= number <= 10 else Rejected("number_range", {"max": 10})
+
+
 def _after_likes(view: View) -> str | None:
     return "why" if view.answers.get("likes") else "number"
 
@@ -51,7 +60,7 @@ DEMO = Flow(
         Step("colour", "demo/colour", OneOf(COLOURS)),
         Step("likes", "demo/likes", YesNo(), next=_after_likes),
         Step("why", "demo/why", FreeText(max_len=50), optional=True),
-        Step("number", "demo/number", NumberAnswer(minimum=1, maximum=10)),
+        Step("number", "demo/number", OneOf((), typed=_one_to_ten)),
         Step("day", "demo/day", DateAnswer(not_past=True)),
         Step("at", "demo/at", TimeAnswer()),
         Step("tags", "demo/tags", ManyOf(COLOURS, min_picks=1)),

@@ -402,7 +402,7 @@ FOUND = {
         say("alice", "/lessonstudy"),
         *(say("alice", text) for text in ("Maths", "Year 5", "fractions", "new to English")),
         *(say("alice", text) for text in ("Pupil A", "new arrivals")),
-        press("alice", "No"),
+        press("alice", "Done"),
         press("bruno", "Record student voice"),
         say("bruno", "They like drawing it"),
         press("bruno", "Skip"),

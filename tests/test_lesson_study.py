@@ -87,10 +87,10 @@ async def start_cycle(bot: BotUnderTest) -> None:
     assert "looks like it could be a real name" in replies[-1].plain_text
     await alice.taps("Use “Pupil A”")
     await alice.says("new to English, a confident talker")
-    await alice.taps("Yes")
+    await alice.taps("Add another")
     await alice.taps("Pupil B")  # the suggestion, one tap
     await alice.says("quiet, working below expectations")
-    await alice.taps("Yes")
+    await alice.says("add another")  # typed instead of tapped
     replies = await alice.says("P3")  # a pseudonym pattern: not queried
     assert "real name" not in replies[-1].plain_text
     replies = await alice.says("fluent but anxious about maths")

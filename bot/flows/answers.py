@@ -72,12 +72,14 @@ class View:
     context: Mapping[str, JSON]
     now: datetime
     tz: ZoneInfo
+    # Inside an item of a Repeat: `answers` are the item's own, `outer` the whole flow's,
+    # `index` the item's position and `item` what it is for (with `each`: a school, an action).
+    index: int = 0
+    item: JSON = None
+    outer: View | None = None
 
 
 class AnswerType(Protocol):
-    @property
-    def kind(self) -> str: ...
-
     def options(self, view: View) -> Sequence[Option]: ...
 
     def parse(self, given: Input, view: View) -> Parsed: ...
@@ -99,7 +101,6 @@ class FreeText:
     min_len: int = 1
     max_len: int = 2000
     voice: bool = True
-    kind: str = "text"
 
     def options(self, view: View) -> Sequence[Option]:
         return ()
@@ -149,7 +150,6 @@ class OneOf:
 
     choices: OptionSource
     typed: Callable[[str], Parsed] | None = None
-    kind: str = "choice"
 
     def options(self, view: View) -> Sequence[Option]:
         return _resolve(self.choices, view)
@@ -177,7 +177,6 @@ class ManyOf:
     choices: OptionSource
     min_picks: int = 1
     max_picks: int | None = None
-    kind: str = "multi"
 
     def options(self, view: View) -> Sequence[Option]:
         return _resolve(self.choices, view)
@@ -214,8 +213,6 @@ NO_WORDS = frozenset({"no", "n", "não", "nao"})
 
 @dataclass(frozen=True)
 class YesNo:
-    kind: str = "yesno"
-
     def options(self, view: View) -> Sequence[Option]:
         return (Option("yes", Label("yes")), Option("no", Label("no")))
 
@@ -277,7 +274,6 @@ class DateAnswer:
     """A calendar date, typed as 2026-12-01 or 1/12/2026 or 1/12; stored as ISO text."""
 
     not_past: bool = False
-    kind: str = "date"
 
     def options(self, view: View) -> Sequence[Option]:
         return ()
@@ -319,8 +315,6 @@ def parse_time(text: str) -> time | None:
 class TimeAnswer:
     """A time of day, typed as 16:00, 4pm or 16.00; stored as HH:MM."""
 
-    kind: str = "time"
-
     def options(self, view: View) -> Sequence[Option]:
         return ()
 
@@ -329,30 +323,6 @@ class TimeAnswer:
         if parsed is None:
             return Rejected("time_format")
         return Accepted(parsed.strftime("%H:%M"))
-
-
-@dataclass(frozen=True)
-class NumberAnswer:
-    minimum: float | None = None
-    maximum: float | None = None
-    integer: bool = True
-    kind: str = "number"
-
-    def options(self, view: View) -> Sequence[Option]:
-        return ()
-
-    def parse(self, given: Input, view: View) -> Parsed:
-        if not isinstance(given, TextIn):
-            return Rejected("number_format")
-        text = given.text.strip().replace(",", ".")
-        try:
-            number: float = int(text) if self.integer else float(text)
-        except ValueError:
-            return Rejected("number_format")
-        low, high = self.minimum, self.maximum
-        if (low is not None and number < low) or (high is not None and number > high):
-            return Rejected("number_range", {"min": low, "max": high})
-        return Accepted(number)
 
 
 _ZONES: frozenset[str] | None = None

@@ -87,13 +87,13 @@ async def _check_school(tx: Transaction, ctx: StepContext, value: JSON) -> Rejec
     return None
 
 
-async def _create(tx: Transaction, ctx: StepContext) -> None:
+async def _create(tx: Transaction, ctx: StepContext) -> Rejected | None:
     trio_ref, school_ref = ctx.answers.get("trio"), ctx.answers.get("school")
     trio = await trio_by_ref(tx, str(trio_ref)) if trio_ref and trio_ref != NO_TRIO else None
     trio_id = None if trio is None else trio.id
     # Checked once more as the invite is made: roles may have changed while the flow was open.
     if not await may(tx, ctx.person_id, _action(ctx), trio_id):
-        raise PermissionError("invite no longer allowed")
+        return Rejected("invite_not_allowed")
     school_id = await ProgrammeRepo.school_id(tx, str(school_ref)) if school_ref else None
     role: Role = "teacher" if ctx.context.get("lead_only") else ctx.answers["role"]
     await InviteRepo.create(
@@ -106,6 +106,7 @@ async def _create(tx: Transaction, ctx: StepContext) -> None:
         code=str(ctx.context["code"]),
         created_by=ctx.person_id,
     )
+    return None
 
 
 def _after_role(view: View) -> str:

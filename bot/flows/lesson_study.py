@@ -20,7 +20,6 @@ from bot.flows.answers import (
     Rejected,
     TimeAnswer,
     View,
-    YesNo,
 )
 from bot.flows.lesson_study_answers import (
     MAX_MOMENTS,
@@ -28,10 +27,12 @@ from bot.flows.lesson_study_answers import (
     ItemList,
     PseudonymAnswer,
     Revisable,
-    pseudonym,
+    case_pupils,
+    pairs,
+    settled,
     taken_before,
 )
-from bot.flows.model import END, Flow, NextStep, Step, StepContext
+from bot.flows.model import END, FOLLOWING, Flow, NextStep, Repeat, Step, StepContext, SubFlow
 from bot.flows.pseudonyms import looks_like_name, suggested_pseudonym
 from bot.texts import Label
 from storage.db import Transaction
@@ -63,60 +64,44 @@ def pupils_of(view: View) -> list[list[Any]]:
     return list(view.context.get("pupils", []))
 
 
-# --- starting a cycle ---------------------------------------------------------------------
-def _pupil_steps(position: int) -> tuple[Step, ...]:
-    key = f"pupil_{position}"
+# --- starting a cycle: a case pupil is a sub-flow, repeated -------------------------------
+def _named(view: View) -> Mapping[str, Any]:
+    position = view.index + 1
+    suggestion = suggested_pseudonym(position, taken_before(view))
+    return {
+        "position": position,
+        "typed": view.answers.get("name"),
+        "pseudonym": settled(view.answers, position, taken_before(view)),
+        "suggestion": suggestion,
+    }
 
-    def after_pupil(view: View) -> str:
-        typed = str(view.answers[key])
-        return f"{key}_check" if looks_like_name(typed) else f"{key}_group"
 
-    def check_options(view: View) -> Sequence[Option]:
-        typed = str(view.answers[key])
-        suggestion = suggested_pseudonym(position, taken_before(view.answers, position))
-        return (
-            Option(f"use:{typed}", Label("ls_use_pseudonym", {"name": suggestion})),
-            Option(f"keep:{typed}", Label("ls_keep_pseudonym", {"name": typed})),
-            Option("retype", Label("ls_retype_pseudonym")),
-        )
+def _after_name(view: View) -> str:
+    return "check" if looks_like_name(str(view.answers["name"])) else "group"
 
-    def after_check(view: View) -> str:
-        return key if view.answers[f"{key}_check"] == "retype" else f"{key}_group"
 
-    def after_group(view: View) -> str | None:
-        if position < MAX_PUPILS:
-            return f"more_{position}"
-        return _colleagues_or_end(view)
+def _check_options(view: View) -> Sequence[Option]:
+    typed = str(view.answers["name"])
+    suggestion = suggested_pseudonym(view.index + 1, taken_before(view))
+    return (
+        Option(f"use:{typed}", Label("ls_use_pseudonym", {"name": suggestion})),
+        Option(f"keep:{typed}", Label("ls_keep_pseudonym", {"name": typed})),
+        Option("retype", Label("ls_retype_pseudonym")),
+    )
 
-    def named(view: View) -> Mapping[str, Any]:
-        return {
-            "position": position,
-            "typed": view.answers.get(key),
-            "pseudonym": pseudonym(view.answers, position),
-            "suggestion": suggested_pseudonym(position, taken_before(view.answers, position)),
-        }
 
-    steps = [
-        Step(key, "lesson_study/start_pupil", PseudonymAnswer(position), next=after_pupil,
-             prompt_context=named),
-        Step(f"{key}_check", "lesson_study/start_pupil_check", OneOf(check_options),
-             next=after_check, prompt_context=named),
-        Step(f"{key}_group", "lesson_study/start_pupil_group",
-             FreeText(min_len=3, max_len=200, voice=False), next=after_group,
-             prompt_context=named),
-    ]  # fmt: skip
-    if position < MAX_PUPILS:
-
-        def after_more(view: View) -> str | None:
-            if view.answers[f"more_{position}"]:
-                return f"pupil_{position + 1}"
-            return _colleagues_or_end(view)
-
-        steps.append(
-            Step(f"more_{position}", "lesson_study/start_more", YesNo(), next=after_more,
-                 prompt_context=named)
-        )  # fmt: skip
-    return tuple(steps)
+CASE_PUPIL = SubFlow(
+    "case_pupil",
+    (
+        Step("name", "lesson_study/start_pupil", PseudonymAnswer(), next=_after_name,
+             prompt_context=_named),
+        Step("check", "lesson_study/start_pupil_check", OneOf(_check_options),
+             next=lambda view: "name" if view.answers["check"] == "retype" else "group",
+             prompt_context=_named),
+        Step("group", "lesson_study/start_pupil_group",
+             FreeText(min_len=3, max_len=200, voice=False), next=END, prompt_context=_named),
+    ),
+)  # fmt: skip
 
 
 def _colleagues_or_end(view: View) -> str | None:
@@ -132,22 +117,16 @@ def start_flow(hooks: Hooks) -> Flow:
         name="ls_start",
         command="/lessonstudy",
         done_template="lesson_study/started",
-        done_context=lambda view: {
-            "pupils": [
-                pseudonym(view.answers, i)
-                for i in range(1, MAX_PUPILS + 1)
-                if f"pupil_{i}_group" in view.answers
-            ]
-        },
+        done_context=lambda view: {"pupils": [name for name, _ in case_pupils(view.answers)]},
         complete=hooks.started,
         steps=(
             Step("subject", "lesson_study/start_subject", SHORT),
             Step("class_group", "lesson_study/start_class", SHORT),
             Step("focus_what", "lesson_study/start_focus_what", FOCUS),
             Step("focus_who", "lesson_study/start_focus_who", FOCUS),
-            *_pupil_steps(1),
-            *_pupil_steps(2),
-            *_pupil_steps(3),
+            Repeat("pupils", CASE_PUPIL, MAX_PUPILS, min_items=1,
+                   more="lesson_study/start_more", more_context=_named,
+                   next=_colleagues_or_end),
             Step(
                 "colleagues",
                 "lesson_study/start_colleagues",
@@ -155,49 +134,36 @@ def start_flow(hooks: Hooks) -> Flow:
                 next=END,
             ),
         ),
-    )
-
-
-# --- a grid of steps: one per key moment and case pupil -----------------------------------
-def _grid(
-    prefix: str,
-    prompt: str,
-    moments: Callable[[View], Sequence[str]],
-    then: NextStep,
-    *,
-    optional: bool,
-) -> tuple[Step, ...]:
-    """Steps `prefix_m_p` for moment m and pupil p; those beyond this cycle's are passed by."""
-
-    def pairs(view: View) -> list[tuple[int, int]]:
-        count = len(pupils_of(view))
-        return [(m, p) for m in range(len(moments(view))) for p in range(count)]
-
-    def following(m: int, p: int) -> Callable[[View], str | None]:
-        def choose(view: View) -> str | None:
-            grid = pairs(view)
-            position = grid.index((m, p)) if (m, p) in grid else len(grid)
-            if position + 1 < len(grid):
-                nm, np_ = grid[position + 1]
-                return f"{prefix}_{nm}_{np_}"
-            return then(view) if callable(then) else then
-
-        return choose
-
-    def shown(m: int, p: int) -> Callable[[View], Mapping[str, Any]]:
-        def values(view: View) -> Mapping[str, Any]:
-            pupil = pupils_of(view)[p]
-            return {"moment": moments(view)[m], "pupil": pupil[1], "typical_of": pupil[2],
-                    "moment_number": m + 1}  # fmt: skip
-
-        return values
-
-    return tuple(
-        Step(f"{prefix}_{m}_{p}", prompt, NOTE, optional=optional, next=following(m, p),
-             prompt_context=shown(m, p))
-        for m in range(MAX_MOMENTS)
-        for p in range(MAX_PUPILS)
     )  # fmt: skip
+
+
+# --- notes per key moment and case pupil, and per case pupil ------------------------------
+def _grid(
+    key: str, prompt: str, moments: Callable[[View], Sequence[str]], *, optional: bool
+) -> Repeat:
+    """A note for each key moment and case pupil (`pairs` gives the order)."""
+
+    def each(view: View) -> list[list[int]]:
+        return pairs(len(moments(view)), len(pupils_of(view)))
+
+    def shown(view: View) -> Mapping[str, Any]:
+        m, p = view.item
+        pupil = pupils_of(view)[p]
+        return {"moment": moments(view.outer or view)[m], "pupil": pupil[1],
+                "typical_of": pupil[2], "moment_number": m + 1}  # fmt: skip
+
+    note = Step("note", prompt, NOTE, optional=optional, prompt_context=shown)
+    return Repeat(key, SubFlow(f"{key}_note", (note,)), MAX_MOMENTS * MAX_PUPILS, each=each)
+
+
+def _per_pupil(key: str, prompt: str, *, next: NextStep = FOLLOWING) -> Repeat:
+    """A note for each case pupil, which may be skipped."""
+
+    def shown(view: View) -> Mapping[str, Any]:
+        return {"pupil": view.item[1], "round": view.context.get("round")}
+
+    note = Step("note", prompt, NOTE, optional=True, prompt_context=shown)
+    return Repeat(key, SubFlow(f"{key}_note", (note,)), MAX_PUPILS, each=pupils_of, next=next)
 
 
 def _teacher_options(view: View) -> Sequence[Option]:
@@ -221,24 +187,12 @@ def _schedule_steps(hooks: Hooks) -> tuple[Step, ...]:
     )  # fmt: skip
 
 
-def _per_pupil_next(prefix: str, p: int) -> Callable[[View], str | None]:
-    """After pupil p's step: the next pupil's, or the end."""
-    return lambda view: f"{prefix}_{p + 1}" if p + 1 < len(pupils_of(view)) else END
-
-
-def _pupil_shown(p: int) -> Callable[[View], Mapping[str, Any]]:
-    return lambda view: {"pupil": pupils_of(view)[p][1], "round": view.context.get("round")}
-
-
 def _stage_values(view: View) -> Mapping[str, Any]:
     return {"round": view.context.get("round"), "pupils": pupils_of(view)}
 
 
 # --- the stages ---------------------------------------------------------------------------
 def stage_flows(hooks: Hooks) -> tuple[Flow, ...]:
-    def first_grid_key(prefix: str, then: str) -> Callable[[View], str]:
-        return lambda view: f"{prefix}_0_0" if pupils_of(view) else then
-
     def planned_moments(view: View) -> Sequence[str]:
         return list(view.answers.get("moments") or [])
 
@@ -279,12 +233,9 @@ def stage_flows(hooks: Hooks) -> tuple[Flow, ...]:
                 "moments",
                 "lesson_study/plan_moments",
                 ItemList(MAX_MOMENTS, item_max=200, keep_from="prev_moments"),
-                next=first_grid_key("predict", "teacher"),
                 prompt_context=lambda view: {"previous": view.context.get("prev_moments", [])},
             ),
-            *_grid(
-                "predict", "lesson_study/plan_predict", planned_moments, "teacher", optional=False
-            ),
+            _grid("predict", "lesson_study/plan_predict", planned_moments, optional=False),
             *_schedule_steps(hooks),
         ),
     )
@@ -301,24 +252,8 @@ def stage_flows(hooks: Hooks) -> tuple[Flow, ...]:
         done_template="lesson_study/observe_done",
         complete=hooks.observed,
         steps=(
-            *_grid(
-                "obs",
-                "lesson_study/observe_moment",
-                observed_moments,
-                lambda view: "other_0" if pupils_of(view) else END,
-                optional=True,
-            ),
-            *(
-                Step(
-                    f"other_{p}",
-                    "lesson_study/observe_other",
-                    NOTE,
-                    optional=True,
-                    next=_per_pupil_next("other", p),
-                    prompt_context=_pupil_shown(p),
-                )
-                for p in range(MAX_PUPILS)
-            ),
+            _grid("obs", "lesson_study/observe_moment", observed_moments, optional=True),
+            _per_pupil("other", "lesson_study/observe_other", next=END),
         ),
     )
     interview = Flow(
@@ -326,17 +261,7 @@ def stage_flows(hooks: Hooks) -> tuple[Flow, ...]:
         command="/lessonstudy",
         done_template="lesson_study/interview_done",
         complete=hooks.interviewed,
-        steps=tuple(
-            Step(
-                f"talk_{p}",
-                "lesson_study/interview_pupil",
-                NOTE,
-                optional=True,
-                next=_per_pupil_next("talk", p),
-                prompt_context=_pupil_shown(p),
-            )
-            for p in range(MAX_PUPILS)
-        ),
+        steps=(_per_pupil("talk", "lesson_study/interview_pupil", next=END),),
     )
     discuss = Flow(
         name="ls_discuss",

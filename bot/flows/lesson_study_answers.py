@@ -34,31 +34,71 @@ def _wrong_kind(given: Input, voice: bool = False) -> Rejected:
     return Rejected("wrong_kind_text", {"kind": kind, "voice": voice})
 
 
-def pseudonym(answers: Mapping[str, Any], position: int) -> str | None:
-    """Case pupil `position`'s pseudonym as settled so far: typed, or the suggestion taken
-    instead of a name-like entry (the check step's value names the entry it was about)."""
-    typed = answers.get(f"pupil_{position}")
+def settled(item: Mapping[str, Any], position: int, taken: set[str]) -> str | None:
+    """A case pupil's pseudonym as settled so far: typed, or the suggestion taken instead of
+    a name-like entry (the check's value names the entry it was about, so a retyped entry
+    is not mistaken for one the suggestion replaced)."""
+    typed = item.get("name")
     if not isinstance(typed, str):
         return None
-    if answers.get(f"pupil_{position}_check") == f"use:{typed}":
-        return suggested_pseudonym(position, taken_before(answers, position))
+    if item.get("check") == f"use:{typed}":
+        return suggested_pseudonym(position, taken)
     return typed
 
 
-def taken_before(answers: Mapping[str, Any], position: int) -> set[str]:
-    found = (pseudonym(answers, i) for i in range(1, position))
-    return {name for name in found if name}
+def _pupil_items(answers: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    found = answers.get("pupils")
+    return [item for item in found if isinstance(item, dict)] if isinstance(found, list) else []
+
+
+def pseudonyms(answers: Mapping[str, Any], upto: int | None = None) -> list[str | None]:
+    """The pseudonyms of the case pupils named so far (the first `upto` of them)."""
+    names: list[str | None] = []
+    for position, item in enumerate(_pupil_items(answers)[:upto], start=1):
+        names.append(settled(item, position, {n for n in names if n}))
+    return names
+
+
+def taken_before(view: View) -> set[str]:
+    """Inside the pupil sub-flow: the pseudonyms of the pupils before this one."""
+    outer = view.outer.answers if view.outer is not None else {}
+    return {name for name in pseudonyms(outer, view.index) if name}
+
+
+def case_pupils(answers: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(pseudonym, typical of) of each case pupil the start flow settled, in order."""
+    items = _pupil_items(answers)
+    return [
+        (name or f"Pupil {position}", str(item["group"]))
+        for position, (name, item) in enumerate(zip(pseudonyms(answers), items, strict=True), 1)
+        if "group" in item
+    ]
+
+
+def pairs(moments: int, pupils: int) -> list[list[int]]:
+    """The order a grid of notes asks in: each key moment, every case pupil in it."""
+    return [[m, p] for m in range(moments) for p in range(pupils)]
+
+
+def by_pair(
+    answers: Mapping[str, Any], key: str, moments: int, pupils: int
+) -> dict[tuple[int, int], Any]:
+    """The notes of a grid (`predict`, `obs`) by (moment, pupil): None where skipped."""
+    found = zip(pairs(moments, pupils), answers.get(key) or [], strict=False)
+    return {(m, p): item.get("note") for (m, p), item in found}
+
+
+def per_pupil(answers: Mapping[str, Any], key: str) -> dict[int, Any]:
+    """The notes per case pupil (`other`, `talk`) by the pupil's place in the cycle."""
+    return {p: item.get("note") for p, item in enumerate(answers.get(key) or [])}
 
 
 @dataclass(frozen=True)
 class PseudonymAnswer:
     """A case pupil's pseudonym: typed, or the suggested "Pupil A" tapped."""
 
-    position: int
-    kind: str = "text"
-
     def suggestion(self, view: View) -> str:
-        return suggested_pseudonym(self.position, taken_before(view.answers, self.position))
+        return suggested_pseudonym(view.index + 1, taken_before(view))
 
     def options(self, view: View) -> Sequence[Option]:
         suggestion = self.suggestion(view)
@@ -76,7 +116,7 @@ class PseudonymAnswer:
             return Rejected("too_long", {"length": len(text), "max": PSEUDONYM_MAX})
         if text.startswith("/"):
             return Rejected("name_command")
-        taken = {t.casefold() for t in taken_before(view.answers, self.position)}
+        taken = {t.casefold() for t in taken_before(view)}
         if text.casefold() in taken:
             return Rejected("ls_pseudonym_taken", {"given": text})
         return Accepted(text)
@@ -106,7 +146,6 @@ class ItemList:
     item_max: int = 300
     keep_from: str | None = None
     keep_label: str = "ls_keep_same"
-    kind: str = "text"
 
     def _kept(self, view: View) -> list[str]:
         found = view.context.get(self.keep_from) if self.keep_from else None
@@ -137,7 +176,6 @@ class Revisable:
 
     field: str
     max_len: int = 3000
-    kind: str = "text"
 
     def _current(self, view: View) -> Any:
         current = view.context.get("current")

@@ -60,10 +60,10 @@ def _member_options(view: View) -> Sequence[Option]:
 def meeting_flows(meetings: Meetings, clock: Clock) -> tuple[Flow, ...]:
     check_future = _check_future(clock)
 
-    async def schedule(tx: Transaction, ctx: StepContext) -> None:
+    async def schedule(tx: Transaction, ctx: StepContext) -> Rejected | None:
         trio_id = int(ctx.context["trio_id"])
         if not await may(tx, ctx.person_id, "meeting.schedule", trio_id):
-            raise PermissionError("no longer this trio's lead")
+            return Rejected("not_lead")
         zone = str(ctx.context["zone"])
         link = ctx.answers.get("link")
         await meetings.schedule(
@@ -75,29 +75,33 @@ def meeting_flows(meetings: Meetings, clock: Clock) -> tuple[Flow, ...]:
             focus=str(ctx.answers["focus"]),
             lead_id=ctx.person_id,
         )
+        return None
 
-    async def move(tx: Transaction, ctx: StepContext) -> None:
+    async def move(tx: Transaction, ctx: StepContext) -> Rejected | None:
         meeting = await MeetingRepo.get(tx, int(ctx.context["meeting_id"]))
         if meeting is None or meeting.status != "scheduled":
-            raise PermissionError("meeting no longer scheduled")
+            return Rejected("meeting_not_scheduled")
         if not await may(tx, ctx.person_id, "meeting.schedule", meeting.trio_id):
-            raise PermissionError("no longer this trio's lead")
+            return Rejected("not_lead")
         await meetings.move(tx, meeting.id, starts_at(dict(ctx.answers), str(ctx.context["zone"])))
+        return None
 
-    async def attendance(tx: Transaction, ctx: StepContext) -> None:
+    async def attendance(tx: Transaction, ctx: StepContext) -> Rejected | None:
         meeting = await MeetingRepo.get(tx, int(ctx.context["meeting_id"]))
         if meeting is None or not await may(tx, ctx.person_id, "summary.run", meeting.trio_id):
-            raise PermissionError("not this trio's lead")
+            return Rejected("not_lead")
         present = [int(pid) for pid in ctx.answers["who"]]
         await meetings.record_attendance(tx, meeting.id, present, ctx.person_id)
+        return None
 
-    async def reflect(tx: Transaction, ctx: StepContext) -> None:
+    async def reflect(tx: Transaction, ctx: StepContext) -> Rejected | None:
         meeting_id = int(ctx.context["meeting_id"])
         if not await MeetingRepo.attended(tx, meeting_id, ctx.person_id):
-            raise PermissionError("not an attendee")
+            return Rejected("not_attendee")
         await MeetingRepo.save_reflection(
             tx, meeting_id, ctx.person_id, ctx.answers.get("take_back"), ctx.answers.get("surprise")
         )
+        return None
 
     date_step = Step("date", "meetings/ask_date", DateAnswer(not_past=True))
     time_step = Step("time", "meetings/ask_time", TimeAnswer(), apply=check_future)

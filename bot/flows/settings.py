@@ -55,8 +55,6 @@ def parse_quiet_hours(text: str) -> Parsed:
 class AwayUntil:
     """A date from which prompts and reminders may reach them again, or "I'm back"."""
 
-    kind: str = "date"
-
     def options(self, view: View) -> Sequence[Option]:
         return (Option("back", Label("away_back")),)
 

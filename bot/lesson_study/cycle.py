@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.flows.answers import JSON, Rejected
-from bot.flows.lesson_study_answers import MAX_PUPILS, pseudonym
+from bot.flows.lesson_study_answers import by_pair, case_pupils, per_pupil
 from bot.flows.model import StepContext
 from bot.lesson_study.moves import CycleMoves
 from bot.lesson_study.views import (
@@ -72,11 +72,8 @@ class CycleStages(CycleMoves):
             others = [int(pid) for pid in a.get("colleagues") or []]
         for position, person_id in enumerate([ctx.person_id, *others[:2]], start=1):
             await LessonStudyRepo.add_member(tx, cycle_id, person_id, position)
-        for position in range(1, MAX_PUPILS + 1):
-            if f"pupil_{position}_group" in a:
-                name = pseudonym(a, position) or f"Pupil {position}"
-                group = str(a[f"pupil_{position}_group"])
-                await LessonStudyRepo.add_pupil(tx, cycle_id, position, name, group)
+        for position, (name, group) in enumerate(case_pupils(a), start=1):
+            await LessonStudyRepo.add_pupil(tx, cycle_id, position, name, group)
         await ResearchLessonRepo.open_lesson(tx, cycle_id, 1, [])
         snap = await self._enter(tx, cycle_id, "student_voice", 1, stall_from=now)
         starter = snap.name(ctx.person_id)
@@ -119,9 +116,10 @@ class CycleStages(CycleMoves):
         moments = [str(m) for m in a["moments"]]
         await ResearchLessonRepo.set_plan(tx, lesson.id, a["outline"], moments)
         await ResearchLessonRepo.clear_notes(tx, c.id, c.round, "prediction")
+        predicted = by_pair(a, "predict", len(moments), len(snap.pupils))
         for m in range(len(moments)):
             for p, pupil in enumerate(snap.pupils):
-                body = a.get(f"predict_{m}_{p}")
+                body = predicted.get((m, p))
                 if body is not None:
                     await ResearchLessonRepo.add_note(
                         tx, c.id, c.round, "prediction", ctx.person_id, body, now,
@@ -226,16 +224,18 @@ class CycleStages(CycleMoves):
         if snap is None or snap.role(ctx.person_id) != "observer" or snap.lesson is None:
             return
         c, now, a = snap.cycle, self.clock(), ctx.answers
+        seen = by_pair(a, "obs", len(snap.lesson.moments), len(snap.pupils))
+        other = per_pupil(a, "other")
         for p, pupil in enumerate(snap.pupils):
             for m in range(len(snap.lesson.moments)):
-                if a.get(f"obs_{m}_{p}") is not None:
+                if seen.get((m, p)) is not None:
                     await ResearchLessonRepo.add_note(
-                        tx, c.id, c.round, "observation", ctx.person_id, a[f"obs_{m}_{p}"], now,
+                        tx, c.id, c.round, "observation", ctx.person_id, seen[(m, p)], now,
                         pupil_id=pupil.id, moment=m,
                     )  # fmt: skip
-            if a.get(f"other_{p}") is not None:
+            if other.get(p) is not None:
                 await ResearchLessonRepo.add_note(
-                    tx, c.id, c.round, "observation", ctx.person_id, a[f"other_{p}"], now,
+                    tx, c.id, c.round, "observation", ctx.person_id, other[p], now,
                     pupil_id=pupil.id,
                 )  # fmt: skip
         await ResearchLessonRepo.task_done(tx, c.id, c.round, "observe", ctx.person_id, now)
@@ -256,7 +256,7 @@ class CycleStages(CycleMoves):
             return
         c, now = snap.cycle, self.clock()
         for p, pupil in enumerate(snap.pupils):
-            body = ctx.answers.get(f"talk_{p}")
+            body = per_pupil(ctx.answers, "talk").get(p)
             if body is not None:
                 await ResearchLessonRepo.add_note(
                     tx, c.id, c.round, "interview", ctx.person_id, body, now, pupil_id=pupil.id
