@@ -1,7 +1,8 @@
 """The layout holds: what README "Architecture" promises is checked here, not hoped for.
 
 - at most six modules directly under `bot/`;
-- no import cycle between `bot/`'s folders (and its top-level modules);
+- imports between `bot/`'s folders go one way, down the layers README "Architecture" draws
+  (so there is no cycle between them either);
 - every module under 400 lines;
 - handlers import no storage: they read the update, call a service, render, send;
 - no SQL outside `storage/`: any string literal in `bot/` that begins a statement fails.
@@ -18,6 +19,19 @@ ROOT = Path(__file__).resolve().parent.parent
 BOT = ROOT / "bot"
 MAX_LINES = 400
 MAX_TOP_MODULES = 6
+
+# README "Architecture": a folder may import those in the layers below it, and those in its
+# own layer only where SIDEWAYS says so.
+LAYERS = (
+    {"cli"},
+    {"app"},
+    {"telegram"},
+    {"flows", "lesson_study", "digest"},
+    {"meetings", "summaries", "reflections", "programme"},
+    {"people", "scheduling"},
+    {"config", "clock", "texts", "buttons", "standin"},
+)
+SIDEWAYS = {("lesson_study", "flows"), ("summaries", "meetings")}
 
 SQL_START = re.compile(
     r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH|CREATE|DROP|ALTER|PRAGMA|BEGIN|COMMIT|ROLLBACK"
@@ -135,6 +149,21 @@ def test_no_import_cycle_between_areas_of_bot() -> None:
     graph = area_graph()
     assert {"app", "telegram", "flows", "cli"} <= graph.keys()  # the scan sees the folders
     assert cycles(graph) == []
+
+
+def test_imports_go_down_the_layers() -> None:
+    layer = {name: depth for depth, names in enumerate(LAYERS) for name in names}
+    graph = area_graph()
+    assert set(graph) == set(layer), "every folder of bot/ has its place in LAYERS"
+    upwards = sorted(
+        f"{source} -> {target}"
+        for source, targets in graph.items()
+        for target in targets
+        if layer[target] < layer[source]
+        or (layer[target] == layer[source] and (source, target) not in SIDEWAYS)
+    )
+    assert upwards == []
+    assert graph["standin"] == set()  # Telegram as the tests meet it knows nothing of the bot
 
 
 def test_every_module_is_under_400_lines() -> None:

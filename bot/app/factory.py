@@ -163,6 +163,11 @@ def build_application(
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(updates_request or request)
+    else:
+        # A stop right after start cancels a long poll in flight, and PTB then calls
+        # getUpdates once more to acknowledge what it fetched: with PTB's one connection
+        # that call waits for the cancelled one's and fails with a traceback in the log.
+        builder = builder.get_updates_connection_pool_size(2)
     if not polling:
         builder = builder.updater(None)
     limiter = ChatRateLimiter(max_retries=3) if rate_limiter else None

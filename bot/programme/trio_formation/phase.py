@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from bot.programme.trio_formation_model import School, SearchOptions
+from bot.programme.trio_formation.model import School, SearchOptions
 
 EPS = 1e-9
 LOCAL = 6  # how many nearest schools define a group's neighbouring groups

@@ -7,9 +7,9 @@ allow, then improves the grouping by local search (swapping two schools between 
 a fourth member, and rotating three schools round three groups) with seeded random kicks.
 Every move keeps the hard rules, so no proposal ever breaks them.
 
-The parts: trio_formation_model (inputs, options, the answer, the cost), trio_formation_phase
+The parts: model.py (inputs, options, the answer, the cost), phase.py
 (one phase's schools, distances and rules, and the exact regrouping of a few groups),
-trio_formation_build (the first grouping), trio_formation_search (improving it); this module
+build.py (the first grouping), search.py (improving it); this module
 runs them phase by phase and names and explains the result.
 """
 
@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from bot.programme.trio_formation_model import (
+from bot.programme.trio_formation.model import (
     FourthMember,
     PreviousTrio,
     Proposal,
@@ -31,8 +31,8 @@ from bot.programme.trio_formation_model import (
     previous_pairs,
     standardise,
 )
-from bot.programme.trio_formation_phase import PhaseSearch
-from bot.programme.trio_formation_search import solve
+from bot.programme.trio_formation.phase import PhaseSearch
+from bot.programme.trio_formation.search import solve
 
 __all__ = [
     "FourthMember",

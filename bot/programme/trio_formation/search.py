@@ -12,8 +12,8 @@ import time
 from collections import deque
 from collections.abc import Iterable
 
-from bot.programme.trio_formation_build import attach_spares, build, repair
-from bot.programme.trio_formation_phase import EPS, PhaseSearch
+from bot.programme.trio_formation.build import attach_spares, build, repair
+from bot.programme.trio_formation.phase import EPS, PhaseSearch
 
 _Move = tuple[tuple[int, int], ...]  # (school, group it moves to), applied in order
 

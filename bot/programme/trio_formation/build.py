@@ -6,7 +6,7 @@ import math
 from collections import Counter
 from itertools import combinations
 
-from bot.programme.trio_formation_phase import LOCAL, PhaseSearch, max_trios
+from bot.programme.trio_formation.phase import LOCAL, PhaseSearch, max_trios
 
 
 def build(search: PhaseSearch) -> int:
