@@ -4,6 +4,7 @@ back as the conversation it is."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,3 +167,25 @@ async def test_the_console_can_start_at_a_given_time(db_path: Path) -> None:
     assert "(bot time: Mon 7 Dec 2026 08:30 (Europe/London))" in after(output, "/clock")
     with pytest.raises(BadTime):
         await console(db_path, [], MONDAY, at="next week")
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+async def test_the_readme_walk_through_does_what_it_says(db_path: Path) -> None:
+    readme = await asyncio.to_thread(README.read_text, "utf-8")
+    section = readme.split("### Trying it in the console", 1)[1]
+    command, rest = section.split("<<'END'\n", 1)
+    script = rest.split("\nEND\n", 1)[0].splitlines()
+    at = command.rsplit("--at '", 1)[1].split("'", 1)[0]
+    output = await console(db_path, script, MONDAY, at=at)
+    assert "This week's reflection" in to(after(output, "/clock 2026-12-01 16:00"), "Alice")[0]
+    answer = next(line for line in script if line.startswith("We tried"))
+    assert "Thank you — saved" in after(output, answer)
+    sent = after(output, "1")  # Send the invitations
+    bruno = "\n".join(to(sent, "Bruno"))
+    assert "📅 Trio meeting — Oldham–Stockport–Wigan trio" in bruno
+    assert "📎 trio-meeting-1.ics — calendar invite: Tue 8 Dec 16:00" in bruno
+    week = after(output, "/clock +1w")
+    assert "⏰ Tomorrow: trio meeting" in "\n".join(to(week, "Bruno"))
+    assert "⏰ In one hour: trio meeting" in "\n".join(to(week, "Bruno"))

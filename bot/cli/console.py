@@ -36,7 +36,8 @@ HELP = (
     "Console commands: /as NAME [en|es|pt] — type as someone else · "
     "/clock — the bot's time · /clock +2h, +3d or 2026-12-07 15:50 — move it on "
     "(what falls due meanwhile is sent) · /voice [seconds] · /sticker · /photo · /quit. "
-    "A number taps that button on the latest message you were shown."
+    "A number taps that button on the latest message you were shown; a line starting "
+    "with # is a note, not sent."
 )
 # While waiting at an interactive prompt, how often what fell due in real time is sent.
 IDLE_TICK = 15.0
@@ -78,8 +79,8 @@ class Console:
     async def handle(self, line: str) -> bool:
         """Act on one typed line, then run what fell due and print it all; False: quit."""
         text = line.strip()
-        if not text:
-            return True
+        if not text or text.startswith("#"):
+            return True  # a blank line, or a note in a piped script: nothing to send
         word, _, rest = text.partition(" ")
         if word == "/quit":
             return False
