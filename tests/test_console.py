@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from bot.cli.console_clock import BadTime
 from tests.conftest import FakeClock
 from tests.harness import settings_for
 
+TYPED = re.compile(r"\w+( \(group\))?> ")  # the console's echo of a line typed
 JOIN = ("1", "1", "1", "1")  # consent, English, the name Telegram gave, Europe/London
 
 
@@ -40,7 +42,7 @@ def after(output: str, typed: str) -> str:
     assert marker in output, f"{typed!r} was never typed"
     lines = []
     for line in output.rsplit(marker, 1)[1].splitlines():
-        if line.split("> ", 1)[0].isalpha():  # "Bruno> …": the next line typed
+        if TYPED.match(line):  # "Bruno> …": the next line typed
             break
         lines.append(line)
     return "\n".join(lines)
@@ -56,7 +58,7 @@ def to(output: str, name: str) -> list[str]:
             current = [line] if line.startswith(f"[bot → {name}]") else None
             if current is not None:
                 blocks.append(current)
-        elif line.startswith(("──", "(")) or line.split("> ", 1)[0].isalpha():
+        elif line.startswith(("──", "(")) or TYPED.match(line):
             current = None
         elif current is not None:
             current.append(line)
@@ -92,6 +94,27 @@ async def test_a_meeting_alice_schedules_reaches_bruno_and_carmen_with_its_ics(
         ), theirs
     # In the order sent: Bruno's invitation comes before Carmen's.
     assert sent.index("[bot → Bruno]") < sent.index("[bot → Carmen]")
+
+
+async def test_in_the_linked_group_the_invitation_and_ics_arrive_too(db_path: Path) -> None:
+    script = [
+        *joins("Alice"),
+        *joins("Bruno"),
+        "/as Alice",
+        "/group",
+        "/link",
+        "/private",
+        *MEETING,
+    ]
+    output = await console(db_path, script, MONDAY)
+    assert after(output, "/group").strip() == (
+        "(now typing as Alice, in Oldham–Stockport–Wigan trio group)"
+    )
+    linked = to(after(output, "/link"), "Oldham–Stockport–Wigan trio group")
+    assert len(linked) == 1 and "linked to Oldham–Stockport–Wigan trio" in linked[0]
+    group = "\n".join(to(after(output, "1"), "Oldham–Stockport–Wigan trio group"))
+    assert "📅 Trio meeting — Oldham–Stockport–Wigan trio" in group
+    assert "📎 trio-meeting-1.ics — calendar invite: Tue 1 Dec 16:00" in group
 
 
 async def test_done_with_nobody_ticked_gets_its_alert_printed(db_path: Path) -> None:

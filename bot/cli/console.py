@@ -34,13 +34,18 @@ from bot.telegram.context import Services
 
 HELP = (
     "Console commands: /as NAME [en|es|pt] — type as someone else · "
+    "/group — type in the trio's Telegram group (/link there links it) · /private — back · "
     "/clock — the bot's time · /clock +2h, +3d or 2026-12-07 15:50 — move it on "
     "(what falls due meanwhile is sent) · /voice [seconds] · /sticker · /photo · /quit. "
-    "A number taps that button on the latest message you were shown; a line starting "
+    "A number taps that button on the latest message you were shown in the chat you type "
+    "in; a line starting "
     "with # is a note, not sent."
 )
 # While waiting at an interactive prompt, how often what fell due in real time is sent.
 IDLE_TICK = 15.0
+# The trio's Telegram group, made when first wanted: everyone the console has met is in it.
+GROUP_ID = -100_001
+GROUP_TITLE = "Oldham–Stockport–Wigan trio group"
 
 
 class Console:
@@ -59,13 +64,32 @@ class Console:
         self.view = View(conversation.api, out, self.zone)
         self.people: dict[str, SimPerson] = {}
         self.current = self.person("Alice")
+        self.in_group = False  # typing in the trio's group rather than the private chat
 
     def person(self, name: str, language: str = "en") -> SimPerson:
         key = name.casefold()
         if key not in self.people:
             user_id = 100_001 + len(self.people)
             self.people[key] = self.conversation.person(user_id, name, language)
+            group = self.conversation.api.groups.get(GROUP_ID)
+            if group is not None:
+                group[1].add(user_id)
         return self.people[key]
+
+    @property
+    def where(self) -> str:
+        """The prompt: who is typing, and in which chat."""
+        return self.current.first_name + (" (group)" if self.in_group else "")
+
+    @property
+    def _place(self) -> str:
+        return f", in {GROUP_TITLE}" if self.in_group else ", in a private chat with the bot"
+
+    def _group(self) -> None:
+        api = self.conversation.api
+        if GROUP_ID not in api.groups:
+            api.add_group(GROUP_ID, GROUP_TITLE, [p.user_id for p in self.people.values()])
+        self.in_group = True
 
     def say(self, line: str) -> None:
         self.out.write(f"({line})\n")
@@ -87,32 +111,47 @@ class Console:
         if word == "/as" and rest:
             name, _, language = rest.partition(" ")
             self.current = self.person(name, language.strip() or "en")
-            self.say(f"now typing as {self.current.first_name}")
+            self.say(f"now typing as {self.current.first_name}{self._place}")
+            return True
+        if word in ("/group", "/private"):
+            if word == "/group":
+                self._group()
+            else:
+                self.in_group = False
+            self.say(f"now typing as {self.current.first_name}{self._place}")
             return True
         if word == "/clock":
             await self.move_clock(rest)
             return True
+        chat = GROUP_ID if self.in_group else None
         if word == "/voice":
-            await self.current.sends_voice(int(rest) if rest.strip().isdigit() else 8)
+            seconds = int(rest) if rest.strip().isdigit() else 8
+            await self.current.sends_voice(seconds, chat_id=chat)
         elif word == "/sticker":
-            await self.current.sends_sticker()
+            await self.current.sends_sticker(chat_id=chat)
         elif word == "/photo":
-            await self.current.sends_photo()
+            await self.current.sends_photo(chat_id=chat)
         elif not await self.tap(text):
-            await self.current.says(text)
+            await self.current.says(text, chat_id=chat, reply_to=self._replying_to(text))
         await self.settle()
         self.view.flush()
         return True
 
+    def _replying_to(self, text: str) -> int | None:
+        """In the group, words go as a reply to the bot's latest message there, as people
+        answer it in Telegram (in privacy mode the bot sees no other plain message)."""
+        if not self.in_group or text.startswith("/"):
+            return None
+        last = self.conversation.api.last_in(GROUP_ID)
+        return None if last is None else last.message_id
+
     async def tap(self, text: str) -> bool:
-        """A number taps that button on the newest message shown to the person typing (in
-        their private chat or a group they are in); False if it is no such button."""
+        """A number taps that button on the newest message shown to the person typing in
+        the chat they type in; False if it is no such button."""
         if not text.isdigit():
             return False
         me = self.current.user_id
-        chats = {me} | {
-            chat for chat, (_, members) in self.conversation.api.groups.items() if me in members
-        }
+        chats = {GROUP_ID} if self.in_group else {me}
         message = self.view.tappable(chats)
         if message is None:
             return False
@@ -177,7 +216,7 @@ async def _idle(console: Console, reading: asyncio.Future[str]) -> None:
             return
         await console.settle()
         if console.view.flush():
-            console.out.write(f"{console.current.first_name}> ")
+            console.out.write(f"{console.where}> ")
             console.out.flush()
 
 
@@ -235,7 +274,7 @@ async def run_console(
         interactive = stdin.isatty()
         while True:
             if interactive:
-                out.write(f"{console.current.first_name}> ")
+                out.write(f"{console.where}> ")
                 out.flush()
                 reading = asyncio.ensure_future(asyncio.to_thread(stdin.readline))
                 await _idle(console, reading)
@@ -245,6 +284,6 @@ async def run_console(
             if not line:
                 break
             if not interactive:
-                out.write(f"\n{console.current.first_name}> {line.rstrip()}\n")
+                out.write(f"\n{console.where}> {line.rstrip()}\n")
             if not await console.handle(line):
                 break

@@ -26,6 +26,7 @@ _KINDS = {
     ".png": "image",
     ".zip": "ZIP archive",
     ".txt": "text",
+    ".ics": "calendar file",
 }
 
 
