@@ -41,8 +41,6 @@ HELP = (
     "in; a line starting "
     "with # is a note, not sent."
 )
-# While waiting at an interactive prompt, how often what fell due in real time is sent.
-IDLE_TICK = 15.0
 # The trio's Telegram group, made when first wanted: everyone the console has met is in it.
 GROUP_ID = -100_001
 GROUP_TITLE = "Oldham–Stockport–Wigan trio group"
@@ -210,8 +208,9 @@ class Console:
 async def _idle(console: Console, reading: asyncio.Future[str]) -> None:
     """While an interactive prompt waits, send what falls due in real time (as a running
     bot would); what was printed is followed by the prompt again."""
+    every = console.services.settings.schedule_poll_seconds  # as often as the bot's tick
     while not reading.done():
-        await asyncio.wait({reading}, timeout=IDLE_TICK)
+        await asyncio.wait({reading}, timeout=every)
         if reading.done():
             return
         await console.settle()
