@@ -86,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the bot (long polling); the console when no token is set")
     console = sub.add_parser("console", help="the bot in this terminal, on a stand-in Telegram")
     console.add_argument("--no-demo", action="store_true", help="do not seed the demo programme")
+    console.add_argument(
+        "--at",
+        metavar="'YYYY-MM-DD HH:MM'",
+        help="start the bot's clock at this programme-local time (for a repeatable walk-through)",
+    )
     invite = sub.add_parser("invite", help="invite codes")
     invite_sub = invite.add_subparsers(dest="invite_command", required=True)
     create = invite_sub.add_parser("create", help="create an invite code and deep link")
@@ -178,13 +183,13 @@ def _command(argv: Sequence[str] | None) -> int:
     if command == "console":
         configure_logging(settings, logging.WARNING)
         from bot.cli.console import run_console
+        from bot.cli.console_clock import BadTime
         from storage.lease import LeaseHeld
 
+        demo, start = not getattr(args, "no_demo", False), getattr(args, "at", None)
         try:
-            asyncio.run(
-                run_console(settings, clock=clock, demo=not getattr(args, "no_demo", False))
-            )
-        except LeaseHeld as exc:
+            asyncio.run(run_console(settings, clock=clock, demo=demo, start=start))
+        except (LeaseHeld, BadTime) as exc:
             print(f"Not starting the console: {exc}", file=sys.stderr)
             return 2
         return 0

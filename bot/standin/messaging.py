@@ -117,6 +117,7 @@ class Messaging(UpdateBuilders):
     def _edited(self, msg: SentMessage) -> JSON:
         msg.edits += 1
         self.events.append(("edited", msg))
+        self.tell("edited", msg)
         return self.message_json(msg)
 
     def _upload(self, p: dict[str, Any], files: Files, key: str) -> tuple[str, bytes, str | None]:
@@ -266,6 +267,7 @@ class Messaging(UpdateBuilders):
         if msg is not None:
             msg.deleted = True
             self.events.append(("deleted", msg))
+            self.tell("deleted", msg)
             return True
         if self.user_message(chat_id, message_id) is not None:
             if chat_id in self.groups:
@@ -297,4 +299,5 @@ class Messaging(UpdateBuilders):
                 "show_alert": bool(p.get("show_alert")),
             }
         )
+        self.tell_toast(user_id, text, bool(p.get("show_alert")))
         return True

@@ -73,6 +73,23 @@ class SentMessage:
         ]
 
 
+@dataclass(frozen=True, slots=True)
+class Happened:
+    """One thing the bot did in a chat, as it stood at that moment: a later edit of the
+    message does not change what was recorded here (the console prints these in order)."""
+
+    kind: str  # "sent", "edited", "deleted", or "answered" (answerCallbackQuery: a toast)
+    chat_id: int  # for a toast, the person who tapped
+    message: SentMessage | None  # None for a toast
+    text: str
+    # The inline keyboard's buttons as Telegram holds them (text, callback_data or url).
+    keyboard: tuple[tuple[JSON, ...], ...] = ()
+    alert: bool = False  # a toast shown as an alert the person must close
+
+
+Watcher = Callable[[Happened], None]
+
+
 def parse_text(text: str, parse_mode: str | None, *, strict_entities: bool = False) -> ParsedHtml:
     """What Telegram would show for ``text``; raises Refused like Telegram on bad markup."""
     if parse_mode is None or parse_mode == "":
@@ -116,6 +133,8 @@ class World:
         self.calls: Counter[str] = Counter()
         self.refusals: list[tuple[str, dict[str, Any], int, str]] = []
         self.answers: list[JSON] = []
+        # Told of every send, edit, deletion and toast as it happens (the console).
+        self.watchers: list[Watcher] = []
         self._bot_messages: dict[tuple[int, int], SentMessage] = {}
         self.by_chat: dict[int, list[SentMessage]] = {}
         self._user_messages: dict[tuple[int, int], JSON] = {}
@@ -249,6 +268,22 @@ class World:
         self.by_chat.setdefault(msg.chat_id, []).append(msg)
         self._bot_messages[(msg.chat_id, msg.message_id)] = msg
         self.events.append(("sent", msg))
+        self.tell("sent", msg)
+
+    def tell(self, kind: str, msg: SentMessage) -> None:
+        """Tell the watchers what just happened to ``msg``, as it stands now."""
+        if not self.watchers:
+            return
+        rows = (msg.reply_markup or {}).get("inline_keyboard") or []
+        keyboard = tuple(tuple(dict(button) for button in row) for row in rows)
+        happened = Happened(kind, msg.chat_id, msg, msg.plain_text, keyboard)
+        for watcher in self.watchers:
+            watcher(happened)
+
+    def tell_toast(self, user_id: int, text: str | None, alert: bool) -> None:
+        happened = Happened("answered", user_id, None, text or "", alert=alert)
+        for watcher in self.watchers:
+            watcher(happened)
 
     def message_json(self, msg: SentMessage, *, with_reply: bool = True) -> JSON:
         """The Message object Telegram returns for ``msg`` (a fresh dict every call)."""
