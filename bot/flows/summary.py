@@ -31,6 +31,7 @@ from bot.flows.answers import (
 from bot.flows.model import Flow, Repeat, Step, StepContext, SubFlow
 from bot.people.permissions import may
 from bot.summaries.agreement import MORE_DONE, NO_ACTIONS, WHOLE_TRIO, Agreement
+from bot.summaries.revision import REMOVE
 from bot.texts import Label
 from storage.db import Transaction
 from storage.meetings import MeetingRepo
@@ -100,6 +101,15 @@ def _previous(view: View) -> Mapping[str, Any]:
 
 def _school(view: View) -> Mapping[str, Any]:
     return {"school": view.item[1]}
+
+
+def _barrier(view: View) -> Mapping[str, Any]:
+    """ "Where does that barrier sit?" says which barrier, also when Back returns to it."""
+    return {"barrier": view.answers.get("barrier")}
+
+
+def _action(view: View) -> Mapping[str, Any]:
+    return {"action": view.answers.get("what"), "was_due": None}
 
 
 def _list(answers: Mapping[str, JSON], key: str) -> list[dict[str, JSON]]:
@@ -179,24 +189,116 @@ BARRIER = SubFlow(
     "barrier",
     (
         Step("barrier", "summary/ask_barrier", TEXT, optional=True),  # Skip: no more
-        Step("level", "summary/ask_level", OneOf(LEVEL_OPTIONS)),
+        Step("level", "summary/ask_level", OneOf(LEVEL_OPTIONS), prompt_context=_barrier),
     ),
 )
 ACTION = SubFlow(
     "action",
     (
         Step("what", "summary/ask_action", TEXT),
-        Step("who", "summary/ask_owner", OneOf(_owners)),
-        Step("due", "summary/ask_due", DateAnswer(not_past=True)),
+        Step("who", "summary/ask_owner", OneOf(_owners), prompt_context=_action),
+        Step("due", "summary/ask_due", DateAnswer(not_past=True), prompt_context=_action),
     ),
 )
+
+
+# --- editing a draft (bot/summaries/revision.py applies the edits) ---------------------------
+def _section(view: View) -> tuple[str, str]:
+    """The kind of part this edit is about (focus, shared, barrier, action, …) and whether
+    it is new ("add") or there already ("edit")."""
+    key = str(view.answers.get("section", ""))
+    if key.startswith("add:"):
+        return key[4:], "add"
+    was = view.context.get("current", {}).get(key)
+    return (str(was["kind"]) if was else "focus"), "edit"
+
+
+def _was(view: View) -> Mapping[str, Any] | None:
+    """What the part being edited says now (None for a new one)."""
+    found = view.context.get("current", {}).get(str(view.answers.get("section", "")))
+    return found if isinstance(found, dict) else None
+
+
+def _parts(view: View) -> Sequence[Option]:
+    kind, _ = _section(view)
+    parts = ("text", "level", "remove") if kind == "barrier" else ("text", "who", "due", "remove")
+    return [Option(p, Label("edit_part", {"part": p, "kind": kind})) for p in parts]
+
+
+def _schools(view: View) -> Sequence[Option]:
+    return [Option(str(sid), Label(text=name)) for sid, name in view.context.get("schools", [])]
+
+
+def _removable(view: View) -> Sequence[Option]:
+    kind, how = _section(view)
+    if how == "add" or kind in ("focus", "barrier", "action"):
+        return []
+    return [Option(REMOVE, Label("remove_it"))]
+
+
+def _after_section(view: View) -> str:
+    kind, how = _section(view)
+    if how == "add":
+        return "school" if kind == "shared" else "text"
+    return "part" if kind in ("barrier", "action") else "text"
+
+
+def _after_part(view: View) -> str | None:
+    part = str(view.answers.get("part"))
+    return part if part in ("text", "level", "who", "due") else None  # remove: done
+
+
+def _after_text(view: View) -> str | None:
+    kind, how = _section(view)
+    if how != "add":
+        return None
+    return {"barrier": "level", "action": "who"}.get(kind)
+
+
+def _after_who(view: View) -> str | None:
+    return "due" if _section(view) == ("action", "add") else None
+
+
+def _editing(view: View) -> Mapping[str, Any]:
+    """What each question of an edit shows: the part and what it says now (quoted), so a
+    question asked again after Back still says what it is about."""
+    kind, how = _section(view)
+    was = _was(view)
+    new_text = view.answers.get("text") if how == "add" else None
+    body = new_text if how == "add" else (was or {}).get("body")
+    school = (was or {}).get("school") or next(
+        (n for sid, n in view.context.get("schools", []) if str(sid) == view.answers.get("school")),
+        "",
+    )
+    return {
+        "kind": kind,
+        "adding": how == "add",
+        "was": was,
+        "school": school,
+        "barrier": body if kind == "barrier" else None,
+        "action": body if kind == "action" else None,
+        "was_due": (was or {}).get("due"),
+    }
+
+
 EDIT = SubFlow(
     "edit",
     (
-        Step("section", "summary/ask_section", OneOf(_sections)),
-        Step("text", "summary/ask_new_text", TEXT),
+        Step("section", "summary/ask_section", OneOf(_sections), next=_after_section),
+        Step("part", "summary/ask_part", OneOf(_parts), next=_after_part,
+             prompt_context=_editing),
+        Step("school", "summary/ask_school", OneOf(_schools), next="text",
+             prompt_context=_editing),
+        Step("text", "summary/ask_new_text", TextOrChoice(_removable), next=_after_text,
+             prompt_context=_editing),
+        Step("level", "summary/ask_level", OneOf(LEVEL_OPTIONS), next=None,
+             prompt_context=_editing),
+        Step("who", "summary/ask_owner", OneOf(_owners), next=_after_who,
+             prompt_context=_editing),
+        Step("due", "summary/ask_due", DateAnswer(not_past=True), next=None,
+             prompt_context=_editing),
     ),
-)
+)  # fmt: skip
 
 
 def _summary_steps() -> tuple[Step | Repeat, ...]:
@@ -243,11 +345,7 @@ def summary_flows(agreement: Agreement) -> tuple[Flow, ...]:
         )
 
     async def edit(tx: Transaction, ctx: StepContext) -> Rejected | None:
-        edits = [
-            (str(item["section"]), item["text"])
-            for item in _list(ctx.answers, "edits")
-            if "section" in item and "text" in item
-        ]
+        edits = [item for item in _list(ctx.answers, "edits") if "section" in item]
         if not await agreement.edit(tx, ctx.person_id, int(ctx.context["summary_id"]), edits):
             return Rejected("summary_not_editable")
         return None
