@@ -164,7 +164,13 @@ async def test_adding_a_barrier_and_removing_an_action(bot: BotUnderTest, clock:
     await alice.says("yes")  # typed: add another
     await alice.taps("Action: Share the pupil")
     await alice.taps("Remove it")
-    await alice.says("done")
+    await alice.taps("Add another")
+    labels = menu(newest(alice, "Which part do you want to change?"))
+    assert not any("Share the pupil" in label for label in labels)  # removed already
+    assert any("Try the feedback sheets" in label for label in labels)
+    await alice.taps("Back")  # changed her mind: nothing more after all
+    assert "Change something else" in alice.last_text
+    await alice.says("done")  # typed instead of tapping Done
     assert "revised summary has gone" in alice.last_text
 
     barriers = await bot.db.fetchall(
@@ -235,6 +241,11 @@ async def test_back_repeats_the_barrier_it_returns_to(bot: BotUnderTest, clock: 
     await alice.taps("Back")
     assert "Where does that barrier sit?" in alice.last_text
     assert "No cover to release teachers for visits" in alice.last_text
+    await alice.taps("Back")  # back to the barrier's own text, which it shows
+    assert "Barrier 1" in alice.last_text
+    assert "You wrote:\nNo cover to release teachers for visits" in alice.last_text
+    await alice.says("No cover to release teachers for visits, even for a morning")
+    assert "even for a morning" in alice.last_text  # the level question says which
     await alice.taps("between schools")
     await alice.taps("Skip")  # no more barriers
     await alice.says("Try the feedback sheets")

@@ -236,6 +236,15 @@ def _removable(view: View) -> Sequence[Option]:
     return [Option(REMOVE, Label("remove_it"))]
 
 
+def _menu(view: View) -> Sequence[Option]:
+    """The edit menu, without the parts an earlier edit of this round removed."""
+    earlier = _list(view.outer.answers, "edits")[: view.index] if view.outer else []
+    gone = {
+        e.get("section") for e in earlier if e.get("text") == REMOVE or e.get("part") == "remove"
+    }
+    return [option for option in _sections(view) if option.value not in gone]
+
+
 def _after_section(view: View) -> str:
     kind, how = _section(view)
     if how == "add":
@@ -284,7 +293,7 @@ def _editing(view: View) -> Mapping[str, Any]:
 EDIT = SubFlow(
     "edit",
     (
-        Step("section", "summary/ask_section", OneOf(_sections), next=_after_section),
+        Step("section", "summary/ask_section", OneOf(_menu), next=_after_section),
         Step("part", "summary/ask_part", OneOf(_parts), next=_after_part,
              prompt_context=_editing),
         Step("school", "summary/ask_school", OneOf(_schools), next="text",
