@@ -4,6 +4,8 @@ go, and the revision the trio reads again marks what changed."""
 
 from __future__ import annotations
 
+import json
+
 from bot.standin.world import SentMessage
 from bot.texts import Texts
 from tests.conftest import FakeClock
@@ -280,3 +282,40 @@ def test_the_change_marks_read_the_same_way_in_every_language() -> None:
         assert text.count(changed) == 3, (lang, text)  # focus, a barrier, and the legend
         assert text.count(new) == 2 and text.count(removed) == 3, (lang, text)
         assert "<s>q</s>" in text and "<s>c — " in text
+
+
+async def test_an_edit_opened_before_parts_were_named_still_works(
+    bot: BotUnderTest, clock: FakeClock
+) -> None:
+    """A flow state stored by the earlier edit flow (menu "Action 1", "+ Add evidence",
+    no current texts) is carried on after an upgrade, not lost."""
+    trio = await draft_written(bot, clock)
+    await open_edit(bot, clock, trio)
+    alice = trio.alice
+    summary_id = await bot.db.fetchval("SELECT id FROM summary")
+    barrier = await bot.db.fetchval("SELECT id FROM summary_item WHERE kind = 'barrier'")
+    action = await bot.db.fetchval("SELECT id FROM action ORDER BY position LIMIT 1")
+    old = {
+        "summary_id": summary_id,
+        "sections": [
+            ["focus", "section_focus", {}],
+            [f"item:{barrier}", "section_item", {"kind": "barrier", "number": 1}],
+            [f"action:{action}", "section_action", {"number": 1}],
+            ["evidence", "section_add", {"kind": "evidence"}],
+        ],
+    }
+    async with bot.db.transaction() as tx:
+        await tx.execute(
+            "UPDATE flow_state SET context = ? WHERE status = 'open'", (json.dumps(old),)
+        )
+    await alice.says("3")  # the action
+    await alice.taps("What will be done")
+    await alice.says("Try the feedback sheets in Years 5 and 6")
+    await alice.taps("Add another")
+    await alice.says("4")  # add evidence
+    await alice.says("Book looks from Year 5")
+    await alice.taps("Done")
+    assert "revised summary has gone" in alice.last_text
+    revised = await revised_for(bot, clock, trio)
+    assert "Try the feedback sheets in Years 5 and 6 — Bruno, by 2026-12-15 ✏️ changed" in revised
+    assert "Book looks from Year 5 ➕ new" in revised

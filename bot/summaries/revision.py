@@ -1,7 +1,7 @@
 """Changing a draft summary after a suggestion: what the author may change (the edit menu,
 each item named), applying the changes, and the marks the revised draft carries.
 
-An edit is one item of the summary_edit flow (bot/flows/summary.py): `section` names the part
+An edit is one item of the summary_edit flow (bot/flows/summary_edit.py): `section` names the part
 (`focus`, `item:<id>`, `action:<id>`, or `add:<kind>` for something new) and the other answers
 say what became of it: new `text` (or REMOVE), a barrier's `level`, an action's `who` or
 `due`, or `part` = "remove". The marks (changed, new, removed) are worked out while the changes
