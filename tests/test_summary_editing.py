@@ -5,6 +5,7 @@ go, and the revision the trio reads again marks what changed."""
 from __future__ import annotations
 
 import json
+import re
 
 from bot.standin.world import SentMessage
 from bot.texts import Texts
@@ -319,3 +320,21 @@ async def test_an_edit_opened_before_parts_were_named_still_works(
     revised = await revised_for(bot, clock, trio)
     assert "Try the feedback sheets in Years 5 and 6 — Bruno, by 2026-12-15 ✏️ changed" in revised
     assert "Book looks from Year 5 ➕ new" in revised
+
+
+def test_the_edit_questions_quote_on_lines_of_their_own() -> None:
+    texts = Texts()
+    was = {"kind": "action", "owner": "Bruno", "due": "2026-12-15", "body": "Try it.",
+           "school": "Northfield Primary", "level": "within"}  # fmt: skip
+    values = {"kind": "action", "adding": False, "was": was, "school": "Northfield Primary",
+              "current": "Typed before.", "action": "Try it.", "barrier": "No cover.",
+              "was_due": "2026-12-15", "number": 2}  # fmt: skip
+    names = ("ask_new_text", "ask_part", "ask_level", "ask_owner", "ask_due", "ask_barrier")
+    for lang in ("en", "es", "pt"):
+        for name in names:
+            for kind in ("action", "shared", "barrier"):
+                was_kind = {**values, "kind": kind, "was": {**was, "kind": kind}}
+                text = texts.render(lang, f"summary/{name}", was_kind)
+                assert not re.search(r"\S<blockquote>|</blockquote>\S", text), (lang, name, text)
+                plain = re.sub(r"<[^>]+>", "", text)
+                assert not re.search(r"[a-z)][.!?:][A-Z¿¡]", plain), (lang, name, plain)
