@@ -108,3 +108,20 @@ def test_the_account_texts_keep_their_paragraphs(lang: str) -> None:
         assert "\n\n\n" not in plain, (lang, name, plain)
     card = texts.render(lang, "lesson_study/card", values)
     assert "We learned a lot." in card and "Try it." in card
+
+
+async def test_a_long_account_is_previewed_whole_across_messages(trio: BotUnderTest) -> None:
+    bot = trio
+    await at_the_account(bot)
+    _, _, carmen = people(bot)
+    await carmen.says("/lessonstudy")
+    await carmen.taps("Write the account")
+    parts = [f"{word} " * 300 + "end." for word in ("learned", "changed", "advice")]
+    for part in parts:
+        replies = await carmen.says(part.strip())
+    assert len(replies) >= 2  # more than one message can hold, split at paragraphs
+    shown = "".join(r.plain_text for r in replies)
+    assert all(part.strip() in shown for part in parts)
+    assert "Send to the trio" in str(replies[-1].buttons)
+    await carmen.taps("Send to the trio", message=replies[-1])
+    assert await bot.db.fetchval("SELECT COUNT(*) FROM lesson_study_account") == 1
