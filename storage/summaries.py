@@ -189,8 +189,8 @@ class SummaryRepo:
         position: int = 0,
         school_id: int | None = None,
         level: str | None = None,
-    ) -> None:
-        await tx.execute(
+    ) -> int:
+        return await tx.execute(
             "INSERT INTO summary_item (summary_id, kind, school_id, level, body, position)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (summary_id, kind, school_id, level, dump(body), position),
@@ -240,6 +240,74 @@ class SummaryRepo:
             )
         elif kind in ("evidence", "question", "other"):
             await SummaryRepo.add_item(tx, summary_id, kind, body, position=99)
+
+    @staticmethod
+    async def set_item(
+        tx: Transaction,
+        summary_id: int,
+        item_id: int,
+        *,
+        body: Any = None,
+        level: str | None = None,
+    ) -> None:
+        """A draft's item changed: its text, or (a barrier) where it sits; None keeps it."""
+        if body is not None:
+            await tx.execute(
+                "UPDATE summary_item SET body = ? WHERE id = ? AND summary_id = ?",
+                (dump(body), item_id, summary_id),
+            )
+        if level is not None:
+            await tx.execute(
+                "UPDATE summary_item SET level = ? WHERE id = ? AND summary_id = ?",
+                (level, item_id, summary_id),
+            )
+
+    @staticmethod
+    async def remove_item(tx: Transaction, summary_id: int, item_id: int) -> None:
+        await tx.execute(
+            "DELETE FROM summary_item WHERE id = ? AND summary_id = ?", (item_id, summary_id)
+        )
+
+    @staticmethod
+    async def set_action(
+        tx: Transaction,
+        summary_id: int,
+        action_id: int,
+        *,
+        what: Any = None,
+        owner: tuple[int | None] | None = None,
+        due_on: str | None = None,
+    ) -> None:
+        """A draft's action changed: what, who (`owner`, a 1-tuple: None is the whole trio)
+        or by when; an argument left None keeps its value."""
+        now = to_db_time(tx.clock())
+        if what is not None:
+            await tx.execute(
+                "UPDATE action SET what = ?, updated_at = ? WHERE id = ? AND summary_id = ?",
+                (dump(what), now, action_id, summary_id),
+            )
+        if owner is not None:
+            await tx.execute(
+                "UPDATE action SET owner_id = ?, updated_at = ? WHERE id = ? AND summary_id = ?",
+                (owner[0], now, action_id, summary_id),
+            )
+        if due_on is not None:
+            await tx.execute(
+                "UPDATE action SET due_on = ?, updated_at = ? WHERE id = ? AND summary_id = ?",
+                (due_on, now, action_id, summary_id),
+            )
+
+    @staticmethod
+    async def remove_action(tx: Transaction, summary_id: int, action_id: int) -> None:
+        await tx.execute(
+            "DELETE FROM action WHERE id = ? AND summary_id = ?", (action_id, summary_id)
+        )
+
+    @staticmethod
+    async def set_no_actions(tx: Transaction, summary_id: int, no_actions: bool) -> None:
+        await tx.execute(
+            "UPDATE summary SET no_actions = ? WHERE id = ?", (int(no_actions), summary_id)
+        )
 
     @staticmethod
     async def recirculate(tx: Transaction, summary_id: int, now: datetime) -> int:

@@ -310,7 +310,11 @@ async def test_a_whole_cycle_with_three_teachers(trio: BotUnderTest, restarts: b
     carmen = await pause(bot, carmen)
     alice, bruno, carmen = people(bot)
     replies = await carmen.says("We moved the plenary question to the start.")
-    await carmen.says("Draw before you talk.")
+    replies = await carmen.says("Draw before you talk.")
+    # The whole account, as the trio will read it, before it goes (sending it approves it).
+    assert "Here is the account" in replies[-1].plain_text
+    assert "What we’d tell colleagues: Draw before you talk." in replies[-1].plain_text
+    await carmen.taps("Send to the trio")
     await settle(bot)
     assert "The account" in newest_with(alice, "Approve").plain_text
     await alice.taps("Approve")
@@ -324,7 +328,9 @@ async def test_a_whole_cycle_with_three_teachers(trio: BotUnderTest, restarts: b
     await carmen.taps("Keep it as it is")
     replies = await carmen.says("We pre-taught 'denominator' and moved the plenary question.")
     assert "Now:" in replies[-1].plain_text  # shows the current text to keep or replace
-    await carmen.taps("Keep it as it is")
+    replies = await carmen.taps("Keep it as it is")
+    assert "We pre-taught 'denominator'" in replies[-1].plain_text  # the revision, in full
+    await carmen.taps("Send to the trio")
     await settle(bot)
     status = await bot.db.fetchone("SELECT status, revision FROM lesson_study_account")
     assert status is not None and (status["status"], status["revision"]) == ("draft", 2)

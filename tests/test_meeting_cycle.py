@@ -131,7 +131,9 @@ async def test_the_whole_cycle_in_private_chats(bot: BotUnderTest, clock: FakeCl
     suggestion = newest(alice, "suggests a change")
     assert "Pupil Voice 2026" in suggestion.plain_text
     await alice.taps("Edit the summary", message=suggestion)
-    await alice.taps("Action 2")
+    await alice.taps("Action: Share the pupil voice")
+    await alice.taps("What will be done")
+    assert "Share the pupil voice survey" in alice.last_text  # the text it replaces
     await alice.says("Share the Pupil Voice 2026 survey")
     assert "Change something else" in alice.last_text
     await alice.taps("Done")  # no other change
@@ -144,6 +146,7 @@ async def test_the_whole_cycle_in_private_chats(bot: BotUnderTest, clock: FakeCl
     for person in (bruno, carmen):
         revised = newest(person, "Revised draft")
         assert "Pupil Voice 2026 survey" in revised.plain_text
+        assert "Pupil Voice 2026 survey — Carmen, by 2026-12-18 ✏️ changed" in revised.plain_text
         await person.taps("Approve", message=revised)
     assert await bot.db.fetchval("SELECT status FROM summary") == "draft"  # Fran has not
     await fran.taps("Approve", message=newest(fran, "Revised draft"))

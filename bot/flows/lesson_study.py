@@ -296,20 +296,29 @@ def stage_flows(hooks: Hooks) -> tuple[Flow, ...]:
         command="/lessonstudy",
         done_template="lesson_study/account_done",
         complete=hooks.account_written,
-        steps=tuple(
+        steps=(
+            *(
+                Step(
+                    field,
+                    f"lesson_study/account_{field}",
+                    Revisable(field),
+                    prompt_context=lambda view: {
+                        "focus_what": view.context["focus_what"],
+                        "focus_who": view.context["focus_who"],
+                        "history": view.context.get("history", []),
+                        "current": view.context.get("current"),
+                        "suggestions": view.context.get("suggestions", []),
+                    },
+                )
+                for field in ("learned", "changed", "advice")
+            ),
+            # The author sees the whole account before it goes: sending it is their approval.
             Step(
-                field,
-                f"lesson_study/account_{field}",
-                Revisable(field),
-                prompt_context=lambda view: {
-                    "focus_what": view.context["focus_what"],
-                    "focus_who": view.context["focus_who"],
-                    "history": view.context.get("history", []),
-                    "current": view.context.get("current"),
-                    "suggestions": view.context.get("suggestions", []),
-                },
-            )
-            for field in ("learned", "changed", "advice")
+                "send",
+                "lesson_study/account_preview",
+                OneOf((Option("send", Label("send_for_agreement")),)),
+                prompt_context=_account_preview,
+            ),
         ),
     )
     suggest = Flow(
@@ -320,6 +329,17 @@ def stage_flows(hooks: Hooks) -> tuple[Flow, ...]:
         steps=(Step("suggestion", "lesson_study/suggest_change", NOTE),),
     )
     return (voice, plan, schedule, observe, interview, discuss, account, suggest)
+
+
+def _account_preview(view: View) -> Mapping[str, Any]:
+    """The account as the trio will read it, from the answers (a kept part is its text)."""
+    a = view.answers
+    return {
+        "trio": view.context.get("trio", ""),
+        "focus_what": view.context["focus_what"],
+        "focus_who": view.context["focus_who"],
+        "account": {key: a.get(key) for key in ("learned", "changed", "advice")},
+    }
 
 
 def lesson_study_flows(hooks: Hooks) -> tuple[Flow, ...]:

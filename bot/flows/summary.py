@@ -1,4 +1,5 @@
-"""The summary of a trio meeting, as a flow; and the flows to suggest and make changes to it.
+"""The summary of a trio meeting, as a flow; and the flow to suggest a change to it (the flow
+that makes changes is bot/flows/summary_edit.py).
 
 The summary flow walks: focus → what happened to last time's actions → what each school
 shared or tried → evidence → barriers, each tagged within / between / beyond schools →
@@ -11,62 +12,30 @@ or a voice note is taken wherever there is free text.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.flows.answers import (
-    JSON,
-    Accepted,
-    ChoiceIn,
-    DateAnswer,
-    FreeText,
-    Input,
-    OneOf,
-    Option,
-    Parsed,
-    Rejected,
-    View,
-)
+from bot.flows.answers import JSON, DateAnswer, OneOf, Option, Rejected, View
 from bot.flows.model import Flow, Repeat, Step, StepContext, SubFlow
+from bot.flows.summary_answers import (
+    LEVEL_OPTIONS,
+    STATUS_OPTIONS,
+    TEXT,
+    TextOrChoice,
+    listed,
+    owners,
+)
+from bot.flows.summary_edit import summary_edit_flow
 from bot.people.permissions import may
-from bot.summaries.agreement import MORE_DONE, NO_ACTIONS, WHOLE_TRIO, Agreement
+from bot.summaries.agreement import MORE_DONE, NO_ACTIONS, Agreement
 from bot.texts import Label
 from storage.db import Transaction
 from storage.meetings import MeetingRepo
-from storage.summaries import LEVELS
 
 MAX_PREVIOUS = 6
 MAX_SCHOOLS = 3
 MAX_BARRIERS = 5
 MAX_ACTIONS = 6
-MAX_EDITS = 4
-TEXT = FreeText(min_len=2, max_len=1500)
-
-
-@dataclass(frozen=True)
-class TextOrChoice:
-    """Free text (or a voice note), or one of a few buttons such as "no actions agreed"."""
-
-    choices: Callable[[View], Sequence[Option]]
-    text: FreeText = field(default_factory=lambda: TEXT)
-
-    def options(self, view: View) -> Sequence[Option]:
-        return self.choices(view)
-
-    def parse(self, given: Input, view: View) -> Parsed:
-        if isinstance(given, ChoiceIn):
-            options = self.options(view)
-            if 0 <= given.index < len(options):
-                return Accepted(options[given.index].value)
-            return Rejected("stale_button")
-        return self.text.parse(given, view)
-
-
-def _sections(view: View) -> Sequence[Option]:
-    return [
-        Option(key, Label(label, params)) for key, label, params in view.context.get("sections", [])
-    ]
 
 
 # --- options ---------------------------------------------------------------------------------
@@ -75,21 +44,9 @@ def _planned(view: View) -> Sequence[Option]:
     return [Option(str(planned), Label("use_planned_focus"))] if planned else []
 
 
-def _owners(view: View) -> Sequence[Option]:
-    members = [Option(str(pid), Label(text=name)) for pid, name in view.context.get("members", [])]
-    return [*members, Option(WHOLE_TRIO, Label("whole_trio"))]
-
-
 def _end_of_actions(index: int) -> Label:
     """The first action may be "none agreed", an explicit answer; later ones end the list."""
     return Label("no_actions") if index == 0 else Label("no_more_actions")
-
-
-STATUS_OPTIONS = tuple(
-    Option(s, Label("action_status", {"status": s}))
-    for s in ("done", "in_progress", "dropped", "open")
-)
-LEVEL_OPTIONS = tuple(Option(level, Label("level", {"level": level})) for level in LEVELS)
 
 
 # --- what prompts show -----------------------------------------------------------------------
@@ -102,9 +59,13 @@ def _school(view: View) -> Mapping[str, Any]:
     return {"school": view.item[1]}
 
 
-def _list(answers: Mapping[str, JSON], key: str) -> list[dict[str, JSON]]:
-    found = answers.get(key)
-    return [dict(item) for item in found] if isinstance(found, list) else []
+def _barrier(view: View) -> Mapping[str, Any]:
+    """ "Where does that barrier sit?" says which barrier, also when Back returns to it."""
+    return {"barrier": view.answers.get("barrier")}
+
+
+def _action(view: View) -> Mapping[str, Any]:
+    return {"action": view.answers.get("what"), "was_due": None}
 
 
 def preview(view: View) -> Mapping[str, Any]:
@@ -113,17 +74,17 @@ def preview(view: View) -> Mapping[str, Any]:
     names = {str(pid): name for pid, name in view.context.get("members", [])}
     barriers = [
         {"body": b["barrier"], "level": b["level"]}
-        for b in _list(a, "barriers")
+        for b in listed(a, "barriers")
         if b.get("barrier") is not None and b.get("level")
     ]
     actions = [
         {"what": x["what"], "owner": names.get(str(x.get("who"))), "due": x["due"],
          "status": "open"}
-        for x in _list(a, "actions")
+        for x in listed(a, "actions")
         if "due" in x
     ]  # fmt: skip
     schools = view.context.get("schools", [])
-    shared = _list(a, "shared")
+    shared = listed(a, "shared")
     return {
         "trio": view.context.get("trio", ""),
         "focus": a.get("focus"),
@@ -151,13 +112,13 @@ def draft(answers: Mapping[str, JSON]) -> dict[str, JSON]:
     flat: dict[str, JSON] = {
         key: answers[key] for key in ("focus", "evidence", "questions", "other") if key in answers
     }
-    for i, item in enumerate(_list(answers, "previous")):
+    for i, item in enumerate(listed(answers, "previous")):
         flat[f"prev_{i}"] = item.get("status")
-    for i, item in enumerate(_list(answers, "shared")):
+    for i, item in enumerate(listed(answers, "shared")):
         flat[f"shared_{i}"] = item.get("body")
-    for i, item in enumerate(_list(answers, "barriers")):
+    for i, item in enumerate(listed(answers, "barriers")):
         flat[f"barrier_{i}"], flat[f"level_{i}"] = item.get("barrier"), item.get("level")
-    actions = _list(answers, "actions")
+    actions = listed(answers, "actions")
     for i, item in enumerate(actions):
         flat[f"action_{i}_what"] = item.get("what")
         flat[f"action_{i}_who"] = item.get("who")
@@ -179,22 +140,15 @@ BARRIER = SubFlow(
     "barrier",
     (
         Step("barrier", "summary/ask_barrier", TEXT, optional=True),  # Skip: no more
-        Step("level", "summary/ask_level", OneOf(LEVEL_OPTIONS)),
+        Step("level", "summary/ask_level", OneOf(LEVEL_OPTIONS), prompt_context=_barrier),
     ),
 )
 ACTION = SubFlow(
     "action",
     (
         Step("what", "summary/ask_action", TEXT),
-        Step("who", "summary/ask_owner", OneOf(_owners)),
-        Step("due", "summary/ask_due", DateAnswer(not_past=True)),
-    ),
-)
-EDIT = SubFlow(
-    "edit",
-    (
-        Step("section", "summary/ask_section", OneOf(_sections)),
-        Step("text", "summary/ask_new_text", TEXT),
+        Step("who", "summary/ask_owner", OneOf(owners), prompt_context=_action),
+        Step("due", "summary/ask_due", DateAnswer(not_past=True), prompt_context=_action),
     ),
 )
 
@@ -242,16 +196,6 @@ def summary_flows(agreement: Agreement) -> tuple[Flow, ...]:
             ctx.answers["comment"],
         )
 
-    async def edit(tx: Transaction, ctx: StepContext) -> Rejected | None:
-        edits = [
-            (str(item["section"]), item["text"])
-            for item in _list(ctx.answers, "edits")
-            if "section" in item and "text" in item
-        ]
-        if not await agreement.edit(tx, ctx.person_id, int(ctx.context["summary_id"]), edits):
-            return Rejected("summary_not_editable")
-        return None
-
     return (
         Flow(
             name="summary",
@@ -267,11 +211,5 @@ def summary_flows(agreement: Agreement) -> tuple[Flow, ...]:
             complete=suggest,
             steps=(Step("comment", "summary/ask_suggestion", TEXT),),
         ),
-        Flow(
-            name="summary_edit",
-            command="/summary",
-            done_template="summary/recirculated",
-            complete=edit,
-            steps=(Repeat("edits", EDIT, MAX_EDITS, min_items=1, more="summary/ask_more_edits"),),
-        ),
+        summary_edit_flow(agreement),
     )

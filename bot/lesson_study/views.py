@@ -139,6 +139,7 @@ def base_context(snap: Snapshot) -> dict[str, Any]:
     c = snap.cycle
     return {
         "cycle_id": c.id,
+        "trio": snap.trio,
         "seq": c.stage_seq,
         "round": c.round,
         "focus_what": c.focus_what,
@@ -223,4 +224,14 @@ def card_values(snap: Snapshot, person_id: int | None, zone: ZoneInfo) -> dict[s
         ],
         "my_role": snap.role(person_id) if person_id is not None else "none",
         "waiting": waiting,
+        "account": account_values(snap) if c.stage == "agreement" else None,
     }
+
+
+def account_values(snap: Snapshot) -> dict[str, Any] | None:
+    """The account awaiting approval, in full: whoever is asked to approve it reads it."""
+    a = snap.account
+    if a is None:
+        return None
+    return {"learned": a.learned, "changed": a.changed, "advice": a.advice,
+            "author": snap.name(a.author_id), "revision": a.revision}  # fmt: skip

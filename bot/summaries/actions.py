@@ -43,17 +43,28 @@ class ActionFollowUp:
 
     async def arm(self, tx: Transaction, action_id: int, owner_id: int | None, due_on: str) -> None:
         """The reminder goes the day before it is due, at the owner's reminder time."""
+        await ScheduleRepo.add(
+            tx,
+            "action_due",
+            await self._reminder_at(tx, owner_id, due_on),
+            payload={"action": action_id},
+            dedupe_key=f"action:{action_id}:due",
+        )
+
+    async def rearm(
+        self, tx: Transaction, action_id: int, owner_id: int | None, due_on: str
+    ) -> None:
+        """A draft's action got a new owner or date: its reminder moves with it (one already
+        sent is not sent again)."""
+        when = await self._reminder_at(tx, owner_id, due_on)
+        await ScheduleRepo.move(tx, f"action:{action_id}:due", when)
+
+    async def _reminder_at(self, tx: Transaction, owner_id: int | None, due_on: str) -> datetime:
         owner = None if owner_id is None else await PeopleRepo.get_in(tx, owner_id)
         zone = ZoneInfo((owner.time_zone if owner else None) or self.zone)
         at = time.fromisoformat(owner.reminder_time) if owner else time(15, 45)
         when = local_instant(date.fromisoformat(due_on) - timedelta(days=1), at, zone)
-        await ScheduleRepo.add(
-            tx,
-            "action_due",
-            max(when, self.clock()),
-            payload={"action": action_id},
-            dedupe_key=f"action:{action_id}:due",
-        )
+        return max(when, self.clock())
 
     @staticmethod
     async def disarm(tx: Transaction, summary_id: int) -> None:

@@ -19,6 +19,7 @@ from bot.people.permissions import may
 from bot.scheduling.notices import Notices
 from bot.scheduling.scheduler import Fired, Kind
 from bot.summaries.actions import ActionFollowUp
+from bot.summaries.revision import Marks, Revision, edit_context, ordered
 from bot.texts import Label
 from storage.db import Database, Reader, Transaction
 from storage.meetings import MeetingRepo
@@ -47,6 +48,7 @@ class Agreement:
         self.follow_up = follow_up
         self.agree_within = agree_within
         self.clock = clock
+        self.revision = Revision(follow_up)
 
     def kinds(self) -> dict[str, Kind]:
         return {"summary_deadline": Kind(self._deadline), RECHECK_KIND: Kind(self._recheck)}
@@ -116,19 +118,23 @@ class Agreement:
         return summary_id
 
     async def edit(
-        self, tx: Transaction, author_id: int, summary_id: int, edits: list[tuple[str, Any]]
+        self, tx: Transaction, author_id: int, summary_id: int, edits: list[dict[str, Any]]
     ) -> bool:
-        """The author's changes after a suggestion; a new revision goes round."""
+        """The author's changes after a suggestion (see bot/summaries/revision.py); a new
+        revision goes round, marking what changed."""
         summary = await SummaryRepo.get(tx, summary_id)
         if summary is None or summary.status != "draft":
             return False
         if not await self.may_edit(tx, author_id, summary):
             return False
-        for section, body in edits:
-            await SummaryRepo.edit(tx, summary_id, section, body)
+        marks = await self.revision.apply(tx, summary, edits)
         await SummaryRepo.recirculate(tx, summary_id, self.clock())
-        await self._circulate(tx, summary_id, author_id, revised=True)
+        await self._circulate(tx, summary_id, author_id, revised=True, marks=marks)
         return True
+
+    async def edit_context(self, q: Reader, summary: Summary) -> dict[str, Any]:
+        """What the flow that edits this draft starts from: the menu and what each part says."""
+        return await edit_context(q, summary)
 
     async def may_edit(self, q: Reader, person_id: int, summary: Summary) -> bool:
         if not await may(q, person_id, "summary.approve", summary.trio_id):
@@ -138,13 +144,19 @@ class Agreement:
         )
 
     async def _circulate(
-        self, tx: Transaction, summary_id: int, author_id: int, *, revised: bool
+        self,
+        tx: Transaction,
+        summary_id: int,
+        author_id: int,
+        *,
+        revised: bool,
+        marks: Marks | None = None,
     ) -> None:
         summary = await SummaryRepo.get(tx, summary_id)
         assert summary is not None
         # The author wrote it: their approval of what they wrote goes without asking.
         await SummaryRepo.decide(tx, summary_id, author_id, summary.revision, "approved")
-        values = {**await self.draft_values(tx, summary), "revised": revised}
+        values = {**await self.draft_values(tx, summary, marks), "revised": revised}
         rev = summary.revision
         for member in await MeetingRepo.members(tx, summary.trio_id):
             buttons = (
@@ -178,26 +190,44 @@ class Agreement:
         )
         await self._maybe_agreed(tx, summary)
 
-    async def draft_values(self, q: Reader, summary: Summary) -> dict[str, Any]:
-        """Everything the draft template shows, in reading order."""
+    async def draft_values(
+        self, q: Reader, summary: Summary, marks: Marks | None = None
+    ) -> dict[str, Any]:
+        """Everything the draft template shows, in reading order; with `marks`, each part a
+        revision changed or added is marked, and what it removed is shown struck through."""
+        marks = marks or Marks()
         meeting = await MeetingRepo.get(q, summary.meeting_id)
         schools = dict(await MeetingRepo.schools(q, summary.trio_id))
-        items = await SummaryRepo.items(q, summary.id)
+        items = ordered(await SummaryRepo.items(q, summary.id))
+        removed = marks.removed
+
+        def parts(kind: str) -> list[dict[str, Any]]:
+            here = [
+                {"body": i.body, "level": i.level, "mark": marks.of(f"item:{i.id}"),
+                 "school": schools.get(i.school_id or 0, "?")}
+                for i in items
+                if i.kind == kind
+            ]  # fmt: skip
+            gone = [{**r, "mark": "removed"} for r in removed if r["kind"] == kind]
+            return here + gone
+
+        actions = [
+            {**action_view(a), "mark": marks.of(f"action:{a.id}")}
+            for a in await SummaryRepo.actions(q, summary.id)
+        ]
         return {
             "trio": meeting.trio_name if meeting else "",
             "focus": summary.focus,
+            "focus_mark": marks.of("focus"),
             "revision": summary.revision,
-            "shared": [
-                {"school": schools.get(i.school_id or 0, "?"), "body": i.body}
-                for i in items
-                if i.kind == "shared"
-            ],
-            "evidence": [i.body for i in items if i.kind == "evidence"],
-            "barriers": [{"body": i.body, "level": i.level} for i in items if i.kind == "barrier"],
-            "actions": [action_view(a) for a in await SummaryRepo.actions(q, summary.id)],
+            "shared": parts("shared"),
+            "evidence": parts("evidence"),
+            "barriers": parts("barrier"),
+            "actions": actions,
+            "removed_actions": [r for r in removed if r["kind"] == "action"],
             "no_actions": summary.no_actions,
-            "questions": [i.body for i in items if i.kind == "question"],
-            "other": [i.body for i in items if i.kind == "other"],
+            "questions": parts("question"),
+            "other": parts("other"),
         }
 
     # --- the trio's decisions --------------------------------------------------------------

@@ -114,19 +114,7 @@ class SummaryTaps:
             return "not_yours"
         if found.status != "draft":
             return "stale"
-        sections = await self._sections(summary_id)
-        return OpenFlow("summary_edit", {"summary_id": summary_id, "sections": sections})
-
-    async def _sections(self, summary_id: int) -> list[list[object]]:
-        """What the author can change, as options: [key, label, params]."""
-        sections: list[list[object]] = [["focus", "section_focus", {}]]
-        for n, item in enumerate(await SummaryRepo.items(self.db, summary_id), start=1):
-            sections.append([f"item:{item.id}", "section_item", {"kind": item.kind, "number": n}])
-        for n, action in enumerate(await SummaryRepo.actions(self.db, summary_id), start=1):
-            sections.append([f"action:{action.id}", "section_action", {"number": n}])
-        for kind in ("evidence", "question", "other"):
-            sections.append([kind, "section_add", {"kind": kind}])
-        return sections
+        return OpenFlow("summary_edit", await self.agreement.edit_context(self.db, found))
 
     async def mark(self, person_id: int, tap: ActionTap) -> Marked | Literal["not_yours", "gone"]:
         """Done / in progress / dropped, from the owner (or the trio's lead)."""
