@@ -24,7 +24,7 @@ from bot.flows.answers import (
     View,
 )
 from bot.flows.model import Apply, Flow, Step, StepContext
-from bot.meetings.service import Meetings
+from bot.meetings.service import Meetings, reminders_ahead
 from bot.people.permissions import may
 from bot.scheduling.timing import local_instant
 from bot.texts import Label
@@ -111,6 +111,12 @@ def meeting_flows(meetings: Meetings, clock: Clock) -> tuple[Flow, ...]:
             command="/meeting",
             done_template="meetings/scheduled",
             complete=schedule,
+            # Promise only the reminders that will go: none "a day before" at 27 minutes.
+            done_context=lambda view: {
+                "reminders": reminders_ahead(
+                    starts_at(dict(view.answers), str(view.context["zone"])), view.now
+                )
+            },
             steps=(
                 date_step,
                 time_step,

@@ -8,14 +8,17 @@ old time can never go out, even if a row escaped the cancellation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from bot.buttons import MeetingTap, Tap
 from bot.clock import Clock
 from bot.meetings.calendar_invite import meeting_ics
 from bot.scheduling.notices import Notices, moment
 from bot.scheduling.scheduler import Fired, Kind, Late
+from bot.scheduling.timing import relative_day
 from bot.texts import Label
 from storage.db import Database, Transaction
 from storage.meetings import Meeting, MeetingRepo, Member
@@ -27,6 +30,16 @@ REMINDERS = (
     ("meeting_reminder_hour", timedelta(hours=1)),
 )
 Announcement = Literal["invite", "moved", "cancelled"]
+
+
+def reminders_ahead(starts_at: datetime, now: datetime) -> tuple[str, ...]:
+    """Which reminders ("day", "hour") a meeting armed at `now` will get: those still ahead.
+    The confirmation promises exactly these."""
+    return tuple(
+        kind.removeprefix("meeting_reminder_")
+        for kind, before in REMINDERS
+        if starts_at - before > now
+    )
 
 
 def action_view(action: Any) -> dict[str, Any]:
@@ -176,9 +189,10 @@ class Meetings:
         now = self.clock()
         payload = {"meeting": meeting.id, "version": meeting.version}
         prefix = f"meeting:{meeting.id}:v{meeting.version}"
+        ahead = reminders_ahead(meeting.starts_at, now)
         for kind, before in REMINDERS:
             due = meeting.starts_at - before
-            if due > now:  # a meeting set for tomorrow morning gets no "a day before"
+            if kind.removeprefix("meeting_reminder_") in ahead:  # tomorrow 9:00: no "day before"
                 await ScheduleRepo.add(
                     tx,
                     kind,
@@ -226,6 +240,15 @@ class Meetings:
             "focus": meeting.focus,
             "actions": actions,
         }
+
+        def values(zone: str) -> Callable[[datetime], dict[str, Any]]:
+            # Worded for when it reaches them: moved off a Sunday, "tomorrow" becomes "today".
+            def at(delivered: datetime) -> dict[str, Any]:
+                day = relative_day(meeting.starts_at, delivered, ZoneInfo(zone))
+                return {**base, "when": moment(meeting.starts_at, zone), "day": day}
+
+            return at
+
         for member in await MeetingRepo.members(tx, meeting.trio_id):
             zone = member.time_zone or self.zone
             await self.notices.send(
@@ -233,7 +256,7 @@ class Meetings:
                 member.chat_id,
                 member.language,
                 "meetings/reminder",
-                {**base, "when": moment(meeting.starts_at, zone)},
+                values(zone),
                 person_id=member.person_id,
                 dedupe=f"out:{due.dedupe_key}:{member.person_id}",
                 # Out of quiet hours if that still leaves it before the meeting (the day
@@ -247,7 +270,7 @@ class Meetings:
                 group[0],
                 group[1],
                 "meetings/reminder",
-                {**base, "when": moment(meeting.starts_at, meeting.time_zone)},
+                values(meeting.time_zone),
                 dedupe=f"out:{due.dedupe_key}:group",
             )
         return Fired()
