@@ -249,6 +249,8 @@ async def test_a_whole_cycle_with_three_teachers(trio: BotUnderTest, restarts: b
     for observer in (bruno, carmen):
         assert "Alice teaches" in observer.inbox[-1].plain_text
         assert "You observe" in observer.inbox[-1].plain_text
+        # The time of someone else's lesson says whose clock it is on.
+        assert "Thu 26 Nov 2026, 10:00 (Europe/London)" in observer.inbox[-1].plain_text
 
     # Reminders the day before and an hour before, each only the one meant for them.
     alice = await pause(bot, alice)  # a restart while the lesson is scheduled re-arms nothing

@@ -58,9 +58,8 @@ async def test_a_moved_meeting_never_reminds_for_the_old_time(
     assert not any("Who took part" in m.plain_text for m in alice.inbox)
     at(clock, utc(2026, 12, 2, 10, 0))
     await run_schedule(bot, clock)
-    assert (
-        "Tomorrow at 10:00: trio meeting" in bruno.last_text and "Thu 3 Dec 2026, 10:00" in bruno.last_text
-    )
+    assert "Tomorrow at 10:00: trio meeting" in bruno.last_text
+    assert "Thu 3 Dec 2026, 10:00" in bruno.last_text
     at(clock, utc(2026, 12, 3, 9, 0))
     await run_schedule(bot, clock)
     assert "In one hour" in bruno.last_text

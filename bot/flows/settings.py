@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from bot.flows.answers import (
     JSON,
+    NO_WORDS,
+    YES_WORDS,
     Accepted,
     ChoiceIn,
     DateAnswer,
@@ -101,6 +103,16 @@ def _clash_options(view: View) -> Sequence[Option]:
     )
 
 
+def _typed_yes_no(text: str) -> Parsed:
+    """A typed "yes" moves the reminder time, a "no" keeps it (the labels match too)."""
+    word = text.strip().casefold().rstrip(".!")
+    if word in YES_WORDS:
+        return Accepted("move")
+    if word in NO_WORDS:
+        return Accepted("keep")
+    return Rejected("pick_one")
+
+
 async def _fix_clash(tx: Transaction, ctx: StepContext, value: JSON) -> None:
     if value == "move":
         end = _times(ctx.answers, ctx.context)[2]
@@ -187,7 +199,7 @@ def settings_flow() -> Flow:
             Step(
                 "clash",
                 "settings/reminder_in_quiet",
-                OneOf(_clash_options),
+                OneOf(_clash_options, typed=_typed_yes_no),
                 next=None,
                 apply=_fix_clash,
                 prompt_context=_clash_context,
