@@ -15,7 +15,7 @@ from bot.scheduling.timing import Calendar, Preferences, evening, relative_day
 from bot.texts import Texts
 from tests.conftest import FakeClock
 from tests.harness import BotUnderTest, join
-from tests.meeting_script import at, form_trio, run_schedule, utc
+from tests.meeting_script import at, form_trio, newest, run_schedule, utc
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -55,6 +55,9 @@ async def test_a_meeting_27_minutes_away_promises_no_reminder(
     at(clock, utc(2026, 11, 30, 16, 0))
     await run_schedule(bot, clock)
     bruno = bot.person(802, "Bruno")
+    invitation = newest(bruno, "Trio meeting")
+    assert "Mon 30 Nov 2026, 16:00 (Europe/London)" in invitation.plain_text
+    assert "remind" not in invitation.plain_text
     assert not any("trio meeting —" in m.plain_text for m in bruno.inbox)
 
 
@@ -66,6 +69,9 @@ async def test_a_meeting_this_evening_promises_only_the_hour_before(
     said = await schedule(bot, "30/11/2026", "17:30")
     assert "less than a day away, so I'll remind everyone an hour before" in said
     assert await armed(bot) == ["meeting_reminder_hour"]
+    await run_schedule(bot, clock)
+    invitation = newest(bot.person(803, "Carmen"), "Trio meeting").plain_text
+    assert "I'll remind you an hour before." in invitation and "a day" not in invitation
 
 
 async def test_a_meeting_next_week_promises_both(bot: BotUnderTest, clock: FakeClock) -> None:

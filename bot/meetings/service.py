@@ -314,6 +314,14 @@ class Meetings:
             "link": meeting.link,
             "focus": meeting.focus,
         }
+
+        def promising(values: dict[str, Any]) -> Callable[[datetime], dict[str, Any]]:
+            # Promise the reminders still to come when it arrives: none at 27 minutes away.
+            def at(delivered: datetime) -> dict[str, Any]:
+                return {**values, "reminders": reminders_ahead(meeting.starts_at, delivered)}
+
+            return at
+
         for member in await MeetingRepo.members(tx, meeting.trio_id):
             zone = member.time_zone or self.zone
             values = {**base, "when": moment(meeting.starts_at, zone)}
@@ -322,7 +330,7 @@ class Meetings:
                 member.chat_id,
                 member.language,
                 "meetings/invitation",
-                values,
+                promising(values),
                 person_id=member.person_id,
                 dedupe=f"{key}:{member.person_id}",
             )
@@ -341,7 +349,12 @@ class Meetings:
         if group is not None:
             values = {**base, "when": moment(meeting.starts_at, meeting.time_zone)}
             await self.notices.send(
-                tx, group[0], group[1], "meetings/invitation", values, dedupe=f"{key}:group"
+                tx,
+                group[0],
+                group[1],
+                "meetings/invitation",
+                promising(values),
+                dedupe=f"{key}:group",
             )
             # The calendar file too, so anyone in the group can add (or update) the event.
             await self.notices.send_file(
