@@ -409,6 +409,8 @@ async def test_observers_and_the_teacher_each_get_only_their_own_steps(
     await bruno.taps("Skip")
     await settle(bot)
     await plan_lesson(bot, carmen, 1, "Alice", "26/11/2026", "10:00")
+    # Days ahead: both reminders are promised (and armed).
+    assert any("reminders the day before and an hour before" in t for t in since(carmen, -3))
     await bot.run_until(datetime(2026, 11, 26, 11, 1, tzinfo=UTC))
     notice = newest_with(bruno, "My notes")
     observer_button = button_data(notice, "My notes")

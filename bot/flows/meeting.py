@@ -24,9 +24,9 @@ from bot.flows.answers import (
     View,
 )
 from bot.flows.model import Apply, Flow, Step, StepContext
-from bot.meetings.service import Meetings, reminders_ahead
+from bot.meetings.service import Meetings
 from bot.people.permissions import may
-from bot.scheduling.timing import local_instant
+from bot.scheduling.timing import local_instant, reminders_ahead
 from bot.texts import Label
 from storage.db import Transaction
 from storage.meetings import MeetingRepo

@@ -25,7 +25,7 @@ from bot.lesson_study.views import (
 )
 from bot.people.permissions import may
 from bot.scheduling.scheduler import Fired, Kind, Late
-from bot.scheduling.timing import local_instant, relative_day
+from bot.scheduling.timing import REMINDER_LEADS, local_instant, relative_day
 from storage.db import Transaction, to_db_time
 from storage.lesson_study import ROUNDS, LessonStudyRepo
 from storage.people import PeopleRepo
@@ -149,7 +149,7 @@ class CycleStages(CycleMoves):
         base = f"ls:{c.id}:r{c.round}:{stamp}"
         payload = {"cycle": c.id, "round": c.round, "at": stamp}
         for member in snap.members:
-            for when, before in (("day", timedelta(days=1)), ("hour", timedelta(hours=1))):
+            for when, before in REMINDER_LEADS:
                 if starts - before > now:
                     await ScheduleRepo.add(
                         tx, "ls_remind", starts - before, person_id=member.person_id,

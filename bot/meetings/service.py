@@ -18,28 +18,14 @@ from bot.clock import Clock
 from bot.meetings.calendar_invite import meeting_ics
 from bot.scheduling.notices import Notices, moment
 from bot.scheduling.scheduler import Fired, Kind, Late
-from bot.scheduling.timing import relative_day
+from bot.scheduling.timing import REMINDER_LEADS, relative_day, reminders_ahead
 from bot.texts import Label
 from storage.db import Database, Transaction
 from storage.meetings import Meeting, MeetingRepo, Member
 from storage.schedule import Due, ScheduleRepo
 from storage.summaries import SummaryRepo
 
-REMINDERS = (
-    ("meeting_reminder_day", timedelta(days=1)),
-    ("meeting_reminder_hour", timedelta(hours=1)),
-)
 Announcement = Literal["invite", "moved", "cancelled"]
-
-
-def reminders_ahead(starts_at: datetime, now: datetime) -> tuple[str, ...]:
-    """Which reminders ("day", "hour") a meeting armed at `now` will get: those still ahead.
-    The confirmation promises exactly these."""
-    return tuple(
-        kind.removeprefix("meeting_reminder_")
-        for kind, before in REMINDERS
-        if starts_at - before > now
-    )
 
 
 def action_view(action: Any) -> dict[str, Any]:
@@ -189,10 +175,10 @@ class Meetings:
         now = self.clock()
         payload = {"meeting": meeting.id, "version": meeting.version}
         prefix = f"meeting:{meeting.id}:v{meeting.version}"
-        ahead = reminders_ahead(meeting.starts_at, now)
-        for kind, before in REMINDERS:
-            due = meeting.starts_at - before
-            if kind.removeprefix("meeting_reminder_") in ahead:  # tomorrow 9:00: no "day before"
+        ahead = reminders_ahead(meeting.starts_at, now)  # tomorrow 9:00: no "a day before"
+        for name, before in REMINDER_LEADS:
+            kind, due = f"meeting_reminder_{name}", meeting.starts_at - before
+            if name in ahead:
                 await ScheduleRepo.add(
                     tx,
                     kind,

@@ -19,6 +19,8 @@ EVENING_STEP = timedelta(minutes=30)
 EVENING_GAP = timedelta(minutes=15)
 EVENING_DAYS = 14
 RelativeDay = Literal["today", "tomorrow", "later"]
+# Reminders before a meeting or a research lesson, by name; each goes only if still ahead.
+REMINDER_LEADS = (("day", timedelta(days=1)), ("hour", timedelta(hours=1)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,12 @@ def deferred(
     except ValueError:
         return earliest
     return earliest if latest is not None and later > latest else later
+
+
+def reminders_ahead(starts_at: datetime, now: datetime) -> tuple[str, ...]:
+    """The reminders ("day", "hour") an event at `starts_at` still gets when armed, or read
+    about, at `now`: what a confirmation may promise (none "a day before" at 27 minutes)."""
+    return tuple(name for name, before in REMINDER_LEADS if starts_at - before > now)
 
 
 def relative_day(event: datetime, seen_at: datetime, zone: ZoneInfo) -> RelativeDay:
