@@ -123,6 +123,10 @@ async def test_a_reminder_time_typed_into_quiet_hours_warns_and_may_be_kept(
     assert "Your reminder time, 22:00, falls inside your quiet hours (21:00–07:00)" in (
         bruno.last_text
     )
+    replies = [m.plain_text for m in await bruno.says("maybe later")]
+    assert any("Please tap one of the buttons, or type its number." in t for t in replies)
+    assert "falls inside your quiet hours" in replies[-1]  # and the question again
+    assert await reminder_and_quiet(bot, 802) == ("22:00", "21:00", "07:00")  # kept meanwhile
     await bruno.says("No")  # typed, not tapped
     assert bruno.last_text.startswith("✅ Saved — Reminder time.")
     assert "is now" not in bruno.last_text

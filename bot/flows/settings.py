@@ -104,7 +104,7 @@ def _clash_options(view: View) -> Sequence[Option]:
 
 
 def _typed_yes_no(text: str) -> Parsed:
-    """A typed "yes" moves the reminder time, a "no" keeps it (the labels match too)."""
+    """A typed "yes" moves the reminder time, a "no" keeps it (as do "1", "2", "move", "keep")."""
     word = text.strip().casefold().rstrip(".!")
     if word in YES_WORDS:
         return Accepted("move")
