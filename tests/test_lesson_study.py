@@ -265,6 +265,7 @@ async def test_a_whole_cycle_with_three_teachers(trio: BotUnderTest, restarts: b
         reminders = [t for t in since(observer, mark[observer.user_id]) if "Reminder" in t]
         assert len(reminders) == 2
         assert all("Alice teaches research lesson 1" in t for t in reminders)
+        assert "lesson 1 tomorrow — Thu 26 Nov 2026, 10:00 (Europe/London)" in reminders[0]
 
     await run_lesson(bot, alice, [bruno, carmen], 1, datetime(2026, 11, 26, 11, 0, tzinfo=UTC))
     alice, bruno, carmen = people(bot)
@@ -394,6 +395,30 @@ async def test_another_trio_can_read_or_change_nothing(trio: BotUnderTest) -> No
     await dan.taps_data(forged, message_id=dan.inbox[-1].message_id)
     assert "isn't one I made" in (dan.last_answer or {})["text"]
     assert await state(bot) == before
+
+
+async def test_a_monday_lessons_reminder_moved_off_sunday_says_today(trio: BotUnderTest) -> None:
+    """The day-before reminder of a Monday lesson falls on Sunday and waits for Monday morning:
+    it says "today", as it reads when it arrives, and names the zone of the time."""
+    bot = trio
+    RESTARTS["on"] = False
+    _, bruno, carmen = people(bot)
+    await start_cycle(bot)
+    await settle(bot)
+    await bruno.taps("Record student voice")
+    await bruno.says("They like drawing it.")
+    await bruno.taps("Skip")
+    await settle(bot)
+    await plan_lesson(bot, carmen, 1, "Alice", "30/11/2026", "10:00")
+    _, bruno, _ = people(bot)
+    mark = marks(bot)
+    await bot.run_until(datetime(2026, 11, 30, 8, 30, tzinfo=UTC))
+    reminders = [m for m in bruno.inbox[mark[bruno.user_id] :] if "Reminder" in m.plain_text]
+    assert len(reminders) == 1
+    arrived = datetime.fromtimestamp(reminders[0].date, UTC)
+    assert arrived.date() == datetime(2026, 11, 30).date()  # Monday, not Sunday
+    assert "lesson 1 today — Mon 30 Nov 2026, 10:00 (Europe/London)" in reminders[0].plain_text
+    assert "tomorrow" not in reminders[0].plain_text
 
 
 async def test_observers_and_the_teacher_each_get_only_their_own_steps(
