@@ -40,6 +40,16 @@ def iso_week_of(day: date) -> str:
     return f"{year}-W{week:02d}"
 
 
+def _reminder_reads_right(message: Any, kind: str, starts: datetime, zone: ZoneInfo) -> bool:
+    """A meeting reminder, worded for the day it arrived on: the day before's says "Tomorrow
+    at 16:00", or "Today at 16:00" when a weekend or quiet hours moved it to the day itself."""
+    if kind == "hour before":
+        return "In one hour" in message.plain_text
+    local, arrived = starts.astimezone(zone), utc_of(message).astimezone(zone)
+    word = "Today" if arrived.date() == local.date() else "Tomorrow"
+    return f"{word} at {local:%H:%M}: trio meeting" in message.plain_text
+
+
 def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
     from bench.term import Outcome
 
@@ -110,14 +120,15 @@ def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
             meeting_members.setdefault(p.m.trio, []).append(p)
     for trio, starts in rec.meetings:
         for p in meeting_members.get(trio, []):
-            for kind, needle, at in (
-                ("day before", "Tomorrow: trio meeting", starts - timedelta(days=1)),
-                ("hour before", "In one hour", starts - timedelta(hours=1)),
+            for kind, at in (
+                ("day before", starts - timedelta(days=1)),
+                ("hour before", starts - timedelta(hours=1)),
             ):
                 delivery = (p.m.ref, f"{trio}@{starts:%Y-%m-%d}", kind)
                 expected[delivery] = 1
                 got[delivery] = sum(
-                    needle in m.plain_text and abs(utc_of(m) - at) < timedelta(days=1)
+                    _reminder_reads_right(m, kind, starts, ZoneInfo(p.zone))
+                    and abs(utc_of(m) - at) < timedelta(days=1)
                     for m in sim.api.messages_in(p.id)
                 )
     work = _work(sim, ledger, ids, expected, got, failures)

@@ -249,6 +249,8 @@ async def test_a_whole_cycle_with_three_teachers(trio: BotUnderTest, restarts: b
     for observer in (bruno, carmen):
         assert "Alice teaches" in observer.inbox[-1].plain_text
         assert "You observe" in observer.inbox[-1].plain_text
+        # The time of someone else's lesson says whose clock it is on.
+        assert "Thu 26 Nov 2026, 10:00 (Europe/London)" in observer.inbox[-1].plain_text
 
     # Reminders the day before and an hour before, each only the one meant for them.
     alice = await pause(bot, alice)  # a restart while the lesson is scheduled re-arms nothing
@@ -263,6 +265,7 @@ async def test_a_whole_cycle_with_three_teachers(trio: BotUnderTest, restarts: b
         reminders = [t for t in since(observer, mark[observer.user_id]) if "Reminder" in t]
         assert len(reminders) == 2
         assert all("Alice teaches research lesson 1" in t for t in reminders)
+        assert "lesson 1 tomorrow — Thu 26 Nov 2026, 10:00 (Europe/London)" in reminders[0]
 
     await run_lesson(bot, alice, [bruno, carmen], 1, datetime(2026, 11, 26, 11, 0, tzinfo=UTC))
     alice, bruno, carmen = people(bot)
@@ -400,6 +403,30 @@ async def test_another_trio_can_read_or_change_nothing(trio: BotUnderTest) -> No
     assert await state(bot) == before
 
 
+async def test_a_monday_lessons_reminder_moved_off_sunday_says_today(trio: BotUnderTest) -> None:
+    """The day-before reminder of a Monday lesson falls on Sunday and waits for Monday morning:
+    it says "today", as it reads when it arrives, and names the zone of the time."""
+    bot = trio
+    RESTARTS["on"] = False
+    _, bruno, carmen = people(bot)
+    await start_cycle(bot)
+    await settle(bot)
+    await bruno.taps("Record student voice")
+    await bruno.says("They like drawing it.")
+    await bruno.taps("Skip")
+    await settle(bot)
+    await plan_lesson(bot, carmen, 1, "Alice", "30/11/2026", "10:00")
+    _, bruno, _ = people(bot)
+    mark = marks(bot)
+    await bot.run_until(datetime(2026, 11, 30, 8, 30, tzinfo=UTC))
+    reminders = [m for m in bruno.inbox[mark[bruno.user_id] :] if "Reminder" in m.plain_text]
+    assert len(reminders) == 1
+    arrived = datetime.fromtimestamp(reminders[0].date, UTC)
+    assert arrived.date() == datetime(2026, 11, 30).date()  # Monday, not Sunday
+    assert "lesson 1 today — Mon 30 Nov 2026, 10:00 (Europe/London)" in reminders[0].plain_text
+    assert "tomorrow" not in reminders[0].plain_text
+
+
 async def test_observers_and_the_teacher_each_get_only_their_own_steps(
     trio: BotUnderTest,
 ) -> None:
@@ -413,6 +440,8 @@ async def test_observers_and_the_teacher_each_get_only_their_own_steps(
     await bruno.taps("Skip")
     await settle(bot)
     await plan_lesson(bot, carmen, 1, "Alice", "26/11/2026", "10:00")
+    # Days ahead: both reminders are promised (and armed).
+    assert any("reminders the day before and an hour before" in t for t in since(carmen, -3))
     await bot.run_until(datetime(2026, 11, 26, 11, 1, tzinfo=UTC))
     notice = newest_with(bruno, "My notes")
     observer_button = button_data(notice, "My notes")

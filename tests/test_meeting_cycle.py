@@ -50,9 +50,9 @@ async def test_the_whole_cycle_in_private_chats(bot: BotUnderTest, clock: FakeCl
     assert "Tomorrow" not in carmen.last_text
     at(clock, utc(2026, 11, 30, 16, 0))
     await run_schedule(bot, clock)
-    assert "Tomorrow: trio meeting" in carmen.last_text
+    assert "Tomorrow at 17:00: trio meeting" in carmen.last_text
     assert "17:00 (Europe/Madrid)" in carmen.last_text
-    assert "Tomorrow: trio meeting" in fran.last_text
+    assert "Tomorrow at " in fran.last_text and ": trio meeting" in fran.last_text
     at(clock, utc(2026, 12, 1, 15, 0))
     await run_schedule(bot, clock)
     assert "In one hour" in bruno.last_text and "16:00 (Europe/London)" in bruno.last_text
@@ -184,7 +184,7 @@ async def test_the_whole_cycle_in_private_chats(bot: BotUnderTest, clock: FakeCl
     await alice.taps("Send the invitations")
     at(clock, utc(2027, 1, 11, 16, 0))
     await run_schedule(bot, clock)
-    reminder = newest(carmen, "Tomorrow: trio meeting")
+    reminder = newest(carmen, "Tomorrow at 17:00: trio meeting")
     assert "Actions from last time" in reminder.plain_text
     assert "feedback sheets in Year 5 — Bruno, by 2026-12-15 (in progress)" in reminder.plain_text
     assert "Pupil Voice 2026 survey — Carmen, by 2026-12-18 (not started)" in reminder.plain_text

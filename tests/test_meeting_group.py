@@ -37,7 +37,7 @@ async def test_the_cycle_with_a_linked_group_in_privacy_mode(
         assert b"BEGIN:VEVENT" in ics[0][1]
         at(clock, utc(2026, 11, 30, 16, 0))
         await run_schedule(bot, clock)
-        assert "Tomorrow: trio meeting" in bot.api.last_in(GROUP).plain_text  # type: ignore[union-attr]
+        assert "Tomorrow at 16:00: trio meeting" in bot.api.last_in(GROUP).plain_text  # type: ignore[union-attr]
         at(clock, utc(2026, 12, 1, 17, 0))
         await run_schedule(bot, clock)
         await alice.taps("Record attendance")

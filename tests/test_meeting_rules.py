@@ -58,9 +58,8 @@ async def test_a_moved_meeting_never_reminds_for_the_old_time(
     assert not any("Who took part" in m.plain_text for m in alice.inbox)
     at(clock, utc(2026, 12, 2, 10, 0))
     await run_schedule(bot, clock)
-    assert (
-        "Tomorrow: trio meeting" in bruno.last_text and "Thu 3 Dec 2026, 10:00" in bruno.last_text
-    )
+    assert "Tomorrow at 10:00: trio meeting" in bruno.last_text
+    assert "Thu 3 Dec 2026, 10:00" in bruno.last_text
     at(clock, utc(2026, 12, 3, 9, 0))
     await run_schedule(bot, clock)
     assert "In one hour" in bruno.last_text
@@ -296,7 +295,9 @@ async def test_meeting_messages_keep_out_of_quiet_hours_and_weekends(
     for step in range(2 * 24 * 3 + 2):  # Saturday 09:00 → Tuesday 10:00, half-hourly
         at(clock, utc(2026, 11, 28, 9) + timedelta(minutes=30 * step))
         await run_schedule(bot, clock)
-    assert [t.strftime("%a %H:%M") for t in local_times(bruno, "Tomorrow")] == ["Mon 07:00"]
+    # Made on Sunday evening, delivered on Monday morning: it says "today", not "tomorrow".
+    assert [t.strftime("%a %H:%M") for t in local_times(bruno, "Today at 19:30")] == ["Mon 07:00"]
+    assert local_times(bruno, "Tomorrow") == []
     assert [t.strftime("%a %H:%M") for t in local_times(bruno, "In one hour")] == ["Mon 18:30"]
     asks = local_times(alice, "Who took part?")
     assert [t.strftime("%a %H:%M") for t in asks] == ["Tue 07:00"]

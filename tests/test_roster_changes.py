@@ -187,7 +187,7 @@ async def test_a_school_dropped_from_the_trio_file_takes_its_teacher_out_of_the_
     # Nor the reminders, which go to the trio as it stands when they fall due.
     at(clock, utc(2026, 11, 30, 16, 0))
     await run_schedule(bot, clock)
-    assert "Tomorrow: trio meeting" in ben.last_text
+    assert "Tomorrow at 16:00: trio meeting" in ben.last_text
     assert received(cai, "trio meeting") == 0
 
     # The next meeting: nothing for Cai at all.

@@ -250,6 +250,23 @@ async def test_this_evening_means_this_evening_unless_that_is_quiet(
     assert local(second, "Europe/London").time() == time(18, 30)
 
 
+async def test_this_evening_tapped_in_the_evening_is_not_minutes_later(
+    quiet_bot: BotUnderTest,
+) -> None:
+    """Tapped at 18:31, just after the evening's 18:30: asked again at 19:00, not at 18:36."""
+    bot = quiet_bot
+    bruno, chat = await joined_bruno(bot)
+    await bot.run_until(datetime(2026, 11, 24, 18, 31, tzinfo=UTC))
+    await bruno.taps("This evening")
+    assert buttons_on(prompts_in(bot, chat)[0]) == ["✓ ⏰ I'll ask again Tue 24 Nov 2026, 19:00"]
+    await bot.run_until(datetime(2026, 11, 24, 23, 0, tzinfo=UTC))
+    prompts = prompts_in(bot, chat)
+    assert [local(m, "Europe/London").strftime("%a %H:%M") for m in prompts] == [
+        "Tue 15:45",
+        "Tue 19:00",
+    ]
+
+
 async def test_skip_means_nothing_more_this_week_and_next_week_asks_again(
     quiet_bot: BotUnderTest,
 ) -> None:

@@ -90,7 +90,7 @@ async def test_a_lead_sees_upcoming_reminders_and_response_rates(bot: BotUnderTe
     await alice.says("/status")
     text = alice.last_text
     assert "Coming up" in text
-    assert "Tue 24 Nov 2026, 15:45 — reflection prompt · Bruno" in text
+    assert "Tue 24 Nov 2026, 15:45 (Europe/London) — reflection prompt · Bruno" in text
     assert "Reflection prompts answered" in text and "no prompts yet" in text
 
     await bot.run_until(datetime(2026, 11, 24, 16, 0, tzinfo=UTC))
@@ -101,4 +101,4 @@ async def test_a_lead_sees_upcoming_reminders_and_response_rates(bot: BotUnderTe
     assert "2026-W48: 1/3 answered (33%)" in text
     # Bruno answered: his nudge is gone; the others' nudges are what comes next.
     assert "reminder to reflect · Bruno" not in text
-    assert "Thu 26 Nov 2026, 15:45 — reminder to reflect · Carmen" in text
+    assert "Thu 26 Nov 2026, 15:45 (Europe/London) — reminder to reflect · Carmen" in text

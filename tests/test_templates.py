@@ -33,6 +33,9 @@ DOCUMENTS = [name for name in TEMPLATES if name.endswith(".html")]
 TEMPLATES = [name for name in TEMPLATES if name not in DOCUMENTS]
 LONG = "Ünïcode & <angle> “quotes” " * 3
 
+# A lesson's time as lesson-study templates get it (shown to others, so with its zone).
+LESSON_WHEN = {"wd": 3, "d": 3, "m": 12, "y": 2026, "hm": "10:15", "zone": "America/Sao_Paulo"}
+
 # One context holding every variable any template reads, with awkward values.
 SAMPLE: dict[str, Any] = {
     "answers": {"name": LONG, "consent": "yes", "what": "name"},
@@ -123,6 +126,13 @@ SAMPLE: dict[str, Any] = {
     "when": {"wd": 1, "d": 1, "m": 12, "y": 2026, "hm": "16:00", "zone": "Europe/London"},
     "change": "invite",
     "which": "day",
+    # Worded for the moment of delivery: relative day, the reminders that will go, a clash.
+    "day": "today",
+    "reminders": ("day", "hour"),
+    "reminder": "15:45",
+    "quiet_start": "15:00",
+    "quiet_end": "09:00",
+    "reminder_moved": None,
     "focus": LONG,
     "lead": True,
     "meetings": [
@@ -319,7 +329,7 @@ SAMPLE: dict[str, Any] = {
     "stalled": True,
     "since": "03 Dec",
     "lessons": [
-        {"round": 1, "teacher": LONG, "when": "Thu 03 Dec 2026, 10:15", "status": "discussed"},
+        {"round": 1, "teacher": LONG, "when": LESSON_WHEN, "status": "discussed"},
         {"round": 2, "teacher": None, "when": None, "status": "planning"},
     ],
     "my_role": "observer",
@@ -329,7 +339,7 @@ SAMPLE: dict[str, Any] = {
 }
 # Lesson study names some values as meetings do, with other shapes: its templates get these.
 LESSON_STUDY: dict[str, Any] = {
-    "when": "Thu 03 Dec 2026, 10:15",
+    "when": LESSON_WHEN,
     "revision": 2,
     "mine": False,
     "waiting": [LONG, "Carmen"],
@@ -375,6 +385,9 @@ VARIANTS: list[dict[str, Any]] = [
     {
         "change": "moved",
         "which": "hour",
+        "day": "tomorrow",
+        "reminders": ("hour",),
+        "reminder_moved": "09:00",
         "lead": False,
         "meetings": [],
         "actions": [],
@@ -409,7 +422,12 @@ VARIANTS: list[dict[str, Any]] = [
         },
         "answers": {"date": "2026-12-01", "time": "16:00", "focus": LONG, "link": None},
     },
-    {"change": "cancelled", "focus": {"voice": "f", "duration": 9}},
+    {
+        "change": "cancelled",
+        "focus": {"voice": "f", "duration": 9},
+        "day": "later",
+        "reminders": (),
+    },
     {
         "exports": True,
         "digest": {
@@ -518,6 +536,7 @@ def test_labels_exist_in_every_language_and_fit_buttons(lang: str) -> None:
         "status": "in_progress",
         "level": "between",
         "round": 2,
+        "time": "09:00",
     }
     for key in _macro_names(lang):
         macro = TEXTS._macro(lang, key)

@@ -8,6 +8,7 @@ transaction. Prompts are templates under prompts/<lang>/lesson_study/.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date, time
 from typing import Any, Protocol
 
 from bot.flows.answers import (
@@ -34,6 +35,7 @@ from bot.flows.lesson_study_answers import (
 )
 from bot.flows.model import END, FOLLOWING, Flow, NextStep, Repeat, Step, StepContext, SubFlow
 from bot.flows.pseudonyms import looks_like_name, suggested_pseudonym
+from bot.scheduling.timing import local_instant, reminders_ahead
 from bot.texts import Label
 from storage.db import Transaction
 
@@ -187,6 +189,13 @@ def _schedule_steps(hooks: Hooks) -> tuple[Step, ...]:
     )  # fmt: skip
 
 
+def _promised(view: View) -> Mapping[str, Any]:
+    """The reminders the lesson will really get: none the day before a lesson tomorrow at 9."""
+    day = date.fromisoformat(str(view.answers["date"]))
+    at = time.fromisoformat(str(view.answers["time"]))
+    return {"reminders": reminders_ahead(local_instant(day, at, view.tz), view.now)}
+
+
 def _stage_values(view: View) -> Mapping[str, Any]:
     return {"round": view.context.get("round"), "pupils": pupils_of(view)}
 
@@ -219,6 +228,7 @@ def stage_flows(hooks: Hooks) -> tuple[Flow, ...]:
         command="/lessonstudy",
         done_template="lesson_study/plan_done",
         complete=hooks.planned,
+        done_context=_promised,
         steps=(
             Step(
                 "outline",
@@ -244,6 +254,7 @@ def stage_flows(hooks: Hooks) -> tuple[Flow, ...]:
         command="/lessonstudy",
         done_template="lesson_study/schedule_done",
         complete=hooks.rescheduled,
+        done_context=_promised,
         steps=_schedule_steps(hooks),
     )
     observe = Flow(

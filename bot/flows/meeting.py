@@ -26,7 +26,7 @@ from bot.flows.answers import (
 from bot.flows.model import Apply, Flow, Step, StepContext
 from bot.meetings.service import Meetings
 from bot.people.permissions import may
-from bot.scheduling.timing import local_instant
+from bot.scheduling.timing import local_instant, reminders_ahead
 from bot.texts import Label
 from storage.db import Transaction
 from storage.meetings import MeetingRepo
@@ -111,6 +111,12 @@ def meeting_flows(meetings: Meetings, clock: Clock) -> tuple[Flow, ...]:
             command="/meeting",
             done_template="meetings/scheduled",
             complete=schedule,
+            # Promise only the reminders that will go: none "a day before" at 27 minutes.
+            done_context=lambda view: {
+                "reminders": reminders_ahead(
+                    starts_at(dict(view.answers), str(view.context["zone"])), view.now
+                )
+            },
             steps=(
                 date_step,
                 time_step,

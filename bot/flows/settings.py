@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.flows.answers import (
     JSON,
+    NO_WORDS,
+    YES_WORDS,
     Accepted,
     ChoiceIn,
     DateAnswer,
@@ -24,6 +26,7 @@ from bot.flows.answers import (
 )
 from bot.flows.model import Flow, Step, StepContext
 from bot.flows.onboarding import LANGUAGE_OPTIONS, parse_name, zone_options
+from bot.scheduling.timing import in_quiet_hours
 from bot.texts import Label
 from storage.db import Transaction
 from storage.people import PeopleRepo
@@ -68,6 +71,59 @@ def _route(view: View) -> str | None:
     return str(view.answers["what"])
 
 
+def _times(answers: Mapping[str, JSON], context: Mapping[str, JSON]) -> tuple[str, str, str]:
+    """Reminder time, quiet start and end as they stand now: just answered, or as they were."""
+    person = context.get("person")
+    was = person if isinstance(person, dict) else {}
+    quiet = answers.get("quiet_hours") or was.get("quiet_hours") or ""
+    start, _, end = str(quiet).replace("–", "-").partition("-")
+    reminder = answers.get("reminder_time") or was.get("reminder_time") or ""
+    return str(reminder), start, end
+
+
+def _clashes(view: View) -> str | None:
+    """After a change of quiet hours or reminder time: warn if the one falls in the other
+    (prompts would wait until the quiet hours end), whichever was changed."""
+    reminder, start, end = (parse_time(t) for t in _times(view.answers, view.context))
+    if reminder is None or start is None or end is None:
+        return None
+    return "clash" if in_quiet_hours(reminder, start, end) else None
+
+
+def _clash_context(view: View) -> dict[str, JSON]:
+    reminder, start, end = _times(view.answers, view.context)
+    return {"reminder": reminder, "quiet_start": start, "quiet_end": end}
+
+
+def _clash_options(view: View) -> Sequence[Option]:
+    end = _times(view.answers, view.context)[2]
+    return (
+        Option("move", Label("reminder_move_to", {"time": end})),
+        Option("keep", Label("reminder_keep")),
+    )
+
+
+def _typed_yes_no(text: str) -> Parsed:
+    """A typed "yes" moves the reminder time, a "no" keeps it (as do "1", "2", "move", "keep")."""
+    word = text.strip().casefold().rstrip(".!")
+    if word in YES_WORDS:
+        return Accepted("move")
+    if word in NO_WORDS:
+        return Accepted("keep")
+    return Rejected("pick_one")
+
+
+async def _fix_clash(tx: Transaction, ctx: StepContext, value: JSON) -> None:
+    if value == "move":
+        end = _times(ctx.answers, ctx.context)[2]
+        await PeopleRepo.update(tx, ctx.person_id, reminder_time=end)
+
+
+def _done(view: View) -> dict[str, JSON | Label]:
+    moved = _times(view.answers, view.context)[2] if view.answers.get("clash") == "move" else None
+    return {"what": Label(f"setting_{view.answers['what']}"), "reminder_moved": moved}
+
+
 async def _save(tx: Transaction, ctx: StepContext, value: JSON) -> None:
     what = str(ctx.answers["what"])
     if what == "quiet_hours":
@@ -91,7 +147,7 @@ def settings_flow() -> Flow:
         name="settings",
         command="/settings",
         done_template="settings/saved",
-        done_context=lambda view: {"what": Label(f"setting_{view.answers['what']}")},
+        done_context=_done,
         steps=(
             Step("what", "settings/choose", OneOf(WHAT), next=_route, prompt_context=current),
             Step("name", "settings/name", OneOf((), typed=parse_name), next=None, apply=_save),
@@ -111,7 +167,7 @@ def settings_flow() -> Flow:
                     tuple(Option(q, Label(text=q.replace("-", "–"))) for q in QUIET_CHOICES),
                     typed=parse_quiet_hours,
                 ),
-                next=None,
+                next=_clashes,
                 apply=_save,
                 prompt_context=current,
             ),
@@ -119,7 +175,7 @@ def settings_flow() -> Flow:
                 "reminder_time",
                 "settings/reminder_time",
                 TimeAnswer(),
-                next=None,
+                next=_clashes,
                 apply=_save,
                 prompt_context=current,
             ),
@@ -138,6 +194,15 @@ def settings_flow() -> Flow:
                 next=None,
                 apply=_save,
                 prompt_context=current,
+            ),
+            # Reached only from quiet hours or reminder time, when one now falls in the other.
+            Step(
+                "clash",
+                "settings/reminder_in_quiet",
+                OneOf(_clash_options, typed=_typed_yes_no),
+                next=None,
+                apply=_fix_clash,
+                prompt_context=_clash_context,
             ),
         ),
     )

@@ -25,7 +25,7 @@ from bot.lesson_study.views import (
 )
 from bot.people.permissions import may
 from bot.scheduling.scheduler import Fired, Kind, Late
-from bot.scheduling.timing import local_instant
+from bot.scheduling.timing import REMINDER_LEADS, local_instant, relative_day
 from storage.db import Transaction, to_db_time
 from storage.lesson_study import ROUNDS, LessonStudyRepo
 from storage.people import PeopleRepo
@@ -149,7 +149,7 @@ class CycleStages(CycleMoves):
         base = f"ls:{c.id}:r{c.round}:{stamp}"
         payload = {"cycle": c.id, "round": c.round, "at": stamp}
         for member in snap.members:
-            for when, before in (("day", timedelta(days=1)), ("hour", timedelta(hours=1))):
+            for when, before in REMINDER_LEADS:
                 if starts - before > now:
                     await ScheduleRepo.add(
                         tx, "ls_remind", starts - before, person_id=member.person_id,
@@ -185,11 +185,18 @@ class CycleStages(CycleMoves):
         role = snap.role(member.person_id)
         template = "remind_teacher" if role == "teacher" else "remind_observer"
         zone = ZoneInfo(member.row["time_zone"] or self.zone)
+        teacher = snap.name(snap.lesson.teacher_id)
+        values = {
+            **self._common(snap),
+            "when": local_when(starts, zone),
+            "teacher": teacher,
+            "soon": due.payload["when"] == "hour",
+            "moments": snap.lesson.moments,
+        }
         await self.notices.send(
             tx, member, f"lesson_study/{template}",
-            {**self._common(snap), "when": local_when(snap.lesson.starts_at, zone),
-             "soon": due.payload["when"] == "hour", "teacher": snap.name(snap.lesson.teacher_id),
-             "moments": snap.lesson.moments},
+            # "Tomorrow" or "today" as it reads when it arrives, moved out of a weekend or not.
+            lambda delivered: {**values, "day": relative_day(starts, delivered, zone)},
             now=now, key=f"out:{due.dedupe_key}",
             # Out of quiet hours and weekends while that still leaves it before the lesson
             # (the day before's before the hour before's); otherwise on time.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from bot.buttons import LessonStudyTap
 from bot.scheduling.notices import Notices as ProgrammeNotices
+from bot.scheduling.notices import Values
 from bot.texts import Label
 from storage.db import Transaction
 from storage.lesson_study import Member
@@ -25,7 +25,7 @@ class Notices:
         tx: Transaction,
         member: Member,
         template: str,
-        values: dict[str, Any],
+        values: Values,
         *,
         now: datetime,
         key: str,
@@ -34,13 +34,16 @@ class Notices:
         latest: datetime | None = None,
     ) -> bool:
         """Queue `template` for `member`, once per `key`. With `defer`, outside their quiet
-        hours, weekends, holidays and time away — but never later than `latest`."""
+        hours, weekends, holidays and time away — but never later than `latest`. Values
+        given as a function are computed for the moment it will be delivered."""
         chat_id = member.chat_id
         if chat_id is None or member.status != "active":
             return False
         not_before = now
         if defer:
             not_before = await self.notices.when_allowed_for(tx, member.row, now, latest)
+        if callable(values):
+            values = values(not_before)
         await self.notices.queue(
             tx,
             chat_id,

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from bot.buttons import LessonStudyTap
 from bot.lesson_study.notices import NoticeButton
+from bot.scheduling.notices import moment
 from bot.texts import Label
 from storage.db import Reader
 from storage.lesson_study import ROUNDS, Cycle, LessonStudyRepo, Member, Pupil
@@ -189,8 +190,10 @@ def changes_by_round(snap: Snapshot) -> list[dict[str, Any]]:
     ]
 
 
-def local_when(moment: datetime | None, zone: ZoneInfo) -> str | None:
-    return None if moment is None else moment.astimezone(zone).strftime("%a %d %b %Y, %H:%M")
+def local_when(at: datetime | None, zone: ZoneInfo) -> dict[str, Any] | None:
+    """A lesson's time as the `when_zoned` label shows it: on the reader's wall clock, with
+    the zone named, since the trio's members may not share one (18:20 here is 19:20 there)."""
+    return None if at is None else moment(at, zone.key)
 
 
 def card_values(snap: Snapshot, person_id: int | None, zone: ZoneInfo) -> dict[str, Any]:

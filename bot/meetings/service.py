@@ -8,24 +8,23 @@ old time can never go out, even if a row escaped the cancellation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from bot.buttons import MeetingTap, Tap
 from bot.clock import Clock
 from bot.meetings.calendar_invite import meeting_ics
 from bot.scheduling.notices import Notices, moment
 from bot.scheduling.scheduler import Fired, Kind, Late
+from bot.scheduling.timing import REMINDER_LEADS, relative_day, reminders_ahead
 from bot.texts import Label
 from storage.db import Database, Transaction
 from storage.meetings import Meeting, MeetingRepo, Member
 from storage.schedule import Due, ScheduleRepo
 from storage.summaries import SummaryRepo
 
-REMINDERS = (
-    ("meeting_reminder_day", timedelta(days=1)),
-    ("meeting_reminder_hour", timedelta(hours=1)),
-)
 Announcement = Literal["invite", "moved", "cancelled"]
 
 
@@ -176,9 +175,10 @@ class Meetings:
         now = self.clock()
         payload = {"meeting": meeting.id, "version": meeting.version}
         prefix = f"meeting:{meeting.id}:v{meeting.version}"
-        for kind, before in REMINDERS:
-            due = meeting.starts_at - before
-            if due > now:  # a meeting set for tomorrow morning gets no "a day before"
+        ahead = reminders_ahead(meeting.starts_at, now)  # tomorrow 9:00: no "a day before"
+        for name, before in REMINDER_LEADS:
+            kind, due = f"meeting_reminder_{name}", meeting.starts_at - before
+            if name in ahead:
                 await ScheduleRepo.add(
                     tx,
                     kind,
@@ -226,6 +226,15 @@ class Meetings:
             "focus": meeting.focus,
             "actions": actions,
         }
+
+        def values(zone: str) -> Callable[[datetime], dict[str, Any]]:
+            # Worded for when it reaches them: moved off a Sunday, "tomorrow" becomes "today".
+            def at(delivered: datetime) -> dict[str, Any]:
+                day = relative_day(meeting.starts_at, delivered, ZoneInfo(zone))
+                return {**base, "when": moment(meeting.starts_at, zone), "day": day}
+
+            return at
+
         for member in await MeetingRepo.members(tx, meeting.trio_id):
             zone = member.time_zone or self.zone
             await self.notices.send(
@@ -233,7 +242,7 @@ class Meetings:
                 member.chat_id,
                 member.language,
                 "meetings/reminder",
-                {**base, "when": moment(meeting.starts_at, zone)},
+                values(zone),
                 person_id=member.person_id,
                 dedupe=f"out:{due.dedupe_key}:{member.person_id}",
                 # Out of quiet hours if that still leaves it before the meeting (the day
@@ -247,7 +256,7 @@ class Meetings:
                 group[0],
                 group[1],
                 "meetings/reminder",
-                {**base, "when": moment(meeting.starts_at, meeting.time_zone)},
+                values(meeting.time_zone),
                 dedupe=f"out:{due.dedupe_key}:group",
             )
         return Fired()
@@ -291,6 +300,14 @@ class Meetings:
             "link": meeting.link,
             "focus": meeting.focus,
         }
+
+        def promising(values: dict[str, Any]) -> Callable[[datetime], dict[str, Any]]:
+            # Promise the reminders still to come when it arrives: none at 27 minutes away.
+            def at(delivered: datetime) -> dict[str, Any]:
+                return {**values, "reminders": reminders_ahead(meeting.starts_at, delivered)}
+
+            return at
+
         for member in await MeetingRepo.members(tx, meeting.trio_id):
             zone = member.time_zone or self.zone
             values = {**base, "when": moment(meeting.starts_at, zone)}
@@ -299,7 +316,7 @@ class Meetings:
                 member.chat_id,
                 member.language,
                 "meetings/invitation",
-                values,
+                promising(values),
                 person_id=member.person_id,
                 dedupe=f"{key}:{member.person_id}",
             )
@@ -318,7 +335,12 @@ class Meetings:
         if group is not None:
             values = {**base, "when": moment(meeting.starts_at, meeting.time_zone)}
             await self.notices.send(
-                tx, group[0], group[1], "meetings/invitation", values, dedupe=f"{key}:group"
+                tx,
+                group[0],
+                group[1],
+                "meetings/invitation",
+                promising(values),
+                dedupe=f"{key}:group",
             )
             # The calendar file too, so anyone in the group can add (or update) the event.
             await self.notices.send_file(

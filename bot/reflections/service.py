@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time as wallclock
 from dataclasses import asdict, dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from bot.scheduling.timing import (
     Calendar,
     Preferences,
     allowed,
+    evening,
     iso_week,
     local_instant,
     next_allowed,
@@ -34,7 +35,20 @@ from storage.reflections import ReflectionRepo, deliver_key, nudge_key
 from storage.schedule import Due, ScheduleRepo
 
 SNOOZES = ("h", "e", "t")  # an hour, this evening, tomorrow
-EVENING = time(18, 30)
+
+
+def snoozed_until(action: str, now: datetime, prefs: Preferences, calendar: Calendar) -> datetime:
+    """When a snoozed prompt is asked again: in an hour, or tomorrow at their reminder time
+    (each moved out of quiet hours), or their evening — never minutes from now."""
+    if action == "e":
+        return evening(now, prefs, calendar)
+    local = now.astimezone(prefs.zone)
+    wanted = (
+        now + timedelta(hours=1)
+        if action == "h"
+        else local_instant(local.date() + timedelta(days=1), prefs.reminder, prefs.zone)
+    )
+    return next_allowed(max(wanted, now + timedelta(minutes=5)), prefs, calendar)
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,15 +337,7 @@ class ReflectionActions:
                 return Tap("answer", reflection_id, question=question)
             if action in SNOOZES:
                 calendar = await r.calendar(tx)
-                local = now.astimezone(who.prefs.zone)
-                wanted = {
-                    "h": now + timedelta(hours=1),
-                    "e": local_instant(local.date(), EVENING, who.prefs.zone),
-                    "t": local_instant(
-                        local.date() + timedelta(days=1), who.prefs.reminder, who.prefs.zone
-                    ),
-                }[action]
-                until = next_allowed(max(wanted, now + timedelta(minutes=5)), who.prefs, calendar)
+                until = snoozed_until(action, now, who.prefs, calendar)
                 count = await ReflectionRepo.deliveries(tx, person_id, row.prompt, row.period)
                 await ScheduleRepo.add(
                     tx,

@@ -26,6 +26,9 @@ CalendarSource = Callable[[Transaction], Awaitable[Calendar]]
 
 # Rows of (label, declared button) — signed here, so callers never build data by hand.
 ButtonRows = Sequence[Sequence[tuple[Label, Tap]]]
+# A template's values, or a function giving them for the instant the message will reach its
+# reader: a reminder deferred out of a weekend says "today", not the "tomorrow" it was made as.
+Values = Mapping[str, Any] | Callable[[datetime], Mapping[str, Any]]
 
 
 def moment(utc: datetime, zone: str) -> dict[str, Any]:
@@ -99,7 +102,7 @@ class Notices:
         chat_id: int,
         lang: str,
         template: str,
-        values: Mapping[str, Any],
+        values: Values,
         *,
         dedupe: str,
         person_id: int | None = None,
@@ -110,12 +113,15 @@ class Notices:
         latest: datetime | None = None,
     ) -> None:
         """Queue a message (split to fit Telegram, buttons on the last part). A message to a
-        person waits for a moment they may be reached (`defer`), but not past `latest`."""
+        person waits for a moment they may be reached (`defer`), but not past `latest`;
+        values given as a function are computed for that moment."""
+        now = self.clock()
         if defer and person_id is not None:
-            now = self.clock()
             earliest = max(not_before, now) if not_before is not None else now
             chosen = await self.when_allowed(tx, person_id, earliest, latest)
             not_before = chosen if chosen > now else not_before
+        if callable(values):
+            values = values(max(not_before, now) if not_before is not None else now)
         await self.queue(
             tx,
             chat_id,
@@ -126,7 +132,7 @@ class Notices:
             person_id=person_id,
             buttons=buttons,
             kind=kind,
-            now=self.clock(),
+            now=now,
             not_before=not_before,
         )
 

@@ -8,10 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 MAX_DAYS_AHEAD = 400  # a calendar with no school day in a year is a mistake, not a wait
+# "This evening": the hours we call evening, the time we aim for within them, and how soon
+# at the earliest (a tap at 18:31 must not be asked again at 18:36).
+EVENING_FROM, EVENING_AIM, EVENING_UNTIL = time(17, 0), time(18, 30), time(22, 0)
+EVENING_STEP = timedelta(minutes=30)
+EVENING_GAP = timedelta(minutes=15)
+EVENING_DAYS = 14
+RelativeDay = Literal["today", "tomorrow", "later"]
+# Reminders before a meeting or a research lesson, by name; each goes only if still ahead.
+REMINDER_LEADS = (("day", timedelta(days=1)), ("hour", timedelta(hours=1)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +132,49 @@ def deferred(
     except ValueError:
         return earliest
     return earliest if latest is not None and later > latest else later
+
+
+def reminders_ahead(starts_at: datetime, now: datetime) -> tuple[str, ...]:
+    """The reminders ("day", "hour") an event at `starts_at` still gets when armed, or read
+    about, at `now`: what a confirmation may promise (none "a day before" at 27 minutes)."""
+    return tuple(name for name, before in REMINDER_LEADS if starts_at - before > now)
+
+
+def relative_day(event: datetime, seen_at: datetime, zone: ZoneInfo) -> RelativeDay:
+    """How the day of `event` reads to someone reading at `seen_at`, on their wall clock:
+    a reminder made on Sunday but delivered on Monday morning speaks of "today"."""
+    days = (event.astimezone(zone).date() - seen_at.astimezone(zone).date()).days
+    return "today" if days <= 0 else "tomorrow" if days == 1 else "later"
+
+
+def evening(now: datetime, prefs: Preferences, calendar: Calendar) -> datetime:
+    """When "this evening" is, for a person tapping it at `now`.
+
+    Their evening (18:30, or their reminder time when that is later in the evening), or the
+    evening moment nearest it that is outside their quiet hours; tomorrow's (or the next
+    school day's) once today's has passed or is only minutes away. With no evening moment
+    outside quiet hours at all, their first allowed moment after the evening they meant.
+    """
+    zone = prefs.zone
+    aim = prefs.reminder if EVENING_AIM < prefs.reminder < EVENING_UNTIL else EVENING_AIM
+    slots = []
+    at = datetime.combine(date.min, EVENING_FROM)
+    while at.time() <= EVENING_UNTIL:
+        slots.append(at.time())
+        at += EVENING_STEP
+    # Nearest the aim first; on a tie the later one (evening is after, not before, the aim).
+    reference = datetime.combine(date.min, aim)
+    slots.sort(key=lambda t: (abs(datetime.combine(date.min, t) - reference), -t.hour, -t.minute))
+    slots = [aim, *(t for t in slots if t != aim)]
+    today = now.astimezone(zone).date()
+    for offset in range(EVENING_DAYS):
+        day = today + timedelta(days=offset)
+        for slot in slots:
+            candidate = local_instant(day, slot, zone)
+            if candidate >= now + EVENING_GAP and allowed(candidate, prefs, calendar):
+                return candidate
+    wanted = local_instant(today, aim, zone)
+    return next_allowed(max(wanted, now + EVENING_GAP), prefs, calendar)
 
 
 def iso_week(moment: datetime, zone: ZoneInfo) -> str:
