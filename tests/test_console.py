@@ -210,5 +210,5 @@ async def test_the_readme_walk_through_does_what_it_says(db_path: Path) -> None:
     assert "📅 Trio meeting — Oldham–Stockport–Wigan trio" in bruno
     assert "📎 trio-meeting-1.ics — calendar invite: Tue 8 Dec 16:00" in bruno
     week = after(output, "/clock +1w")
-    assert "⏰ Tomorrow: trio meeting" in "\n".join(to(week, "Bruno"))
+    assert "⏰ Tomorrow at 16:00: trio meeting" in "\n".join(to(week, "Bruno"))
     assert "⏰ In one hour: trio meeting" in "\n".join(to(week, "Bruno"))
