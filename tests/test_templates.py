@@ -123,6 +123,7 @@ SAMPLE: dict[str, Any] = {
     "when": {"wd": 1, "d": 1, "m": 12, "y": 2026, "hm": "16:00", "zone": "Europe/London"},
     "change": "invite",
     "which": "day",
+    "day": "2027-11-30",  # a stored date answer, as ISO text
     "focus": LONG,
     "lead": True,
     "meetings": [
@@ -514,6 +515,8 @@ def test_labels_exist_in_every_language_and_fit_buttons(lang: str) -> None:
         "status": "in_progress",
         "level": "between",
         "round": 2,
+        "day": "2027-11-30",
+        "value": "2026-12-03",
     }
     for key in _macro_names(lang):
         macro = TEXTS._macro(lang, key)

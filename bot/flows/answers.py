@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -59,6 +61,12 @@ class Rejected:
 
     reason: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    # What the step understood but wants confirmed ("did you mean next year's?"): the engine
+    # keeps it in the flow's context under HOLD, where the next parse of the step finds it.
+    hold: JSON = None
+
+
+HOLD = "_hold"
 
 
 Parsed = Accepted | Rejected
@@ -232,26 +240,53 @@ class YesNo:
 
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y")
 
+# A day and month without a year mean the nearest such date. One that passed this year less
+# than RECENT_PAST ago is read as that date, already past: typed on 1 December, 30/11 most
+# likely means yesterday (a slip, or a look back), not a date a year away. A step that takes
+# no past dates then asks whether next year's was meant, rather than moving the date a year
+# on without a word. Further back, the next such date is meant: 15/1 typed in December is
+# next January. Half a year keeps every date taken without a question within six months.
+RECENT_PAST = timedelta(days=183)
 
-def parse_date(text: str, today: date) -> date | None:
+
+@dataclass(frozen=True, slots=True)
+class TypedDate:
+    day: date
+    year_given: bool
+
+
+def read_date(text: str, today: date) -> TypedDate | None:
+    """The date `text` names, and whether it named the year (see RECENT_PAST)."""
     text = text.strip()
     for fmt in _DATE_FORMATS:
         try:
-            return datetime.strptime(text, fmt).date()
+            return TypedDate(datetime.strptime(text, fmt).date(), year_given=True)
         except ValueError:
             continue
-    # Day and month only: the next such date from today.
-    match = re.fullmatch(r"(\d{1,2})[/.](\d{1,2})", text)
-    if match:
-        day, month = int(match[1]), int(match[2])
-        for year in (today.year, today.year + 1):
-            try:
-                candidate = date(year, month, day)
-            except ValueError:
-                return None
-            if candidate >= today:
-                return candidate
+    match = re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})", text)
+    if not match:
+        return None
+    day, month = int(match[1]), int(match[2])
+    for year in (today.year - 1, today.year, today.year + 1):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            continue  # 29/2 outside a leap year: try the next
+        if candidate >= today - RECENT_PAST:
+            return TypedDate(candidate, year_given=False)
     return None
+
+
+def parse_date(text: str, today: date) -> date | None:
+    typed = read_date(text, today)
+    return None if typed is None else typed.day
+
+
+def next_year(day: date) -> date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, day=28)
 
 
 # Bounds on any date answer. Nothing the programme plans lies years ahead, and a date near
@@ -269,24 +304,56 @@ def latest_date(today: date) -> date:
         return today.replace(year=today.year + YEARS_AHEAD, day=28)
 
 
+def _asked_at(view: View) -> str:
+    """Which question a held answer belongs to: the answers so far, where in a list. Once
+    the step is answered (or another asked) they differ, and the hold no longer applies."""
+    seen = json.dumps([view.index, view.answers], sort_keys=True, default=str)
+    return hashlib.sha256(seen.encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class DateAnswer:
-    """A calendar date, typed as 2026-12-01 or 1/12/2026 or 1/12; stored as ISO text."""
+    """A calendar date, typed as 2026-12-01 or 1/12/2026 or 1/12; stored as ISO text.
+
+    With `not_past` (meetings, lessons, due dates) a date before today is refused, and a day
+    and month that passed recently (see RECENT_PAST) bring a question instead: "30/11 has
+    passed — did you mean Tue, 30 Nov 2027?", answered Yes or No (tapped or typed)."""
 
     not_past: bool = False
 
+    def _held(self, view: View) -> str | None:
+        hold = view.context.get(HOLD)
+        if isinstance(hold, dict) and hold.get("at") == _asked_at(view):
+            return str(hold["day"])
+        return None
+
     def options(self, view: View) -> Sequence[Option]:
-        return ()
+        held = self._held(view)
+        if held is None:
+            return ()
+        return (Option("yes", Label("date_yes", {"day": held})), Option("no", Label("no")))
 
     def parse(self, given: Input, view: View) -> Parsed:
+        held = self._held(view)
+        if held is not None:
+            meant = YesNo().parse(given, view)
+            if isinstance(meant, Accepted):
+                return Accepted(held) if meant.value else Rejected("date_other")
         if not isinstance(given, TextIn):
             return Rejected("date_format")
         today = view.now.astimezone(view.tz).date()
-        parsed = parse_date(given.text, today)
-        if parsed is None:
+        typed = read_date(given.text, today)
+        if typed is None:
             return Rejected("date_format")
+        parsed = typed.day
         if self.not_past and parsed < today:
-            return Rejected("date_past")
+            later = next_year(parsed)
+            if not typed.year_given and later <= latest_date(today):
+                params = {"typed": given.text.strip(), "day": later.isoformat()}
+                return Rejected(
+                    "date_passed", params, hold={"day": later.isoformat(), "at": _asked_at(view)}
+                )
+            return Rejected("date_past", {"day": parsed.isoformat()})
         if parsed < EARLIEST_DATE:
             return Rejected("date_too_early")
         if parsed > latest_date(today):

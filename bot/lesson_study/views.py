@@ -188,8 +188,19 @@ def changes_by_round(snap: Snapshot) -> list[dict[str, Any]]:
     ]
 
 
-def local_when(moment: datetime | None, zone: ZoneInfo) -> str | None:
-    return None if moment is None else moment.astimezone(zone).strftime("%a %d %b %Y, %H:%M")
+def local_when(moment: datetime | None, zone: ZoneInfo) -> Label | None:
+    """A lesson's time on the reader's wall clock, with the zone (observers may live in
+    another), written in the reader's language when the message is rendered."""
+    if moment is None:
+        return None
+    local = moment.astimezone(zone)
+    at = {"y": local.year, "m": local.month, "d": local.day, "hm": f"{local:%H:%M}"}
+    return Label("when_zoned", {"moment": {**at, "zone": str(zone)}})
+
+
+def local_day(moment: datetime, zone: ZoneInfo) -> Label:
+    """The date of `moment` in `zone`, written in the reader's language."""
+    return Label("day", {"value": moment.astimezone(zone).date().isoformat()})
 
 
 def card_values(snap: Snapshot, person_id: int | None, zone: ZoneInfo) -> dict[str, Any]:
@@ -210,7 +221,7 @@ def card_values(snap: Snapshot, person_id: int | None, zone: ZoneInfo) -> dict[s
         "round": c.round,
         "rounds": ROUNDS,
         "stalled": c.stalled_at is not None,
-        "since": c.stage_since.astimezone(zone).strftime("%d %b"),
+        "since": local_day(c.stage_since, zone),
         "pupils": [[p.pseudonym, p.typical_of] for p in snap.pupils],
         "lessons": [
             {
