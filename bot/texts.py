@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale
-from babel.dates import format_skeleton, format_time
+from babel.dates import format_date, format_time
 from babel.numbers import format_decimal
 from jinja2 import (
     BytecodeCache,
@@ -61,6 +61,9 @@ LEAD_COMMANDS = ("status", "invite")
 # Babel's locale for each language of the prompts. The Portuguese texts are European and the
 # English British, like the programme's schools: day before month, a 24-hour clock.
 LOCALES = {"en": "en_GB", "es": "es_ES", "pt": "pt_PT"}
+# How a date is written, weekday first so nobody has to work it out; the names come from
+# Babel. Portuguese sets its long weekday ("terça") off with a comma.
+DAY_PATTERNS = {"en": "EEE d MMM y", "es": "EEE d MMM y", "pt": "EEE, d MMM y"}
 
 
 def pick_language(setting: str | None, telegram_code: str | None) -> str:
@@ -203,13 +206,14 @@ def locale_of(lang: str) -> Locale:
 
 
 def day_text(value: date | str, lang: str) -> str:
-    """A date with its weekday, as the language writes it: "Tue, 30 Nov 2027",
-    "mar, 30 nov 2027", "terça, 30/11/2027". Takes a date or ISO text (a stored answer)."""
-    if isinstance(value, str):
-        value = date.fromisoformat(value)
+    """A date with its weekday, in the language's own words: "Tue 30 Nov 2027",
+    "mar 30 nov 2027", "terça, 30 nov. 2027". Takes a date or ISO text (a stored answer)."""
     if isinstance(value, datetime):
         value = value.date()
-    return str(format_skeleton("yMMMEd", value, locale=locale_of(lang)))
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    pattern = DAY_PATTERNS.get(lang, DAY_PATTERNS[DEFAULT_LANGUAGE])
+    return str(format_date(value, pattern, locale=locale_of(lang)))
 
 
 def clock_text(value: time | str, lang: str) -> str:
