@@ -35,7 +35,13 @@ LONG = "Ünïcode & <angle> “quotes” " * 3
 
 # One context holding every variable any template reads, with awkward values.
 SAMPLE: dict[str, Any] = {
-    "answers": {"name": LONG, "consent": "yes", "what": "name"},
+    "answers": {
+        "name": LONG,
+        "consent": "yes",
+        "what": "name",
+        "date": "2026-12-07",
+        "time": "16:00",
+    },
     "ctx": {"trio": LONG, "school": LONG, "role": "trio_lead", "person": {}},
     "current": None,
     "again": True,
@@ -124,6 +130,7 @@ SAMPLE: dict[str, Any] = {
     "change": "invite",
     "which": "day",
     "day": "2027-11-30",  # a stored date answer, as ISO text
+    "zone": "Europe/Lisbon",
     "focus": LONG,
     "lead": True,
     "meetings": [
@@ -517,6 +524,8 @@ def test_labels_exist_in_every_language_and_fit_buttons(lang: str) -> None:
         "round": 2,
         "day": "2027-11-30",
         "value": "2026-12-03",
+        "at": "16:00",
+        "zone": "Europe/Lisbon",
     }
     for key in _macro_names(lang):
         macro = TEXTS._macro(lang, key)

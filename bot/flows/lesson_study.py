@@ -187,6 +187,12 @@ def _schedule_steps(hooks: Hooks) -> tuple[Step, ...]:
     )  # fmt: skip
 
 
+def _zone(view: View) -> Mapping[str, Any]:
+    """The planner's zone, said with the lesson time they typed (observers may live in
+    another, and see the lesson in theirs)."""
+    return {"zone": str(view.tz)}
+
+
 def _stage_values(view: View) -> Mapping[str, Any]:
     return {"round": view.context.get("round"), "pupils": pupils_of(view)}
 
@@ -218,6 +224,7 @@ def stage_flows(hooks: Hooks) -> tuple[Flow, ...]:
         name="ls_plan",
         command="/lessonstudy",
         done_template="lesson_study/plan_done",
+        done_context=_zone,
         complete=hooks.planned,
         steps=(
             Step(
@@ -243,6 +250,7 @@ def stage_flows(hooks: Hooks) -> tuple[Flow, ...]:
         name="ls_schedule",
         command="/lessonstudy",
         done_template="lesson_study/schedule_done",
+        done_context=_zone,
         complete=hooks.rescheduled,
         steps=_schedule_steps(hooks),
     )
