@@ -47,7 +47,7 @@ async def test_a_coordinator_sees_the_programme_at_a_glance(bot: BotUnderTest) -
 
     bot.clock.advance(weeks=4)
     await eve.says("/status")
-    assert "Oldham–Stockport–Wigan trio (DEMO-T1) — 2 members, last active 2026-11-23" in (
+    assert "Oldham–Stockport–Wigan trio (DEMO-T1) — 2 members, last active Mon 23 Nov 2026" in (
         eve.last_text
     )
 
