@@ -267,7 +267,7 @@ def read_date(text: str, today: date) -> TypedDate | None:
     if not match:
         return None
     day, month = int(match[1]), int(match[2])
-    for year in (today.year - 1, today.year, today.year + 1):
+    for year in range(today.year - 1, today.year + 5):  # 29/2: up to the next leap year
         try:
             candidate = date(year, month, day)
         except ValueError:

@@ -1,0 +1,142 @@
+"""Dates people can trust: a day and month that has passed is asked about, a past date is
+refused for what must lie ahead, and every date typed is said back with its weekday."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.flows.answers import (
+    HOLD,
+    Accepted,
+    ChoiceIn,
+    DateAnswer,
+    Rejected,
+    TextIn,
+    View,
+    read_date,
+)
+from bot.standin.driver import SimPerson
+from tests.conftest import FakeClock
+from tests.harness import BotUnderTest, join
+from tests.meeting_script import at, newest, run_schedule
+
+FIRST_DECEMBER = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+LONDON = ZoneInfo("Europe/London")
+
+
+def _view(context: dict[str, object] | None = None) -> View:
+    return View(answers={}, context=context or {}, now=FIRST_DECEMBER, tz=LONDON)
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant", "year_given"),
+    [
+        ("1/12", date(2026, 12, 1), False),  # today
+        ("7/12", date(2026, 12, 7), False),  # later this year
+        ("30/11", date(2026, 11, 30), False),  # yesterday: this year's, already past
+        ("15/6", date(2026, 6, 15), False),  # within half a year back: still this year's
+        ("15/1", date(2027, 1, 15), False),  # long past this year: next January
+        ("29/2", date(2028, 2, 29), False),  # the next 29 February there is
+        ("30/11/2027", date(2027, 11, 30), True),
+    ],
+)
+def test_a_day_and_month_mean_the_nearest_such_date(
+    typed: str, meant: date, year_given: bool
+) -> None:
+    read = read_date(typed, FIRST_DECEMBER.date())
+    assert read is not None and (read.day, read.year_given) == (meant, year_given)
+
+
+def test_a_recently_passed_day_and_month_is_asked_about_not_moved_a_year_on() -> None:
+    answer = DateAnswer(not_past=True)
+    asked = answer.parse(TextIn("30/11"), _view())
+    assert isinstance(asked, Rejected) and asked.reason == "date_passed"
+    assert asked.params == {"typed": "30/11", "day": "2027-11-30"}
+    held = _view({HOLD: asked.hold})
+    assert [o.value for o in answer.options(held)] == ["yes", "no"]
+    assert answer.parse(TextIn("yes"), held) == Accepted("2027-11-30")
+    assert answer.parse(ChoiceIn(0), held) == Accepted("2027-11-30")
+    assert answer.parse(TextIn("no"), held) == Rejected("date_other")
+    assert answer.parse(TextIn("7/12"), held) == Accepted("2026-12-07")  # another date
+    # Once the step's answers move on, what was held no longer applies.
+    later = View({"date": "2027-11-30"}, {HOLD: asked.hold}, FIRST_DECEMBER, LONDON)
+    assert answer.options(later) == ()
+
+
+def test_where_a_past_date_is_fine_a_recent_day_and_month_is_this_years() -> None:
+    assert DateAnswer().parse(TextIn("30/11"), _view()) == Accepted("2026-11-30")
+
+
+def test_a_past_date_with_its_year_is_refused_saying_which_date() -> None:
+    refused = DateAnswer(not_past=True).parse(TextIn("30/11/2026"), _view())
+    assert refused == Rejected("date_past", {"day": "2026-11-30"})
+
+
+async def _new_meeting(bot: BotUnderTest, clock: FakeClock, language: str = "English") -> SimPerson:
+    alice = bot.person(801, "Alice")
+    await join(alice, "DEMOALICE", language=language)
+    at(clock, FIRST_DECEMBER)
+    await alice.says("/meeting")
+    await alice.taps({"English": "New meeting", "Português": "Nova reunião"}[language])
+    return alice
+
+
+async def test_a_passed_day_and_month_is_asked_about_and_a_typed_yes_takes_next_years(
+    bot: BotUnderTest, clock: FakeClock
+) -> None:
+    alice = await _new_meeting(bot, clock)
+    replies = await alice.says("30/11")
+    assert "30/11 has passed — did you mean Tue 30 Nov 2027?" in replies[0].plain_text
+    assert "On what date" in replies[-1].plain_text
+    buttons = [b["text"] for row in replies[-1].reply_markup["inline_keyboard"] for b in row]
+    assert buttons[:2] == ["Yes, Tue 30 Nov 2027", "No"]
+    replies = await alice.says("yes")
+    assert "✓ Tue 30 Nov 2027" in replies[-1].plain_text
+    assert "What time does it start" in replies[-1].plain_text
+
+
+async def test_no_to_next_years_date_asks_for_the_date_again(
+    bot: BotUnderTest, clock: FakeClock
+) -> None:
+    alice = await _new_meeting(bot, clock)
+    await alice.says("30/11")
+    replies = await alice.taps("No")
+    assert "Then which date?" in replies[0].plain_text
+    assert "On what date" in replies[-1].plain_text and replies[-1].reply_markup is not None
+    buttons = [b["text"] for row in replies[-1].reply_markup["inline_keyboard"] for b in row]
+    assert "No" not in buttons  # the question is a plain date question again
+    replies = await alice.says("7/12")
+    assert "✓ Mon 7 Dec 2026" in replies[-1].plain_text
+    replies = await alice.says("16:00")
+    # The time, said back with its day and zone before the next question.
+    assert "✓ Mon 7 Dec 2026, 16:00 (Europe/London)" in replies[-1].plain_text
+    assert "Where will you meet online" in replies[-1].plain_text
+
+
+async def test_a_past_date_is_refused_for_a_meeting(bot: BotUnderTest, clock: FakeClock) -> None:
+    alice = await _new_meeting(bot, clock)
+    replies = await alice.says("30/11/2026")
+    assert "Mon 30 Nov 2026 has already passed" in replies[0].plain_text
+    assert "On what date" in replies[-1].plain_text  # asked again, nothing stored
+    assert await bot.db.fetchval("SELECT count(*) FROM meeting") == 0
+
+
+async def test_a_portuguese_member_reads_the_meeting_date_in_portuguese(
+    bot: BotUnderTest, clock: FakeClock
+) -> None:
+    alice, bruno = bot.person(801, "Alice"), bot.person(802, "Bruno", language="pt")
+    await join(alice, "DEMOALICE")
+    await join(bruno, "DEMOBRUNO", consent="Sim", language="Português")
+    at(clock, FIRST_DECEMBER)
+    await alice.says("/meeting")
+    await alice.taps("New meeting")
+    for answer in ("7/12", "16:00", "https://meet.example/x", "Feedback"):
+        await alice.says(answer)
+    await alice.taps("Send the invitations")
+    await run_schedule(bot, clock)
+    invitation = newest(bruno, "Quando").plain_text
+    assert "segunda, 7 dez. 2026, 16:00 (Europe/London)" in invitation
+    assert "Mon" not in invitation and "Dec" not in invitation
