@@ -140,3 +140,19 @@ async def test_a_portuguese_member_reads_the_meeting_date_in_portuguese(
     invitation = newest(bruno, "Quando").plain_text
     assert "segunda, 7 dez. 2026, 16:00 (Europe/London)" in invitation
     assert "Mon" not in invitation and "Dec" not in invitation
+
+
+async def test_time_away_until_a_passed_day_and_month_is_asked_about_too(
+    bot: BotUnderTest, clock: FakeClock
+) -> None:
+    alice = bot.person(801, "Alice")
+    await join(alice, "DEMOALICE")
+    at(clock, FIRST_DECEMBER)
+    await alice.says("/settings")
+    await alice.taps("Away until")
+    replies = await alice.says("30/11")
+    assert "did you mean Tue 30 Nov 2027?" in replies[0].plain_text
+    await alice.taps("Yes, Tue 30 Nov 2027")
+    assert "Saved" in alice.last_text
+    away = await bot.db.fetchval("SELECT away_until FROM person WHERE display_name = 'Alice'")
+    assert away == "2027-11-30"
