@@ -16,8 +16,8 @@ from bot.flows.answers import (
     Rejected,
     TextIn,
     View,
-    read_date,
 )
+from bot.flows.dates import read_date
 from bot.standin.driver import SimPerson
 from tests.conftest import FakeClock
 from tests.harness import BotUnderTest, join
