@@ -19,6 +19,7 @@ from bot.flows.answers import (
 )
 from bot.flows.dates import read_date
 from bot.standin.driver import SimPerson
+from bot.texts import Texts
 from tests.conftest import FakeClock
 from tests.harness import BotUnderTest, join
 from tests.meeting_script import at, newest, run_schedule
@@ -156,3 +157,13 @@ async def test_time_away_until_a_passed_day_and_month_is_asked_about_too(
     assert "Saved" in alice.last_text
     away = await bot.db.fetchval("SELECT away_until FROM person WHERE display_name = 'Alice'")
     assert away == "2027-11-30"
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"), [("en", "✓ Tue 15 Dec 2026"), ("es", "✓ mar 15 dic 2026"),
+                       ("pt", "✓ terça, 15 dez. 2026")],
+)  # fmt: skip
+def test_an_actions_due_date_is_said_back_before_the_next_action(lang: str, said: str) -> None:
+    answers = {"actions": [{"what": "Try exit tickets", "who": "1", "due": "2026-12-15"}]}
+    text = Texts().render(lang, "summary/ask_action", {"answers": answers, "number": 2})
+    assert text.startswith(said)
