@@ -4,6 +4,7 @@ refused for what must lie ahead, and every date typed is said back with its week
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,8 +22,9 @@ from bot.flows.dates import read_date
 from bot.standin.driver import SimPerson
 from bot.texts import Texts
 from tests.conftest import FakeClock
-from tests.harness import BotUnderTest, join
+from tests.harness import BotUnderTest, bot_under_test, join
 from tests.meeting_script import at, newest, run_schedule
+from tests.test_lesson_study import PUPILS, people, settle, start_cycle
 
 FIRST_DECEMBER = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 LONDON = ZoneInfo("Europe/London")
@@ -167,3 +169,36 @@ def test_an_actions_due_date_is_said_back_before_the_next_action(lang: str, said
     answers = {"actions": [{"what": "Try exit tickets", "who": "1", "due": "2026-12-15"}]}
     text = Texts().render(lang, "summary/ask_action", {"answers": answers, "number": 2})
     assert text.startswith(said)
+
+
+async def test_each_observer_reads_the_lessons_time_with_their_zone(
+    db_path: Path, clock: FakeClock
+) -> None:
+    async for bot in bot_under_test(db_path, clock):
+        for user_id, name, zone in (
+            (101, "Alice", "Europe/London"),
+            (102, "Bruno", "Europe/Madrid"),
+            (103, "Carmen", "Europe/London"),
+        ):
+            await join(bot.person(user_id, name), f"DEMO{name.upper()}", zone=zone)
+        _, bruno, carmen = people(bot)
+        await start_cycle(bot)
+        await settle(bot)
+        await bruno.taps("Record student voice")
+        await bruno.says("They like drawing it.")
+        await bruno.taps("Skip")
+        await settle(bot)
+        await carmen.taps("Plan research lesson 1")
+        await carmen.says("An outline")
+        await carmen.says("Placing 1/2\nPlenary")
+        for _ in range(2):
+            for pupil in PUPILS:
+                await carmen.says(f"predict {pupil}")
+        await carmen.taps("Alice")
+        replies = await carmen.says("26/11")
+        assert "✓ Thu 26 Nov 2026" in replies[-1].plain_text  # said back, weekday and all
+        replies = await carmen.says("10:00")
+        assert "✓ Thu 26 Nov 2026, 10:00 (Europe/London)" in replies[-1].plain_text
+        await settle(bot)
+        assert "Thu 26 Nov 2026, 11:00 (Europe/Madrid)" in newest(bruno, "You observe").plain_text
+        assert "Thu 26 Nov 2026, 10:00 (Europe/London)" in newest(carmen, "You observe").plain_text
