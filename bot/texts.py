@@ -6,10 +6,14 @@ import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
+from babel.dates import format_date, format_time
+from babel.numbers import format_decimal
 from jinja2 import (
     BytecodeCache,
     Environment,
@@ -52,6 +56,14 @@ MENU = (
 )
 # Not in the menu everyone sees: /help names them to leads and coordinators.
 LEAD_COMMANDS = ("status", "invite")
+
+
+# Babel's locale for each language of the prompts. The Portuguese texts are European and the
+# English British, like the programme's schools: day before month, a 24-hour clock.
+LOCALES = {"en": "en_GB", "es": "es_ES", "pt": "pt_PT"}
+# How a date is written, weekday first so nobody has to work it out; the names come from
+# Babel. Portuguese sets its long weekday ("terça") off with a comma.
+DAY_PATTERNS = {"en": "EEE d MMM y", "es": "EEE d MMM y", "pt": "EEE, d MMM y"}
 
 
 def pick_language(setting: str | None, telegram_code: str | None) -> str:
@@ -103,6 +115,13 @@ class Texts:
         )
         self.env.filters["answer"] = _answer_filter
         self.env.filters["label"] = _label_filter
+        # Dates, times and counts in the reader's language (Babel, CLDR data):
+        # {{ "2027-11-30"|day }}, {{ "16:00"|clock }}, {{ when|when }} for a `moment`,
+        # {{ n|plural(one="# summary", other="# summaries") }} ("#" is the number).
+        self.env.filters["day"] = _day_filter
+        self.env.filters["clock"] = _clock_filter
+        self.env.filters["when"] = _when_filter
+        self.env.filters["plural"] = _plural_filter
         self._labels: dict[str, Any] = {}
 
     def exists(self, lang: str, name: str) -> bool:
@@ -115,18 +134,28 @@ class Texts:
 
     def render(self, lang: str, name: str, context: Mapping[str, Any] | None = None) -> str:
         """Telegram HTML for template `name`; Label values in the context are rendered first."""
-        values = {
-            key: self.label_html(lang, value) if isinstance(value, Label) else value
-            for key, value in (context or {}).items()
-        }
+        values = {key: self._labels_in(lang, value) for key, value in (context or {}).items()}
         template = self.env.get_template(self._template_path(lang, name))
         text = template.render(lang=lang, texts=self, **values)
         return re.sub(r"\n{3,}", "\n\n", text).strip()
 
+    def _labels_in(self, lang: str, value: Any) -> Any:
+        """`value` with every Label in it (inside lists and mappings too) rendered: a service
+        may hand over a lesson's time as a label without knowing who will read it."""
+        if isinstance(value, Label):
+            return self.label_html(lang, value)
+        if isinstance(value, Mapping):
+            return {key: self._labels_in(lang, item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._labels_in(lang, item) for item in value]
+        return value
+
     def _macro(self, lang: str, key: str) -> Any:
         if lang not in self._labels:
             source = lang if self.exists(lang, "labels") else DEFAULT_LANGUAGE
-            self._labels[lang] = self.env.get_template(f"{source}/labels.j2").module
+            # `lang` for the filters its macros use (a date, a plural).
+            template = self.env.get_template(f"{source}/labels.j2", globals={"lang": source})
+            self._labels[lang] = template.module
         macro = getattr(self._labels[lang], key, None)
         if macro is None and lang != DEFAULT_LANGUAGE:
             return self._macro(DEFAULT_LANGUAGE, key)
@@ -170,6 +199,69 @@ def _answer_filter(context: Context, value: Any) -> Markup:
     if isinstance(value, bool):
         return texts.label_html(lang, Label("yes" if value else "no"))
     return Markup.escape(str(value))
+
+
+def locale_of(lang: str) -> Locale:
+    return Locale.parse(LOCALES.get(lang, LOCALES[DEFAULT_LANGUAGE]))
+
+
+def day_text(value: date | str, lang: str) -> str:
+    """A date with its weekday, in the language's own words: "Tue 30 Nov 2027",
+    "mar 30 nov 2027", "terça, 30 nov. 2027". Takes a date or ISO text (a stored answer)."""
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    pattern = DAY_PATTERNS.get(lang, DAY_PATTERNS[DEFAULT_LANGUAGE])
+    return str(format_date(value, pattern, locale=locale_of(lang)))
+
+
+def clock_text(value: time | str, lang: str) -> str:
+    """A time of day: "16:00" (the 24-hour clock in all three languages)."""
+    if isinstance(value, str):
+        value = time.fromisoformat(value)
+    return str(format_time(value, "HH:mm", locale=locale_of(lang)))
+
+
+def moment_text(moment: Mapping[str, Any] | datetime, lang: str) -> str:
+    """A date and time on a wall clock: "Tue, 1 Dec 2026, 16:00". Takes an aware or naive
+    datetime (already local) or a `moment` mapping (bot.scheduling.notices.moment)."""
+    if isinstance(moment, datetime):
+        day, hm = moment.date(), moment.strftime("%H:%M")
+    else:
+        day, hm = date(int(moment["y"]), int(moment["m"]), int(moment["d"])), str(moment["hm"])
+    pattern = str(locale_of(lang).datetime_formats["medium"])
+    return pattern.format(clock_text(hm, lang), day_text(day, lang))
+
+
+def plural_text(count: int, lang: str, forms: Mapping[str, str]) -> str:
+    """The form of `forms` (keyed by CLDR plural category: one, few, many, other) the
+    language uses for `count`, with "#" replaced by the number as the language writes it."""
+    if "other" not in forms:
+        raise KeyError("a plural needs its 'other' form")
+    locale = locale_of(lang)
+    form = forms.get(str(locale.plural_form(count)), forms["other"])
+    return form.replace("#", str(format_decimal(count, locale=locale)))
+
+
+@pass_context
+def _day_filter(context: Context, value: date | str) -> str:
+    return day_text(value, context["lang"])
+
+
+@pass_context
+def _clock_filter(context: Context, value: time | str) -> str:
+    return clock_text(value, context["lang"])
+
+
+@pass_context
+def _when_filter(context: Context, moment: Mapping[str, Any] | datetime) -> str:
+    return moment_text(moment, context["lang"])
+
+
+@pass_context
+def _plural_filter(context: Context, count: int, **forms: str) -> str:
+    return plural_text(int(count), context["lang"], forms)
 
 
 _BLANK_LINE = re.compile(r"\n\s*\n")

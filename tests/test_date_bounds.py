@@ -26,7 +26,7 @@ VIEW = View(answers={}, context={}, now=NOW, tz=ZoneInfo("Europe/London"))
         ("2028-11-24", True, Rejected("date_too_far")),
         ("31/12/9999", True, Rejected("date_too_far")),
         ("31/12/9999", False, Rejected("date_too_far")),
-        ("01/01/0001", True, Rejected("date_past")),
+        ("01/01/0001", True, Rejected("date_past", {"on": "0001-01-01"})),
         ("01/01/0001", False, Rejected("date_too_early")),
         ("1999-12-31", False, Rejected("date_too_early")),
         ("2000-01-01", False, Accepted("2000-01-01")),

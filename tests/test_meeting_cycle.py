@@ -106,7 +106,7 @@ async def test_the_whole_cycle_in_private_chats(bot: BotUnderTest, clock: FakeCl
     await alice.taps("Skip")
     preview = alice.last_text
     assert "Here is the draft" in preview and "(within school)" in preview
-    assert "voice note (35 s)" in preview and "Bruno, by 2026-12-15" in preview
+    assert "voice note (35 s)" in preview and "Bruno, by Tue 15 Dec 2026" in preview
     await alice.taps("Send to the trio")
     assert "Sent to the trio for agreement" in alice.last_text
 
@@ -146,7 +146,9 @@ async def test_the_whole_cycle_in_private_chats(bot: BotUnderTest, clock: FakeCl
     for person in (bruno, carmen):
         revised = newest(person, "Revised draft")
         assert "Pupil Voice 2026 survey" in revised.plain_text
-        assert "Pupil Voice 2026 survey — Carmen, by 2026-12-18 ✏️ changed" in revised.plain_text
+        assert (
+            "Pupil Voice 2026 survey — Carmen, by Fri 18 Dec 2026 ✏️ changed" in revised.plain_text
+        )
         await person.taps("Approve", message=revised)
     assert await bot.db.fetchval("SELECT status FROM summary") == "draft"  # Fran has not
     await fran.taps("Approve", message=newest(fran, "Revised draft"))
@@ -163,7 +165,7 @@ async def test_the_whole_cycle_in_private_chats(bot: BotUnderTest, clock: FakeCl
     # Action follow-up: Bruno is reminded the day before, at his reminder time, and marks it.
     at(clock, utc(2026, 12, 14, 15, 45))
     await run_schedule(bot, clock)
-    due = newest(bruno, "Action due 2026-12-15")
+    due = newest(bruno, "Action due Tue 15 Dec 2026")
     assert "feedback sheets" in due.plain_text
     await bruno.taps("In progress", message=due)
     assert (
@@ -186,8 +188,9 @@ async def test_the_whole_cycle_in_private_chats(bot: BotUnderTest, clock: FakeCl
     await run_schedule(bot, clock)
     reminder = newest(carmen, "Tomorrow at 17:00: trio meeting")
     assert "Actions from last time" in reminder.plain_text
-    assert "feedback sheets in Year 5 — Bruno, by 2026-12-15 (in progress)" in reminder.plain_text
-    assert "Pupil Voice 2026 survey — Carmen, by 2026-12-18 (not started)" in reminder.plain_text
+    text = reminder.plain_text
+    assert "feedback sheets in Year 5 — Bruno, by Tue 15 Dec 2026 (in progress)" in text
+    assert "Pupil Voice 2026 survey — Carmen, by Fri 18 Dec 2026 (not started)" in text
 
     # And the next summary starts from them.
     at(clock, utc(2027, 1, 12, 17, 0))

@@ -42,12 +42,12 @@ async def test_a_coordinator_sees_the_programme_at_a_glance(bot: BotUnderTest) -
     assert "Schools: 6 in 6 local authorities · Trios: 2" in text
     assert "People: 2 joined · 1 still joining · 1 invited, not started" in text
     assert "Messages I could not deliver: 1" in text
-    assert "T2 (T2) — 1 members, never active" in text
+    assert "T2 (T2) — 1 member, never active" in text
     assert "DEMO-T1" not in text  # Alice just joined: not quiet
 
     bot.clock.advance(weeks=4)
     await eve.says("/status")
-    assert "Oldham–Stockport–Wigan trio (DEMO-T1) — 2 members, last active 2026-11-23" in (
+    assert "Oldham–Stockport–Wigan trio (DEMO-T1) — 2 members, last active Mon 23 Nov 2026" in (
         eve.last_text
     )
 

@@ -122,7 +122,7 @@ async def test_an_edit_changes_an_actions_owner_and_date(
     await open_edit(bot, clock, trio)
     alice = trio.alice
     await alice.taps("Action: Try the feedback")
-    assert "Try the feedback sheets in Year 5 — Bruno, by 2026-12-15" in alice.last_text
+    assert "Try the feedback sheets in Year 5 — Bruno, by Tue 15 Dec 2026" in alice.last_text
     await alice.taps("Who does it")
     assert (
         "Try the feedback sheets in Year 5" in alice.last_text and "Now: Bruno" in alice.last_text
@@ -131,9 +131,9 @@ async def test_an_edit_changes_an_actions_owner_and_date(
     await alice.taps("Add another")
     await alice.taps("Action: Try the feedback")
     await alice.taps("By when")
-    assert "Now: by 2026-12-15" in alice.last_text
+    assert "Now: by Tue 15 Dec 2026" in alice.last_text
     await alice.says("1/11/2026")  # has passed: refused, asked again
-    assert "Now: by 2026-12-15" in alice.last_text
+    assert "Now: by Tue 15 Dec 2026" in alice.last_text
     await alice.says("2027-01-08")
     await alice.taps("Done")
     assert "revised summary has gone" in alice.last_text
@@ -150,8 +150,8 @@ async def test_an_edit_changes_an_actions_owner_and_date(
     )
     assert str(due).startswith("2027-01-07")  # the day before the new date
     revised = await revised_for(bot, clock, trio)
-    assert "Try the feedback sheets in Year 5 — Fran, by 2027-01-08 ✏️ changed" in revised
-    assert "Share the pupil voice survey — Carmen, by 2026-12-18\n" in revised
+    assert "Try the feedback sheets in Year 5 — Fran, by Fri 8 Jan 2027 ✏️ changed" in revised
+    assert "Share the pupil voice survey — Carmen, by Fri 18 Dec 2026\n" in revised
 
 
 async def test_adding_a_barrier_and_removing_an_action(bot: BotUnderTest, clock: FakeClock) -> None:
@@ -189,7 +189,7 @@ async def test_adding_a_barrier_and_removing_an_action(bot: BotUnderTest, clock:
     )
     revised = await revised_for(bot, clock, trio)
     assert "Parents cannot reach the school by bus (beyond schools) ➕ new" in revised
-    assert "Share the pupil voice survey — Carmen, by 2026-12-18 ➖ removed" in revised
+    assert "Share the pupil voice survey — Carmen, by Fri 18 Dec 2026 ➖ removed" in revised
     assert "No cover to release teachers for visits (within school)\n" in revised
     html = newest(trio.bruno, "Revised draft").text or ""
     assert "<s>Share the pupil voice survey" in html
@@ -216,7 +216,7 @@ async def test_adding_an_action_and_a_schools_practice(bot: BotUnderTest, clock:
     await alice.taps("Remove it")
     await alice.taps("Done")
     revised = await revised_for(bot, clock, trio)
-    assert "3. Visit Westbrook's Year 5 — the whole trio, by 2026-12-20 ➕ new" in revised
+    assert "3. Visit Westbrook's Year 5 — the whole trio, by Sun 20 Dec 2026 ➕ new" in revised
     assert "Westbrook Primary: Pupils mark their own work with a checklist ➕ new" in revised
     assert "Southgate Primary: 🎤 voice note (35 s) ➖ removed" in revised
     assert await bot.db.fetchval("SELECT COUNT(*) FROM action") == 3
@@ -318,7 +318,9 @@ async def test_an_edit_opened_before_parts_were_named_still_works(
     await alice.taps("Done")
     assert "revised summary has gone" in alice.last_text
     revised = await revised_for(bot, clock, trio)
-    assert "Try the feedback sheets in Years 5 and 6 — Bruno, by 2026-12-15 ✏️ changed" in revised
+    assert (
+        "Try the feedback sheets in Years 5 and 6 — Bruno, by Tue 15 Dec 2026 ✏️ changed" in revised
+    )
     assert "Book looks from Year 5 ➕ new" in revised
 
 

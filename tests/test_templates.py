@@ -38,7 +38,13 @@ LESSON_WHEN = {"wd": 3, "d": 3, "m": 12, "y": 2026, "hm": "10:15", "zone": "Amer
 
 # One context holding every variable any template reads, with awkward values.
 SAMPLE: dict[str, Any] = {
-    "answers": {"name": LONG, "consent": "yes", "what": "name"},
+    "answers": {
+        "name": LONG,
+        "consent": "yes",
+        "what": "name",
+        "date": "2026-12-07",
+        "time": "16:00",
+    },
     "ctx": {"trio": LONG, "school": LONG, "role": "trio_lead", "person": {}},
     "current": None,
     "again": True,
@@ -127,12 +133,14 @@ SAMPLE: dict[str, Any] = {
     "change": "invite",
     "which": "day",
     # Worded for the moment of delivery: relative day, the reminders that will go, a clash.
-    "day": "today",
     "reminders": ("day", "hour"),
     "reminder": "15:45",
     "quiet_start": "15:00",
     "quiet_end": "09:00",
     "reminder_moved": None,
+    "day": "today",  # a reminder worded for the day it arrives
+    "on": "2027-11-30",  # a stored date answer, as ISO text
+    "zone": "Europe/Lisbon",
     "focus": LONG,
     "lead": True,
     "meetings": [
@@ -537,6 +545,10 @@ def test_labels_exist_in_every_language_and_fit_buttons(lang: str) -> None:
         "level": "between",
         "round": 2,
         "time": "09:00",
+        "day": "2027-11-30",
+        "value": "2026-12-03",
+        "at": "16:00",
+        "zone": "Europe/Lisbon",
     }
     for key in _macro_names(lang):
         macro = TEXTS._macro(lang, key)

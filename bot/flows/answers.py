@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from bot.flows.dates import EARLIEST_DATE, latest_date, next_year, read_date
+from bot.flows.dates import parse_time as parse_time  # settings reads quiet hours with it
 from bot.texts import Label
 
 JSON = Any
@@ -59,6 +63,12 @@ class Rejected:
 
     reason: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    # What the step understood but wants confirmed ("did you mean next year's?"): the engine
+    # keeps it in the flow's context under HOLD, where the next parse of the step finds it.
+    hold: JSON = None
+
+
+HOLD = "_hold"
 
 
 Parsed = Accepted | Rejected
@@ -230,85 +240,61 @@ class YesNo:
         return Rejected("yes_or_no")
 
 
-_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y")
-
-
-def parse_date(text: str, today: date) -> date | None:
-    text = text.strip()
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    # Day and month only: the next such date from today.
-    match = re.fullmatch(r"(\d{1,2})[/.](\d{1,2})", text)
-    if match:
-        day, month = int(match[1]), int(match[2])
-        for year in (today.year, today.year + 1):
-            try:
-                candidate = date(year, month, day)
-            except ValueError:
-                return None
-            if candidate >= today:
-                return candidate
-    return None
-
-
-# Bounds on any date answer. Nothing the programme plans lies years ahead, and a date near
-# the calendar's end overflows datetime once a flow adds a time or duration to it. The
-# reasons date_too_early and date_too_far state these bounds in words: change them together.
-EARLIEST_DATE = date(2000, 1, 1)
-YEARS_AHEAD = 2
-
-
-def latest_date(today: date) -> date:
-    """The last date a date answer accepts: YEARS_AHEAD years after `today`."""
-    try:
-        return today.replace(year=today.year + YEARS_AHEAD)
-    except ValueError:  # 29 February
-        return today.replace(year=today.year + YEARS_AHEAD, day=28)
+def _asked_at(view: View) -> str:
+    """Which question a held answer belongs to: the answers so far, where in a list. Once
+    the step is answered (or another asked) they differ, and the hold no longer applies."""
+    seen = json.dumps([view.index, view.answers], sort_keys=True, default=str)
+    return hashlib.sha256(seen.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
 class DateAnswer:
-    """A calendar date, typed as 2026-12-01 or 1/12/2026 or 1/12; stored as ISO text."""
+    """A calendar date, typed as 2026-12-01 or 1/12/2026 or 1/12; stored as ISO text.
+
+    With `not_past` (meetings, lessons, due dates) a date before today is refused, and a day
+    and month that passed recently (see RECENT_PAST) bring a question instead: "30/11 has
+    passed — did you mean Tue, 30 Nov 2027?", answered Yes or No (tapped or typed)."""
 
     not_past: bool = False
 
+    def _held(self, view: View) -> str | None:
+        hold = view.context.get(HOLD)
+        if isinstance(hold, dict) and hold.get("at") == _asked_at(view):
+            return str(hold["day"])
+        return None
+
     def options(self, view: View) -> Sequence[Option]:
-        return ()
+        held = self._held(view)
+        if held is None:
+            return ()
+        return (Option("yes", Label("date_yes", {"day": held})), Option("no", Label("no")))
 
     def parse(self, given: Input, view: View) -> Parsed:
+        held = self._held(view)
+        if held is not None:
+            meant = YesNo().parse(given, view)
+            if isinstance(meant, Accepted):
+                return Accepted(held) if meant.value else Rejected("date_other")
         if not isinstance(given, TextIn):
             return Rejected("date_format")
         today = view.now.astimezone(view.tz).date()
-        parsed = parse_date(given.text, today)
-        if parsed is None:
+        typed = read_date(given.text, today)
+        if typed is None:
             return Rejected("date_format")
+        parsed = typed.day
         if self.not_past and parsed < today:
-            return Rejected("date_past")
+            later = next_year(parsed)
+            if not typed.year_given and later <= latest_date(today):
+                params = {"typed": given.text.strip(), "on": later.isoformat()}
+                return Rejected(
+                    "date_passed", params, hold={"day": later.isoformat(), "at": _asked_at(view)}
+                )
+            return Rejected("date_past", {"on": parsed.isoformat()})
         if parsed < EARLIEST_DATE:
             return Rejected("date_too_early")
         if parsed > latest_date(today):
             return Rejected("date_too_far")
         return Accepted(parsed.isoformat())
-
-
-def parse_time(text: str) -> time | None:
-    text = text.strip().lower().replace(" ", "")
-    match = re.fullmatch(r"(\d{1,2})(?:[:.h](\d{2}))?(am|pm)?", text) or re.fullmatch(
-        r"(\d{2})(\d{2})()", text
-    )
-    if not match:
-        return None
-    hour, minute = int(match[1]), int(match[2] or 0)
-    if match[3] == "pm" and hour < 12:
-        hour += 12
-    elif match[3] == "am" and hour == 12:
-        hour = 0
-    if hour > 23 or minute > 59 or (match[3] and int(match[1]) > 12):
-        return None
-    return time(hour, minute)
 
 
 @dataclass(frozen=True)

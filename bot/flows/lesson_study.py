@@ -189,11 +189,14 @@ def _schedule_steps(hooks: Hooks) -> tuple[Step, ...]:
     )  # fmt: skip
 
 
-def _promised(view: View) -> Mapping[str, Any]:
-    """The reminders the lesson will really get: none the day before a lesson tomorrow at 9."""
+def _done_values(view: View) -> Mapping[str, Any]:
+    """What the confirmation says: the reminders the lesson will really get (none the day
+    before a lesson tomorrow at 9), and the planner's zone with the time they typed
+    (observers may live in another, and see the lesson in theirs)."""
     day = date.fromisoformat(str(view.answers["date"]))
     at = time.fromisoformat(str(view.answers["time"]))
-    return {"reminders": reminders_ahead(local_instant(day, at, view.tz), view.now)}
+    reminders = reminders_ahead(local_instant(day, at, view.tz), view.now)
+    return {"reminders": reminders, "zone": str(view.tz)}
 
 
 def _stage_values(view: View) -> Mapping[str, Any]:
@@ -228,7 +231,7 @@ def stage_flows(hooks: Hooks) -> tuple[Flow, ...]:
         command="/lessonstudy",
         done_template="lesson_study/plan_done",
         complete=hooks.planned,
-        done_context=_promised,
+        done_context=_done_values,
         steps=(
             Step(
                 "outline",
@@ -254,7 +257,7 @@ def stage_flows(hooks: Hooks) -> tuple[Flow, ...]:
         command="/lessonstudy",
         done_template="lesson_study/schedule_done",
         complete=hooks.rescheduled,
-        done_context=_promised,
+        done_context=_done_values,
         steps=_schedule_steps(hooks),
     )
     observe = Flow(

@@ -58,13 +58,16 @@ def parse_quiet_hours(text: str) -> Parsed:
 class AwayUntil:
     """A date from which prompts and reminders may reach them again, or "I'm back"."""
 
+    day = DateAnswer(not_past=True)
+
     def options(self, view: View) -> Sequence[Option]:
-        return (Option("back", Label("away_back")),)
+        # While "did you mean next year's?" waits, its Yes and No are the buttons.
+        return self.day.options(view) or (Option("back", Label("away_back")),)
 
     def parse(self, given: Input, view: View) -> Parsed:
-        if isinstance(given, ChoiceIn):
+        if isinstance(given, ChoiceIn) and not self.day.options(view):
             return Accepted("") if given.index == 0 else Rejected("stale_button")
-        return DateAnswer(not_past=True).parse(given, view)
+        return self.day.parse(given, view)
 
 
 def _route(view: View) -> str | None:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.flows.answers import (
+    HOLD,
     JSON,
     Accepted,
     ChoiceIn,
@@ -94,8 +95,20 @@ class Transitions:
         view = view_at(place, state.answers, state.context, now, tz)
         parsed = place.step.answer.parse(given, view)
         if isinstance(parsed, Rejected):
+            if parsed.hold is not None or HOLD in state.context:
+                state = await self._hold_answer(tx, state, parsed.hold)
             return self._again(flow, state, parsed, now, tz)
         return await self._advance(tx, flow, state, place, parsed, now, tz, tapped=tapped)
+
+    async def _hold_answer(self, tx: Transaction, state: FlowState, hold: JSON) -> FlowState:
+        """Keep what the step understood but asks to confirm (or forget it: None), so its
+        next parse finds it; a new seq, so only the question asking it has live buttons."""
+        context = {k: v for k, v in state.context.items() if k != HOLD}
+        if hold is not None:
+            context[HOLD] = hold
+        state = state.but(context=context, seq=state.seq + 1)
+        await FlowStateRepo.save(tx, state)
+        return state
 
     async def _advance(
         self,

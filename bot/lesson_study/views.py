@@ -196,6 +196,11 @@ def local_when(at: datetime | None, zone: ZoneInfo) -> dict[str, Any] | None:
     return None if at is None else moment(at, zone.key)
 
 
+def local_day(moment: datetime, zone: ZoneInfo) -> Label:
+    """The date of `moment` in `zone`, written in the reader's language."""
+    return Label("day", {"value": moment.astimezone(zone).date().isoformat()})
+
+
 def card_values(snap: Snapshot, person_id: int | None, zone: ZoneInfo) -> dict[str, Any]:
     """The state of a cycle for /lessonstudy and /status: stage, lessons, who owes what."""
     c = snap.cycle
@@ -214,7 +219,7 @@ def card_values(snap: Snapshot, person_id: int | None, zone: ZoneInfo) -> dict[s
         "round": c.round,
         "rounds": ROUNDS,
         "stalled": c.stalled_at is not None,
-        "since": c.stage_since.astimezone(zone).strftime("%d %b"),
+        "since": local_day(c.stage_since, zone),
         "pupils": [[p.pseudonym, p.typical_of] for p in snap.pupils],
         "lessons": [
             {

@@ -32,7 +32,12 @@ Values = Mapping[str, Any] | Callable[[datetime], Mapping[str, Any]]
 
 
 def moment(utc: datetime, zone: str) -> dict[str, Any]:
-    """A UTC instant as the pieces the `when` label shows, on the wall clock of `zone`."""
+    """A UTC instant as the pieces the `when` label shows, on the wall clock of `zone`.
+
+    Plain values, so a flow may keep one in its context; the `when` filter (bot.texts) writes
+    them in the reader's language when the message is rendered. The zone travels with them:
+    a time shown to someone else is always shown with it (`when_zoned`, or "({{ when.zone }})").
+    """
     local = utc.astimezone(ZoneInfo(zone))
     return {
         "wd": local.weekday(),

@@ -15,7 +15,7 @@ from telegram.ext import CommandHandler
 from bot.buttons import LessonStudyTap
 from bot.flows.engine import Outcome, Tapped, Toast
 from bot.lesson_study.service import Approval, NeedThree, Opened
-from bot.lesson_study.views import Snapshot, actions_for, card_values
+from bot.lesson_study.views import Snapshot, actions_for, card_values, local_day
 from bot.telegram.context import App, Context
 from bot.telegram.handlers.common import Who, buttons, deliver, joined, refuse, say, tapped
 from bot.texts import Label
@@ -62,7 +62,7 @@ async def stalled_status(context: Context, who: Who) -> None:
     values = {
         "stalled_cycles": [
             {"trio": trio, "stage": cycle.stage, "round": cycle.round,
-             "since": cycle.stage_since.astimezone(who.actor.tz).strftime("%d %b")}
+             "since": local_day(cycle.stage_since, who.actor.tz)}
             for cycle, trio in stalled[:30]
         ],
         "more": max(0, len(stalled) - 30),
