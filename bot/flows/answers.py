@@ -101,6 +101,8 @@ class FreeText:
     min_len: int = 1
     max_len: int = 2000
     voice: bool = True
+    # Text over max_len may be saved split: the answer is then a list of parts (drafts.py).
+    parts: bool = False
 
     def options(self, view: View) -> Sequence[Option]:
         return ()

@@ -36,6 +36,7 @@ from bot.people.inviting import Inviting
 from bot.people.joining import Joining
 from bot.programme.status import Status
 from bot.reflections.prompts import load_definitions
+from bot.reflections.replies import PromptReplies
 from bot.reflections.service import ReflectionActions, Reflections
 from bot.scheduling.notices import Notices
 from bot.scheduling.scheduler import Scheduler
@@ -90,6 +91,7 @@ class Services:
     clock: Clock
     reflections: Reflections
     reflection_actions: ReflectionActions
+    prompt_replies: PromptReplies
     lesson_study: LessonStudy
     scheduler: Scheduler
     schedule: ScheduleRepo
@@ -143,6 +145,7 @@ class Services:
             clock=clock,
         )
         self.reflection_actions = ReflectionActions(self.reflections)
+        self.prompt_replies = PromptReplies(self.reflections)
         notices = Notices(
             self.texts,
             signer,
