@@ -43,8 +43,11 @@ from storage.flow_states import FlowState, FlowStateRepo
 
 
 def asks_before_cancel(flow: Flow) -> bool:
-    """Whether Cancel asks first: in flows of more than three questions (counting each
-    question of a repeated part once), where a slip would cost the most typing."""
+    """Whether Cancel asks first: in flows of more than three questions, where a slip would
+    cost the most typing. A list (a repeat of more than one item) counts as long: it asks
+    its questions once per item."""
+    if any(isinstance(s, Repeat) and not s.single for s in flow.steps):
+        return True
     questions = sum(len(s.body.steps) if isinstance(s, Repeat) else 1 for s in flow.steps)
     return questions > 3
 
