@@ -19,7 +19,9 @@ from bot.standin.driver import SimPerson
 from bot.standin.world import SentMessage
 from tests.conftest import FakeClock
 from tests.harness import BotUnderTest, bot_under_test
+from tests.meeting_script import at, form_trio, newest, run_schedule, utc
 from tests.test_lesson_study import newest_with, people, plan_lesson, settle, start_cycle
+from tests.test_meeting_cycle import schedule_first_meeting
 from tests.test_scheduling import joined_bruno, prompts_in
 
 SENTENCE = "We paired the quiet ones with patient talkers and listened."
@@ -234,3 +236,38 @@ async def test_cancelled_lesson_notes_are_there_when_started_again(trio: BotUnde
     assert "Pupil A counted on her fingers." in kept["answers"]
     assert "Pupil B watched his partner." in kept["answers"]
     assert "Pupil C asked for the line again." in kept["answers"]
+
+
+async def test_typed_after_a_meeting_or_replied_to_its_question_is_the_reflection(
+    bot: BotUnderTest, clock: FakeClock
+) -> None:
+    trio = await form_trio(bot)
+    alice, bruno, carmen = trio.alice, trio.bruno, trio.carmen
+    await schedule_first_meeting(bot, trio)
+    at(clock, utc(2026, 12, 1, 17, 0))
+    await run_schedule(bot, clock)
+    await alice.taps("Record attendance")
+    for name in ("Alice", "Bruno", "Carmen"):
+        await alice.taps(name)
+    await alice.taps("Done")
+    await run_schedule(bot, clock)
+    newest(bruno, "After the trio meeting")
+    # Bruno just types: it answers the meeting's first question, and the next one is asked.
+    await bruno.says("A feedback protocol we can try in Year 5")
+    assert "wasn’t waiting" not in bruno.last_text
+    await bruno.taps("Skip")
+    # Carmen replies to the question itself.
+    asked = newest(carmen, "After the trio meeting")
+    await carmen.says("Comment-only marking, for a term.", reply_to=asked)
+    await carmen.says("How little the pupils read the comments.")
+    rows = await bot.db.fetchall(
+        "SELECT p.telegram_id, r.take_back, r.surprise FROM meeting_reflection r"
+        " JOIN person p ON p.id = r.person_id ORDER BY p.telegram_id"
+    )
+    assert [(r[0], json.loads(r[1]), r[2] and json.loads(r[2])) for r in rows] == [
+        (802, "A feedback protocol we can try in Year 5", None),
+        (803, "Comment-only marking, for a term.", "How little the pupils read the comments."),
+    ]
+    # Both reflected: nothing more is waiting, and a further message is not taken.
+    await bruno.says("And another thing")
+    assert "wasn’t waiting" in bruno.last_text

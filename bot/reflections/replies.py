@@ -1,27 +1,42 @@
 """A message sent while a prompt waits is its answer: which prompt, and the one-tap undo.
 
 People type under a prompt, send a voice note, or reply to it, rather than tap "Answer now"
-first. A Telegram reply to a prompt (or its nudge) answers that prompt, found by the message
-id the outbox recorded when it was sent; anything else answers the latest prompt still
-waiting. If it was not meant as an answer, one tap moves it to a free reflection and the
-prompt waits again.
+first. The prompts that wait for an answer are the weekly reflection prompt (and its nudge)
+and the reflection asked of each attendee after a meeting. A Telegram reply to one of them
+answers that one, found by the message id the outbox recorded when it was sent; anything
+else answers the latest one still waiting. A weekly prompt's answer can be undone with one
+tap: it becomes a free reflection and the prompt waits again.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from bot.reflections.service import Reflections
+from storage.meetings import MeetingRepo
+from storage.outbox import OutboxRepo
 from storage.reflections import ReflectionRepo
+
+# How long after a meeting a message still counts as its reflection, unasked.
+MEETING_REFLECTION_WAITS = timedelta(days=7)
+# The outbox key of the question an attendee is asked after a meeting (bot/meetings/service.py).
+_MEETING_ASK = re.compile(r"^out:meeting:(\d+):reflect:")
+_LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
 class Waiting:
-    """A prompt a message answers: the reflection row, and the question in their language."""
+    """A prompt a message answers: the flow that takes it, its context, and (for a weekly
+    prompt, which can be undone) the reflection row."""
 
-    reflection_id: int
-    question: str
+    flow: str
+    context: dict[str, Any] = field(default_factory=dict)
+    reflection_id: int | None = None
+    question: str = ""
+    asked_at: datetime | None = None
 
 
 Undone = Literal["kept_free", "already", "not_yours"]
@@ -34,27 +49,49 @@ class PromptReplies:
     async def waiting(
         self, person_id: int, chat_id: int, lang: str, reply_to: int | None
     ) -> Waiting | None:
-        """The prompt this message answers, if one waits; a reply to a prompt already
-        answered or skipped answers nothing (it is not quietly taken for another one)."""
-        r = self.r
+        """The prompt this message answers, if one waits. A reply to one of our prompts
+        answers that prompt, or nothing if it is already answered (never quietly another)."""
         if reply_to is not None:
-            reflection_id = await ReflectionRepo.prompted_by(r.db, chat_id, reply_to)
+            key = await OutboxRepo.sent_as(self.r.db, chat_id, reply_to)
+            reflection_id = await ReflectionRepo.prompted_by(self.r.db, chat_id, reply_to)
             if reflection_id is not None:
-                return await self._open(person_id, reflection_id, lang)
-        found = await ReflectionRepo.latest_open(r.db, person_id)
-        if found is None or found.prompt not in r.definitions:
-            return None
-        question = r.texts.render(lang, r.definitions[found.prompt].template)
-        return Waiting(found.reflection_id, question)
+                return await self._weekly(person_id, reflection_id, lang)
+            meeting = _MEETING_ASK.match(key or "")
+            if meeting is not None:
+                return await self._meeting(person_id, int(meeting.group(1)))
+        latest = [
+            w
+            for w in (await self._latest_weekly(person_id, lang), await self._meeting(person_id))
+            if w is not None
+        ]
+        latest.sort(key=lambda w: w.asked_at or _LONG_AGO)
+        return latest[-1] if latest else None
 
-    async def _open(self, person_id: int, reflection_id: int, lang: str) -> Waiting | None:
+    async def _latest_weekly(self, person_id: int, lang: str) -> Waiting | None:
+        found = await ReflectionRepo.latest_open(self.r.db, person_id)
+        if found is None:
+            return None
+        return await self._weekly(person_id, found.reflection_id, lang)
+
+    async def _weekly(self, person_id: int, reflection_id: int, lang: str) -> Waiting | None:
         row = await ReflectionRepo.get(self.r.db, reflection_id)
         if row is None or row.person_id != person_id or row.status not in ("due", "delivered"):
             return None
         definition = self.r.definitions.get(row.prompt)
         if definition is None:
             return None
-        return Waiting(reflection_id, self.r.texts.render(lang, definition.template))
+        question = self.r.texts.render(lang, definition.template)
+        context = {"reflection_id": reflection_id, "question": question}
+        return Waiting("reflection", context, reflection_id, question, row.delivered_at)
+
+    async def _meeting(self, person_id: int, meeting_id: int | None = None) -> Waiting | None:
+        # Replied to, the question is answered however long ago it was asked.
+        since = _LONG_AGO if meeting_id is not None else self.r.clock() - MEETING_REFLECTION_WAITS
+        found = await MeetingRepo.reflection_waiting(self.r.db, person_id, since, meeting_id)
+        if found is None:
+            return None
+        context = {"meeting_id": found.meeting_id, "trio": found.trio_name}
+        return Waiting("meeting_reflection", context, asked_at=found.asked_at)
 
     async def keep_as_free(self, person_id: int, reflection_id: int) -> Undone:
         """Not an answer after all: it becomes a free reflection; the prompt waits again."""

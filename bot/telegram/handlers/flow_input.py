@@ -111,9 +111,9 @@ async def _answer_prompt(
 ) -> None:
     """Sent while a prompt waits: its answer, stored, with a one-tap "not an answer"."""
     svc = context.bot_data
-    values = {"reflection_id": waiting.reflection_id, "question": waiting.question}
-    outcome = await svc.engine.answer_with(who.actor, "reflection", values, given)
-    if outcome.finished == "reflection":  # its last reply is the flow's "thank you"
+    outcome = await svc.engine.answer_with(who.actor, waiting.flow, waiting.context, given)
+    if outcome.finished == "reflection" and waiting.reflection_id is not None:
+        # Its last reply is the flow's "thank you": it says what it answered, with the undo.
         undo = svc.buttons.encode(PromptReplyTap(waiting.reflection_id))
         keyboard = ((Button(Label("not_an_answer"), undo),),)
         outcome.replies[-1] = Say("reflections/taken", {"question": waiting.question}, keyboard)
