@@ -189,8 +189,8 @@ async def trio(db_path: Path, clock: FakeClock) -> AsyncIterator[BotUnderTest]:
         yield bot
 
 
-async def test_cancelled_lesson_notes_are_there_when_started_again(trio: BotUnderTest) -> None:
-    bot = trio
+async def lesson_over(bot: BotUnderTest) -> SimPerson:
+    """A cycle whose first research lesson (Alice teaching) has just ended; Bruno observed."""
     await start_cycle(bot)
     await settle(bot)
     _, bruno, carmen = people(bot)
@@ -200,7 +200,27 @@ async def test_cancelled_lesson_notes_are_there_when_started_again(trio: BotUnde
     await settle(bot)
     await plan_lesson(bot, carmen, 1, "Alice", "26/11/2026", "10:00")
     await bot.run_until(datetime(2026, 11, 26, 11, 1, tzinfo=UTC) + timedelta(minutes=5))
-    bruno = bot.person(102, "Bruno")
+    return bot.person(102, "Bruno")
+
+
+async def test_notes_typed_after_the_lesson_are_the_observation_notes(trio: BotUnderTest) -> None:
+    bot = trio
+    bruno = await lesson_over(bot)
+    newest_with(bruno, "My notes on the case pupils")
+    # No tap first: what he types is his first note, and the second question is asked.
+    await bruno.says("Pupil A counted on her fingers.")
+    assert "wasn’t waiting" not in bruno.last_text
+    state = await bot.db.fetchone(
+        "SELECT flow, answers FROM flow_state WHERE status = 'open' AND person_id ="
+        " (SELECT id FROM person WHERE telegram_id = 102)"
+    )
+    assert state is not None and state["flow"] == "ls_observe"
+    assert "Pupil A counted on her fingers." in state["answers"]
+
+
+async def test_cancelled_lesson_notes_are_there_when_started_again(trio: BotUnderTest) -> None:
+    bot = trio
+    bruno = await lesson_over(bot)
     await bruno.taps("My notes on the case pupils")
     first = bruno.last
     assert first is not None

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.buttons import ChosenTap, PromptReplyTap
+from bot.buttons import ChosenTap, LessonStudyTap, PromptReplyTap
 from bot.flows.answers import Input, OtherIn, TextIn, VoiceIn
 from bot.flows.engine import Button, Outcome, Say, Tapped, Toast
 from bot.reflections.replies import Waiting
@@ -87,12 +87,7 @@ async def _not_in_a_flow(update: Update, context: Context, who: Who, given: Inpu
             values = {"title": flow.title, "command": flow.command}
             await say(context, who.actor.chat_id, who.lang, "engine/expired", values)
     if who.person.onboarded and isinstance(given, TextIn | VoiceIn):
-        message = update.effective_message
-        replied = message.reply_to_message if message is not None else None
-        reply_to = replied.message_id if replied is not None else None
-        waiting = await svc.prompt_replies.waiting(
-            who.person.id, who.actor.chat_id, who.lang, reply_to
-        )
+        waiting = await _waiting(update, context, who)
         if waiting is not None:
             await _answer_prompt(update, context, who, waiting, given)
             return
@@ -104,6 +99,32 @@ async def _not_in_a_flow(update: Update, context: Context, who: Who, given: Inpu
         template = "errors/not_expected"
     kind = given.kind if isinstance(given, OtherIn) else "text"
     await say(context, who.actor.chat_id, who.lang, template, {"kind": kind})
+
+
+async def _waiting(update: Update, context: Context, who: Who) -> Waiting | None:
+    """The prompt a message answers: the one it replies to, else the one asked last of a
+    weekly or post-meeting reflection and a lesson's observation notes."""
+    svc = context.bot_data
+    message = update.effective_message
+    replied = message.reply_to_message if message is not None else None
+    reply_to = replied.message_id if replied is not None else None
+    notes = await svc.lesson_study.notes_waiting(who.person.id)
+    notes_asked = (
+        None if notes is None else Waiting(notes[0].flow, notes[0].context, asked_at=notes[1])
+    )
+    if notes_asked is not None and replied is not None and replied.reply_markup is not None:
+        for row in replied.reply_markup.inline_keyboard:
+            for button in row:
+                tap = svc.buttons.decode(str(button.callback_data or ""))
+                if isinstance(tap, LessonStudyTap) and tap.task == "o":
+                    return notes_asked
+    prompt = await svc.prompt_replies.waiting(who.person.id, who.actor.chat_id, who.lang, reply_to)
+    if prompt is None or notes_asked is None:
+        return prompt or notes_asked
+    latest = max(
+        (prompt, notes_asked), key=lambda w: w.asked_at or datetime.min.replace(tzinfo=UTC)
+    )
+    return latest
 
 
 async def _answer_prompt(
