@@ -22,7 +22,7 @@ from tests.harness import BotUnderTest, bot_under_test
 from tests.meeting_script import at, form_trio, newest, run_schedule, utc
 from tests.test_lesson_study import newest_with, people, plan_lesson, settle, start_cycle
 from tests.test_meeting_cycle import schedule_first_meeting
-from tests.test_scheduling import joined_bruno, prompts_in
+from tests.test_scheduling import NUDGE, joined_bruno, prompts_in
 
 SENTENCE = "We paired the quiet ones with patient talkers and listened."
 LONG_REFLECTION = "\n\n".join(
@@ -123,6 +123,18 @@ async def test_a_reply_to_last_weeks_prompt_answers_that_prompt(quiet_bot: BotUn
     # A reply to a prompt already answered answers nothing else, and says so.
     await bruno.says("One more thought.", reply_to=older)
     assert "wasn’t waiting" in bruno.last_text
+
+
+async def test_a_reply_to_the_nudge_answers_its_prompt(quiet_bot: BotUnderTest) -> None:
+    bot = quiet_bot
+    bruno, chat = await joined_bruno(bot)
+    await bot.run_until(datetime(2026, 11, 26, 16, 0, tzinfo=UTC))
+    [nudge] = [m for m in bot.api.messages_in(chat) if NUDGE in m.plain_text]
+    await bruno.says("Sorry, late: exit tickets told us a lot.", reply_to=nudge)
+    assert "Saved as your answer" in bruno.last_text
+    assert await reflections(bot) == [
+        ("practice", "answered", "Sorry, late: exit tickets told us a lot.")
+    ]
 
 
 async def test_with_no_prompt_waiting_nothing_is_taken(quiet_bot: BotUnderTest) -> None:
