@@ -228,6 +228,14 @@ async def test_notes_typed_after_the_lesson_are_the_observation_notes(trio: BotU
     )
     assert state is not None and state["flow"] == "ls_observe"
     assert "Pupil A counted on her fingers." in state["answers"]
+    # Carmen, the other observer, replies to the request itself.
+    carmen = bot.person(103, "Carmen")
+    await carmen.says("Pupil A hesitated at first.", reply_to=newest_with(carmen, "My notes on"))
+    hers = await bot.db.fetchval(
+        "SELECT answers FROM flow_state WHERE status = 'open' AND flow = 'ls_observe'"
+        " AND person_id = (SELECT id FROM person WHERE telegram_id = 103)"
+    )
+    assert hers is not None and "Pupil A hesitated at first." in hers
 
 
 async def test_cancelled_lesson_notes_are_there_when_started_again(trio: BotUnderTest) -> None:

@@ -11,7 +11,6 @@ the account shared (see storage/migrations/0007_lesson_study.sql for what a dige
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 from bot.buttons import LessonStudyTap
@@ -29,6 +28,7 @@ from bot.lesson_study.views import (
     snapshot,
 )
 from bot.people.permissions import allowed, may, permits
+from bot.reflections.replies import Waiting
 from storage.db import Transaction
 from storage.lesson_study import Cycle, LessonStudyRepo, Stage
 from storage.lesson_study_accounts import LessonAccountRepo
@@ -91,9 +91,9 @@ class LessonStudy(CycleStages):
             return Approval(await self.approve(person_id, tap.cycle_id, tap.ref))
         return await self.open_task(person_id, tap.cycle_id, tap.task, tap.ref)
 
-    async def notes_waiting(self, person_id: int) -> tuple[Opened, datetime] | None:
-        """The observation notes this person is asked for now their lesson has ended, and
-        when it ended: a message they send then is their first note."""
+    async def notes_waiting(self, person_id: int) -> Waiting | None:
+        """The observation notes this person is asked for now their lesson has ended (asked
+        when it ended): a message they send then is their first note."""
         now = self.clock()
         for snap in await self.visible(person_id):
             lesson = snap.lesson
@@ -104,7 +104,7 @@ class LessonStudy(CycleStages):
                 if tap.task == "o":
                     opened = await self.open_task(person_id, snap.cycle.id, "o", tap.ref)
                     if isinstance(opened, Opened):
-                        return opened, ended
+                        return Waiting(opened.flow, opened.context, asked_at=ended)
         return None
 
     async def visible(self, person_id: int) -> list[Snapshot]:

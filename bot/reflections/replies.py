@@ -1,20 +1,23 @@
 """A message sent while a prompt waits is its answer: which prompt, and the one-tap undo.
 
 People type under a prompt, send a voice note, or reply to it, rather than tap "Answer now"
-first. The prompts that wait for an answer are the weekly reflection prompt (and its nudge)
-and the reflection asked of each attendee after a meeting. A Telegram reply to one of them
-answers that one, found by the message id the outbox recorded when it was sent; anything
-else answers the latest one still waiting. A weekly prompt's answer can be undone with one
+first. The prompts that wait for an answer are the weekly reflection prompt (and its nudge),
+the reflection asked of each attendee after a meeting, and a lesson's observation notes. A
+Telegram reply to one of them answers that one, found by the message id the outbox recorded
+when it was sent (or, for lesson notes, by the button on it); anything else answers the one
+asked last. A weekly prompt's answer can be undone with one
 tap: it becomes a free reflection and the prompt waits again.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from bot.buttons import LessonStudyTap
 from bot.reflections.service import Reflections
 from storage.meetings import MeetingRepo
 from storage.outbox import OutboxRepo
@@ -42,26 +45,50 @@ class Waiting:
 Undone = Literal["kept_free", "already", "not_yours"]
 
 
+def _asks_notes(tap: object) -> bool:
+    """Whether a button on the message replied to opens a lesson's observation notes."""
+    return isinstance(tap, LessonStudyTap) and tap.task == "o"
+
+
+# Prompts other domains ask (a lesson's observation notes): the one waiting for this person.
+OtherPrompt = Callable[[int], Awaitable["Waiting | None"]]
+
+
 class PromptReplies:
-    def __init__(self, reflections: Reflections) -> None:
+    def __init__(self, reflections: Reflections, notes: OtherPrompt | None = None) -> None:
         self.r = reflections
+        self.notes = notes  # observation notes, from lesson study (which sits above us)
 
     async def waiting(
-        self, person_id: int, chat_id: int, lang: str, reply_to: int | None
+        self,
+        person_id: int,
+        chat_id: int,
+        lang: str,
+        reply_to: int | None,
+        replied_buttons: Sequence[str] = (),
     ) -> Waiting | None:
         """The prompt this message answers, if one waits. A reply to one of our prompts
-        answers that prompt, or nothing if it is already answered (never quietly another)."""
+        answers that prompt, or nothing if it is already answered (never quietly another);
+        `replied_buttons` are the callback data on the message replied to."""
+        notes = None if self.notes is None else await self.notes(person_id)
         if reply_to is not None:
-            key = await OutboxRepo.sent_as(self.r.db, chat_id, reply_to)
+            asks_notes = any(_asks_notes(self.r.signer.decode(b)) for b in replied_buttons)
+            if notes is not None and asks_notes:
+                return notes
             reflection_id = await ReflectionRepo.prompted_by(self.r.db, chat_id, reply_to)
             if reflection_id is not None:
                 return await self._weekly(person_id, reflection_id, lang)
+            key = await OutboxRepo.sent_as(self.r.db, chat_id, reply_to)
             meeting = _MEETING_ASK.match(key or "")
             if meeting is not None:
                 return await self._meeting(person_id, int(meeting.group(1)))
         latest = [
             w
-            for w in (await self._latest_weekly(person_id, lang), await self._meeting(person_id))
+            for w in (
+                await self._latest_weekly(person_id, lang),
+                await self._meeting(person_id),
+                notes,
+            )
             if w is not None
         ]
         latest.sort(key=lambda w: w.asked_at or _LONG_AGO)

@@ -145,7 +145,6 @@ class Services:
             clock=clock,
         )
         self.reflection_actions = ReflectionActions(self.reflections)
-        self.prompt_replies = PromptReplies(self.reflections)
         notices = Notices(
             self.texts,
             signer,
@@ -173,6 +172,8 @@ class Services:
             stall_after=timedelta(days=settings.lesson_study_stall_days),
             clock=clock,
         )
+        # A message under a prompt answers it; observation notes are one of the prompts.
+        self.prompt_replies = PromptReplies(self.reflections, self.lesson_study.notes_waiting)
         flows = (
             reflection_flow(self.reflection_actions.save_answer),
             *meeting_flows(self.meetings, clock),

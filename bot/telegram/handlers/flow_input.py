@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.buttons import ChosenTap, LessonStudyTap, PromptReplyTap
+from bot.buttons import ChosenTap, PromptReplyTap
 from bot.flows.answers import Input, OtherIn, TextIn, VoiceIn
 from bot.flows.engine import Button, Outcome, Say, Tapped, Toast
 from bot.reflections.replies import Waiting
@@ -102,29 +102,19 @@ async def _not_in_a_flow(update: Update, context: Context, who: Who, given: Inpu
 
 
 async def _waiting(update: Update, context: Context, who: Who) -> Waiting | None:
-    """The prompt a message answers: the one it replies to, else the one asked last of a
-    weekly or post-meeting reflection and a lesson's observation notes."""
-    svc = context.bot_data
+    """The prompt this message answers: the one it replies to, else the one asked last."""
     message = update.effective_message
     replied = message.reply_to_message if message is not None else None
-    reply_to = replied.message_id if replied is not None else None
-    notes = await svc.lesson_study.notes_waiting(who.person.id)
-    notes_asked = (
-        None if notes is None else Waiting(notes[0].flow, notes[0].context, asked_at=notes[1])
+    markup = replied.reply_markup if replied is not None else None
+    buttons = [str(b.callback_data) for row in (markup.inline_keyboard if markup else ())
+               for b in row if b.callback_data is not None]  # fmt: skip
+    return await context.bot_data.prompt_replies.waiting(
+        who.person.id,
+        who.actor.chat_id,
+        who.lang,
+        replied.message_id if replied is not None else None,
+        buttons,
     )
-    if notes_asked is not None and replied is not None and replied.reply_markup is not None:
-        for row in replied.reply_markup.inline_keyboard:
-            for button in row:
-                tap = svc.buttons.decode(str(button.callback_data or ""))
-                if isinstance(tap, LessonStudyTap) and tap.task == "o":
-                    return notes_asked
-    prompt = await svc.prompt_replies.waiting(who.person.id, who.actor.chat_id, who.lang, reply_to)
-    if prompt is None or notes_asked is None:
-        return prompt or notes_asked
-    latest = max(
-        (prompt, notes_asked), key=lambda w: w.asked_at or datetime.min.replace(tzinfo=UTC)
-    )
-    return latest
 
 
 async def _answer_prompt(
