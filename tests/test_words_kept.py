@@ -9,9 +9,11 @@ straight under a prompt, a voice note, a reply to last week's prompt, 3,500 char
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,8 +68,24 @@ async def test_typed_straight_under_a_fresh_prompt_is_its_answer_with_an_undo(
     bruno, chat = await joined_bruno(bot)
     await bot.run_until(datetime(2026, 11, 24, 16, 0, tzinfo=UTC))
     [prompt] = prompts_in(bot, chat)
+    seen: list[str | None] = []
+    original = bot.api.handle
+
+    async def spy(
+        method: str, params: dict[str, Any], files: dict[str, tuple[str, bytes]] | None
+    ) -> tuple[int, dict[str, Any]]:
+        if method.lower() == "sendmessage":
+            # A separate connection sees only what was committed.
+            with sqlite3.connect(bot.settings.db_path) as other:
+                row = other.execute("SELECT answer FROM reflection").fetchone()
+            seen.append(row[0] if row else None)
+        return await original(method, params, files)
+
+    bot.api.handle = spy  # type: ignore[method-assign]
     # No "Answer now" first: he just types.
     await bruno.says("Talk partners: the quiet ones spoke first.")
+    assert seen and seen[-1] is not None  # stored before the reply was sent
+    bot.api.handle = original  # type: ignore[method-assign]
     assert "Saved as your answer to the prompt" in bruno.last_text
     assert "wasn’t waiting" not in bruno.last_text
     assert await reflections(bot) == [
