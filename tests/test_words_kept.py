@@ -72,7 +72,7 @@ async def test_typed_straight_under_a_fresh_prompt_is_its_answer_with_an_undo(
     original = bot.api.handle
 
     async def spy(
-        method: str, params: dict[str, Any], files: dict[str, tuple[str, bytes]] | None
+        method: str, params: dict[str, Any], files: dict[str, tuple[str, bytes]] | None = None
     ) -> tuple[int, dict[str, Any]]:
         if method.lower() == "sendmessage":
             # A separate connection sees only what was committed.
