@@ -174,10 +174,16 @@ async def test_overlong_text_and_stickers_in_a_text_step(engine: FlowEngine, act
     assert isinstance(reason, Say) and reason.context == {"length": 10_000, "max": 50, "parts": 0}
     kept = await engine.current(actor)
     assert kept is not None and kept.context["_draft"] == {"step": "why", "text": "x" * 10_000}
+    assert [b.label.key for b in buttons(out)] == ["shorten"]  # no parts for this step
     out = await engine.handle(actor, OtherIn("sticker"))
     assert said(out) == ["reasons/wrong_kind_text", "demo/why"]
     state = await engine.current(actor)
     assert state is not None and state.step == "why"
+    # A shorter version takes the draft's place: the step is answered, the draft let go.
+    await engine.handle(actor, TextIn("Because it is calm."))
+    state = await engine.current(actor)
+    assert state is not None and state.answers["why"] == "Because it is calm."
+    assert "_draft" not in state.context
 
 
 async def test_back_skip_and_cancel(engine: FlowEngine, actor: Actor, db: Database) -> None:

@@ -109,17 +109,17 @@ class Transitions:
         parsed = place.step.answer.parse(given, view)
         if isinstance(parsed, Rejected):
             if parsed.reason == "too_long" and isinstance(given, TextIn):
-                return await self._keep_draft(tx, flow, state, place, given.text, now)
+                limit = int(parsed.params.get("max", 0))
+                return await self._keep_draft(tx, state, place, given.text, limit, now)
             return self._again(flow, state, parsed, now, tz)
         return await self._advance(tx, flow, state, place, parsed, now, tz, tapped=tapped)
 
     async def _keep_draft(
-        self, tx: Transaction, flow: Flow, state: FlowState, place: Place, text: str,
+        self, tx: Transaction, state: FlowState, place: Place, text: str, limit: int,
         now: datetime,
     ) -> Outcome:  # fmt: skip
-        """Too long for the step: kept (in the flow state, so a restart keeps it too), and
-        they choose to shorten it or, where the step allows, to save it in parts."""
-        limit = place.step.answer.max_len if isinstance(place.step.answer, FreeText) else 0
+        """Too long for the step (over `limit`): kept, in the flow state so a restart keeps it
+        too, and they choose to shorten it or, where the step allows, to save it in parts."""
         draft = {"step": state.step, "text": text.strip()}
         state = state.but(context={**state.context, DRAFT: draft}, updated_at=now)
         await FlowStateRepo.save(tx, state)
