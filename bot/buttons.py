@@ -273,6 +273,23 @@ class LessonStudyTap:
         return cls(cycle_id, fields[1], ref)
 
 
+@dataclass(frozen=True, slots=True)
+class PromptReplyTap:
+    """Under a message taken as the answer to a prompt: "not an answer — keep it as a free
+    reflection" (bot/reflections/replies.py)."""
+
+    PREFIX: ClassVar[str] = "u"
+    reflection_id: int
+
+    def fields(self) -> tuple[str | int, ...]:
+        return (self.reflection_id,)
+
+    @classmethod
+    def parse(cls, fields: Sequence[str]) -> Self | None:
+        reflection_id = _int(fields[0]) if len(fields) == 1 else None
+        return None if reflection_id is None else cls(reflection_id)
+
+
 FAMILIES: dict[str, type[Tap]] = {
     family.PREFIX: family
     for family in (
@@ -284,5 +301,6 @@ FAMILIES: dict[str, type[Tap]] = {
         ActionTap,
         ReflectionTap,
         LessonStudyTap,
+        PromptReplyTap,
     )
 }

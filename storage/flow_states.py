@@ -97,6 +97,16 @@ class FlowStateRepo:
             )
             return str(row["flow"])
 
+    @staticmethod
+    async def last_closed(q: Reader, person_id: int, chat_id: int, flow: str) -> FlowState | None:
+        """The most recent closed run of `flow` in this chat (done, cancelled, …), if any."""
+        row = await q.fetchone(
+            "SELECT * FROM flow_state WHERE person_id = ? AND chat_id = ? AND flow = ?"
+            " AND status != 'open' ORDER BY id DESC LIMIT 1",
+            (person_id, chat_id, flow),
+        )
+        return None if row is None else FlowState.from_row(row)
+
     async def count_for(self, person_id: int) -> int:
         """How many flows this person has begun (what /privacy says is held)."""
         found = await self.db.fetchval(

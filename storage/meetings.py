@@ -14,6 +14,16 @@ MeetingStatus = Literal["scheduled", "held", "cancelled"]
 
 
 @dataclass(frozen=True, slots=True)
+class ReflectionAsked:
+    """A held meeting someone attended and has not yet reflected on (they were asked when
+    attendance was taken)."""
+
+    meeting_id: int
+    trio_name: str
+    asked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Meeting:
     id: int
     trio_id: int
@@ -180,6 +190,27 @@ class MeetingRepo:
             (meeting_id, person_id),
         )
         return row is not None and bool(row[0])
+
+    @staticmethod
+    async def reflection_waiting(
+        q: Reader, person_id: int, since: datetime, meeting_id: int | None = None
+    ) -> ReflectionAsked | None:
+        """The latest meeting (or meeting `meeting_id`) this person attended, asked about
+        since `since`, with no reflection of theirs yet."""
+        row = await q.fetchone(
+            "SELECT m.id, t.name, a.recorded_at FROM meeting_attendance a"
+            " JOIN meeting m ON m.id = a.meeting_id JOIN trio t ON t.id = m.trio_id"
+            " WHERE a.person_id = ? AND a.attended = 1 AND m.status = 'held'"
+            " AND a.recorded_at >= ? AND (? IS NULL OR m.id = ?) AND NOT EXISTS"
+            " (SELECT 1 FROM meeting_reflection r WHERE r.meeting_id = m.id"
+            "  AND r.person_id = a.person_id) ORDER BY a.recorded_at DESC LIMIT 1",
+            (person_id, to_db_time(since), meeting_id, meeting_id),
+        )
+        if row is None:
+            return None
+        asked = from_db_time(row[2])
+        assert asked is not None
+        return ReflectionAsked(int(row[0]), str(row[1]), asked)
 
     @staticmethod
     async def save_reflection(

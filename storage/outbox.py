@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from storage.db import Database, Transaction, from_db_time, to_db_time
+from storage.db import Database, Reader, Transaction, from_db_time, to_db_time
 
 OutboxStatus = Literal["pending", "sent", "failed", "dropped"]
 
@@ -88,6 +88,17 @@ class OutboxRepo:
             (to_db_time(now), limit),
         )
         return [Outgoing.from_row(row) for row in rows]
+
+    @staticmethod
+    async def sent_as(q: Reader, chat_id: int, message_id: int) -> str | None:
+        """The dedupe key of the outbox message Telegram took as `message_id` in this chat:
+        what a reply to one of our messages was a reply to."""
+        found = await q.fetchval(
+            "SELECT dedupe_key FROM outbox WHERE chat_id = ? AND telegram_message_id = ?"
+            " AND status = 'sent' ORDER BY id DESC LIMIT 1",
+            (chat_id, message_id),
+        )
+        return None if found is None else str(found)
 
     async def claim(self, row_id: int, owner: str, until: datetime, now: datetime) -> bool:
         """Take one row for sending; False if another sender has it (or it is done).

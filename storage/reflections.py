@@ -189,3 +189,32 @@ class ReflectionRepo:
             (person_id,),
         )
         return None if row is None else OpenPrompt(row["id"], row["prompt"], row["language"])
+
+    @staticmethod
+    async def prompted_by(q: Reader, chat_id: int, message_id: int) -> int | None:
+        """The reflection whose prompt (or nudge) was sent as Telegram message `message_id`
+        in this chat, if it was one: the outbox keeps the id of every message it sent."""
+        found = await q.fetchval(
+            "SELECT json_extract(payload, '$.reflection') FROM outbox WHERE chat_id = ?"
+            " AND telegram_message_id = ? AND kind IN ('reflection', 'nudge')"
+            " AND status = 'sent' ORDER BY id DESC LIMIT 1",
+            (chat_id, message_id),
+        )
+        return None if found is None else int(found)
+
+    @staticmethod
+    async def as_free(tx: Transaction, person_id: int, reflection_id: int, now: datetime) -> bool:
+        """Move a prompt's answer to a free reflection of its own; the prompt waits again.
+        False when it is not this person's answered prompt (nothing changes)."""
+        found = await ReflectionRepo.get(tx, reflection_id)
+        if found is None or found.person_id != person_id or found.status != "answered":
+            return False
+        if found.prompt == "free" or found.answer is None:
+            return False
+        await ReflectionRepo.save_free(tx, person_id, found.answer, now)
+        await tx.execute(
+            "UPDATE reflection SET status = 'delivered', answer = NULL, answered_at = NULL"
+            " WHERE id = ?",
+            (reflection_id,),
+        )
+        return True

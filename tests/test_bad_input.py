@@ -104,7 +104,12 @@ async def test_cancel_always_leaves_cleanly_and_start_resumes(bot: BotUnderTest)
     assert "haven't finished joining" in bruno.last_text
     await bruno.says("/cancel")
     assert "nothing to cancel" in bruno.last_text
+    # Cancel said the answers were kept: starting again goes on from where they stopped,
+    # and "Start afresh" begins at the first question.
     await bruno.says("/start")
+    assert "I kept your answers" in bruno.inbox[-2].plain_text
+    assert "What name should your trio see?" in bruno.last_text
+    await bruno.taps("Start afresh", message=bruno.inbox[-2])
     assert "What I keep" in bruno.last_text
 
 

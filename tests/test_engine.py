@@ -168,13 +168,22 @@ async def test_overlong_text_and_stickers_in_a_text_step(engine: FlowEngine, act
     await engine.handle(actor, TextIn("red"))
     await engine.handle(actor, TextIn("yes"))
     out = await engine.handle(actor, TextIn("x" * 10_000))
-    assert said(out) == ["reasons/too_long", "demo/why"]
+    # Kept as a draft (this step takes no parts), and they are asked to shorten it.
+    assert said(out) == ["engine/too_long"]
     reason = out.replies[0]
-    assert isinstance(reason, Say) and reason.context == {"length": 10_000, "max": 50}
+    assert isinstance(reason, Say) and reason.context == {"length": 10_000, "max": 50, "parts": 0}
+    kept = await engine.current(actor)
+    assert kept is not None and kept.context["_draft"] == {"step": "why", "text": "x" * 10_000}
+    assert [b.label.key for b in buttons(out)] == ["shorten"]  # no parts for this step
     out = await engine.handle(actor, OtherIn("sticker"))
     assert said(out) == ["reasons/wrong_kind_text", "demo/why"]
     state = await engine.current(actor)
     assert state is not None and state.step == "why"
+    # A shorter version takes the draft's place: the step is answered, the draft let go.
+    await engine.handle(actor, TextIn("Because it is calm."))
+    state = await engine.current(actor)
+    assert state is not None and state.answers["why"] == "Because it is calm."
+    assert "_draft" not in state.context
 
 
 async def test_back_skip_and_cancel(engine: FlowEngine, actor: Actor, db: Database) -> None:
@@ -191,7 +200,11 @@ async def test_back_skip_and_cancel(engine: FlowEngine, actor: Actor, db: Databa
     assert said(out) == ["demo/number"]
     state = await engine.current(actor)
     assert state is not None and state.answers["why"] is None
+    # A flow of more than three questions asks once before cancelling.
     out = await engine.tap(actor, button(out, "cancel"))
+    assert said(out) == [] and await engine.current(actor) is not None
+    assert [b.label.key for b in buttons(out)] == ["cancel_yes", "cancel_no"]
+    out = await engine.tap(actor, button(out, "cancel_yes"))
     assert said(out) == ["engine/cancelled"]
     assert await engine.current(actor) is None
     status = await db.fetchval("SELECT status FROM flow_state")

@@ -73,6 +73,8 @@ SAMPLE: dict[str, Any] = {
     "min": 1,
     "max": 2000,
     "length": 10_000,
+    "parts": 2,
+    "answered": 3,
     "given": "<b>Mars/Base",
     "version": "2026-1",
     "problem": "expired",

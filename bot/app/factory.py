@@ -18,6 +18,7 @@ from bot.buttons import (
     ChosenTap,
     LessonStudyTap,
     MeetingTap,
+    PromptReplyTap,
     ReflectionTap,
     SummaryTap,
     Tap,
@@ -68,6 +69,7 @@ BUTTON_ROUTES: tuple[tuple[type[Tap], Callback], ...] = (
     (ActionTap, summaries.on_action_button),
     (LessonStudyTap, lesson_study.on_button),
     (ChosenTap, flow_input.chosen),
+    (PromptReplyTap, flow_input.not_an_answer),
 )
 
 

@@ -71,6 +71,15 @@ class Rejected:
 HOLD = "_hold"
 
 
+def holding(context: Mapping[str, JSON], hold: JSON) -> dict[str, JSON]:
+    """The flow context keeping `hold` (what a step understood but asks to confirm), or
+    forgetting it when `hold` is None."""
+    kept = {k: v for k, v in context.items() if k != HOLD}
+    if hold is not None:
+        kept[HOLD] = hold
+    return kept
+
+
 Parsed = Accepted | Rejected
 
 
@@ -111,6 +120,8 @@ class FreeText:
     min_len: int = 1
     max_len: int = 2000
     voice: bool = True
+    # Text over max_len may be saved split: the answer is then a list of parts (drafts.py).
+    parts: bool = False
 
     def options(self, view: View) -> Sequence[Option]:
         return ()

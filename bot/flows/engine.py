@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from bot.buttons import ButtonSigner
 from bot.clock import Clock
 from bot.flows.answers import JSON, Input, TextIn, VoiceIn
-from bot.flows.model import FlowRegistry
+from bot.flows.model import Flow, FlowRegistry
 from bot.flows.positions import fits
 from bot.flows.render import Prompter, b36
 from bot.flows.replies import Actor, Button, Keyboard, Outcome, Reply, Say, Tapped, Toast
@@ -69,6 +69,9 @@ class FlowEngine(Transitions):
                 await FlowStateRepo.save(tx, existing)
                 current = self.registry[existing.flow]
                 return Outcome([*notice, self.render.conflict(existing, current, flow)])
+            kept = await self._kept(tx, actor, flow, dict(context or {}), now)
+            if kept is not None:
+                return Outcome([*notice, *await self._restore(tx, actor, flow, kept, now)])
             state = await self._open(tx, actor, flow, dict(context or {}), now)
         return Outcome([*notice, self.render.question(flow, state, now, actor.tz)])
 
@@ -87,6 +90,22 @@ class FlowEngine(Transitions):
             ):
                 return await self._hold(tx, flow, state, given)
             return await self._answer(tx, flow, state, given, now, actor.tz)
+
+    async def answer_with(
+        self, actor: Actor, name: str, context: Mapping[str, JSON], given: Input
+    ) -> Outcome:
+        """Open flow `name` and take `given` as the answer to its first question, in one
+        transaction: what someone sends under a prompt is its answer, stored before the reply
+        (not handled if a flow is open here: that flow's question comes first)."""
+        flow, now = self.registry[name], self.clock()
+        async with self.db.transaction() as tx:
+            existing, notice = await self._load_open(tx, actor, now)
+            if existing is not None:
+                return Outcome(notice, handled=False)
+            state = await self._open(tx, actor, flow, dict(context), now)
+            outcome = await self._answer(tx, flow, state, given, now, actor.tz)
+        outcome.replies[0:0] = notice
+        return outcome
 
     async def tap(self, actor: Actor, data: str) -> Outcome:
         """A button press. Nothing in `data` is trusted until the signature and state agree."""
@@ -124,6 +143,8 @@ class FlowEngine(Transitions):
                         self.render.question(flow, state, now, actor.tz),
                     ]
                 )
+            if action == "z":
+                return await self._afresh(tx, actor, flow, state, now)
             return await self._act(tx, flow, state, action, now, actor.tz)
 
     async def navigate(self, actor: Actor, action: str) -> Outcome:
@@ -171,6 +192,41 @@ class FlowEngine(Transitions):
             return await FlowStateRepo.expire_due(tx, self.clock())
 
     # --- the work -----------------------------------------------------------------------
+    async def _kept(
+        self, tx: Transaction, actor: Actor, flow: Flow, context: dict[str, JSON], now: datetime
+    ) -> FlowState | None:
+        """The same flow, for the same thing, cancelled with answers not long ago: "anything
+        you already answered is kept" means it is there when they start it again."""
+        last = await FlowStateRepo.last_closed(tx, actor.person_id, actor.chat_id, flow.name)
+        if last is None or last.status != "cancelled" or not last.answers:
+            return None
+        same = all(last.context.get(key) == value for key, value in context.items())
+        recent = now - last.updated_at <= self.expiry
+        return last if same and recent and self._fits(last) else None
+
+    async def _restore(
+        self, tx: Transaction, actor: Actor, flow: Flow, kept: FlowState, now: datetime
+    ) -> list[Reply]:
+        """Open `flow` again where the cancelled run stood, its answers (and any draft) in."""
+        draft = kept.but(
+            id=0, seq=0, status="open", held_input=None, started_at=now, updated_at=now,
+            expires_at=now + self.expiry,
+        )  # fmt: skip
+        state = draft.but(id=await FlowStateRepo.insert(tx, draft))
+        afresh = self.render.keyboard(state, [("z", Label("start_afresh"))])
+        told = Say("engine/restored", {"title": flow.title, "answered": len(kept.answers)}, afresh)
+        return [told, self.render.question(flow, state, now, actor.tz)]
+
+    async def _afresh(
+        self, tx: Transaction, actor: Actor, flow: Flow, state: FlowState, now: datetime
+    ) -> Outcome:
+        """Start afresh after a restore: the restored run is set aside (kept on record)."""
+        await FlowStateRepo.close(tx, state, "discarded", now)
+        context = {k: v for k, v in state.context.items() if not k.startswith("_")}
+        fresh = await self._open(tx, actor, flow, context, now)
+        chosen = Tapped(keyboard=None, chosen=Label("start_afresh"))
+        return Outcome([chosen, self.render.question(flow, fresh, now, actor.tz)])
+
     def _fits(self, state: FlowState) -> bool:
         flow = self.registry.get(state.flow)
         return flow is not None and fits(flow, state.step, state.trail)

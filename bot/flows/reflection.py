@@ -22,5 +22,5 @@ def reflection_flow(save: SaveAnswer) -> Flow:
         command="/reflect",
         done_template="reflections/thanks",
         complete=complete,
-        steps=(Step("answer", "reflections/ask", FreeText(min_len=2, max_len=3000)),),
+        steps=(Step("answer", "reflections/ask", FreeText(min_len=2, max_len=3000, parts=True)),),
     )

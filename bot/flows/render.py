@@ -46,6 +46,23 @@ class Prompter:
     def keyboard(self, state: FlowState, actions: list[tuple[str, Label]]) -> Keyboard:
         return (tuple(Button(label, self.data(state, act)) for act, label in actions),)
 
+    def navigation(self, state: FlowState, *, back: bool, skip: bool) -> tuple[Button, ...]:
+        """Back, Skip, Cancel: always three, always in this order, on the last row, so the
+        same spot means the same thing on every question. Where going back or skipping is
+        not possible its place holds a dot that only says so (a toast), never another action.
+        """
+        return (
+            Button(Label("back"), self.data(state, "b")) if back else
+            Button(Label("nav_none"), self.data(state, "nb")),
+            Button(Label("skip"), self.data(state, "s")) if skip else
+            Button(Label("nav_none"), self.data(state, "ns")),
+            Button(Label("cancel"), self.data(state, "x")),
+        )  # fmt: skip
+
+    def confirm_cancel(self, state: FlowState) -> Keyboard:
+        """The question's buttons while "cancel?" is asked: Yes, cancel / No, go on."""
+        return self.keyboard(state, [("xy", Label("cancel_yes")), ("xn", Label("cancel_no"))])
+
     def offer(self, flow: Flow, state: FlowState) -> Say:
         """Continue the flow left open, or discard it (with what they sent meanwhile)."""
         keyboard = self.keyboard(state, [("r", Label("continue")), ("k", Label("discard"))])
@@ -82,13 +99,7 @@ class Prompter:
         done = place.repeat.done if place.offers_done and place.repeat is not None else None
         if done is not None:
             rows.append((button(done(place.index), "e"),))
-        nav = []
-        if state.trail:
-            nav.append(button(Label("back"), "b"))
-        if step.optional:
-            nav.append(button(Label("skip"), "s"))
-        nav.append(button(Label("cancel"), "x"))
-        rows.append(tuple(nav))
+        rows.append(self.navigation(state, back=bool(state.trail), skip=step.optional))
         context: dict[str, Any] = {
             "answers": state.answers,
             "ctx": state.context,

@@ -14,14 +14,17 @@ from bot.flows.answers import (
     JSON,
     Accepted,
     ChoiceIn,
+    FreeText,
     Input,
     ManyOf,
     Rejected,
     TextIn,
     View,
     VoiceIn,
+    holding,
 )
-from bot.flows.model import Flow, FlowRegistry, StepContext
+from bot.flows.drafts import DRAFT, asks_split, draft_for, parts_of, splittable
+from bot.flows.model import Flow, FlowRegistry, Repeat, StepContext
 from bot.flows.positions import (
     DONE_WORDS,
     Place,
@@ -39,6 +42,16 @@ from bot.flows.replies import Actor, Outcome, Reply, Say, Tapped, Toast
 from bot.texts import Label
 from storage.db import Database, Transaction
 from storage.flow_states import FlowState, FlowStateRepo
+
+
+def asks_before_cancel(flow: Flow) -> bool:
+    """Whether Cancel asks first: in flows of more than three questions, where a slip would
+    cost the most typing. A list (a repeat of more than one item) counts as long: it asks
+    its questions once per item."""
+    if any(isinstance(s, Repeat) and not s.single for s in flow.steps):
+        return True
+    questions = sum(len(s.body.steps) if isinstance(s, Repeat) else 1 for s in flow.steps)
+    return questions > 3
 
 
 class Transitions:
@@ -92,23 +105,47 @@ class Transitions:
         typed = typed_word(given.text) if isinstance(given, TextIn) else None
         if place.offers_done and typed in DONE_WORDS:
             return await self._end_list(tx, flow, state, place, now, tz, None)
+        if asks_split(given) and draft_for(state.context, state.step) is not None:
+            return await self._save_parts(tx, flow, state, place, now, tz, tapped=False)
         view = view_at(place, state.answers, state.context, now, tz)
         parsed = place.step.answer.parse(given, view)
         if isinstance(parsed, Rejected):
+            if parsed.reason == "too_long" and isinstance(given, TextIn):
+                limit = int(parsed.params.get("max", 0))
+                return await self._keep_draft(tx, state, place, given.text, limit, now)
             if parsed.hold is not None or HOLD in state.context:
-                state = await self._hold_answer(tx, state, parsed.hold)
+                # Kept for the step's next parse; a new seq, so only this question's buttons live.
+                state = state.but(context=holding(state.context, parsed.hold), seq=state.seq + 1)
+                await FlowStateRepo.save(tx, state)
             return self._again(flow, state, parsed, now, tz)
         return await self._advance(tx, flow, state, place, parsed, now, tz, tapped=tapped)
 
-    async def _hold_answer(self, tx: Transaction, state: FlowState, hold: JSON) -> FlowState:
-        """Keep what the step understood but asks to confirm (or forget it: None), so its
-        next parse finds it; a new seq, so only the question asking it has live buttons."""
-        context = {k: v for k, v in state.context.items() if k != HOLD}
-        if hold is not None:
-            context[HOLD] = hold
-        state = state.but(context=context, seq=state.seq + 1)
+    async def _keep_draft(
+        self, tx: Transaction, state: FlowState, place: Place, text: str, limit: int,
+        now: datetime,
+    ) -> Outcome:  # fmt: skip
+        """Too long for the step (over `limit`): kept, in the flow state so a restart keeps it
+        too, and they choose to shorten it or, where the step allows, to save it in parts."""
+        draft = {"step": state.step, "text": text.strip()}
+        state = state.but(context={**state.context, DRAFT: draft}, updated_at=now)
         await FlowStateRepo.save(tx, state)
-        return state
+        count = len(parts_of(text, limit)) if splittable(place.step) else 0
+        actions = [("p", Label("split_save", {"number": count}))] if count else []
+        keyboard = self.render.keyboard(state, [*actions, ("w", Label("shorten"))])
+        values = {"length": len(text.strip()), "max": limit, "parts": count}
+        return Outcome([Say("engine/too_long", values, keyboard)])
+
+    async def _save_parts(
+        self, tx: Transaction, flow: Flow, state: FlowState, place: Place, now: datetime,
+        tz: ZoneInfo, *, tapped: bool,
+    ) -> Outcome:  # fmt: skip
+        draft = draft_for(state.context, state.step)
+        if draft is None or not splittable(place.step):
+            return Outcome([Toast(Label("button_stale")), Tapped(keyboard=None)])
+        assert isinstance(place.step.answer, FreeText)
+        parts: list[JSON] = list(parts_of(draft, place.step.answer.max_len))
+        label = Label("split_save", {"number": len(parts)}) if tapped else None
+        return await self._advance(tx, flow, state, place, Accepted(parts), now, tz, tapped=label)
 
     async def _advance(
         self,
@@ -169,6 +206,8 @@ class Transitions:
         replies: list[Reply],
     ) -> Outcome:
         """On to the question at path `nxt`, or (None) finish the flow."""
+        # A draft kept for a question is done with once the question is answered.
+        state = state.but(context={k: v for k, v in state.context.items() if k != DRAFT})
         if nxt is not None:
             moved = state.but(
                 step=nxt,
@@ -258,7 +297,19 @@ class Transitions:
             return await self._advance(
                 tx, flow, state, place, Accepted(None), now, tz, tapped=Label("skip")
             )
-        if action == "x":
+        if action == "x" and asks_before_cancel(flow):
+            # Long flows ask once; the answers stay either way. The question keeps its seq,
+            # so a typed answer still answers it, and "No, go on" sits where Cancel was: the
+            # same spot tapped twice goes on rather than cancelling.
+            return Outcome(
+                [Toast(Label("cancel_ask")), Tapped(keyboard=self.render.confirm_cancel(state))]
+            )
+        if action == "xn":
+            question = self.render.question(flow, state, now, tz)
+            return Outcome([Tapped(keyboard=question.keyboard)])
+        if action in ("nb", "ns"):
+            return Outcome([Toast(Label("toast_no_back" if action == "nb" else "toast_no_skip"))])
+        if action in ("x", "xy"):
             await FlowStateRepo.close(tx, state, "cancelled", now)
             return Outcome(
                 [
@@ -266,6 +317,11 @@ class Transitions:
                     Say("engine/cancelled", {"title": flow.title}),
                 ]
             )
+        if action == "p":
+            return await self._save_parts(tx, flow, state, place, now, tz, tapped=True)
+        if action == "w":
+            again = self.render.question(flow, state, now, tz)
+            return Outcome([Tapped(keyboard=None, chosen=Label("shorten")), again])
         if action == "r":
             return await self._resume(tx, flow, state, now, tz)
         if action == "k":

@@ -28,6 +28,7 @@ from bot.lesson_study.views import (
     snapshot,
 )
 from bot.people.permissions import allowed, may, permits
+from bot.reflections.replies import Waiting
 from storage.db import Transaction
 from storage.lesson_study import Cycle, LessonStudyRepo, Stage
 from storage.lesson_study_accounts import LessonAccountRepo
@@ -89,6 +90,22 @@ class LessonStudy(CycleStages):
         if tap.task == "y":
             return Approval(await self.approve(person_id, tap.cycle_id, tap.ref))
         return await self.open_task(person_id, tap.cycle_id, tap.task, tap.ref)
+
+    async def notes_waiting(self, person_id: int) -> Waiting | None:
+        """The observation notes this person is asked for now their lesson has ended (asked
+        when it ended): a message they send then is their first note."""
+        now = self.clock()
+        for snap in await self.visible(person_id):
+            lesson = snap.lesson
+            ended = lesson.ends_at if lesson is not None else None
+            if ended is None or ended > now:
+                continue
+            for _, tap in actions_for(snap, person_id):
+                if tap.task == "o":
+                    opened = await self.open_task(person_id, snap.cycle.id, "o", tap.ref)
+                    if isinstance(opened, Opened):
+                        return Waiting(opened.flow, opened.context, asked_at=ended)
+        return None
 
     async def visible(self, person_id: int) -> list[Snapshot]:
         """Running cycles of trios this person may run lesson study in, theirs first."""

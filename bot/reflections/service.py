@@ -263,6 +263,7 @@ class Reflections:
         await ReflectionRepo.nudged(tx, due.payload["reflection"], now)
         text = self.texts.render(who.language, definition.template)
         payload = self.message(who.language, "reflections/nudge", text, due.payload["reflection"])
+        payload["reflection"] = due.payload["reflection"]  # so a reply to the nudge answers it
         await OutboxRepo.enqueue(
             tx,
             who.chat_id,

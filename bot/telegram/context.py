@@ -36,6 +36,7 @@ from bot.people.inviting import Inviting
 from bot.people.joining import Joining
 from bot.programme.status import Status
 from bot.reflections.prompts import load_definitions
+from bot.reflections.replies import PromptReplies
 from bot.reflections.service import ReflectionActions, Reflections
 from bot.scheduling.notices import Notices
 from bot.scheduling.scheduler import Scheduler
@@ -90,6 +91,7 @@ class Services:
     clock: Clock
     reflections: Reflections
     reflection_actions: ReflectionActions
+    prompt_replies: PromptReplies
     lesson_study: LessonStudy
     scheduler: Scheduler
     schedule: ScheduleRepo
@@ -170,6 +172,8 @@ class Services:
             stall_after=timedelta(days=settings.lesson_study_stall_days),
             clock=clock,
         )
+        # A message under a prompt answers it; observation notes are one of the prompts.
+        self.prompt_replies = PromptReplies(self.reflections, self.lesson_study.notes_waiting)
         flows = (
             reflection_flow(self.reflection_actions.save_answer),
             *meeting_flows(self.meetings, clock),

@@ -8,9 +8,10 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.buttons import ChosenTap
+from bot.buttons import ChosenTap, PromptReplyTap
 from bot.flows.answers import Input, OtherIn, TextIn, VoiceIn
-from bot.flows.engine import Outcome, Say, Toast
+from bot.flows.engine import Button, Outcome, Say, Tapped, Toast
+from bot.reflections.replies import Waiting
 from bot.telegram.context import App, Context
 from bot.telegram.handlers.common import (
     GROUP_CHATS,
@@ -85,6 +86,11 @@ async def _not_in_a_flow(update: Update, context: Context, who: Who, given: Inpu
         if flow is not None:
             values = {"title": flow.title, "command": flow.command}
             await say(context, who.actor.chat_id, who.lang, "engine/expired", values)
+    if who.person.onboarded and isinstance(given, TextIn | VoiceIn):
+        waiting = await _waiting(update, context, who)
+        if waiting is not None:
+            await _answer_prompt(update, context, who, waiting, given)
+            return
     if not who.person.onboarded:
         template = "start/finish_joining"
     elif isinstance(given, OtherIn):
@@ -93,6 +99,53 @@ async def _not_in_a_flow(update: Update, context: Context, who: Who, given: Inpu
         template = "errors/not_expected"
     kind = given.kind if isinstance(given, OtherIn) else "text"
     await say(context, who.actor.chat_id, who.lang, template, {"kind": kind})
+
+
+async def _waiting(update: Update, context: Context, who: Who) -> Waiting | None:
+    """The prompt this message answers: the one it replies to, else the one asked last."""
+    message = update.effective_message
+    replied = message.reply_to_message if message is not None else None
+    markup = replied.reply_markup if replied is not None else None
+    buttons = [str(b.callback_data) for row in (markup.inline_keyboard if markup else ())
+               for b in row if b.callback_data is not None]  # fmt: skip
+    return await context.bot_data.prompt_replies.waiting(
+        who.person.id,
+        who.actor.chat_id,
+        who.lang,
+        replied.message_id if replied is not None else None,
+        buttons,
+    )
+
+
+async def _answer_prompt(
+    update: Update, context: Context, who: Who, waiting: Waiting, given: TextIn | VoiceIn
+) -> None:
+    """Sent while a prompt waits: its answer, stored, with a one-tap "not an answer"."""
+    svc = context.bot_data
+    outcome = await svc.engine.answer_with(who.actor, waiting.flow, waiting.context, given)
+    if outcome.finished == "reflection" and waiting.reflection_id is not None:
+        # Its last reply is the flow's "thank you": it says what it answered, with the undo.
+        undo = svc.buttons.encode(PromptReplyTap(waiting.reflection_id))
+        keyboard = ((Button(Label("not_an_answer"), undo),),)
+        outcome.replies[-1] = Say("reflections/taken", {"question": waiting.question}, keyboard)
+    await deliver(update, context, outcome, who.lang)
+
+
+async def not_an_answer(update: Update, context: Context) -> None:
+    """The undo under a message taken as a prompt's answer: kept as a free reflection."""
+    found = await tapped(update, context, PromptReplyTap)
+    if found is None:
+        return
+    who, button = found
+    result = await context.bot_data.prompt_replies.keep_as_free(who.person.id, button.reflection_id)
+    if result == "kept_free":
+        chosen = Tapped(keyboard=None, chosen=Label("kept_as_free"))
+        outcome = Outcome([chosen, Say("reflections/kept_free")])
+    elif result == "not_yours":
+        outcome = Outcome([Toast(Label("button_not_yours"), alert=True)])
+    else:
+        outcome = Outcome([Toast(Label("button_already")), Tapped(keyboard=None)])
+    await deliver(update, context, outcome, who.lang)
 
 
 async def text(update: Update, context: Context) -> None:
