@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from storage.db import Database, Transaction, from_db_time, to_db_time
+from storage.db import Database, Reader, Transaction, from_db_time, to_db_time
 
 OutboxStatus = Literal["pending", "sent", "failed", "dropped"]
 
@@ -79,6 +79,16 @@ class OutboxRepo:
             ),
         )
         return bool(added)
+
+    @staticmethod
+    async def told(q: Reader, person_id: int, key_prefix: str) -> bool:
+        """Whether any message under `key_prefix` was ever queued for this person (a
+        newcomer already told of a meeting is not invited to it again)."""
+        found = await q.fetchval(
+            "SELECT 1 FROM outbox WHERE person_id = ? AND substr(dedupe_key, 1, ?) = ? LIMIT 1",
+            (person_id, len(key_prefix), key_prefix),
+        )
+        return found is not None
 
     async def sendable(self, now: datetime, limit: int) -> list[Outgoing]:
         """Rows that may go now: pending, or claimed by a sender whose claim has expired."""

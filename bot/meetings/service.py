@@ -19,6 +19,7 @@ from bot.scheduling.scheduler import Fired, Kind, Late
 from bot.texts import Label
 from storage.db import Database, Transaction
 from storage.meetings import Meeting, MeetingRepo, Member
+from storage.outbox import OutboxRepo
 from storage.schedule import Due, ScheduleRepo
 from storage.summaries import SummaryRepo
 
@@ -270,10 +271,24 @@ class Meetings:
                 )
         return Fired()
 
-    async def _announce(self, tx: Transaction, meeting: Meeting, what: Announcement) -> None:
-        """Tell every member (and the trio's group), each in their language and zone."""
-        stamp = self.clock()
-        content = meeting_ics(
+    async def invite_newcomer(self, tx: Transaction, person_id: int) -> int:
+        """Someone just joined (or finished joining): the invitation, with its calendar file,
+        to each meeting still to come of their trios that they were never told about. The
+        same message the trio had, under the same key, so it can never go twice."""
+        sent = 0
+        for meeting in await MeetingRepo.upcoming_of(tx, person_id, self.clock()):
+            if await OutboxRepo.told(tx, person_id, f"out:meeting:{meeting.id}:"):
+                continue
+            members = await MeetingRepo.members(tx, meeting.trio_id)
+            member = next((m for m in members if m.person_id == person_id), None)
+            if member is None:  # not active yet: told when they finish joining
+                continue
+            await self._tell(tx, meeting, member, "invite", self._ics(meeting, "invite"))
+            sent += 1
+        return sent
+
+    def _ics(self, meeting: Meeting, what: Announcement) -> bytes:
+        return meeting_ics(
             meeting_id=meeting.id,
             version=meeting.version,
             title=meeting.trio_name,
@@ -281,39 +296,54 @@ class Meetings:
             starts_at=meeting.starts_at,
             minutes=meeting.duration_minutes,
             link=meeting.link,
-            stamp=stamp,
+            stamp=self.clock(),
             cancelled=what == "cancelled",
         )
-        key = f"out:meeting:{meeting.id}:v{meeting.version}:{what}"
-        base = {
+
+    @staticmethod
+    def _base(meeting: Meeting, what: Announcement) -> dict[str, Any]:
+        return {
             "trio": meeting.trio_name,
             "change": what,
             "link": meeting.link,
             "focus": meeting.focus,
         }
+
+    async def _tell(
+        self, tx: Transaction, meeting: Meeting, member: Member, what: Announcement, ics: bytes
+    ) -> None:
+        """One member's announcement and calendar file, in their language and zone."""
+        key = f"out:meeting:{meeting.id}:v{meeting.version}:{what}:{member.person_id}"
+        zone = member.time_zone or self.zone
+        values = {**self._base(meeting, what), "when": moment(meeting.starts_at, zone)}
+        await self.notices.send(
+            tx,
+            member.chat_id,
+            member.language,
+            "meetings/invitation",
+            values,
+            person_id=member.person_id,
+            dedupe=key,
+        )
+        await self.notices.send_file(
+            tx,
+            member.chat_id,
+            member.language,
+            "meetings/ics_caption",
+            values,
+            filename=f"trio-meeting-{meeting.id}.ics",
+            content=ics,
+            dedupe=f"{key}:ics",
+            person_id=member.person_id,
+        )
+
+    async def _announce(self, tx: Transaction, meeting: Meeting, what: Announcement) -> None:
+        """Tell every member (and the trio's group), each in their language and zone."""
+        content = self._ics(meeting, what)
+        key = f"out:meeting:{meeting.id}:v{meeting.version}:{what}"
+        base = self._base(meeting, what)
         for member in await MeetingRepo.members(tx, meeting.trio_id):
-            zone = member.time_zone or self.zone
-            values = {**base, "when": moment(meeting.starts_at, zone)}
-            await self.notices.send(
-                tx,
-                member.chat_id,
-                member.language,
-                "meetings/invitation",
-                values,
-                person_id=member.person_id,
-                dedupe=f"{key}:{member.person_id}",
-            )
-            await self.notices.send_file(
-                tx,
-                member.chat_id,
-                member.language,
-                "meetings/ics_caption",
-                values,
-                filename=f"trio-meeting-{meeting.id}.ics",
-                content=content,
-                dedupe=f"{key}:{member.person_id}:ics",
-                person_id=member.person_id,
-            )
+            await self._tell(tx, meeting, member, what, content)
         group = await MeetingRepo.group_of(tx, meeting.trio_id)
         if group is not None:
             values = {**base, "when": moment(meeting.starts_at, meeting.time_zone)}

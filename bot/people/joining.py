@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.clock import Clock
+from bot.people.catch_up import CatchUp
 from storage.db import Database
 from storage.invites import InviteProblem, InviteRepo
 from storage.people import PeopleRepo, Person, PersonStatus, Role
@@ -24,9 +25,11 @@ class Refused:
 
 
 class Joining:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, catch_up: CatchUp | None = None) -> None:
         self.db = db
         self.clock = clock
+        # What a trio was told before this person joined it (invitations, open prompts).
+        self.catch_up = catch_up or CatchUp()
         self.invites = InviteRepo(db)
         self.programme = ProgrammeRepo(db)
 
@@ -68,6 +71,8 @@ class Joining:
         """Create (or bind) the person the code is for, count the use, join their trio.
 
         All in one transaction: a code that runs out at the same moment is refused whole.
+        What the trio was already told is queued for them in it too (a newcomer, who is not
+        active yet, has it queued when they finish joining).
         """
         code = InviteRepo.normalise(code)
         async with self.db.transaction() as tx:
@@ -113,6 +118,8 @@ class Joining:
                 if invite.trio_id is not None
                 else None
             )
+            # Someone already active joins at once; a newcomer when they finish joining.
+            await self.catch_up(tx, person_id)
         context = {
             "role": invite.role,
             "school": school,

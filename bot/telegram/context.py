@@ -31,10 +31,12 @@ from bot.lesson_study.notices import Notices as LessonNotices
 from bot.lesson_study.service import LessonStudy
 from bot.meetings.service import Meetings
 from bot.meetings.taps import MeetingTaps
+from bot.people.catch_up import CatchUp
 from bot.people.data_rights import DataRights
 from bot.people.inviting import Inviting
 from bot.people.joining import Joining
 from bot.programme.status import Status
+from bot.reflections.catch_up import catch_up as reflection_catch_up
 from bot.reflections.prompts import load_definitions
 from bot.reflections.service import ReflectionActions, Reflections
 from bot.scheduling.notices import Notices
@@ -128,7 +130,8 @@ class Services:
         self.programme = ProgrammeRepo(self.db)
         self.invites = InviteRepo(self.db)
         self.flow_states = FlowStateRepo(self.db)
-        self.joining = Joining(self.db, clock)
+        catch_up = CatchUp()  # its parts are added once the services they come from exist
+        self.joining = Joining(self.db, clock, catch_up)
         self.inviting = Inviting(self.db)
         self.data_rights = DataRights(self.db, clock)
         self.status = Status(StatusRepo(self.db))
@@ -153,6 +156,11 @@ class Services:
         zone = settings.programme_tz
         self.meetings = Meetings(self.db, notices, programme_zone=zone, clock=clock)
         self.meeting_taps = MeetingTaps(self.db, self.meetings)
+        reflections = self.reflections
+        catch_up.parts = (
+            self.meetings.invite_newcomer,
+            lambda tx, person_id: reflection_catch_up(reflections, tx, person_id),
+        )
         self.follow_up = ActionFollowUp(self.db, notices, programme_zone=zone, clock=clock)
         self.agreement = Agreement(
             self.db,
@@ -179,7 +187,7 @@ class Services:
         )
         self.engine = FlowEngine(
             self.db,
-            build_registry(settings, flows),
+            build_registry(settings, flows, catch_up),
             signer,
             expiry=settings.flow_expiry,
             resume_after=settings.flow_resume_after,
