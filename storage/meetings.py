@@ -193,6 +193,21 @@ class MeetingRepo:
         return row is not None and bool(row[0])
 
     @staticmethod
+    async def reflection_waiting(q: Reader, person_id: int, since: datetime) -> Meeting | None:
+        """The latest meeting held since `since` that this person attended and has not
+        reflected on yet: what "After the trio meeting" asked them."""
+        row = await q.fetchone(
+            f"{_MEETING} JOIN meeting_attendance a ON a.meeting_id = m.id"  # noqa: S608
+            " WHERE a.person_id = ? AND a.attended = 1 AND m.status = 'held'"
+            " AND m.starts_at >= ? AND NOT EXISTS (SELECT 1 FROM meeting_reflection r"
+            " WHERE r.meeting_id = m.id AND r.person_id = a.person_id)"
+            " AND m.trio_id IN (SELECT trio_id FROM trio_member WHERE person_id = ?)"
+            " ORDER BY m.starts_at DESC LIMIT 1",
+            (person_id, to_db_time(since), person_id),
+        )
+        return None if row is None else Meeting.from_row(row)
+
+    @staticmethod
     async def save_reflection(
         tx: Transaction, meeting_id: int, person_id: int, take_back: Any, surprise: Any
     ) -> None:

@@ -25,7 +25,7 @@ from bot.programme.demo import seed_demo
 from bot.scheduling.notices import Notices
 from bot.summaries.actions import ActionFollowUp
 from bot.summaries.agreement import Agreement
-from bot.summaries.taps import SummaryStatus, SummaryTaps
+from bot.summaries.taps import NotWritten, SummaryStatus, SummaryTaps
 from bot.texts import Texts
 from storage.db import Database
 from storage.meetings import MeetingRepo
@@ -191,9 +191,14 @@ async def test_a_group_linked_to_a_trio_stays_so_against_another_trios_lead(w: W
 async def test_summary_view_says_who_may_write_up_and_counts_approvals(
     w: World, clock: FakeClock
 ) -> None:
-    assert await w.summaries.view(w.teacher, TEACHER) == "not_allowed"
+    # A teacher agrees summaries: /summary tells them where it stands, never "not allowed".
+    assert await w.summaries.view(w.teacher, frozenset({"researcher"})) == "not_allowed"
+    assert await w.summaries.view(w.teacher, TEACHER) == "no_meeting"
     assert await w.summaries.view(w.lead, LEAD) == "no_meeting"  # not held yet
     await _held(w, [w.lead, w.teacher])
+    assert await w.summaries.view(w.teacher, TEACHER) == NotWritten(
+        "Oldham–Stockport–Wigan trio", "Alice"
+    )
     opened = await w.summaries.view(w.lead, LEAD)
     assert isinstance(opened, OpenFlow) and opened.flow == "summary"
     async with w.db.transaction() as tx:
@@ -203,6 +208,8 @@ async def test_summary_view_says_who_may_write_up_and_counts_approvals(
     status = await w.summaries.view(w.lead, LEAD)
     assert isinstance(status, SummaryStatus)
     assert (status.approved, status.total, status.waiting) == (1, 2, ["Bruno"])
+    seen = await w.summaries.view(w.teacher, TEACHER)
+    assert isinstance(seen, SummaryStatus) and seen.waiting == ["Bruno"] and seen.confirm is None
     assert status.confirm is None  # before the deadline
     clock.advance(days=5, minutes=1)
     status = await w.summaries.view(w.lead, LEAD)

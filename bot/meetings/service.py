@@ -172,6 +172,26 @@ class Meetings:
             buttons=[[(Label("start_summary"), MeetingTap(meeting.id, "sm"))]],
         )
 
+    async def take_over(self, tx: Transaction, meeting: Meeting, lead_id: int) -> None:
+        """The lead writes the summary after all: the member who was asked is told so, and
+        their "Start the summary" button no longer opens it."""
+        runner_id = meeting.summary_runner_id
+        await MeetingRepo.name_runner(tx, meeting.id, None)
+        members = await MeetingRepo.members(tx, meeting.trio_id)
+        lead = next((m.name for m in members if m.person_id == lead_id), "")
+        runner = next((m for m in members if m.person_id == runner_id), None)
+        if runner is None:
+            return
+        await self.notices.send(
+            tx,
+            runner.chat_id,
+            runner.language,
+            "meetings/taken_over",
+            {"trio": meeting.trio_name, "lead_name": lead},
+            person_id=runner.person_id,
+            dedupe=f"out:meeting:{meeting.id}:taken_over:{runner.person_id}",
+        )
+
     # --- the schedule ----------------------------------------------------------------------
     async def _arm(self, tx: Transaction, meeting: Meeting) -> None:
         now = self.clock()

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.people.catch_up import CatchUp
+from bot.people.permissions import commands
 from storage.db import Database
 from storage.invites import InviteProblem, InviteRepo
 from storage.people import PeopleRepo, Person, PersonStatus, Role
@@ -63,7 +64,12 @@ class Joining:
             "trio": memberships[0].trio.name if memberships else None,
             "telegram_name": telegram_name,
             "language": language,
+            "commands": await self.commands(person.id),
         }
+
+    async def commands(self, person_id: int) -> list[str]:
+        """The commands this person may use, for /help, the welcome and their menu."""
+        return commands(await PeopleRepo.grants(self.db, person_id))
 
     async def redeem(
         self, code: str, *, telegram_id: int, telegram_name: str, language_code: str | None
@@ -120,11 +126,13 @@ class Joining:
             )
             # Someone already active joins at once; a newcomer when they finish joining.
             await self.catch_up(tx, person_id)
+            usable = commands(await PeopleRepo.grants(tx, person_id))
         context = {
             "role": invite.role,
             "school": school,
             "trio": trio,
             "telegram_name": telegram_name,
             "language": (language_code or "en").split("-")[0],
+            "commands": usable,
         }
         return Joined(person_id, context)

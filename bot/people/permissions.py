@@ -42,9 +42,11 @@ Action = Literal[
     "privacy",
     "invite.create",
     "invite.create_for_own_trio",
+    "meeting.view",
     "meeting.schedule",
     "summary.run",
     "summary.approve",
+    "reflect",
     "lesson_study.run",
     "digest.researcher",
     "digest.shared",
@@ -65,10 +67,14 @@ MATRIX: dict[Action, tuple[Cell, Cell, Cell, Cell]] = {
     "invite.create":                   (NO,     NO,        NO,         ALL),
     # A lead invites teachers into a trio they lead; a coordinator into any trio.
     "invite.create_for_own_trio":      (NO,     OWN,       NO,         ALL),
+    # Seeing a trio's meetings is a member's; convening them the lead's.
+    "meeting.view":                    (OWN,    OWN,       NO,         NO),
     "meeting.schedule":                (NO,     OWN,       NO,         NO),
     # The lead runs the summary (naming a member to run it is the summary work's own check).
     "summary.run":                     (NO,     OWN,       NO,         NO),
     "summary.approve":                 (OWN,    OWN,       NO,         NO),
+    # Reflections are on one's own teaching: researchers and coordinators teach no trio.
+    "reflect":                         (ALL,    ALL,       NO,         NO),
     "lesson_study.run":                (OWN,    OWN,       NO,         NO),
     "digest.researcher":               (NO,     NO,        ALL,        ALL),
     "digest.shared":                   (ALL,    ALL,       ALL,        ALL),
@@ -81,6 +87,25 @@ MATRIX: dict[Action, tuple[Cell, Cell, Cell, Cell]] = {
 # fmt: on
 
 ACTIONS: tuple[Action, ...] = tuple(MATRIX)
+
+# Each command, in the menu's order, and the action that makes it of use to someone: /help,
+# the welcome and the person's command menu list only the commands they may use, so nothing
+# listed is refused. A command's handler checks the same action (or a stricter one inside it,
+# like "summary.run" to write a summary rather than see where it stands).
+COMMANDS: tuple[tuple[str, Action], ...] = (
+    ("start", "join"),
+    ("help", "join"),
+    ("meeting", "meeting.view"),
+    ("summary", "summary.approve"),
+    ("reflect", "reflect"),
+    ("digest", "digest.shared"),
+    ("lessonstudy", "lesson_study.run"),
+    ("status", "status.trio"),
+    ("invite", "invite.create_for_own_trio"),
+    ("settings", "settings"),
+    ("privacy", "privacy"),
+    ("cancel", "join"),
+)
 # Whoever runs the `triobot` command line has the machine, hence the coordinator's rights.
 CLI_ROLES: frozenset[Role] = frozenset({"coordinator"})
 
@@ -140,6 +165,11 @@ def _in_own_trio(role: Role, trio_id: int | None, leads: Mapping[int, bool]) -> 
             continue
         return True
     return False
+
+
+def commands(grants: Grants) -> list[str]:
+    """The commands this person may use (in some trio of theirs, for trio-scoped ones)."""
+    return [name for name, action in COMMANDS if permits(grants, action)]
 
 
 def refusal(action: Action) -> tuple[str, dict[str, object]]:
