@@ -49,7 +49,7 @@ from bot.telegram.flood import FloodGuard
 from bot.telegram.sender import OutboxSender, SendLimits
 from bot.texts import Texts
 from storage import meta
-from storage.db import Database
+from storage.db import Database, Transaction
 from storage.db import StorageUnavailable as StorageUnavailable
 from storage.flow_states import FlowStateRepo
 from storage.invites import InviteRepo
@@ -71,6 +71,29 @@ async def button_key(db: Database) -> bytes:
     """The key that signs button data: made once, kept in the database across restarts."""
     async with db.transaction() as tx:
         return await meta.secret_key(tx, "button_key")
+
+
+def catch_up_of(meetings: Meetings, reflections: Reflections) -> CatchUp:
+    """What someone new to a trio missed: the invitations to its upcoming meetings, and this
+    period's reflection prompts."""
+
+    async def prompts(tx: Transaction, person_id: int) -> int:
+        return await reflection_catch_up(reflections, tx, person_id)
+
+    return CatchUp((meetings.invite_newcomer, prompts))
+
+
+async def offline_catch_up(db: Database, settings: Settings, clock: Clock) -> CatchUp:
+    """The same for the command line (`triobot person move`), with no bot running: what it
+    queues waits in the outbox for the bot to send."""
+    texts = Texts()
+    signer = ButtonSigner(await button_key(db))
+    zone = settings.programme_tz
+    reflections = Reflections(
+        db, texts, signer, programme_zone=zone, definitions=load_definitions(), clock=clock
+    )
+    notices = Notices(texts, signer, clock, calendar=reflections.calendar, zone=zone)
+    return catch_up_of(Meetings(db, notices, programme_zone=zone, clock=clock), reflections)
 
 
 class Services:
@@ -156,11 +179,7 @@ class Services:
         zone = settings.programme_tz
         self.meetings = Meetings(self.db, notices, programme_zone=zone, clock=clock)
         self.meeting_taps = MeetingTaps(self.db, self.meetings)
-        reflections = self.reflections
-        catch_up.parts = (
-            self.meetings.invite_newcomer,
-            lambda tx, person_id: reflection_catch_up(reflections, tx, person_id),
-        )
+        catch_up.parts = catch_up_of(self.meetings, self.reflections).parts
         self.follow_up = ActionFollowUp(self.db, notices, programme_zone=zone, clock=clock)
         self.agreement = Agreement(
             self.db,
