@@ -72,6 +72,9 @@ async def test_a_teachers_help_lists_only_what_works_and_each_command_does(
         "cancel",
     ]
     assert "status" not in commands and "invite" not in commands
+    # Described as a member uses them: the lead's "schedule, move, cancel" is not his.
+    assert "• /meeting — Your trio's meetings\n" in bruno.last_text + "\n"
+    assert "schedule, move" not in bruno.last_text
     assert menu(bot, bruno) == ["start", "help", *commands]
     for command in commands:
         replies = await bruno.says(f"/{command}")
@@ -84,6 +87,7 @@ async def test_a_teachers_help_lists_only_what_works_and_each_command_does(
     # The lead's /help names what only she may do.
     await trio.alice.says("/help")
     assert "status" in listed(trio.alice.last_text) and "invite" in listed(trio.alice.last_text)
+    assert "schedule, move, cancel" in trio.alice.last_text
 
 
 async def held_meeting(bot: BotUnderTest, clock: FakeClock) -> Trio:

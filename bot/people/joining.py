@@ -64,11 +64,12 @@ class Joining:
             "trio": memberships[0].trio.name if memberships else None,
             "telegram_name": telegram_name,
             "language": language,
-            "commands": await self.commands(person.id),
+            "commands": list(await self.commands(person.id)),
         }
 
-    async def commands(self, person_id: int) -> list[str]:
-        """The commands this person may use, for /help, the welcome and their menu."""
+    async def commands(self, person_id: int) -> dict[str, str]:
+        """The commands this person may use, for /help, the welcome and their menu: each
+        with the key of the label describing it for them."""
         return commands(await PeopleRepo.grants(self.db, person_id))
 
     async def redeem(
@@ -126,7 +127,7 @@ class Joining:
             )
             # Someone already active joins at once; a newcomer when they finish joining.
             await self.catch_up(tx, person_id)
-            usable = commands(await PeopleRepo.grants(tx, person_id))
+            usable = list(commands(await PeopleRepo.grants(tx, person_id)))
         context = {
             "role": invite.role,
             "school": school,

@@ -91,20 +91,22 @@ ACTIONS: tuple[Action, ...] = tuple(MATRIX)
 # Each command, in the menu's order, and the action that makes it of use to someone: /help,
 # the welcome and the person's command menu list only the commands they may use, so nothing
 # listed is refused. A command's handler checks the same action (or a stricter one inside it,
-# like "summary.run" to write a summary rather than see where it stands).
-COMMANDS: tuple[tuple[str, Action], ...] = (
-    ("start", "join"),
-    ("help", "join"),
-    ("meeting", "meeting.view"),
-    ("summary", "summary.approve"),
-    ("reflect", "reflect"),
-    ("digest", "digest.shared"),
-    ("lessonstudy", "lesson_study.run"),
-    ("status", "status.trio"),
-    ("invite", "invite.create_for_own_trio"),
-    ("settings", "settings"),
-    ("privacy", "privacy"),
-    ("cancel", "join"),
+# like "summary.run" to write a summary rather than see where it stands). Where the third
+# action is not theirs, the command is described by its `cmd_<name>_member` label (a teacher's
+# /meeting lists the trio's meetings; only the lead's schedules them).
+COMMANDS: tuple[tuple[str, Action, Action | None], ...] = (
+    ("start", "join", None),
+    ("help", "join", None),
+    ("meeting", "meeting.view", "meeting.schedule"),
+    ("summary", "summary.approve", "summary.run"),
+    ("reflect", "reflect", None),
+    ("digest", "digest.shared", None),
+    ("lessonstudy", "lesson_study.run", None),
+    ("status", "status.trio", None),
+    ("invite", "invite.create_for_own_trio", None),
+    ("settings", "settings", None),
+    ("privacy", "privacy", None),
+    ("cancel", "join", None),
 )
 # Whoever runs the `triobot` command line has the machine, hence the coordinator's rights.
 CLI_ROLES: frozenset[Role] = frozenset({"coordinator"})
@@ -167,9 +169,14 @@ def _in_own_trio(role: Role, trio_id: int | None, leads: Mapping[int, bool]) -> 
     return False
 
 
-def commands(grants: Grants) -> list[str]:
-    """The commands this person may use (in some trio of theirs, for trio-scoped ones)."""
-    return [name for name, action in COMMANDS if permits(grants, action)]
+def commands(grants: Grants) -> dict[str, str]:
+    """The commands this person may use (in some trio of theirs, for trio-scoped ones), in
+    the menu's order, each with the key of the label that describes it for them."""
+    return {
+        name: f"cmd_{name}" if fuller is None or permits(grants, fuller) else f"cmd_{name}_member"
+        for name, action, fuller in COMMANDS
+        if permits(grants, action)
+    }
 
 
 def refusal(action: Action) -> tuple[str, dict[str, object]]:

@@ -84,13 +84,18 @@ async def help_command(update: Update, context: Context) -> None:
         return
     usable = await context.bot_data.joining.commands(who.person.id)
     commands = [c for c in usable if c not in ("start", "help")] if who.person.onboarded else []
-    values = {"roles": sorted(who.roles), "joined": who.person.onboarded, "commands": commands}
+    values = {
+        "roles": sorted(who.roles),
+        "joined": who.person.onboarded,
+        "commands": commands,
+        "command_labels": usable,
+    }
     await say(context, chat.id, who.lang, "help", values)
     if who.person.onboarded:
         await person_menu(context, who, usable)
 
 
-async def person_menu(context: Context, who: Who, usable: list[str] | None = None) -> None:
+async def person_menu(context: Context, who: Who, usable: dict[str, str] | None = None) -> None:
     """This person's command menu: the commands their roles may use, in their language.
 
     The global menu (bot/app/factory.py) is what someone sees before joining, and what
@@ -101,7 +106,7 @@ async def person_menu(context: Context, who: Who, usable: list[str] | None = Non
         return  # a group's menu is the group's, not one member's
     svc = context.bot_data
     names = usable if usable is not None else await svc.joining.commands(who.person.id)
-    commands = [BotCommand(n, svc.texts.label(who.lang, Label(f"cmd_{n}"))) for n in names]
+    commands = [BotCommand(n, svc.texts.label(who.lang, Label(key))) for n, key in names.items()]
     try:
         await context.bot.set_my_commands(commands, scope=BotCommandScopeChat(who.actor.chat_id))
     except TelegramError as exc:
