@@ -84,9 +84,12 @@ class OutboxRepo:
     async def told(q: Reader, person_id: int, key_prefix: str) -> bool:
         """Whether any message under `key_prefix` was ever queued for this person (a
         newcomer already told of a meeting is not invited to it again)."""
+        # A range over the unique dedupe_key's index: every key that starts with the prefix.
+        after = key_prefix[:-1] + chr(ord(key_prefix[-1]) + 1)
         found = await q.fetchval(
-            "SELECT 1 FROM outbox WHERE person_id = ? AND substr(dedupe_key, 1, ?) = ? LIMIT 1",
-            (person_id, len(key_prefix), key_prefix),
+            "SELECT 1 FROM outbox WHERE dedupe_key >= ? AND dedupe_key < ? AND person_id = ?"
+            " LIMIT 1",
+            (key_prefix, after, person_id),
         )
         return found is not None
 

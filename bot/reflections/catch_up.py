@@ -29,10 +29,10 @@ async def catch_up(reflections: Reflections, tx: Transaction, person_id: int) ->
     calendar = await r.calendar(tx)
     rows = []
     for definition in r.definitions.values():
-        eligible = await ReflectionRepo.eligible(tx, definition.roles, definition.trios)
-        person = next((p for p in eligible if p.id == person_id), None)
-        if person is None:
+        found = await ReflectionRepo.eligible(tx, definition.roles, definition.trios, person_id)
+        if not found:
             continue
+        person = found[0]
         period, opened = r.period_of(definition, now)
         if await ReflectionRepo.find(tx, person_id, definition.key, period) is not None:
             continue  # delivered (or answered) already
