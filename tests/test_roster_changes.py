@@ -461,3 +461,20 @@ async def test_someone_moved_into_a_trio_gets_its_meetings_invitation(
     status, out = await coordinator("person", "move", "p-ben", "--trio", "T1")
     await run_schedule(bot, clock)
     assert received(ben, "Trio meeting") == 1
+
+
+async def test_the_next_roster_putting_someone_in_a_trio_brings_its_invitation(
+    bot: BotUnderTest, coordinator: Coordinator, clock: FakeClock
+) -> None:
+    ana, ben, _ = await programme(bot, coordinator)
+    status, out = await coordinator("person", "move", "p-ben", "--remove-from-trio", "T1")
+    assert status == 0, out
+    await lead_schedules_a_meeting(ana, "1/12/2026", "Feedback that moves learning on")
+    await run_schedule(bot, clock)
+    assert received(ben, "Trio meeting") == 0
+    await coordinator.imports("people.csv", PEOPLE)  # the file still puts Ben in T1
+    await run_schedule(bot, clock)
+    assert "Feedback that moves learning on" in newest(ben, "Trio meeting").plain_text
+    await coordinator.imports("people.csv", PEOPLE)  # again: nothing new, nothing twice
+    await run_schedule(bot, clock)
+    assert received(ben, "Trio meeting") == 1

@@ -137,7 +137,9 @@ def run(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
         except OSError as exc:
             print(f"cannot read {args.file}: {exc.strerror}")
             return 2
-        return asyncio.run(_with_db(settings, clock, "roster.import", import_roster, content, args))
+        return asyncio.run(
+            _with_db(settings, clock, "roster.import", import_roster, settings, content, args)
+        )
     if command == "invite":
         action: Action = "invite.create"
         handler = {
@@ -189,11 +191,14 @@ async def _with_db(
         await db.close()
 
 
-async def import_roster(db: Database, content: bytes, args: argparse.Namespace) -> int:
+async def import_roster(
+    db: Database, settings: Settings, content: bytes, args: argparse.Namespace
+) -> int:
     expect: tuple[RosterKind, ...] | None = (
         ("term calendar",) if args.command == "calendar" else None
     )
-    report = await RosterImport(db).run(content, dry_run=args.dry_run, expect=expect)
+    roster = RosterImport(db, await offline_catch_up(db, settings, db.clock))
+    report = await roster.run(content, dry_run=args.dry_run, expect=expect)
     print_report(report, args.file, dry_run=args.dry_run)
     return 1 if report.errors else 0
 
