@@ -13,7 +13,9 @@ from bot.meetings.service import Meetings
 from bot.meetings.taps import (
     Cancelled,
     ConfirmCancel,
+    ConfirmTakeOver,
     Kept,
+    LeftToRunner,
     Linked,
     LinkTaken,
     LinkWhich,
@@ -150,6 +152,23 @@ async def test_reflecting_is_for_those_who_attended_and_a_named_runner_may_write
     assert isinstance(opened, OpenFlow) and opened.flow == "summary"
     assert opened.context["meeting_id"] == w.meeting
     assert [m[1] for m in opened.context["members"]] == ["Alice", "Bruno"]  # type: ignore[index]
+
+    # The lead who asked Bruno is asked before writing it herself; only she may answer.
+    assert await w.taps.tap(w.lead, write, ZONE) == ConfirmTakeOver(
+        w.meeting, "Oldham–Stockport–Wigan trio", "Bruno"
+    )
+    for answer in ("sy", "sn"):
+        assert await w.taps.tap(w.teacher, MeetingTap(w.meeting, answer), ZONE) == "not_yours"
+    assert await w.taps.tap(w.lead, MeetingTap(w.meeting, "sn"), ZONE) == LeftToRunner("Bruno")
+    taken = await w.taps.tap(w.lead, MeetingTap(w.meeting, "sy"), ZONE)
+    assert isinstance(taken, OpenFlow) and taken.flow == "summary"
+    assert await w.taps.tap(w.teacher, write, ZONE) == "not_yours"  # no longer his to write
+    assert await w.taps.tap(w.lead, MeetingTap(w.meeting, "sn"), ZONE) == "stale"
+    told = await w.db.fetchval(
+        "SELECT COUNT(*) FROM outbox WHERE dedupe_key LIKE '%:taken_over:%' AND person_id = ?",
+        (w.teacher,),
+    )
+    assert told == 1
 
 
 async def test_a_meeting_that_is_gone_is_stale(w: World) -> None:
