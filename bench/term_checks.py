@@ -85,9 +85,12 @@ def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
         if p.joined is None or p.m.role == "researcher":
             continue
         zone = ZoneInfo(p.zone)
+        join_week = iso_week(p.joined, zone)
         for week, day in days.items():
             # A week's round fans out when the week opens (Monday 00:00) to those active
-            # then; someone who joins later in the week is first asked the next week.
+            # then. Someone who joins later in the week is caught up when a moment they may
+            # be reached is left in it (bot/reflections/catch_up.py, checked to the minute in
+            # tests/test_late_joiners.py): that week is counted neither way here.
             if p.joined >= datetime.combine(day - timedelta(days=day.weekday()), wall(0), UTC):
                 continue
             if p.blocked_at is not None and p.blocked_at.date() <= day:
@@ -107,6 +110,8 @@ def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
             week = iso_week(utc_of(m), zone)
             if (p.m.ref, week) in rec.unsure_weeks:
                 continue
+            if week == join_week:
+                continue  # caught up in the week they joined (see above)
             if m.plain_text.startswith(PROMPT) and DELIVERED_MARK in m.plain_text:
                 got[(p.m.ref, week, "prompt")] += 1
                 if week not in first_seen:

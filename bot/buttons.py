@@ -125,8 +125,9 @@ class ChosenTap:
 
 
 # mv move · cx cancel? · cy cancel it · ck keep it · at attendance · rf reflect ·
-# sm write the summary · rn ask <person> to write it
-MeetingAction = Literal["mv", "cx", "cy", "ck", "at", "rf", "sm", "rn"]
+# sm write the summary · rn ask <person> to write it · sy the lead writes it after all (someone
+# else was asked) · sn leaves it to them
+MeetingAction = Literal["mv", "cx", "cy", "ck", "at", "rf", "sm", "rn", "sy", "sn"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,6 +88,17 @@ class MeetingRepo:
         return [Meeting.from_row(row) for row in rows]
 
     @staticmethod
+    async def upcoming_of(q: Reader, person_id: int, now: datetime) -> list[Meeting]:
+        """Meetings still to come of every trio this person belongs to (a newcomer's)."""
+        rows = await q.fetchall(
+            f"{_MEETING} WHERE m.trio_id IN (SELECT trio_id FROM trio_member"  # noqa: S608
+            " WHERE person_id = ?) AND m.status = 'scheduled' AND m.starts_at > ?"
+            " ORDER BY m.starts_at LIMIT 20",
+            (person_id, to_db_time(now)),
+        )
+        return [Meeting.from_row(row) for row in rows]
+
+    @staticmethod
     async def latest_held(q: Reader, trio_id: int) -> Meeting | None:
         row = await q.fetchone(
             f"{_MEETING} WHERE m.trio_id = ? AND m.status = 'held'"

@@ -80,6 +80,19 @@ class OutboxRepo:
         )
         return bool(added)
 
+    @staticmethod
+    async def told(q: Reader, person_id: int, key_prefix: str) -> bool:
+        """Whether any message under `key_prefix` was ever queued for this person (a
+        newcomer already told of a meeting is not invited to it again)."""
+        # A range over the unique dedupe_key's index: every key that starts with the prefix.
+        after = key_prefix[:-1] + chr(ord(key_prefix[-1]) + 1)
+        found = await q.fetchval(
+            "SELECT 1 FROM outbox WHERE dedupe_key >= ? AND dedupe_key < ? AND person_id = ?"
+            " LIMIT 1",
+            (key_prefix, after, person_id),
+        )
+        return found is not None
+
     async def sendable(self, now: datetime, limit: int) -> list[Outgoing]:
         """Rows that may go now: pending, or claimed by a sender whose claim has expired."""
         rows = await self.db.fetchall(

@@ -68,15 +68,18 @@ class OpenPrompt:
 
 class ReflectionRepo:
     @staticmethod
-    async def eligible(q: Reader, roles: Iterable[str], trios: Iterable[str]) -> list[Person]:
-        """Active, onboarded people with one of `roles` (in one of `trios`, if any given)."""
+    async def eligible(
+        q: Reader, roles: Iterable[str], trios: Iterable[str], person_id: int | None = None
+    ) -> list[Person]:
+        """Active, onboarded people with one of `roles` (in one of `trios`, if any given);
+        with `person_id`, only that person, if they are."""
         # Lists travel as one JSON parameter (json_each), so no SQL is ever assembled.
         sql = (
             "SELECT DISTINCT p.* FROM person p JOIN person_role r ON r.person_id = p.id"
             " WHERE p.status = 'active' AND p.onboarded_at IS NOT NULL"
-            " AND r.role IN (SELECT value FROM json_each(?))"
+            " AND r.role IN (SELECT value FROM json_each(?)) AND (? IS NULL OR p.id = ?)"
         )
-        params: list[Any] = [json.dumps(sorted(roles))]
+        params: list[Any] = [json.dumps(sorted(roles)), person_id, person_id]
         trio_refs = sorted(trios)
         if trio_refs:
             sql += (

@@ -560,3 +560,30 @@ async def test_erasing_a_member_keeps_the_trios_work_without_their_name(
         "SELECT COUNT(*) FROM lesson_study_member WHERE person_id = ?", (bruno_id,)
     )
     assert members == 0
+
+
+async def test_a_finished_cycle_stays_visible_after_a_member_is_erased(
+    trio: BotUnderTest,
+) -> None:
+    from storage import personal_data
+    from storage.lesson_study import LessonStudyRepo
+
+    bot = trio
+    RESTARTS["on"] = False
+    await start_cycle(bot)
+    await settle(bot)
+    alice, _, _ = people(bot)
+    cycle_id = int(await bot.db.fetchval("SELECT id FROM lesson_study"))
+    # The stages are walked in test_a_whole_cycle_with_three_teachers; here the cycle ends.
+    async with bot.db.transaction() as tx:
+        await LessonStudyRepo.move(tx, cycle_id, "agreed", 3, bot.clock())
+    bruno_id = await bot.db.fetchval("SELECT id FROM person WHERE telegram_id = 102")
+    async with bot.db.transaction() as tx:
+        assert await personal_data.erase(tx, bruno_id)
+
+    replies = await alice.says("/lessonstudy")
+    shown = "\n".join(r.plain_text for r in replies)
+    assert "Lesson study" in shown and "agreed" in shown  # the finished cycle's card
+    assert "Bruno" not in shown
+    # And what comes next: with Bruno gone there are not two colleagues to start another.
+    assert "needs three teachers who have joined" in replies[-1].plain_text

@@ -13,7 +13,9 @@ from bot.meetings.service import Meetings
 from bot.meetings.taps import (
     Cancelled,
     ConfirmCancel,
+    ConfirmTakeOver,
     Kept,
+    LeftToRunner,
     Linked,
     LinkTaken,
     LinkWhich,
@@ -25,7 +27,7 @@ from bot.programme.demo import seed_demo
 from bot.scheduling.notices import Notices
 from bot.summaries.actions import ActionFollowUp
 from bot.summaries.agreement import Agreement
-from bot.summaries.taps import SummaryStatus, SummaryTaps
+from bot.summaries.taps import NotWritten, SummaryStatus, SummaryTaps
 from bot.texts import Texts
 from storage.db import Database
 from storage.meetings import MeetingRepo
@@ -151,6 +153,23 @@ async def test_reflecting_is_for_those_who_attended_and_a_named_runner_may_write
     assert opened.context["meeting_id"] == w.meeting
     assert [m[1] for m in opened.context["members"]] == ["Alice", "Bruno"]  # type: ignore[index]
 
+    # The lead who asked Bruno is asked before writing it herself; only she may answer.
+    assert await w.taps.tap(w.lead, write, ZONE) == ConfirmTakeOver(
+        w.meeting, "Oldham–Stockport–Wigan trio", "Bruno"
+    )
+    for answer in ("sy", "sn"):
+        assert await w.taps.tap(w.teacher, MeetingTap(w.meeting, answer), ZONE) == "not_yours"
+    assert await w.taps.tap(w.lead, MeetingTap(w.meeting, "sn"), ZONE) == LeftToRunner("Bruno")
+    taken = await w.taps.tap(w.lead, MeetingTap(w.meeting, "sy"), ZONE)
+    assert isinstance(taken, OpenFlow) and taken.flow == "summary"
+    assert await w.taps.tap(w.teacher, write, ZONE) == "not_yours"  # no longer his to write
+    assert await w.taps.tap(w.lead, MeetingTap(w.meeting, "sn"), ZONE) == "stale"
+    told = await w.db.fetchval(
+        "SELECT COUNT(*) FROM outbox WHERE dedupe_key LIKE '%:taken_over:%' AND person_id = ?",
+        (w.teacher,),
+    )
+    assert told == 1
+
 
 async def test_a_meeting_that_is_gone_is_stale(w: World) -> None:
     assert await w.taps.tap(w.lead, MeetingTap(w.meeting + 99, "mv"), ZONE) == "stale"
@@ -191,9 +210,14 @@ async def test_a_group_linked_to_a_trio_stays_so_against_another_trios_lead(w: W
 async def test_summary_view_says_who_may_write_up_and_counts_approvals(
     w: World, clock: FakeClock
 ) -> None:
-    assert await w.summaries.view(w.teacher, TEACHER) == "not_allowed"
+    # A teacher agrees summaries: /summary tells them where it stands, never "not allowed".
+    assert await w.summaries.view(w.teacher, frozenset({"researcher"})) == "not_allowed"
+    assert await w.summaries.view(w.teacher, TEACHER) == "no_meeting"
     assert await w.summaries.view(w.lead, LEAD) == "no_meeting"  # not held yet
     await _held(w, [w.lead, w.teacher])
+    assert await w.summaries.view(w.teacher, TEACHER) == NotWritten(
+        "Oldham–Stockport–Wigan trio", "Alice"
+    )
     opened = await w.summaries.view(w.lead, LEAD)
     assert isinstance(opened, OpenFlow) and opened.flow == "summary"
     async with w.db.transaction() as tx:
@@ -203,6 +227,8 @@ async def test_summary_view_says_who_may_write_up_and_counts_approvals(
     status = await w.summaries.view(w.lead, LEAD)
     assert isinstance(status, SummaryStatus)
     assert (status.approved, status.total, status.waiting) == (1, 2, ["Bruno"])
+    seen = await w.summaries.view(w.teacher, TEACHER)
+    assert isinstance(seen, SummaryStatus) and seen.waiting == ["Bruno"] and seen.confirm is None
     assert status.confirm is None  # before the deadline
     clock.advance(days=5, minutes=1)
     status = await w.summaries.view(w.lead, LEAD)

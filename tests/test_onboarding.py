@@ -148,5 +148,5 @@ async def test_help_lists_every_menu_command_and_the_lead_commands_by_role(
     assert "/status — " in alice.last_text and "/invite — " in alice.last_text
     await bruno.says("/help")
     assert "/lessonstudy — Lesson study: empezar un ciclo" in bruno.last_text
-    assert "/meeting — Reuniones del trío" in bruno.last_text  # labels in their language
+    assert "/meeting — Las reuniones de tu trío" in bruno.last_text  # in his language, as a member
     assert "/status" not in bruno.last_text and "/start —" not in bruno.last_text

@@ -440,3 +440,41 @@ async def test_leaving_takes_them_out_of_a_running_cycle_but_not_a_finished_one(
     assert (left.cycles, left.messages, left.scheduled) == (1, 1, 1)
     members = await db.fetchall("SELECT lesson_study_id, person_id FROM lesson_study_member")
     assert sorted(tuple(r) for r in members) == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2)]
+
+
+async def test_someone_moved_into_a_trio_gets_its_meetings_invitation(
+    bot: BotUnderTest, coordinator: Coordinator, clock: FakeClock
+) -> None:
+    ana, ben, _ = await programme(bot, coordinator)
+    status, out = await coordinator("person", "move", "p-ben", "--remove-from-trio", "T1")
+    assert status == 0, out
+    await lead_schedules_a_meeting(ana, "1/12/2026", "Feedback that moves learning on")
+    await run_schedule(bot, clock)
+    assert received(ben, "Trio meeting") == 0
+
+    status, out = await coordinator("person", "move", "p-ben", "--trio", "T1")
+    assert status == 0 and "moved into trio T1" in out, out
+    await run_schedule(bot, clock)  # the running bot sends what the command line queued
+    assert "Feedback that moves learning on" in newest(ben, "Trio meeting").plain_text
+    assert [m.document[0] for m in ben.inbox if m.document] == ["trio-meeting-1.ics"]
+    # Moving him in again changes nothing, and tells him nothing twice.
+    status, out = await coordinator("person", "move", "p-ben", "--trio", "T1")
+    await run_schedule(bot, clock)
+    assert received(ben, "Trio meeting") == 1
+
+
+async def test_the_next_roster_putting_someone_in_a_trio_brings_its_invitation(
+    bot: BotUnderTest, coordinator: Coordinator, clock: FakeClock
+) -> None:
+    ana, ben, _ = await programme(bot, coordinator)
+    status, out = await coordinator("person", "move", "p-ben", "--remove-from-trio", "T1")
+    assert status == 0, out
+    await lead_schedules_a_meeting(ana, "1/12/2026", "Feedback that moves learning on")
+    await run_schedule(bot, clock)
+    assert received(ben, "Trio meeting") == 0
+    await coordinator.imports("people.csv", PEOPLE)  # the file still puts Ben in T1
+    await run_schedule(bot, clock)
+    assert "Feedback that moves learning on" in newest(ben, "Trio meeting").plain_text
+    await coordinator.imports("people.csv", PEOPLE)  # again: nothing new, nothing twice
+    await run_schedule(bot, clock)
+    assert received(ben, "Trio meeting") == 1

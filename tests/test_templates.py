@@ -80,6 +80,9 @@ SAMPLE: dict[str, Any] = {
     "problem": "expired",
     "joined": {"role": "teacher", "trio": LONG, "school": LONG},
     "name": LONG,
+    "runner": LONG,
+    "writer": LONG,
+    "lead_name": LONG,
     "roles": ["teacher", "trio_lead", "researcher", "coordinator"],
     "commands": [*MENU, *LEAD_COMMANDS],
     "person": {

@@ -104,9 +104,12 @@ def register_handlers(app: App) -> None:
     flow_input.register_last(app)
     # What runs once a flow finishes, when it needs more than messages.
     common.AFTER_FLOW["privacy"] = account.after_privacy
+    common.AFTER_FLOW["onboarding"] = start.after_onboarding  # the menu fits their roles
 
 
 async def register_menu(app: App) -> None:
+    """The menu everyone sees until they join; once they have, their own chat's menu lists
+    only what their roles may use (bot/telegram/handlers/start.py `person_menu`)."""
     services: Services = app.bot_data
     for lang in LANGUAGES:
         commands = [

@@ -23,6 +23,7 @@ from bot.people.permissions import CLI_ROLES, Action, allowed
 from bot.programme.roster import RosterImport
 from bot.programme.roster_fields import ImportReport, RosterKind
 from bot.programme.status import Status
+from bot.telegram.context import offline_catch_up
 from storage import private_files
 from storage import trio_membership as membership
 from storage.backup import BackupError, BackupRefused, backup
@@ -136,7 +137,9 @@ def run(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
         except OSError as exc:
             print(f"cannot read {args.file}: {exc.strerror}")
             return 2
-        return asyncio.run(_with_db(settings, clock, "roster.import", import_roster, content, args))
+        return asyncio.run(
+            _with_db(settings, clock, "roster.import", import_roster, settings, content, args)
+        )
     if command == "invite":
         action: Action = "invite.create"
         handler = {
@@ -148,7 +151,7 @@ def run(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
         return asyncio.run(_with_db(settings, clock, action, handler, settings, args))
     if command == "person" and args.person_command == "move":
         # A change to the roster, so the roster's permission (no action of its own yet).
-        return asyncio.run(_with_db(settings, clock, "roster.import", move_person, args))
+        return asyncio.run(_with_db(settings, clock, "roster.import", move_person, settings, args))
     if command == "person":
         return asyncio.run(_with_db(settings, clock, "person.erase", erase_person, args))
     if command == "status":
@@ -188,11 +191,14 @@ async def _with_db(
         await db.close()
 
 
-async def import_roster(db: Database, content: bytes, args: argparse.Namespace) -> int:
+async def import_roster(
+    db: Database, settings: Settings, content: bytes, args: argparse.Namespace
+) -> int:
     expect: tuple[RosterKind, ...] | None = (
         ("term calendar",) if args.command == "calendar" else None
     )
-    report = await RosterImport(db).run(content, dry_run=args.dry_run, expect=expect)
+    roster = RosterImport(db, await offline_catch_up(db, settings, db.clock))
+    report = await roster.run(content, dry_run=args.dry_run, expect=expect)
     print_report(report, args.file, dry_run=args.dry_run)
     return 1 if report.errors else 0
 
@@ -298,8 +304,11 @@ async def erase_person(db: Database, args: argparse.Namespace) -> int:
     return 0
 
 
-async def move_person(db: Database, args: argparse.Namespace) -> int:
-    """`person move`: the rule of storage/trio_membership.py, then one line of what changed."""
+async def move_person(db: Database, settings: Settings, args: argparse.Namespace) -> int:
+    """`person move`: the rule of storage/trio_membership.py, then one line of what changed.
+    Someone who joins a trio gets what it was already told (its meetings' invitations, this
+    week's prompts), queued for the bot to send."""
+    catch_up = await offline_catch_up(db, settings, db.clock)
     person = await DataRights(db, db.clock).find(args.who)
     if person is None or person.status == "erased":
         print(f"{args.who}: no such person (or erased on request)")
@@ -319,6 +328,8 @@ async def move_person(db: Database, args: argparse.Namespace) -> int:
             return 2
         if into:
             moved = await membership.move_into(tx, person.id, trio, now, f"moved to {ref}")
+            if moved.joined:
+                await catch_up(tx, person.id)
         else:
             left = await membership.leave_trio(tx, person.id, trio.id, now, f"removed from {ref}")
             moved = membership.Moved(False, ((trio, left),))

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from bot.flows.answers import JSON, Accepted, OneOf, Option, Parsed, Rejected, View, parse_zone
 from bot.flows.model import Flow, Step, StepContext
+from bot.people.catch_up import CatchUp
 from bot.texts import Label
 from storage.db import Transaction
 from storage.people import PeopleRepo
@@ -64,11 +65,14 @@ async def _set_zone(tx: Transaction, ctx: StepContext, value: JSON) -> None:
     await PeopleRepo.update(tx, ctx.person_id, time_zone=str(value))
 
 
-async def _welcome(tx: Transaction, ctx: StepContext) -> None:
-    await PeopleRepo.mark_onboarded(tx, ctx.person_id)
+def onboarding_flow(consent_version: str, catch_up: CatchUp | None = None) -> Flow:
+    caught_up = catch_up or CatchUp()
 
+    async def welcome(tx: Transaction, ctx: StepContext) -> None:
+        await PeopleRepo.mark_onboarded(tx, ctx.person_id)
+        # Active now: the invitations and prompts their trio already had, in the same commit.
+        await caught_up(tx, ctx.person_id)
 
-def onboarding_flow(consent_version: str) -> Flow:
     async def record_consent(tx: Transaction, ctx: StepContext, value: JSON) -> None:
         given = value == "yes"
         await PeopleRepo.record_consent(tx, ctx.person_id, given=given, version=consent_version)
@@ -78,7 +82,7 @@ def onboarding_flow(consent_version: str) -> Flow:
         command="/start",
         done_template="onboarding/welcome",
         done_context=lambda view: {"ctx": view.context},
-        complete=_welcome,
+        complete=welcome,
         steps=(
             Step(
                 "consent",

@@ -61,7 +61,17 @@ class Approval:
     decision: Decision
 
 
-Overview = list[Snapshot] | Opened | NeedThree | Literal["not_allowed"]
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """No cycle is running: the trio's finished ones, then what starts the next."""
+
+    cycles: list[Snapshot]
+    then: Opened | NeedThree
+
+
+Overview = list[Snapshot] | Finished | Opened | NeedThree | Literal["not_allowed"]
+# How many finished cycles /lessonstudy shows (newest first) when none is running.
+FINISHED_SHOWN = 3
 
 
 class LessonStudy(CycleStages):
@@ -78,12 +88,13 @@ class LessonStudy(CycleStages):
         if not trios:
             return "not_allowed"
         cycles = await self.visible(person_id)
-        if cycles:
+        if any(snap.cycle.status == "active" for snap in cycles):
             return cycles
         start = await self.start_context(person_id, trios[0].id)
-        if start is None:
-            return NeedThree(trios[0].name)
-        return Opened("ls_start", start, "ls_start")
+        then: Opened | NeedThree = (
+            NeedThree(trios[0].name) if start is None else Opened("ls_start", start, "ls_start")
+        )
+        return Finished(cycles, then) if cycles else then
 
     async def tap(self, person_id: int, tap: LessonStudyTap) -> Opened | TaskRefusal | Approval:
         """A lesson-study button: approve the account ("y"), or open the task it names."""
@@ -108,13 +119,24 @@ class LessonStudy(CycleStages):
         return None
 
     async def visible(self, person_id: int) -> list[Snapshot]:
-        """Running cycles of trios this person may run lesson study in, theirs first."""
+        """Cycles of trios this person may run lesson study in: the running ones, then the
+        latest finished ones. A cycle is the trio's: it stays visible to its members when
+        someone who took part has since left or been erased (their part shows as "—")."""
         grants = await PeopleRepo.grants(self.db, person_id)
-        found = []
+        running: list[Snapshot] = []
+        finished: list[Snapshot] = []
         for cycle in await LessonStudyRepo.for_trios(self.db, list(grants.trios)):
-            if cycle.status == "active" and permits(grants, "lesson_study.run", cycle.trio_id):
-                found.append(await snapshot(self.db, cycle))
-        return found
+            if not permits(grants, "lesson_study.run", cycle.trio_id):
+                continue
+            if cycle.status == "active":
+                running.append(await snapshot(self.db, cycle))
+            elif len(finished) < FINISHED_SHOWN:
+                finished.append(await snapshot(self.db, cycle))
+        return running + finished
+
+    async def running(self, person_id: int) -> list[Snapshot]:
+        """Only the running cycles of `visible` (what /status shows a teacher)."""
+        return [s for s in await self.visible(person_id) if s.cycle.status == "active"]
 
     async def cycles_of_trio(self, trio_id: int) -> list[Snapshot]:
         cycles = await LessonStudyRepo.for_trios(self.db, [trio_id])

@@ -18,10 +18,11 @@ from bot.clock import Clock
 from bot.meetings.calendar_invite import meeting_ics
 from bot.scheduling.notices import Notices, moment
 from bot.scheduling.scheduler import Fired, Kind, Late
-from bot.scheduling.timing import REMINDER_LEADS, relative_day, reminders_ahead
+from bot.scheduling.timing import REMINDER_LEADS, promising, relative_day, reminders_ahead
 from bot.texts import Label
 from storage.db import Database, Transaction
 from storage.meetings import Meeting, MeetingRepo, Member
+from storage.outbox import OutboxRepo
 from storage.schedule import Due, ScheduleRepo
 from storage.summaries import SummaryRepo
 
@@ -170,6 +171,26 @@ class Meetings:
             buttons=[[(Label("start_summary"), MeetingTap(meeting.id, "sm"))]],
         )
 
+    async def take_over(self, tx: Transaction, meeting: Meeting, lead_id: int) -> None:
+        """The lead writes the summary after all: the member who was asked is told so, and
+        their "Start the summary" button no longer opens it."""
+        runner_id = meeting.summary_runner_id
+        await MeetingRepo.name_runner(tx, meeting.id, None)
+        members = await MeetingRepo.members(tx, meeting.trio_id)
+        lead = next((m.name for m in members if m.person_id == lead_id), "")
+        runner = next((m for m in members if m.person_id == runner_id), None)
+        if runner is None:
+            return
+        await self.notices.send(
+            tx,
+            runner.chat_id,
+            runner.language,
+            "meetings/taken_over",
+            {"trio": meeting.trio_name, "lead_name": lead},
+            person_id=runner.person_id,
+            dedupe=f"out:meeting:{meeting.id}:taken_over:{runner.person_id}",
+        )
+
     # --- the schedule ----------------------------------------------------------------------
     async def _arm(self, tx: Transaction, meeting: Meeting) -> None:
         now = self.clock()
@@ -279,10 +300,24 @@ class Meetings:
                 )
         return Fired()
 
-    async def _announce(self, tx: Transaction, meeting: Meeting, what: Announcement) -> None:
-        """Tell every member (and the trio's group), each in their language and zone."""
-        stamp = self.clock()
-        content = meeting_ics(
+    async def invite_newcomer(self, tx: Transaction, person_id: int) -> int:
+        """Someone just joined (or finished joining): the invitation, with its calendar file,
+        to each meeting still to come of their trios that they were never told about. The
+        same message the trio had, under the same key, so it can never go twice."""
+        sent = 0
+        for meeting in await MeetingRepo.upcoming_of(tx, person_id, self.clock()):
+            if await OutboxRepo.told(tx, person_id, f"out:meeting:{meeting.id}:"):
+                continue
+            members = await MeetingRepo.members(tx, meeting.trio_id)
+            member = next((m for m in members if m.person_id == person_id), None)
+            if member is None:  # not active yet: told when they finish joining
+                continue
+            await self._tell(tx, meeting, member, "invite", self._ics(meeting, "invite"))
+            sent += 1
+        return sent
+
+    def _ics(self, meeting: Meeting, what: Announcement) -> bytes:
+        return meeting_ics(
             meeting_id=meeting.id,
             version=meeting.version,
             title=meeting.trio_name,
@@ -290,47 +325,54 @@ class Meetings:
             starts_at=meeting.starts_at,
             minutes=meeting.duration_minutes,
             link=meeting.link,
-            stamp=stamp,
+            stamp=self.clock(),
             cancelled=what == "cancelled",
         )
-        key = f"out:meeting:{meeting.id}:v{meeting.version}:{what}"
-        base = {
+
+    @staticmethod
+    def _base(meeting: Meeting, what: Announcement) -> dict[str, Any]:
+        return {
             "trio": meeting.trio_name,
             "change": what,
             "link": meeting.link,
             "focus": meeting.focus,
         }
 
-        def promising(values: dict[str, Any]) -> Callable[[datetime], dict[str, Any]]:
-            # Promise the reminders still to come when it arrives: none at 27 minutes away.
-            def at(delivered: datetime) -> dict[str, Any]:
-                return {**values, "reminders": reminders_ahead(meeting.starts_at, delivered)}
+    async def _tell(
+        self, tx: Transaction, meeting: Meeting, member: Member, what: Announcement, ics: bytes
+    ) -> None:
+        """One member's announcement and calendar file, in their language and zone."""
+        key = f"out:meeting:{meeting.id}:v{meeting.version}:{what}:{member.person_id}"
+        zone = member.time_zone or self.zone
+        values = {**self._base(meeting, what), "when": moment(meeting.starts_at, zone)}
+        await self.notices.send(
+            tx,
+            member.chat_id,
+            member.language,
+            "meetings/invitation",
+            promising(values, meeting.starts_at),
+            person_id=member.person_id,
+            dedupe=key,
+        )
+        await self.notices.send_file(
+            tx,
+            member.chat_id,
+            member.language,
+            "meetings/ics_caption",
+            values,
+            filename=f"trio-meeting-{meeting.id}.ics",
+            content=ics,
+            dedupe=f"{key}:ics",
+            person_id=member.person_id,
+        )
 
-            return at
-
+    async def _announce(self, tx: Transaction, meeting: Meeting, what: Announcement) -> None:
+        """Tell every member (and the trio's group), each in their language and zone."""
+        content = self._ics(meeting, what)
+        key = f"out:meeting:{meeting.id}:v{meeting.version}:{what}"
+        base = self._base(meeting, what)
         for member in await MeetingRepo.members(tx, meeting.trio_id):
-            zone = member.time_zone or self.zone
-            values = {**base, "when": moment(meeting.starts_at, zone)}
-            await self.notices.send(
-                tx,
-                member.chat_id,
-                member.language,
-                "meetings/invitation",
-                promising(values),
-                person_id=member.person_id,
-                dedupe=f"{key}:{member.person_id}",
-            )
-            await self.notices.send_file(
-                tx,
-                member.chat_id,
-                member.language,
-                "meetings/ics_caption",
-                values,
-                filename=f"trio-meeting-{meeting.id}.ics",
-                content=content,
-                dedupe=f"{key}:{member.person_id}:ics",
-                person_id=member.person_id,
-            )
+            await self._tell(tx, meeting, member, what, content)
         group = await MeetingRepo.group_of(tx, meeting.trio_id)
         if group is not None:
             values = {**base, "when": moment(meeting.starts_at, meeting.time_zone)}
@@ -339,7 +381,7 @@ class Meetings:
                 group[0],
                 group[1],
                 "meetings/invitation",
-                promising(values),
+                promising(values, meeting.starts_at),
                 dedupe=f"{key}:group",
             )
             # The calendar file too, so anyone in the group can add (or update) the event.

@@ -8,7 +8,7 @@ renders: a flow to open, a view, or why not.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from bot.buttons import MeetingTap
@@ -22,8 +22,10 @@ from storage.programme import Membership, ProgrammeRepo, Trio
 from storage.summaries import SummaryRepo
 
 Refusal = Literal["stale", "not_yours", "not_scheduled"]
-LEAD_ONLY = ("mv", "cx", "cy", "ck", "at", "rn")
+LEAD_ONLY = ("mv", "cx", "cy", "ck", "at", "rn", "sy", "sn")
 MEMBER_ONLY = ("rf", "sm")
+# How long after a meeting /reflect still offers its reflection first.
+REFLECT_WITHIN = timedelta(days=14)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,37 @@ class RunnerNamed:
     name: str
 
 
-TapOutcome = OpenFlow | ConfirmCancel | Cancelled | Kept | RunnerNamed | Refusal
+@dataclass(frozen=True, slots=True)
+class ConfirmTakeOver:
+    """The lead asked a member to write the summary and now starts it: write it after all?"""
+
+    meeting_id: int
+    trio: str
+    runner: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeftToRunner:
+    """The lead leaves the summary to the member they asked."""
+
+    name: str
+
+
+TapOutcome = (
+    OpenFlow | ConfirmCancel | Cancelled | Kept | RunnerNamed | ConfirmTakeOver | LeftToRunner
+) | Refusal
+
+
+async def delegated_to(q: Reader, found: Meeting, person_id: int) -> str | None:
+    """The member asked to write this meeting's summary, when that is not `person_id` and
+    they have not written it yet: the lead is asked before taking it over."""
+    runner = found.summary_runner_id
+    if runner is None or runner == person_id:
+        return None
+    if await SummaryRepo.for_meeting(q, found.id) is not None:
+        return None
+    members = await MeetingRepo.members(q, found.trio_id)
+    return next((m.name for m in members if m.person_id == runner), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +166,15 @@ class MeetingTaps:
         upcoming = await MeetingRepo.upcoming(self.db, [m.trio.id for m in memberships], now)
         return Listed(upcoming, led)
 
+    async def reflection_waiting(self, person_id: int, now: datetime) -> OpenFlow | None:
+        """The post-meeting reflection this person was asked for and has not given, if the
+        meeting was within the last fortnight (/reflect offers it before a free one)."""
+        found = await MeetingRepo.reflection_waiting(self.db, person_id, now - REFLECT_WITHIN)
+        if found is None:
+            return None
+        context = {"meeting_id": found.meeting_id, "trio": found.trio_name}
+        return OpenFlow("meeting_reflection", context)
+
     async def new_meeting(
         self, person_id: int, trio_id: int, zone: str
     ) -> OpenFlow | Literal["not_yours"]:
@@ -191,8 +232,25 @@ class MeetingTaps:
             summary_lead = await may(self.db, person_id, "summary.run", trio_id)
             if not (summary_lead or found.summary_runner_id == person_id):
                 return "not_yours"
+            runner = await delegated_to(self.db, found, person_id)
+            if runner is not None:
+                return ConfirmTakeOver(found.id, found.trio_name, runner)
             return OpenFlow("summary", await summary_context(self.db, found))
+        if action == "sy":
+            return await self.take_over(found, person_id)
+        if action == "sn":
+            runner = await delegated_to(self.db, found, person_id)
+            return LeftToRunner(runner) if runner is not None else "stale"
         return await self._name_runner(found, tap.person_id)
+
+    async def take_over(self, found: Meeting, lead_id: int) -> OpenFlow | Refusal:
+        """The lead writes the summary after all: the member asked is told they need not."""
+        async with self.db.transaction() as tx:
+            current = await MeetingRepo.get(tx, found.id)
+            if current is None or await SummaryRepo.for_meeting(tx, found.id) is not None:
+                return "stale"
+            await self.meetings.take_over(tx, current, lead_id)
+        return OpenFlow("summary", await summary_context(self.db, found))
 
     async def _name_runner(self, found: Meeting, person_id: int | None) -> TapOutcome:
         members = {m.person_id: m for m in await MeetingRepo.members(self.db, found.trio_id)}

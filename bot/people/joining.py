@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.clock import Clock
+from bot.people.catch_up import CatchUp
+from bot.people.permissions import commands
 from storage.db import Database
 from storage.invites import InviteProblem, InviteRepo
 from storage.people import PeopleRepo, Person, PersonStatus, Role
@@ -24,9 +26,11 @@ class Refused:
 
 
 class Joining:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, catch_up: CatchUp | None = None) -> None:
         self.db = db
         self.clock = clock
+        # What a trio was told before this person joined it (invitations, open prompts).
+        self.catch_up = catch_up or CatchUp()
         self.invites = InviteRepo(db)
         self.programme = ProgrammeRepo(db)
 
@@ -60,7 +64,13 @@ class Joining:
             "trio": memberships[0].trio.name if memberships else None,
             "telegram_name": telegram_name,
             "language": language,
+            "commands": list(await self.commands(person.id)),
         }
+
+    async def commands(self, person_id: int) -> dict[str, str]:
+        """The commands this person may use, for /help, the welcome and their menu: each
+        with the key of the label describing it for them."""
+        return commands(await PeopleRepo.grants(self.db, person_id))
 
     async def redeem(
         self, code: str, *, telegram_id: int, telegram_name: str, language_code: str | None
@@ -68,6 +78,8 @@ class Joining:
         """Create (or bind) the person the code is for, count the use, join their trio.
 
         All in one transaction: a code that runs out at the same moment is refused whole.
+        What the trio was already told is queued for them in it too (a newcomer, who is not
+        active yet, has it queued when they finish joining).
         """
         code = InviteRepo.normalise(code)
         async with self.db.transaction() as tx:
@@ -113,11 +125,15 @@ class Joining:
                 if invite.trio_id is not None
                 else None
             )
+            # Someone already active joins at once; a newcomer when they finish joining.
+            await self.catch_up(tx, person_id)
+            usable = list(commands(await PeopleRepo.grants(tx, person_id)))
         context = {
             "role": invite.role,
             "school": school,
             "trio": trio,
             "telegram_name": telegram_name,
             "language": (language_code or "en").split("-")[0],
+            "commands": usable,
         }
         return Joined(person_id, context)

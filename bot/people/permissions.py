@@ -42,9 +42,11 @@ Action = Literal[
     "privacy",
     "invite.create",
     "invite.create_for_own_trio",
+    "meeting.view",
     "meeting.schedule",
     "summary.run",
     "summary.approve",
+    "reflect",
     "lesson_study.run",
     "digest.researcher",
     "digest.shared",
@@ -65,10 +67,14 @@ MATRIX: dict[Action, tuple[Cell, Cell, Cell, Cell]] = {
     "invite.create":                   (NO,     NO,        NO,         ALL),
     # A lead invites teachers into a trio they lead; a coordinator into any trio.
     "invite.create_for_own_trio":      (NO,     OWN,       NO,         ALL),
+    # Seeing a trio's meetings is a member's; convening them the lead's.
+    "meeting.view":                    (OWN,    OWN,       NO,         NO),
     "meeting.schedule":                (NO,     OWN,       NO,         NO),
     # The lead runs the summary (naming a member to run it is the summary work's own check).
     "summary.run":                     (NO,     OWN,       NO,         NO),
     "summary.approve":                 (OWN,    OWN,       NO,         NO),
+    # Reflections are on one's own teaching: researchers and coordinators teach no trio.
+    "reflect":                         (ALL,    ALL,       NO,         NO),
     "lesson_study.run":                (OWN,    OWN,       NO,         NO),
     "digest.researcher":               (NO,     NO,        ALL,        ALL),
     "digest.shared":                   (ALL,    ALL,       ALL,        ALL),
@@ -81,6 +87,27 @@ MATRIX: dict[Action, tuple[Cell, Cell, Cell, Cell]] = {
 # fmt: on
 
 ACTIONS: tuple[Action, ...] = tuple(MATRIX)
+
+# Each command, in the menu's order, and the action that makes it of use to someone: /help,
+# the welcome and the person's command menu list only the commands they may use, so nothing
+# listed is refused. A command's handler checks the same action (or a stricter one inside it,
+# like "summary.run" to write a summary rather than see where it stands). Where the third
+# action is not theirs, the command is described by its `cmd_<name>_member` label (a teacher's
+# /meeting lists the trio's meetings; only the lead's schedules them).
+COMMANDS: tuple[tuple[str, Action, Action | None], ...] = (
+    ("start", "join", None),
+    ("help", "join", None),
+    ("meeting", "meeting.view", "meeting.schedule"),
+    ("summary", "summary.approve", "summary.run"),
+    ("reflect", "reflect", None),
+    ("digest", "digest.shared", None),
+    ("lessonstudy", "lesson_study.run", None),
+    ("status", "status.trio", None),
+    ("invite", "invite.create_for_own_trio", None),
+    ("settings", "settings", None),
+    ("privacy", "privacy", None),
+    ("cancel", "join", None),
+)
 # Whoever runs the `triobot` command line has the machine, hence the coordinator's rights.
 CLI_ROLES: frozenset[Role] = frozenset({"coordinator"})
 
@@ -140,6 +167,16 @@ def _in_own_trio(role: Role, trio_id: int | None, leads: Mapping[int, bool]) -> 
             continue
         return True
     return False
+
+
+def commands(grants: Grants) -> dict[str, str]:
+    """The commands this person may use (in some trio of theirs, for trio-scoped ones), in
+    the menu's order, each with the key of the label that describes it for them."""
+    return {
+        name: f"cmd_{name}" if fuller is None or permits(grants, fuller) else f"cmd_{name}_member"
+        for name, action, fuller in COMMANDS
+        if permits(grants, action)
+    }
 
 
 def refusal(action: Action) -> tuple[str, dict[str, object]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from bot.people.catch_up import CatchUp
 from bot.programme.roster_fields import (
     ImportReport,
     Problem,
@@ -64,8 +65,10 @@ def detect(header: list[str]) -> RosterKind | None:
 
 
 class RosterImport:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, catch_up: CatchUp | None = None) -> None:
         self.db = db
+        # Someone already active who joins a trio gets what it was told (bot/people/catch_up.py).
+        self.catch_up = catch_up or CatchUp()
 
     async def run(
         self,
@@ -105,7 +108,7 @@ class RosterImport:
                 if report.kind == "schools":
                     await _schools(tx, known, rows, report)
                 elif report.kind == "people":
-                    await _people(tx, known, rows, report)
+                    await _people(tx, known, rows, report, self.catch_up)
                 elif report.kind == "term calendar":
                     await import_calendar(tx, rows, report)
                 else:
@@ -264,7 +267,11 @@ def _cancelled(left: Left) -> str:
 
 
 async def _people(
-    tx: Transaction, known: store.Known, rows: list[tuple[int, Row]], report: ImportReport
+    tx: Transaction,
+    known: store.Known,
+    rows: list[tuple[int, Row]],
+    report: ImportReport,
+    catch_up: CatchUp,
 ) -> None:
     key, erased = await erased_ref_hashes(tx)
     seen: dict[str, int] = {}
@@ -343,7 +350,8 @@ async def _people(
                     )
                 )
         if trio_id is not None:
-            changed |= bool(
-                await store.add_member(tx, trio_id, person_id, lead=role == "trio_lead")
-            )
+            joined = bool(await store.add_member(tx, trio_id, person_id, lead=role == "trio_lead"))
+            if joined:
+                await catch_up(tx, person_id)
+            changed |= joined
         count_change(report, changed, existing is None)

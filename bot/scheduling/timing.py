@@ -6,6 +6,7 @@ a time that does not exist (the spring-forward gap) moves to the first instant a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
@@ -198,3 +199,13 @@ def preferences(row: Any, default_zone: str) -> Preferences:
         quiet_end=time.fromisoformat(row["quiet_end"]),
         away_until=datetime.fromisoformat(row["away_until"]).date() if row["away_until"] else None,
     )
+
+
+def promising(values: dict[str, Any], starts_at: datetime) -> Callable[[datetime], dict[str, Any]]:
+    """An invitation's values as worded when it arrives: it promises only the reminders still
+    to come then (none for a meeting 27 minutes away)."""
+
+    def at(delivered: datetime) -> dict[str, Any]:
+        return {**values, "reminders": reminders_ahead(starts_at, delivered)}
+
+    return at

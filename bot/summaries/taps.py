@@ -12,7 +12,7 @@ from typing import Literal
 
 from bot.buttons import ActionTap, SummaryTap
 from bot.clock import Clock
-from bot.meetings.taps import OpenFlow, summary_context
+from bot.meetings.taps import ConfirmTakeOver, OpenFlow, delegated_to, summary_context
 from bot.people.permissions import allowed, may
 from bot.summaries.actions import MARKS, ActionFollowUp
 from bot.summaries.agreement import Agreement, Decision
@@ -36,7 +36,17 @@ class SummaryStatus:
     confirm: SummaryTap | None  # the lead may confirm it as agreed (the deadline passed)
 
 
-SummaryView = OpenFlow | SummaryStatus | Literal["no_meeting", "not_allowed"]
+@dataclass(frozen=True, slots=True)
+class NotWritten:
+    """A member's /summary before the meeting's summary exists: who is writing it."""
+
+    trio: str
+    writer: str | None
+
+
+SummaryView = (
+    OpenFlow | SummaryStatus | ConfirmTakeOver | NotWritten | Literal["no_meeting", "not_allowed"]
+)
 TapOutcome = OpenFlow | Decision
 
 
@@ -71,16 +81,38 @@ class SummaryTaps:
                 return found
         return None
 
+    async def _meeting_to_agree(self, person_id: int, roles: frozenset[Role]) -> Meeting | None:
+        """The latest held meeting of a trio this member agrees summaries in."""
+        memberships = await self.programme.memberships(person_id)
+        held = []
+        for membership in memberships:
+            found = await MeetingRepo.latest_held(self.db, membership.trio.id)
+            member = allowed(
+                roles, "summary.approve", trio_id=membership.trio.id, memberships=memberships
+            )
+            if found is not None and member:
+                held.append(found)
+        return max(held, key=lambda m: m.starts_at, default=None)
+
     async def view(self, person_id: int, roles: frozenset[Role]) -> SummaryView:
-        """/summary: write up the latest meeting, or see where its summary stands."""
+        """/summary: write up the latest meeting, or see where its summary stands (a member
+        who does not write it sees that, and who is writing it)."""
         found = await self._meeting_to_summarise(person_id, roles)
+        writes = found is not None
         if found is None:
             memberships = await self.programme.memberships(person_id)
-            if not allowed(roles, "summary.run", memberships=memberships):
+            if not allowed(roles, "summary.approve", memberships=memberships):
                 return "not_allowed"
-            return "no_meeting"
+            found = await self._meeting_to_agree(person_id, roles)
+            if found is None:
+                return "no_meeting"
         existing = await SummaryRepo.for_meeting(self.db, found.id)
+        if existing is None and not writes:
+            return NotWritten(found.trio_name, await self._writer(found))
         if existing is None:
+            runner = await delegated_to(self.db, found, person_id)
+            if runner is not None:
+                return ConfirmTakeOver(found.id, found.trio_name, runner)
             return OpenFlow("summary", await summary_context(self.db, found))
         members = await MeetingRepo.members(self.db, found.trio_id)
         approved = await SummaryRepo.approvals(self.db, existing.id, existing.revision)
@@ -96,6 +128,14 @@ class SummaryTaps:
             past_deadline=past_deadline,
             confirm=SummaryTap(existing.id, 0, "c") if confirm else None,
         )
+
+    async def _writer(self, found: Meeting) -> str | None:
+        """Who writes this meeting's summary: the member asked, else the trio's lead."""
+        members = await MeetingRepo.members(self.db, found.trio_id)
+        asked = [m for m in members if m.person_id == found.summary_runner_id]
+        leads = [m for m in members if m.is_lead]
+        chosen = asked or leads
+        return chosen[0].name if chosen else None
 
     async def tap(self, person_id: int, tap: SummaryTap) -> TapOutcome:
         """Approve, confirm, or open the flow to suggest a change or (the author) edit it."""

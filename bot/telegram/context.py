@@ -31,10 +31,12 @@ from bot.lesson_study.notices import Notices as LessonNotices
 from bot.lesson_study.service import LessonStudy
 from bot.meetings.service import Meetings
 from bot.meetings.taps import MeetingTaps
+from bot.people.catch_up import CatchUp
 from bot.people.data_rights import DataRights
 from bot.people.inviting import Inviting
 from bot.people.joining import Joining
 from bot.programme.status import Status
+from bot.reflections.catch_up import catch_up as reflection_catch_up
 from bot.reflections.prompts import load_definitions
 from bot.reflections.replies import PromptReplies
 from bot.reflections.service import ReflectionActions, Reflections
@@ -48,7 +50,7 @@ from bot.telegram.flood import FloodGuard
 from bot.telegram.sender import OutboxSender, SendLimits
 from bot.texts import Texts
 from storage import meta
-from storage.db import Database
+from storage.db import Database, Transaction
 from storage.db import StorageUnavailable as StorageUnavailable
 from storage.flow_states import FlowStateRepo
 from storage.invites import InviteRepo
@@ -70,6 +72,29 @@ async def button_key(db: Database) -> bytes:
     """The key that signs button data: made once, kept in the database across restarts."""
     async with db.transaction() as tx:
         return await meta.secret_key(tx, "button_key")
+
+
+def catch_up_of(meetings: Meetings, reflections: Reflections) -> CatchUp:
+    """What someone new to a trio missed: the invitations to its upcoming meetings, and this
+    period's reflection prompts."""
+
+    async def prompts(tx: Transaction, person_id: int) -> int:
+        return await reflection_catch_up(reflections, tx, person_id)
+
+    return CatchUp((meetings.invite_newcomer, prompts))
+
+
+async def offline_catch_up(db: Database, settings: Settings, clock: Clock) -> CatchUp:
+    """The same for the command line (`triobot person move`), with no bot running: what it
+    queues waits in the outbox for the bot to send."""
+    texts = Texts()
+    signer = ButtonSigner(await button_key(db))
+    zone = settings.programme_tz
+    reflections = Reflections(
+        db, texts, signer, programme_zone=zone, definitions=load_definitions(), clock=clock
+    )
+    notices = Notices(texts, signer, clock, calendar=reflections.calendar, zone=zone)
+    return catch_up_of(Meetings(db, notices, programme_zone=zone, clock=clock), reflections)
 
 
 class Services:
@@ -130,7 +155,8 @@ class Services:
         self.programme = ProgrammeRepo(self.db)
         self.invites = InviteRepo(self.db)
         self.flow_states = FlowStateRepo(self.db)
-        self.joining = Joining(self.db, clock)
+        catch_up = CatchUp()  # its parts are added once the services they come from exist
+        self.joining = Joining(self.db, clock, catch_up)
         self.inviting = Inviting(self.db)
         self.data_rights = DataRights(self.db, clock)
         self.status = Status(StatusRepo(self.db))
@@ -155,6 +181,7 @@ class Services:
         zone = settings.programme_tz
         self.meetings = Meetings(self.db, notices, programme_zone=zone, clock=clock)
         self.meeting_taps = MeetingTaps(self.db, self.meetings)
+        catch_up.parts = catch_up_of(self.meetings, self.reflections).parts
         self.follow_up = ActionFollowUp(self.db, notices, programme_zone=zone, clock=clock)
         self.agreement = Agreement(
             self.db,
@@ -183,7 +210,7 @@ class Services:
         )
         self.engine = FlowEngine(
             self.db,
-            build_registry(settings, flows),
+            build_registry(settings, flows, catch_up),
             signer,
             expiry=settings.flow_expiry,
             resume_after=settings.flow_resume_after,

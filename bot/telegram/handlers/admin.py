@@ -39,7 +39,7 @@ async def status(update: Update, context: Context) -> None:
         await lesson_study.stalled_status(context, who)
         return
     # Teachers see their trio's lesson-study cycles here too (lesson_study.run is theirs).
-    cycles = await svc.lesson_study.visible(who.person.id)
+    cycles = await svc.lesson_study.running(who.person.id)
     if not shown and not cycles:
         await refuse(context, who, "status.trio")
         return

@@ -14,7 +14,7 @@ from telegram.ext import CommandHandler
 
 from bot.buttons import LessonStudyTap
 from bot.flows.engine import Outcome, Tapped, Toast
-from bot.lesson_study.service import Approval, NeedThree, Opened
+from bot.lesson_study.service import Approval, Finished, NeedThree, Opened
 from bot.lesson_study.views import Snapshot, actions_for, card_values, local_day
 from bot.telegram.context import App, Context
 from bot.telegram.handlers.common import Who, buttons, deliver, joined, refuse, say, tapped
@@ -28,6 +28,10 @@ async def lessonstudy(update: Update, context: Context) -> None:
         return
     svc = context.bot_data
     view = await svc.lesson_study.overview(who.person.id, who.roles)
+    if isinstance(view, Finished):  # the finished cycles, then what starts the next
+        for snap in view.cycles:
+            await send_card(context, who, snap)
+        view = view.then
     if view == "not_allowed":
         await refuse(context, who, "lesson_study.run")
     elif isinstance(view, NeedThree):

@@ -13,7 +13,9 @@ from bot.flows.engine import Outcome, Say, Tapped, Toast
 from bot.meetings.taps import (
     Cancelled,
     ConfirmCancel,
+    ConfirmTakeOver,
     Kept,
+    LeftToRunner,
     Linked,
     LinkTaken,
     LinkWhich,
@@ -131,10 +133,26 @@ async def _rendered(context: Context, who: Who, result: TapOutcome) -> Outcome:
         return Outcome([Tapped(chosen=Label("cancel_it")), cancelled])
     if isinstance(result, Kept):
         return Outcome([Tapped(chosen=Label("keep_it"))])
+    if isinstance(result, ConfirmTakeOver):
+        return Outcome([Tapped(keyboard=None), take_over_question(context, result)])
+    if isinstance(result, LeftToRunner):
+        chosen = Label("take_over_no", {"name": result.name})
+        left = Say("meetings/left_to_runner", {"name": result.name})
+        return Outcome([Tapped(chosen=chosen), left])
     if isinstance(result, RunnerNamed):
         chosen = Label("ask_to_write", {"name": result.name})
         return Outcome([Tapped(chosen=chosen), Say("meetings/runner_named", {"name": result.name})])
     return REFUSED[result]
+
+
+def take_over_question(context: Context, result: ConfirmTakeOver) -> Say:
+    """Asked a member to write the summary: write it yourself after all?"""
+    choice = [
+        (Label("take_over_yes"), MeetingTap(result.meeting_id, "sy")),
+        (Label("take_over_no", {"name": result.runner}), MeetingTap(result.meeting_id, "sn")),
+    ]
+    values = {"trio": result.trio, "runner": result.runner}
+    return Say("meetings/confirm_take_over", values, signed(context, [[c] for c in choice]))
 
 
 async def link(update: Update, context: Context) -> None:

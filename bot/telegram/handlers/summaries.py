@@ -10,11 +10,12 @@ from telegram.ext import CommandHandler
 
 from bot.buttons import ActionTap, SummaryAction, SummaryTap
 from bot.flows.engine import Outcome, Say, Tapped, Toast
-from bot.meetings.taps import OpenFlow
+from bot.meetings.taps import ConfirmTakeOver, OpenFlow
 from bot.summaries.agreement import Decision
-from bot.summaries.taps import Marked
+from bot.summaries.taps import Marked, NotWritten
 from bot.telegram.context import App, Context
 from bot.telegram.handlers.common import buttons, deliver, joined, refuse, say, tapped, wake
+from bot.telegram.handlers.meetings import take_over_question
 from bot.texts import Label
 
 # The label a tapped button is replaced by, once what it asked for is done.
@@ -35,9 +36,14 @@ async def summary(update: Update, context: Context) -> None:
     view = await svc.summary_taps.view(who.person.id, who.roles)
     chat_id = who.actor.chat_id
     if view == "not_allowed":
-        await refuse(context, who, "summary.run")
+        await refuse(context, who, "summary.approve")
     elif view == "no_meeting":
         await say(context, chat_id, who.lang, "summary/no_meeting")
+    elif isinstance(view, NotWritten):
+        values: dict[str, object] = {"trio": view.trio, "writer": view.writer}
+        await say(context, chat_id, who.lang, "summary/not_written", values)
+    elif isinstance(view, ConfirmTakeOver):
+        await deliver(update, context, Outcome([take_over_question(context, view)]), who.lang)
     elif isinstance(view, OpenFlow):
         outcome = await svc.engine.start(who.actor, view.flow, view.context)
         await deliver(update, context, outcome, who.lang)
