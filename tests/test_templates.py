@@ -22,6 +22,14 @@ from bot.texts import (
 )
 
 TEXTS = Texts()
+GLUED = re.compile(r"[0-9.!?:)][A-ZÁÉÍÓÚ¿¡][a-záéíóú]")
+
+
+def check_plain(text: str) -> str:
+    """The text without its tags (a tag may sit between two sentences)."""
+    return re.sub(r"<[^>]+>", " ", text)
+
+
 ROOT = prompts_root()
 TEMPLATES = sorted(
     str(path.relative_to(ROOT / "en"))[: -len(".j2")]
@@ -491,6 +499,8 @@ def test_template_renders_valid_telegram_html(lang: str, name: str) -> None:
         assert check_telegram_html(text) is None, (lang, name, check_telegram_html(text), text)
         assert visible_length(text) <= TELEGRAM_LIMIT
         assert "<angle>" not in text  # values are escaped
+        # A line break eaten by trim_blocks glues two sentences: "…Dec 2026What time…".
+        assert not GLUED.search(check_plain(text)), (lang, name, GLUED.search(text), text)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
