@@ -291,6 +291,23 @@ class PromptReplyTap:
         return None if reflection_id is None else cls(reflection_id)
 
 
+@dataclass(frozen=True, slots=True)
+class TakenTap:
+    """Under the first answer of a flow a message opened (the questions after a meeting, a
+    lesson's notes): "not an answer — keep it as a free reflection" closes that flow."""
+
+    PREFIX: ClassVar[str] = "v"
+    state_id: int
+
+    def fields(self) -> tuple[str | int, ...]:
+        return (self.state_id,)
+
+    @classmethod
+    def parse(cls, fields: Sequence[str]) -> Self | None:
+        state_id = _int(fields[0]) if len(fields) == 1 else None
+        return None if state_id is None else cls(state_id)
+
+
 FAMILIES: dict[str, type[Tap]] = {
     family.PREFIX: family
     for family in (
@@ -303,5 +320,6 @@ FAMILIES: dict[str, type[Tap]] = {
         ReflectionTap,
         LessonStudyTap,
         PromptReplyTap,
+        TakenTap,
     )
 }

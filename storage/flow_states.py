@@ -13,6 +13,11 @@ from storage.db import Database, Reader, Transaction, from_db_time, to_db_time
 FlowStatus = Literal["open", "done", "cancelled", "expired", "discarded"]
 
 
+# The context key of what a message said when it opened its flow (the engine's
+# `answer_with`): "not an answer" keeps it as a free reflection instead.
+TAKEN = "_taken"
+
+
 @dataclass(frozen=True, slots=True)
 class FlowState:
     id: int

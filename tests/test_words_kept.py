@@ -329,3 +329,43 @@ async def test_typed_after_a_meeting_or_replied_to_its_question_is_the_reflectio
     # Both reflected: nothing more is waiting, and a further message is not taken.
     await bruno.says("And another thing")
     assert "wasn’t waiting" in bruno.last_text
+
+
+async def test_not_an_answer_after_a_meeting_keeps_it_free_and_the_questions_wait_again(
+    bot: BotUnderTest, clock: FakeClock
+) -> None:
+    trio = await form_trio(bot)
+    bruno = trio.bruno
+    await schedule_first_meeting(bot, trio)
+    at(clock, utc(2026, 12, 1, 17, 0))
+    await run_schedule(bot, clock)
+    await trio.alice.taps("Record attendance")
+    for name in ("Alice", "Bruno", "Carmen"):
+        await trio.alice.taps(name)
+    await trio.alice.taps("Done")
+    await run_schedule(bot, clock)
+    newest(bruno, "After the trio meeting")
+    # Bruno writes to the bot about something else: it is taken as the meeting's first answer,
+    # and the undo sits above the next question.
+    await bruno.says("Reminder to self: book the hall for Friday")
+    taken = newest(bruno, "first answer here")
+    assert taken.buttons == [[taken.buttons[0][0]]] and "Not an answer" in taken.buttons[0][0][0]
+    assert bruno.inbox[-1].message_id != taken.message_id  # the question comes after it
+    await bruno.taps("Not an answer", message=taken)
+    assert "kept as a free reflection" in bruno.last_text
+    assert await reflections(bot) == [
+        ("free", "answered", "Reminder to self: book the hall for Friday")
+    ]
+    assert await bot.db.fetchval("SELECT COUNT(*) FROM meeting_reflection") == 0
+    status = await bot.db.fetchval(
+        "SELECT status FROM flow_state WHERE flow = 'meeting_reflection' ORDER BY id DESC"
+    )
+    assert status == "discarded"
+    # The meeting's questions wait again: his next message answers them; the undo is spent.
+    await bruno.says("A feedback protocol we can try in Year 5")
+    assert "first answer here" in bruno.inbox[-2].plain_text
+    await bruno.taps("Skip")
+    take_back = await bot.db.fetchval("SELECT take_back FROM meeting_reflection")
+    assert json.loads(take_back) == "A feedback protocol we can try in Year 5"
+    assert [b[0] for b in taken.buttons[0]] == ["✓ Kept as a free reflection"]  # spent
+    assert await bot.db.fetchval("SELECT COUNT(*) FROM reflection") == 1

@@ -21,6 +21,7 @@ from bot.buttons import (
     PromptReplyTap,
     ReflectionTap,
     SummaryTap,
+    TakenTap,
     Tap,
     TrioTap,
     pattern,
@@ -70,6 +71,7 @@ BUTTON_ROUTES: tuple[tuple[type[Tap], Callback], ...] = (
     (LessonStudyTap, lesson_study.on_button),
     (ChosenTap, flow_input.chosen),
     (PromptReplyTap, flow_input.not_an_answer),
+    (TakenTap, flow_input.not_an_answer_here),
 )
 
 

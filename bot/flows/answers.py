@@ -71,6 +71,15 @@ class Rejected:
 HOLD = "_hold"
 
 
+def taken(given: Input) -> JSON:
+    """What a message said, as a free reflection would store it."""
+    if isinstance(given, TextIn):
+        return given.text.strip()
+    if isinstance(given, VoiceIn):
+        return {"voice": given.file_id, "duration": given.duration}
+    return None
+
+
 def holding(context: Mapping[str, JSON], hold: JSON) -> dict[str, JSON]:
     """The flow context keeping `hold` (what a step understood but asks to confirm), or
     forgetting it when `hold` is None."""

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from bot.buttons import ButtonSigner
 from bot.clock import Clock
-from bot.flows.answers import JSON, Input, TextIn, VoiceIn
+from bot.flows.answers import JSON, Input, TextIn, VoiceIn, taken
 from bot.flows.model import Flow, FlowRegistry
 from bot.flows.positions import fits
 from bot.flows.render import Prompter, b36
@@ -21,7 +21,7 @@ from bot.flows.replies import Actor, Button, Keyboard, Outcome, Reply, Say, Tapp
 from bot.flows.transitions import Transitions
 from bot.texts import Label
 from storage.db import Database, Transaction
-from storage.flow_states import FlowState, FlowStateRepo
+from storage.flow_states import TAKEN, FlowState, FlowStateRepo
 
 __all__ = ["Actor", "Button", "FlowEngine", "Keyboard", "Outcome", "Reply", "Say", "Tapped",
            "Toast"]  # fmt: skip
@@ -102,9 +102,12 @@ class FlowEngine(Transitions):
             existing, notice = await self._load_open(tx, actor, now)
             if existing is not None:
                 return Outcome(notice, handled=False)
-            state = await self._open(tx, actor, flow, dict(context), now)
+            # What was taken is kept with the flow, so "not an answer" can keep it elsewhere.
+            state = await self._open(tx, actor, flow, {**context, TAKEN: taken(given)}, now)
             outcome = await self._answer(tx, flow, state, given, now, actor.tz)
         outcome.replies[0:0] = notice
+        if outcome.finished is None:
+            outcome.opened = state.id
         return outcome
 
     async def tap(self, actor: Actor, data: str) -> Outcome:

@@ -64,3 +64,5 @@ class Outcome:
     refresh_person: bool = False  # a step changed the person (e.g. their language)
     # The answers of the flow that just finished, for follow-ups that need Telegram (a file).
     answers: Mapping[str, JSON] | None = None
+    # The flow a message opened by answering its first question, if it is still open.
+    opened: int | None = None

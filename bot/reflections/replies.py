@@ -5,12 +5,14 @@ first. The prompts that wait for an answer are the weekly reflection prompt (and
 the reflection asked of each attendee after a meeting, and a lesson's observation notes. A
 Telegram reply to one of them answers that one, found by the message id the outbox recorded
 when it was sent (or, for lesson notes, by the button on it); anything else answers the one
-asked last. A weekly prompt's answer can be undone with one
-tap: it becomes a free reflection and the prompt waits again.
+asked last. Either can be undone with one tap: a weekly prompt's answer becomes a free
+reflection and the prompt waits again; a flow the message opened (the questions after a
+meeting, a lesson's notes) closes, and what it said is kept as a free reflection.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from typing import Any, Literal
 
 from bot.buttons import LessonStudyTap
 from bot.reflections.service import Reflections
+from storage.flow_states import TAKEN, FlowStateRepo
 from storage.meetings import MeetingRepo
 from storage.outbox import OutboxRepo
 from storage.reflections import ReflectionRepo
@@ -119,6 +122,22 @@ class PromptReplies:
             return None
         context = {"meeting_id": found.meeting_id, "trio": found.trio_name}
         return Waiting("meeting_reflection", context, asked_at=found.asked_at)
+
+    async def keep_opened_as_free(self, person_id: int, state_id: int) -> Undone:
+        """Not an answer after all, for a flow a message opened (the questions after a
+        meeting, a lesson's notes): that flow closes, and what the message said is kept as
+        a free reflection. The prompt waits again, as it did before the message."""
+        async with self.r.db.transaction() as tx:
+            state = await FlowStateRepo.get(tx, state_id)
+            if state is None or state.person_id != person_id:
+                return "not_yours"
+            said = state.context.get(TAKEN)
+            if state.status != "open" or said is None:
+                return "already"
+            now = self.r.clock()
+            await FlowStateRepo.close(tx, state, "discarded", now)
+            await ReflectionRepo.save_free(tx, person_id, json.dumps(said, ensure_ascii=False), now)
+        return "kept_free"
 
     async def keep_as_free(self, person_id: int, reflection_id: int) -> Undone:
         """Not an answer after all: it becomes a free reflection; the prompt waits again."""

@@ -8,10 +8,10 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.buttons import ChosenTap, PromptReplyTap
+from bot.buttons import ChosenTap, PromptReplyTap, TakenTap
 from bot.flows.answers import Input, OtherIn, TextIn, VoiceIn
 from bot.flows.engine import Button, Outcome, Say, Tapped, Toast
-from bot.reflections.replies import Waiting
+from bot.reflections.replies import Undone, Waiting
 from bot.telegram.context import App, Context
 from bot.telegram.handlers.common import (
     GROUP_CHATS,
@@ -128,7 +128,27 @@ async def _answer_prompt(
         undo = svc.buttons.encode(PromptReplyTap(waiting.reflection_id))
         keyboard = ((Button(Label("not_an_answer"), undo),),)
         outcome.replies[-1] = Say("reflections/taken", {"question": waiting.question}, keyboard)
+    elif outcome.opened is not None:
+        # The flow goes on with its next question; the undo sits just above it.
+        undo = svc.buttons.encode(TakenTap(outcome.opened))
+        keyboard = ((Button(Label("not_an_answer"), undo),),)
+        outcome.replies.insert(
+            len(outcome.replies) - 1, Say("reflections/taken_first", {}, keyboard)
+        )
     await deliver(update, context, outcome, who.lang)
+
+
+async def not_an_answer_here(update: Update, context: Context) -> None:
+    """The undo above the next question of a flow a message opened: the flow closes and
+    what the message said is kept as a free reflection."""
+    found = await tapped(update, context, TakenTap)
+    if found is None:
+        return
+    who, button = found
+    replies = context.bot_data.prompt_replies
+    await _undone(
+        update, context, who, await replies.keep_opened_as_free(who.person.id, button.state_id)
+    )
 
 
 async def not_an_answer(update: Update, context: Context) -> None:
@@ -137,7 +157,13 @@ async def not_an_answer(update: Update, context: Context) -> None:
     if found is None:
         return
     who, button = found
-    result = await context.bot_data.prompt_replies.keep_as_free(who.person.id, button.reflection_id)
+    replies = context.bot_data.prompt_replies
+    await _undone(
+        update, context, who, await replies.keep_as_free(who.person.id, button.reflection_id)
+    )
+
+
+async def _undone(update: Update, context: Context, who: Who, result: Undone) -> None:
     if result == "kept_free":
         chosen = Tapped(keyboard=None, chosen=Label("kept_as_free"))
         outcome = Outcome([chosen, Say("reflections/kept_free")])
