@@ -331,11 +331,9 @@ async def test_typed_after_a_meeting_or_replied_to_its_question_is_the_reflectio
     assert "wasn’t waiting" in bruno.last_text
 
 
-async def test_not_an_answer_after_a_meeting_keeps_it_free_and_the_questions_wait_again(
-    bot: BotUnderTest, clock: FakeClock
-) -> None:
+async def after_the_meeting(bot: BotUnderTest, clock: FakeClock) -> SimPerson:
+    """Bruno, asked the questions after a meeting he attended."""
     trio = await form_trio(bot)
-    bruno = trio.bruno
     await schedule_first_meeting(bot, trio)
     at(clock, utc(2026, 12, 1, 17, 0))
     await run_schedule(bot, clock)
@@ -344,7 +342,23 @@ async def test_not_an_answer_after_a_meeting_keeps_it_free_and_the_questions_wai
         await trio.alice.taps(name)
     await trio.alice.taps("Done")
     await run_schedule(bot, clock)
-    newest(bruno, "After the trio meeting")
+    newest(trio.bruno, "After the trio meeting")
+    return trio.bruno
+
+
+async def test_a_message_refused_as_an_answer_gets_no_undo(
+    bot: BotUnderTest, clock: FakeClock
+) -> None:
+    bruno = await after_the_meeting(bot, clock)
+    await bruno.says("0")  # too short for the first question: asked again, nothing taken
+    assert "a little short" in bruno.inbox[-2].plain_text
+    assert not any("first answer here" in m.plain_text for m in bruno.inbox)
+
+
+async def test_not_an_answer_after_a_meeting_keeps_it_free_and_the_questions_wait_again(
+    bot: BotUnderTest, clock: FakeClock
+) -> None:
+    bruno = await after_the_meeting(bot, clock)
     # Bruno writes to the bot about something else: it is taken as the meeting's first answer,
     # and the undo sits above the next question.
     await bruno.says("Reminder to self: book the hall for Friday")

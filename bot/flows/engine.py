@@ -105,8 +105,10 @@ class FlowEngine(Transitions):
             # What was taken is kept with the flow, so "not an answer" can keep it elsewhere.
             state = await self._open(tx, actor, flow, {**context, TAKEN: taken(given)}, now)
             outcome = await self._answer(tx, flow, state, given, now, actor.tz)
+            after = await FlowStateRepo.get(tx, state.id)
         outcome.replies[0:0] = notice
-        if outcome.finished is None:
+        # Still open, and the message was taken (not refused, say as too short): undoable.
+        if outcome.finished is None and after is not None and after.answers != state.answers:
             outcome.opened = state.id
         return outcome
 
