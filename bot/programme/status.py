@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.people.permissions import allowed
+from bot.scheduling.notices import moment
 from storage.people import Role
 from storage.programme import ProgrammeRepo, Trio
 from storage.status import Counts, MemberStatus, QuietTrio, StatusRepo
@@ -118,7 +119,7 @@ def trio_values(status: TrioStatus, zone: ZoneInfo | None = None) -> dict[str, A
         ],
         "upcoming": [
             {
-                "when": local_moment(u.due_at, zone or ZoneInfo("UTC")),
+                "when": moment(u.due_at, (zone or ZoneInfo("UTC")).key),
                 "kind": u.kind,
                 "who": u.person,
             }
@@ -133,17 +134,4 @@ def trio_values(status: TrioStatus, zone: ZoneInfo | None = None) -> dict[str, A
             }
             for r in status.responses
         ],
-    }
-
-
-def local_moment(moment: datetime, zone: ZoneInfo) -> dict[str, Any]:
-    """A moment as the `when` label macro takes it (weekday, day, month, year, time)."""
-    local = moment.astimezone(zone)
-    return {
-        "wd": local.weekday(),
-        "d": local.day,
-        "m": local.month,
-        "y": local.year,
-        "hm": local.strftime("%H:%M"),
-        "zone": str(zone),
     }

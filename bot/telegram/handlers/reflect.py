@@ -10,7 +10,7 @@ from telegram.ext import CommandHandler
 from bot.buttons import MeetingTap, ReflectionTap, Tap
 from bot.flows.engine import Outcome, Tapped, Toast
 from bot.people.permissions import allowed
-from bot.programme.status import local_moment
+from bot.scheduling.notices import moment
 from bot.telegram.context import App, Context, Role
 from bot.telegram.handlers.common import buttons, deliver, joined, refuse, say, tapped
 from bot.texts import Label
@@ -62,8 +62,8 @@ async def on_button(update: Update, context: Context) -> None:
         outcome.replies.insert(0, Tapped(keyboard=None, chosen=Label("answer_now")))
     elif tap.result == "snoozed" and tap.until is not None:
         # The date in the person's language and zone, like every other date the bot shows.
-        moment = Label("when", {"moment": local_moment(tap.until, who.actor.tz)})
-        when = Label("snoozed_until", {"when": moment})
+        until = Label("when", {"moment": moment(tap.until, who.actor.tz.key)})
+        when = Label("snoozed_until", {"when": until})
         outcome = Outcome([Tapped(keyboard=None, chosen=when)])
     elif tap.result == "skipped":
         outcome = Outcome([Tapped(keyboard=None, chosen=Label("skipped_this_one"))])
