@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 from dataclasses import dataclass
@@ -168,6 +169,9 @@ class Uninvited:
     school_id: int | None
     school: str | None
     roles: tuple[Role, ...]
+    email: str | None = None
+    trios: tuple[str, ...] = ()  # their trios' names, school trio first
+    trio_refs: tuple[str, ...] = ()  # the same trios' roster references
 
 
 class InviteAdminRepo:
@@ -206,7 +210,10 @@ class InviteAdminRepo:
     async def uninvited(tx: Transaction, now: datetime) -> list[Uninvited]:
         rows = await tx.fetchall(
             "SELECT p.id, p.ref, p.display_name, p.school_id, s.name AS school,"
-            " (SELECT group_concat(role) FROM person_role r WHERE r.person_id = p.id) AS roles"
+            " (SELECT group_concat(role) FROM person_role r WHERE r.person_id = p.id) AS roles,"
+            " p.email, (SELECT json_group_array(json_array(ref, name)) FROM (SELECT t.ref, t.name"
+            "  FROM trio_member m JOIN trio t ON t.id = m.trio_id WHERE m.person_id = p.id"
+            "  ORDER BY t.kind, t.ref)) AS trios"
             " FROM person p LEFT JOIN school s ON s.id = p.school_id"
             " WHERE p.status = 'invited' AND p.telegram_id IS NULL AND p.ref IS NOT NULL"
             " AND NOT EXISTS (SELECT 1 FROM invite i WHERE i.person_id = p.id"
@@ -215,17 +222,23 @@ class InviteAdminRepo:
             " ORDER BY p.ref",
             (to_db_time(now),),
         )
-        return [
-            Uninvited(
-                r["id"],
-                r["ref"],
-                r["display_name"],
-                r["school_id"],
-                r["school"],
-                tuple(sorted(str(r["roles"]).split(","))) if r["roles"] else (),  # type: ignore[arg-type]
+        found = []
+        for r in rows:
+            trios = json.loads(r["trios"]) if r["trios"] else []
+            found.append(
+                Uninvited(
+                    r["id"],
+                    r["ref"],
+                    r["display_name"],
+                    r["school_id"],
+                    r["school"],
+                    tuple(sorted(str(r["roles"]).split(","))) if r["roles"] else (),  # type: ignore[arg-type]
+                    r["email"],
+                    tuple(str(name) for _, name in trios),
+                    tuple(str(ref) for ref, _ in trios),
+                )
             )
-            for r in rows
-        ]
+        return found
 
     async def trio_choices(
         self, trio_ids: list[int] | None, *, limit: int = 8

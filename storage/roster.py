@@ -25,6 +25,22 @@ class KnownSchool:
 class KnownTrio:
     id: int
     kind: TrioKind
+    schools: tuple[str, ...] = ()  # a school trio's schools, by reference
+
+
+@dataclass(frozen=True, slots=True)
+class PersonWrite:
+    """What `upsert_person` wrote, for the import's list of changes."""
+
+    person_id: int
+    created: bool
+    renamed: bool
+    school_moved: bool
+    roles_added: tuple[Role, ...]
+
+    @property
+    def changed(self) -> bool:
+        return self.created or self.renamed or self.school_moved or bool(self.roles_added)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +48,7 @@ class KnownPerson:
     id: int
     status: str
     school_id: int | None
+    email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +84,19 @@ async def known(tx: Transaction) -> Known:
         )
     }
     trios = {
-        r["ref"]: KnownTrio(r["id"], r["kind"])
-        for r in await tx.fetchall("SELECT id, ref, kind FROM trio")
+        r["ref"]: KnownTrio(
+            r["id"], r["kind"], tuple(sorted(r["schools"].split(","))) if r["schools"] else ()
+        )
+        for r in await tx.fetchall(
+            "SELECT t.id, t.ref, t.kind, (SELECT group_concat(s.ref) FROM trio_school ts"
+            " JOIN school s ON s.id = ts.school_id WHERE ts.trio_id = t.id) AS schools"
+            " FROM trio t"
+        )
     }
     people = {
-        r["ref"]: KnownPerson(r["id"], r["status"], r["school_id"])
+        r["ref"]: KnownPerson(r["id"], r["status"], r["school_id"], r["email"])
         for r in await tx.fetchall(
-            "SELECT id, ref, status, school_id FROM person WHERE ref IS NOT NULL"
+            "SELECT id, ref, status, school_id, email FROM person WHERE ref IS NOT NULL"
         )
     }
     return Known(schools, trios, people)
@@ -183,43 +206,52 @@ async def upsert_person(
     school_id: int | None,
     roles: tuple[Role, ...],
     existing: KnownPerson | None,
-) -> tuple[int, bool]:
-    """(person id, whether anything was written). A pre-registered person is `invited`.
+) -> PersonWrite:
+    """Create or update one person; a pre-registered person is `invited`.
 
     Someone who has already joined keeps the name they chose; the roster still moves their
     school and adds roles (it never removes one: that is a decision, not an import).
     """
     now = to_db_time(tx.clock())
-    changed = False
+    renamed = moved = False
     if existing is None:
         person_id = await tx.execute(
             "INSERT INTO person (ref, telegram_id, display_name, school_id, status,"
             " created_at, updated_at) VALUES (?, NULL, ?, ?, 'invited', ?, ?)",
             (ref, name, school_id, now, now),
         )
-        changed = True
     else:
         person_id = existing.id
+        moved = existing.school_id != school_id
         if existing.status == "invited":
-            changed |= bool(
+            renamed = bool(
                 await tx.execute(
-                    "UPDATE person SET display_name = ?, school_id = ?, updated_at = ?"
-                    " WHERE id = ? AND (display_name IS NOT ? OR school_id IS NOT ?)",
-                    (name, school_id, now, person_id, name, school_id),
+                    "UPDATE person SET display_name = ?, updated_at = ?"
+                    " WHERE id = ? AND display_name IS NOT ?",
+                    (name, now, person_id, name),
                 )
             )
-        else:
-            changed |= bool(
-                await tx.execute(
-                    "UPDATE person SET school_id = ?, updated_at = ?"
-                    " WHERE id = ? AND school_id IS NOT ?",
-                    (school_id, now, person_id, school_id),
-                )
+        if moved:
+            await tx.execute(
+                "UPDATE person SET school_id = ?, updated_at = ? WHERE id = ?",
+                (school_id, now, person_id),
             )
+    added: list[Role] = []
     for role in roles:
-        changed |= await _changed(
+        if await _changed(
             tx,
             "INSERT INTO person_role (person_id, role) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (person_id, role),
+        ):
+            added.append(role)
+    return PersonWrite(person_id, existing is None, renamed, moved, tuple(added))
+
+
+async def set_email(tx: Transaction, person_id: int, email: str | None) -> bool:
+    """The people file's address for them (None: the file leaves the cell empty)."""
+    return bool(
+        await tx.execute(
+            "UPDATE person SET email = ? WHERE id = ? AND email IS NOT ?",
+            (email, person_id, email),
         )
-    return person_id, changed
+    )

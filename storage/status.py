@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,10 +24,30 @@ class Counts:
 
 @dataclass(frozen=True, slots=True)
 class QuietTrio:
+    """A trio with no activity since a given time; `last_activity` None: never any."""
+
     ref: str
     name: str
     members: int
     last_activity: datetime | None
+    joined: int = 0  # members who have finished joining
+
+
+@dataclass(frozen=True, slots=True)
+class NotJoined:
+    """Someone on the roster (or part-way through joining) who has not finished joining,
+    with their newest personal invite and when they first used a code, if they did."""
+
+    ref: str | None
+    name: str | None
+    status: str  # invited (pre-registered) or joining (started, not finished)
+    school: str | None
+    trios: tuple[str, ...]  # roster references, school trio first
+    invited_at: datetime | None
+    invite_expires: datetime | None
+    invite_revoked: datetime | None
+    code_used_at: datetime | None
+    code_used: str | None = None  # the first code they started with
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +81,54 @@ class StatusRepo:
         """Trios where no member has touched any flow since `since` (or ever)."""
         rows = await self.db.fetchall(
             "SELECT t.ref, t.name, COUNT(DISTINCT m.person_id) AS members,"
+            " COUNT(DISTINCT CASE WHEN p.status = 'active' THEN p.id END) AS joined,"
             " MAX(f.updated_at) AS last FROM trio t"
             " LEFT JOIN trio_member m ON m.trio_id = t.id"
+            " LEFT JOIN person p ON p.id = m.person_id"
             " LEFT JOIN flow_state f ON f.person_id = m.person_id"
             " GROUP BY t.id HAVING last IS NULL OR last < ? ORDER BY last, t.ref",
             (to_db_time(since),),
         )
         return [
-            QuietTrio(r["ref"], r["name"], int(r["members"]), from_db_time(r["last"])) for r in rows
+            QuietTrio(
+                r["ref"], r["name"], int(r["members"]), from_db_time(r["last"]), int(r["joined"])
+            )
+            for r in rows
+        ]
+
+    async def not_joined(self) -> list[NotJoined]:
+        """Everyone pre-registered or part-way through joining, by school and reference."""
+        rows = await self.db.fetchall(
+            "SELECT p.ref, p.display_name, p.status, s.name AS school,"
+            " (SELECT json_group_array(ref) FROM (SELECT t.ref FROM trio_member m"
+            "  JOIN trio t ON t.id = m.trio_id WHERE m.person_id = p.id"
+            "  ORDER BY t.kind, t.ref)) AS trios,"
+            " i.created_at AS invited_at, i.expires_at, i.revoked_at,"
+            " u.used_at, u.code AS used_code"
+            " FROM person p LEFT JOIN school s ON s.id = p.school_id"
+            # Their newest personal invite, if they have one.
+            " LEFT JOIN invite i ON i.code = (SELECT n.code FROM invite n"
+            "  WHERE n.person_id = p.id ORDER BY n.created_at DESC, n.code LIMIT 1)"
+            # The first code they used, if they used one.
+            " LEFT JOIN invite_use u ON u.person_id = p.id AND u.code = (SELECT f.code"
+            "  FROM invite_use f WHERE f.person_id = p.id ORDER BY f.used_at, f.code LIMIT 1)"
+            " WHERE p.status IN ('invited', 'joining')"
+            " ORDER BY s.name IS NULL, s.name, p.ref IS NULL, p.ref, p.id"
+        )
+        return [
+            NotJoined(
+                r["ref"],
+                r["display_name"],
+                r["status"],
+                r["school"],
+                tuple(json.loads(r["trios"])),
+                from_db_time(r["invited_at"]),
+                from_db_time(r["expires_at"]),
+                from_db_time(r["revoked_at"]),
+                from_db_time(r["used_at"]),
+                r["used_code"],
+            )
+            for r in rows
         ]
 
     async def members(self, trio_id: int) -> list[MemberStatus]:

@@ -208,3 +208,51 @@ async def test_a_researcher_invite_in_the_bot_skips_the_trio(bot: BotUnderTest) 
         "SELECT role, max_uses, trio_id, school_id FROM invite WHERE created_by IS NOT NULL"
     )
     assert row is not None and tuple(row) == ("researcher", 12, None, None)
+
+
+def test_batch_writes_what_a_mail_merge_needs(cli: Cli, tmp_path: Path, db_path: Path) -> None:
+    """Name, email, school, trio, code and link: the six columns it always had first, then
+    email and the person's trios (their names as the bot shows them, and references)."""
+    roster(cli, tmp_path)
+    emails = PEOPLE.replace("trio_id\n", "trio_id,email\n").replace(
+        "p-ana,Ana Lima,N1,trio_lead,T1", "p-ana,Ana Lima,N1,trio_lead,T1,ana@northfield.example"
+    )
+    (tmp_path / "e.csv").write_text(emails, encoding="utf-8")
+    (tmp_path / "ls.csv").write_text(
+        "trio_id,kind,person_ref\nLS1,teachers,p-ana\nLS1,teachers,p-ben\n", encoding="utf-8"
+    )
+    for name in ("e.csv", "ls.csv"):
+        status, out = cli("roster", "import", str(tmp_path / name))
+        assert status == 0, out
+    with sqlite3.connect(db_path) as conn:  # a trio with a name of its own
+        conn.execute("UPDATE trio SET name = 'North–South trio' WHERE ref = 'T1'")
+    out_file = tmp_path / "merge.csv"
+    status, out = cli("invite", "batch", "--out", str(out_file))
+    assert status == 0, out
+    with out_file.open(encoding="utf-8", newline="") as f:
+        header, *lines = list(csv.reader(f))
+    assert header == [
+        "person_ref",
+        "name",
+        "school",
+        "role",
+        "code",
+        "link",
+        "email",
+        "trio",
+        "trio_id",
+    ]
+    merge = [dict(zip(header, line, strict=True)) for line in lines]
+    picked = [(r["name"], r["email"], r["school"], r["trio"], r["trio_id"]) for r in merge]
+    assert picked == [
+        (
+            "Ana Lima",
+            "ana@northfield.example",
+            "Northfield Primary",
+            "North–South trio; LS1",
+            "T1; LS1",
+        ),
+        ("Ben Okafor", "", "Southgate Primary", "North–South trio; LS1", "T1; LS1"),
+        ("Dee Research", "", "", "", ""),
+    ]
+    assert all(r["link"].endswith(f"?start={r['code']}") and r["code"] for r in merge)

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli.deliveries import sender_health
+from bot.cli.roster_report import print_report, print_status
 from bot.clock import Clock
 from bot.config import Settings
 from bot.people.data_rights import DataRights
 from bot.people.permissions import CLI_ROLES, Action, allowed
 from bot.programme.roster import RosterImport
-from bot.programme.roster_fields import ImportReport, RosterKind
+from bot.programme.roster_fields import RosterKind
 from bot.programme.status import Status
 from bot.telegram.context import offline_catch_up
 from storage import private_files
@@ -34,6 +35,19 @@ from storage.status import StatusRepo
 
 ADMIN_COMMANDS = frozenset({"invite", "roster", "calendar", "person", "status", "backup"})
 PRIMARY_ROLE = ("coordinator", "researcher", "trio_lead", "teacher")  # shown first in invites
+# `invite batch`'s file, for a mail merge: the first six as they always were, then the
+# address to send to and the trio(s) (names as the bot shows them; references as the roster).
+BATCH_COLUMNS = [
+    "person_ref",
+    "name",
+    "school",
+    "role",
+    "code",
+    "link",
+    "email",
+    "trio",
+    "trio_id",
+]
 
 
 def parse_lifetime(text: str, now: datetime) -> datetime | None:
@@ -102,7 +116,14 @@ def add_parsers(sub: Any, invite_sub: Any) -> None:
     roster_sub = roster.add_subparsers(dest="roster_command", required=True)
     load = roster_sub.add_parser("import", help="import schools, trios or people from CSV")
     load.add_argument("file", type=Path)
-    load.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
+    load.add_argument(
+        "--dry-run", action="store_true", help="check the file and list each change; write nothing"
+    )
+    load.add_argument(
+        "--allow-mismatch",
+        action="store_true",
+        help="import people whose school is not one of their trio's schools (else refused)",
+    )
     calendar = sub.add_parser("calendar", help="the programme's term calendar")
     calendar_sub = calendar.add_subparsers(dest="calendar_command", required=True)
     replace = calendar_sub.add_parser(
@@ -198,28 +219,15 @@ async def import_roster(
         ("term calendar",) if args.command == "calendar" else None
     )
     roster = RosterImport(db, await offline_catch_up(db, settings, db.clock))
-    report = await roster.run(content, dry_run=args.dry_run, expect=expect)
+    report = await roster.run(
+        content,
+        dry_run=args.dry_run,
+        expect=expect,
+        allow_mismatch=getattr(args, "allow_mismatch", False),
+    )
     print_report(report, args.file, dry_run=args.dry_run)
-    return 1 if report.errors else 0
-
-
-def print_report(report: ImportReport, path: Path, *, dry_run: bool) -> None:
-    if report.kind is not None:
-        print(f"{path}: {report.kind}, {report.rows} rows")
-    for warning in report.warnings:
-        print(f"  warning: {warning}")
-    for error in report.errors:
-        print(f"  error: {error}")
-    if report.errors:
-        print(f"Nothing was imported: {len(report.errors)} error(s). Fix them and run it again.")
-    elif dry_run:
-        print("The file is fine (dry run: nothing written).")
-    else:
-        removed = f", {report.removed} removed" if report.removed else ""
-        print(
-            f"Imported: {report.created} new, {report.updated} changed,"
-            f" {report.unchanged} unchanged{removed}."
-        )
+    # Rows refused while the rest went in: a script running the import must notice them.
+    return 1 if report.errors or report.refused else 0
 
 
 def _link(settings: Settings, code: str) -> str:
@@ -245,9 +253,21 @@ async def batch_invites(db: Database, settings: Settings, args: argparse.Namespa
                 expires_at=expires,
             )
             link = _link(settings, code)
-            rows.append([person.ref, person.name or "", person.school or "", roles[0], code, link])
+            rows.append(
+                [
+                    person.ref,
+                    person.name or "",
+                    person.school or "",
+                    roles[0],
+                    code,
+                    link,
+                    person.email or "",
+                    "; ".join(person.trios),
+                    "; ".join(person.trio_refs),
+                ]
+            )
         # Written inside the transaction: if the file cannot be written, no codes are made.
-        _write_private_csv(args.out, ["person_ref", "name", "school", "role", "code", "link"], rows)
+        _write_private_csv(args.out, BATCH_COLUMNS, rows)
     print(f"{len(rows)} new personal invite(s) written to {args.out}")
     if not settings.bot_username:
         print("Set TRIOBOT_BOT_USERNAME to put real links in the file.", file=sys.stderr)
@@ -354,17 +374,5 @@ def _counts(messages: int, scheduled: int) -> str:
 async def show_status(db: Database, settings: Settings, args: argparse.Namespace) -> int:
     weeks = args.quiet_weeks or settings.quiet_weeks
     found = await Status(StatusRepo(db)).programme(db.clock(), weeks)
-    c = found.counts
-    print(f"Schools: {c.schools} in {c.local_authorities} local authorities")
-    print(f"Trios: {c.trios}")
-    print(
-        f"People: {c.joined} joined, {c.joining} joining, {c.invited} invited (not started),"
-        f" {c.blocked} blocked the bot, {c.erased} erased"
-    )
-    print(f"Deliveries failed: {c.failed_deliveries}")
-    print(await sender_health(db, settings))
-    print(f"Trios gone quiet (no activity for {weeks:g} weeks): {len(found.quiet)}")
-    for q in found.quiet:
-        last = q.last_activity.strftime("%Y-%m-%d") if q.last_activity else "never"
-        print(f"  {q.ref:<12} {q.name}  members {q.members}, last active {last}")
+    print_status(found, await sender_health(db, settings), db.clock())
     return 0

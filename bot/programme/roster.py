@@ -24,12 +24,10 @@ from bot.programme.roster_fields import (
     count_change,
     read_rows,
 )
+from bot.programme.roster_people import cancelled, import_people
 from bot.programme.term_calendar import import_calendar
 from storage import roster as store
 from storage.db import Database, Transaction
-from storage.people import ROLES, Role
-from storage.personal_data import erased_ref_hashes, ref_hash
-from storage.trio_membership import Left, leave_trio, trios_left_by_school_move
 
 HEADERS: dict[RosterKind, tuple[str, ...]] = {
     "schools": (
@@ -43,12 +41,12 @@ HEADERS: dict[RosterKind, tuple[str, ...]] = {
     ),
     "trios of schools": ("trio_id", "kind", "school_id"),
     "trios of teachers": ("trio_id", "kind", "person_ref"),
-    "people": ("person_ref", "name", "school_id", "role", "trio_id"),
+    "people": ("person_ref", "name", "school_id", "role", "trio_id", "email"),
     "term calendar": ("kind", "starts_on", "ends_on", "name"),
 }
 # A school trio file may leave out `kind`: that is what `triobot trios propose` writes.
 OPTIONAL_COLUMNS: dict[RosterKind, tuple[str, ...]] = {
-    "people": ("trio_id",),
+    "people": ("trio_id", "email"),
     "trios of schools": ("kind",),
     "term calendar": ("name",),
 }
@@ -76,11 +74,13 @@ class RosterImport:
         *,
         dry_run: bool = False,
         expect: tuple[RosterKind, ...] | None = None,
+        allow_mismatch: bool = False,
     ) -> ImportReport:
         """Check and import one file's bytes (Excel's UTF-8 byte-order mark is fine).
 
         `expect` limits the kinds of file accepted (`triobot calendar import` takes only a
-        term calendar)."""
+        term calendar); `allow_mismatch` imports people whose school is not in their trio
+        (bot/programme/roster_people.py), with a warning, instead of refusing their rows."""
         report = ImportReport()
         try:
             text = content.decode("utf-8-sig")
@@ -108,7 +108,9 @@ class RosterImport:
                 if report.kind == "schools":
                     await _schools(tx, known, rows, report)
                 elif report.kind == "people":
-                    await _people(tx, known, rows, report, self.catch_up)
+                    await import_people(
+                        tx, known, rows, report, self.catch_up, allow_mismatch=allow_mismatch
+                    )
                 elif report.kind == "term calendar":
                     await import_calendar(tx, rows, report)
                 else:
@@ -142,10 +144,10 @@ async def _schools(
         if ref is not None and not check_once(seen, ref, line, "school_id", report):
             continue
         if ref and name and la and phase and ok_p and ok_f and ok_a:
-            valid.append((ref, name, la, phase.lower(), pupils, fsm, prior))
+            valid.append((line, ref, name, la, phase.lower(), pupils, fsm, prior))
     if report.errors:
         return
-    for ref, name, la, phase, pupils, fsm, prior in valid:
+    for line, ref, name, la, phase, pupils, fsm, prior in valid:
         changed = await store.upsert_school(
             tx,
             ref=ref,
@@ -156,7 +158,11 @@ async def _schools(
             fsm_pct=None if fsm is None else float(fsm),
             prior_attainment=None if prior is None else float(prior),
         )
-        count_change(report, changed, ref not in known.schools)
+        new = ref not in known.schools
+        if new or changed:
+            what = f"added ({name}, {la})" if new else "changed"
+            report.changes.append(Problem(line, f"school {ref} {what}"))
+        count_change(report, changed, new)
 
 
 async def _trios(
@@ -164,7 +170,8 @@ async def _trios(
 ) -> None:
     by_school = report.kind == "trios of schools"
     column, expected_kind = ("school_id", "schools") if by_school else ("person_ref", "teachers")
-    members: dict[str, list[tuple[int, int, str]]] = defaultdict(list)  # trio → (line, id, ref)
+    # trio → (line, id, local authority, reference)
+    members: dict[str, list[tuple[int, int, str, str]]] = defaultdict(list)
     first_line: dict[str, int] = {}
     seen: dict[str, int] = {}
     in_trio: dict[str, str] = {}
@@ -212,7 +219,7 @@ async def _trios(
                     Problem(line, f"school {member!r} is also in trio {in_trio[member]!r}")
                 )
             in_trio.setdefault(member, trio)
-            members[trio].append((line, target, school.local_authority))
+            members[trio].append((line, target, school.local_authority, member))
         else:
             person = known.people.get(member)
             if person is None:
@@ -220,13 +227,13 @@ async def _trios(
                     Problem(line, f"unknown person {member!r} (import people first)")
                 )
                 continue
-            members[trio].append((line, person.id, ""))
+            members[trio].append((line, person.id, "", member))
     for trio, listed in members.items():
         line = first_line[trio]
         if len(listed) != 3:
             what = "schools" if by_school else "teachers"
             report.warnings.append(Problem(line, f"trio {trio!r} has {len(listed)} {what}, not 3"))
-        if by_school and len({la for _, _, la in listed}) < len(listed):
+        if by_school and len({la for _, _, la, _ in listed}) < len(listed):
             report.warnings.append(
                 Problem(line, f"trio {trio!r} has schools from the same local authority")
             )
@@ -235,7 +242,7 @@ async def _trios(
     now = tx.clock()
     for trio, listed in members.items():
         trio_id = await store.upsert_trio(tx, ref=trio, kind=expected_kind)  # type: ignore[arg-type]
-        ids = [target for _, target, _ in listed]
+        ids = [target for _, target, _, _ in listed]
         reason = f"roster import: left trio {trio}"
         if by_school:
             changed, gone = await store.set_trio_schools(tx, trio_id, ids, now=now, reason=reason)
@@ -247,111 +254,12 @@ async def _trios(
             report.warnings.append(
                 Problem(
                     first_line[trio],
-                    f"{who} leaves trio {trio!r} ({why}){_cancelled(departure.left)}",
+                    f"{who} leaves trio {trio!r} ({why}){cancelled(departure.left)}",
                 )
             )
-        count_change(report, bool(changed), trio not in known.trios)
-
-
-def _cancelled(left: Left) -> str:
-    """What leaving called off, for a warning line."""
-    parts = [
-        f"{left.messages} pending message(s) and {left.scheduled} scheduled item(s)"
-        " to them cancelled"
-    ]
-    if left.was_lead:
-        parts.append("no longer its lead")
-    if left.drafts:
-        parts.append(f"{left.drafts} draft summary(ies) no longer wait for them")
-    return "; " + "; ".join(parts)
-
-
-async def _people(
-    tx: Transaction,
-    known: store.Known,
-    rows: list[tuple[int, Row]],
-    report: ImportReport,
-    catch_up: CatchUp,
-) -> None:
-    key, erased = await erased_ref_hashes(tx)
-    seen: dict[str, int] = {}
-    valid: list[tuple[str, str, int | None, Role, int | None]] = []
-    lines: list[tuple[int, str]] = []  # each valid row's line and school_id, for warnings
-    for line, row in rows:
-        check_extra(row, line, report)
-        ref = check_ref(row, "person_ref", line, report)
-        name = check_text(row, "name", line, report)
-        role = row.get("role", "").lower().replace(" ", "_")
-        school_ref = row.get("school_id", "")
-        trio_ref = row.get("trio_id", "")
-        if ref is not None and not check_once(seen, ref, line, "person_ref", report):
-            continue
-        if role not in ROLES:
-            report.errors.append(
-                Problem(line, f"unknown role {row.get('role')!r} (one of {', '.join(ROLES)})")
-            )
-            continue
-        school = known.schools.get(school_ref) if school_ref else None
-        if school_ref and school is None:
-            report.errors.append(Problem(line, f"unknown school {school_ref!r}"))
-            continue
-        if not school_ref and role in ("teacher", "trio_lead"):
-            report.errors.append(Problem(line, f"a {role} needs a school_id"))
-            continue
-        trio = known.trios.get(trio_ref) if trio_ref else None
-        if trio_ref and trio is None:
-            report.errors.append(Problem(line, f"unknown trio {trio_ref!r}"))
-            continue
-        if role == "trio_lead" and trio is None:
-            report.warnings.append(Problem(line, f"trio lead {ref!r} has no trio_id yet"))
-        if ref is None or name is None:
-            continue
-        if ref_hash(key, ref) in erased:
-            report.warnings.append(
-                Problem(line, f"person {ref!r} was erased on request; skipped (remove the row)")
-            )
-            continue
-        valid.append(
-            (
-                ref,
-                name,
-                school.id if school else None,
-                role,
-                trio.id if trio else None,
-            )
-        )
-        lines.append((line, school_ref))
-    if report.errors:
-        return
-    now = tx.clock()
-    for (line, school_ref), (ref, name, school_id, role, trio_id) in zip(lines, valid, strict=True):
-        existing = known.people.get(ref)
-        roles: tuple[Role, ...] = (role, "teacher") if role == "trio_lead" else (role,)
-        person_id, changed = await store.upsert_person(
-            tx, ref=ref, name=name, school_id=school_id, roles=roles, existing=existing
-        )
-        if existing is not None:
-            # Moved to another school: out of the school trios their old school gave them
-            # (the row's own trio_id, if it names one of them, wins).
-            for old in await trios_left_by_school_move(
-                tx, person_id, existing.school_id, school_id
-            ):
-                if old.id == trio_id:
-                    continue
-                left = await leave_trio(
-                    tx, person_id, old.id, now, f"roster import: moved school, left {old.ref}"
-                )
-                now_at = repr(school_ref) if school_ref else "none"
-                report.warnings.append(
-                    Problem(
-                        line,
-                        f"{ref} ({name}) leaves trio {old.ref!r} (their school is now"
-                        f" {now_at}){_cancelled(left)}",
-                    )
-                )
-        if trio_id is not None:
-            joined = bool(await store.add_member(tx, trio_id, person_id, lead=role == "trio_lead"))
-            if joined:
-                await catch_up(tx, person_id)
-            changed |= joined
-        count_change(report, changed, existing is None)
+        new = trio not in known.trios
+        if new or changed:
+            refs = ", ".join(ref for _, _, _, ref in listed)
+            what = "added with" if new else "changed: now"
+            report.changes.append(Problem(first_line[trio], f"trio {trio} {what} {refs}"))
+        count_change(report, bool(changed), new)

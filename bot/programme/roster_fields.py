@@ -12,6 +12,7 @@ from typing import Literal
 RosterKind = Literal["schools", "trios of schools", "trios of teachers", "people", "term calendar"]
 MAX_REF = 64
 MAX_NAME = 200
+MAX_EMAIL = 254  # the longest address SMTP carries
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,10 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     removed: int = 0  # calendar entries the new file no longer has
+    # Rows left out while the rest went in (a person whose school is not in their trio).
+    refused: list[Problem] = field(default_factory=list)
+    # What the import changed (or, in a dry run, would change), one line per row.
+    changes: list[Problem] = field(default_factory=list)
 
     @property
     def imported(self) -> bool:
@@ -115,6 +120,24 @@ def check_number(
         return False, None
     if not math.isfinite(value) or not low <= value <= high:
         report.errors.append(Problem(line, f"{column} {raw} is outside {low:g}–{high:g}"))
+        return False, None
+    return True, value
+
+
+def check_email(row: Row, line: int, report: ImportReport) -> tuple[bool, str | None]:
+    """(valid, address): an empty cell is valid and means no address."""
+    value = row.get("email", "").strip()
+    if not value:
+        return True, None
+    local, at, domain = value.rpartition("@")
+    if (
+        not at
+        or not local
+        or "." not in domain.strip(".")
+        or len(value) > MAX_EMAIL
+        or any(ch.isspace() or ch in ",;<>" for ch in value)
+    ):
+        report.errors.append(Problem(line, f"email {value!r} is not an email address"))
         return False, None
     return True, value
 

@@ -11,15 +11,20 @@ from bot.people.permissions import allowed
 from bot.scheduling.notices import moment
 from storage.people import Role
 from storage.programme import ProgrammeRepo, Trio
-from storage.status import Counts, MemberStatus, QuietTrio, StatusRepo
+from storage.status import Counts, MemberStatus, NotJoined, QuietTrio, StatusRepo
 from storage.trio_activity import Responses, TrioActivityRepo, Upcoming
 
 
 @dataclass(frozen=True, slots=True)
 class ProgrammeStatus:
+    """`quiet`: trios active once, then silent for `quiet_weeks`; `not_started`: trios no
+    member has ever been active in (joining counts as activity)."""
+
     counts: Counts
     quiet: list[QuietTrio]
     quiet_weeks: float
+    not_started: list[QuietTrio] = field(default_factory=list)
+    not_joined: list[NotJoined] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +44,13 @@ class Status:
 
     async def programme(self, now: datetime, quiet_weeks: float) -> ProgrammeStatus:
         since = now - timedelta(weeks=quiet_weeks)
+        silent = await self.repo.quiet_trios(since)
         return ProgrammeStatus(
-            await self.repo.counts(), await self.repo.quiet_trios(since), quiet_weeks
+            await self.repo.counts(),
+            [t for t in silent if t.last_activity is not None],
+            quiet_weeks,
+            [t for t in silent if t.last_activity is None],
+            await self.repo.not_joined(),
         )
 
     async def trio(self, trio: Trio, now: datetime | None = None) -> TrioStatus:
@@ -68,8 +78,10 @@ class Status:
 
 
 def programme_values(status: ProgrammeStatus, *, limit: int = 30) -> dict[str, Any]:
-    """Template values: plain data, the quiet list cut to fit a message."""
+    """Template values: plain data, the quiet list cut to fit a message (the trios not
+    started first: the template heads them apart by their empty `last`)."""
     c = status.counts
+    silent = [*status.not_started, *status.quiet]
     return {
         "counts": {
             "schools": c.schools,
@@ -88,9 +100,9 @@ def programme_values(status: ProgrammeStatus, *, limit: int = 30) -> dict[str, A
                 "members": q.members,
                 "last": q.last_activity.strftime("%Y-%m-%d") if q.last_activity else None,
             }
-            for q in status.quiet[:limit]
+            for q in silent[:limit]
         ],
-        "quiet_more": max(0, len(status.quiet) - limit),
+        "quiet_more": max(0, len(silent) - limit),
     }
 
 
