@@ -5,6 +5,7 @@ it would make; an optional email column is kept for the coordinator's mail merge
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import sqlite3
 from pathlib import Path
@@ -13,6 +14,7 @@ from bot.people.data_rights import DataRights
 from storage.db import Database
 from tests.conftest import Cli
 from tests.dbscan import snapshot, traces
+from tests.harness import BotUnderTest, join
 from tests.test_roster import PEOPLE, load_all, rows, write
 
 # T2 is Brookside's trio (with schools that are not on this roster's other trio).
@@ -276,3 +278,25 @@ def test_an_email_is_in_the_persons_download_and_gone_when_they_are_erased(
     with sqlite3.connect(db_path) as conn:
         held = conn.execute("SELECT email FROM person WHERE ref = 'p-ana'").fetchone()
     assert held == ("ana.lima@northfield.sch.uk",)  # only theirs went
+
+
+async def test_an_email_is_shown_nowhere_in_telegram(
+    bot: BotUnderTest, cli: Cli, tmp_path: Path
+) -> None:
+    people = (
+        "person_ref,name,school_id,role,trio_id,email\n"
+        "q-ola,Ola Brandt,DEMO-S,teacher,DEMO-T1,ola.brandt@south.example\n"
+    )
+    path = write(tmp_path, "people.csv", people)
+    assert (await asyncio.to_thread(cli, "roster", "import", str(path)))[0] == 0
+    merge = tmp_path / "merge.csv"
+    assert (await asyncio.to_thread(cli, "invite", "batch", "--out", str(merge)))[0] == 0
+    with merge.open(encoding="utf-8") as f:
+        (invite,) = list(csv.DictReader(f))
+    assert invite["email"] == "ola.brandt@south.example"  # the mail merge has it
+    ola = bot.person(971, "Ola")
+    await join(ola, invite["code"])
+    for command in ("/privacy", "/status", "/settings", "/help"):
+        await ola.says(command)
+    assert len(ola.inbox) > 4
+    assert [m.plain_text for m in ola.inbox if "south.example" in m.plain_text] == []

@@ -177,61 +177,76 @@ async def _write(
         roles=roles,
         existing=existing,
     )
-    person_id, now = wrote.person_id, tx.clock()
-    changes: list[str] = []
-    if wrote.renamed:
-        changes.append(f"name now {row.name!r}")
-    if existing is not None and wrote.school_moved:
-        school_refs = {s.id: ref for ref, s in known.schools.items()}
-        old = school_refs.get(existing.school_id) if existing.school_id else None
-        changes.append(f"school {old or 'none'} → {row.school_ref or 'none'}")
-    if existing is not None:
-        changes += [f"role {role} added" for role in wrote.roles_added]
     changed = wrote.changed
-    if row.email_given and await store.set_email(tx, person_id, row.email):
+    changes = _person_changes(known, existing, row, wrote)
+    if row.email_given and await store.set_email(tx, wrote.person_id, row.email):
         changed = True
-        if existing is not None:
-            now_held = "changed" if existing.email else "added"
-            changes.append("email removed" if row.email is None else f"email {now_held}")
-    target = row.trio.id if row.trio else None
-    left_refs: list[str] = []
-    if existing is not None:
-        # Moved to another school: out of the school trios their old school gave them
-        # (the row's own trio_id, if it names one of them, wins).
-        for old_trio in await trios_left_by_school_move(
-            tx, person_id, existing.school_id, row.school_id
-        ):
-            if old_trio.id == target:
-                continue
-            left = await leave_trio(
-                tx, person_id, old_trio.id, now, f"roster import: moved school, left {old_trio.ref}"
-            )
-            now_at = repr(row.school_ref) if row.school_ref else "none"
-            report.warnings.append(
-                Problem(
-                    row.line,
-                    f"{row.label} leaves trio {old_trio.ref!r} (their school is now"
-                    f" {now_at}){cancelled(left)}",
-                )
-            )
-            left_refs.append(old_trio.ref)
+        if existing is not None and row.email is None:
+            changes.append("email removed")
+        elif existing is not None:
+            changes.append(f"email {'changed' if existing.email else 'added'}")
+    left = await _left_with_old_school(tx, existing, row, wrote.person_id, report)
+    joined = made_lead = False
     if row.trio is not None:
-        joined, made_lead, moved_from = await _into_trio(tx, row, person_id, report, catch_up)
-        changed |= joined or made_lead or bool(moved_from)
-        left_refs += moved_from
-        if joined and left_refs:
-            changes.append(f"moved from trio {', '.join(left_refs)} to {row.trio_ref}")
-            left_refs = []
-        elif joined:
-            changes.append(f"joins trio {row.trio_ref}")
-        if made_lead and not joined:
-            changes.append(f"now lead of trio {row.trio_ref}")
-    changes += [f"leaves trio {ref}" for ref in left_refs]
+        joined, made_lead, moved_from = await _into_trio(tx, row, wrote.person_id, report, catch_up)
+        left += moved_from
+    changed |= joined or made_lead or bool(left)
+    if joined and left:
+        changes.append(f"moved from trio {', '.join(left)} to {row.trio_ref}")
+    else:
+        changes += [f"leaves trio {ref}" for ref in left]
+        changes += [f"joins trio {row.trio_ref}"] if joined and existing is not None else []
+    changes += [f"now lead of trio {row.trio_ref}"] if made_lead else []
     if existing is None:
         report.changes.append(Problem(row.line, _added(row)))
     elif changes:
         report.changes.append(Problem(row.line, f"{row.label}: {'; '.join(changes)}"))
     count_change(report, changed, existing is None)
+
+
+def _person_changes(
+    known: store.Known, existing: store.KnownPerson | None, row: PersonRow, wrote: store.PersonWrite
+) -> list[str]:
+    """The change line's parts for the person row itself: name, school, roles."""
+    if existing is None:
+        return []
+    changes = [f"name now {row.name!r}"] if wrote.renamed else []
+    if wrote.school_moved:
+        school_refs = {s.id: ref for ref, s in known.schools.items()}
+        old = school_refs.get(existing.school_id) if existing.school_id else None
+        changes.append(f"school {old or 'none'} → {row.school_ref or 'none'}")
+    return changes + [f"role {role} added" for role in wrote.roles_added]
+
+
+async def _left_with_old_school(
+    tx: Transaction,
+    existing: store.KnownPerson | None,
+    row: PersonRow,
+    person_id: int,
+    report: ImportReport,
+) -> list[str]:
+    """Moved to another school: out of the school trios their old school gave them (the
+    row's own trio_id, if it names one of them, wins). The trios they left, by reference."""
+    if existing is None:
+        return []
+    target = row.trio.id if row.trio else None
+    left: list[str] = []
+    for old in await trios_left_by_school_move(tx, person_id, existing.school_id, row.school_id):
+        if old.id == target:
+            continue
+        how = await leave_trio(
+            tx, person_id, old.id, tx.clock(), f"roster import: moved school, left {old.ref}"
+        )
+        now_at = repr(row.school_ref) if row.school_ref else "none"
+        report.warnings.append(
+            Problem(
+                row.line,
+                f"{row.label} leaves trio {old.ref!r} (their school is now {now_at})"
+                + cancelled(how),
+            )
+        )
+        left.append(old.ref)
+    return left
 
 
 async def _into_trio(
