@@ -6,6 +6,7 @@ nothing (not even a timestamp). Callers hold one transaction for a whole file.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -84,11 +85,9 @@ async def known(tx: Transaction) -> Known:
         )
     }
     trios = {
-        r["ref"]: KnownTrio(
-            r["id"], r["kind"], tuple(sorted(r["schools"].split(","))) if r["schools"] else ()
-        )
+        r["ref"]: KnownTrio(r["id"], r["kind"], tuple(sorted(json.loads(r["schools"]))))
         for r in await tx.fetchall(
-            "SELECT t.id, t.ref, t.kind, (SELECT group_concat(s.ref) FROM trio_school ts"
+            "SELECT t.id, t.ref, t.kind, (SELECT json_group_array(s.ref) FROM trio_school ts"
             " JOIN school s ON s.id = ts.school_id WHERE ts.trio_id = t.id) AS schools"
             " FROM trio t"
         )
