@@ -1,8 +1,10 @@
 """Importing the programme's roster from CSV: schools, trios or people, told apart by header.
 
 A file is checked whole before anything is written. Any error (with its line number and
-reason) rejects the whole file; warnings are reported and the import goes ahead. Writes happen
-in one transaction keyed on the roster's references, so importing a file twice changes nothing.
+reason) rejects the whole file; warnings are reported and the import goes ahead. The one row
+refused on its own is a person whose school is not in their trio (bot/programme/roster_people.py).
+Writes happen in one transaction keyed on the roster's references, so importing a file twice
+changes nothing; each row's change is listed in the report (what a dry run prints).
 """
 
 from __future__ import annotations
