@@ -19,7 +19,8 @@ from typing import Literal
 from bot.digest.compile import FIRST_YEAR, LAST_YEAR, monday_of, parse_week, shift_week
 
 # Words for a week, in each language of the prompts (accents and case do not matter: they
-# are compared without them). The value is the week's distance from this week.
+# are compared without them). The value is the week's distance from this week ("next week"
+# is read, so that the reply can say it has not begun rather than that it is no week).
 WORDS: dict[str, int] = {
     # English
     "this week": 0,
@@ -30,6 +31,7 @@ WORDS: dict[str, int] = {
     "last week": -1,
     "last": -1,
     "previous week": -1,
+    "next week": 1,
     # Spanish
     "esta semana": 0,
     "semana actual": 0,
@@ -37,6 +39,8 @@ WORDS: dict[str, int] = {
     "la semana pasada": -1,
     "semana pasada": -1,
     "la ultima semana": -1,
+    "la semana que viene": 1,
+    "la proxima semana": 1,
     # Portuguese
     "essa semana": 0,
     "semana atual": 0,
@@ -44,8 +48,12 @@ WORDS: dict[str, int] = {
     "semana passada": -1,
     "a semana passada": -1,
     "a ultima semana": -1,
+    "a semana que vem": 1,
+    "semana que vem": 1,
+    "a proxima semana": 1,
     # Spanish and Portuguese alike
     "ultima semana": -1,
+    "proxima semana": 1,
 }
 
 _WEEK_WORD = r"(?:w|wk|week|semana|sem|s)"
