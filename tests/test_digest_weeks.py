@@ -287,6 +287,10 @@ async def test_a_researcher_is_told_the_weeks_there_are(bot: BotUnderTest) -> No
         assert why in text, text
         assert "from 2026-W48 to 2026-W48 (last week), and of this week so far (2026-W49)" in text
         assert "/digest last week" in text and "/digest this week" in text
+    replies = await _ask(bot, dana, "/digest " + "week after week " * 200)
+    said = "I could not read “week after week week after week week…” as a week."
+    assert said in replies[0].plain_text
+    assert len(replies) == 1 and len(replies[0].plain_text) < 600
     # A coordinator reading in Portuguese: the same weeks, in her words.
     replies = await _ask(bot, eve, "/digest semana que vem")
     assert "A semana 2026-W50 ainda não começou" in replies[0].plain_text
