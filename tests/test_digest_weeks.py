@@ -183,18 +183,35 @@ async def test_digest_for_reads_the_week_and_refuses_weeks_with_no_digest(
     assert await digest_for(service, frozenset(), "W47", "en") == "not_allowed"
 
 
+async def test_in_the_programmes_first_week_there_is_this_week_so_far(
+    db: Database, clock: FakeClock
+) -> None:
+    clock.now = THURSDAY  # nothing recorded yet: the programme begins this week
+    service = _digests(db, clock)
+    assert await service.weeks() == WeekRange("2026-W48", "2026-W48")
+    found = await digest_for(service, frozenset({"researcher"}), None, "en")
+    assert isinstance(found, DigestFor) and found.week == "2026-W48"
+    assert SO_FAR in found.rendered.message[0]
+    bad = await digest_for(service, frozenset({"teacher"}), "last week", "en")
+    assert bad == BadWeek("last week", "before", "2026-W47", WeekRange("2026-W48", "2026-W48"))
+    text = Texts().render("en", "digest/bad_week", bad.values())
+    assert "The programme began this week (2026-W48)" in text
+    assert await db.fetchval("SELECT COUNT(*) FROM digest") == 0
+
+
 def test_the_reply_to_a_bad_week_reads_in_every_language() -> None:
     texts = Texts()
     cases = (("unreadable", None), ("before", "2026-W40"), ("future", "2027-W10"))
     for lang in LANGUAGES:
         for problem, week in cases:
-            # With weeks behind it, and in the programme's first week (only this week so far).
-            for first in ("2026-W48", "2026-W49"):
+            # With weeks behind it, one week behind it, or in the programme's first week.
+            for first in ("2026-W40", "2026-W48", "2026-W49"):
                 bad = BadWeek("<b>soon", problem, week, WeekRange(first, "2026-W49"))  # type: ignore[arg-type]
                 text = texts.render(lang, "digest/bad_week", bad.values())
                 assert check_telegram_html(text) is None, (lang, text)
                 assert "2026-W49" in text and "<b>soon" not in text
-                assert ("2026-W48" in text) == (first == "2026-W48"), (lang, text)
+                assert ("2026-W48" in text) == (first != "2026-W49"), (lang, text)
+                assert ("2026-W40" in text) == (first == "2026-W40" or week == "2026-W40")
                 if week is not None:
                     assert week in text
 
@@ -285,7 +302,7 @@ async def test_a_researcher_is_told_the_weeks_there_are(bot: BotUnderTest) -> No
         assert len(replies) == 1 and not _files(replies), typed
         text = replies[0].plain_text
         assert why in text, text
-        assert "from 2026-W48 to 2026-W48 (last week), and of this week so far (2026-W49)" in text
+        assert "There is last week’s digest (2026-W48) and this week’s so far (2026-W49)" in text
         assert "/digest last week" in text and "/digest this week" in text
     replies = await _ask(bot, dana, "/digest " + "week after week " * 200)
     said = "I could not read “week after week week after week week…” as a week."
