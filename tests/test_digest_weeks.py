@@ -407,11 +407,13 @@ def test_digest_build_of_this_week_is_the_week_so_far(
     message = (out / "digest-2026-W48-researchers-en.txt").read_text()
     assert SO_FAR in html and SO_FAR in message
     assert (out / "export-2026-W48.xlsx").is_file()
+    said = capsys.readouterr().out.splitlines()
+    assert said[-1] == "2026-W48 so far, to 2026-11-26 14:05 Europe/London: not archived"
     assert _archived(programme) == 0
     assert main(["digest", "build", "--out", str(out)]) == 0  # no --week: last week
     assert SO_FAR not in (out / "triobot-digest-2026-W47-researchers-en.html").read_text()
+    assert "so far" not in capsys.readouterr().out
     assert _archived(programme) == 1
-    capsys.readouterr()
 
 
 @pytest.mark.parametrize(

@@ -99,6 +99,9 @@ async def build(digests: Digests, args: argparse.Namespace) -> int:
     written = await asyncio.to_thread(_write, args.out, rendered, prepared, audience, args.lang)
     for path in written:
         print(path)
+    if prepared.partial_to is not None:
+        local = prepared.partial_to.astimezone(digests.zone)
+        print(f"{week} so far, to {local:%Y-%m-%d %H:%M} {digests.zone.key}: not archived")
     return 0
 
 
