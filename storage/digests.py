@@ -171,3 +171,16 @@ async def first_delivered_reflection(q: Reader) -> datetime | None:
     return from_db_time(
         await q.fetchval("SELECT MIN(delivered_at) FROM reflection WHERE delivered_at IS NOT NULL")
     )
+
+
+async def programme_began(q: Reader) -> datetime | None:
+    """When the programme's first trio or person was recorded (a roster import, an invite
+    used) or, from imported history, its first reflection prompt went out: the earliest week
+    a digest is built for. None while the programme is empty."""
+    return from_db_time(
+        await q.fetchval(
+            "SELECT MIN(t) FROM (SELECT MIN(created_at) AS t FROM trio"
+            " UNION ALL SELECT MIN(created_at) FROM person"
+            " UNION ALL SELECT MIN(delivered_at) FROM reflection)"
+        )
+    )

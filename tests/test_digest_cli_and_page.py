@@ -65,7 +65,7 @@ def test_digest_build_writes_the_digest_charts_and_exports(
                  "--out", str(out)])  # fmt: skip
     assert code == 0 and (out / f"triobot-digest-{LAST}-schools-pt.html").is_file()
     assert main(["digest", "build", "--week", "2099-W01", "--out", str(out)]) == 2
-    assert "has not ended" in capsys.readouterr().out
+    assert "2099-W01 has not begun yet" in capsys.readouterr().out
 
 
 def test_export_writes_every_week(programme: Path, capsys: pytest.CaptureFixture[str]) -> None:

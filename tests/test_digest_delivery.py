@@ -72,7 +72,7 @@ async def test_the_weekly_digest_goes_to_researchers_and_to_those_who_asked(
     assert _documents(alice.inbox) == ["triobot-digest-2026-W48-schools-en.html"]
     assert "Researcher digest" in dana.inbox[-2].plain_text
     assert "For the research team" not in alice.inbox[-2].plain_text
-    assert "This week across the network" in alice.inbox[-2].plain_text
+    assert "Across the network · Week 48" in alice.inbox[-2].plain_text
     assert not _documents(bruno.inbox) and not _documents(eve.inbox)
     html = dana.inbox[-1].document[1]  # type: ignore[index]
     assert b"exit tickets and talk partners" in html and b"data:image/png;base64," in html
@@ -86,26 +86,34 @@ async def test_the_weekly_digest_goes_to_researchers_and_to_those_who_asked(
 
 
 async def test_digest_command_for_a_researcher_and_for_a_teacher(bot: BotUnderTest) -> None:
-    cast = await _programme(bot)
-    bot.clock.now = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)  # Tuesday of 2026-W49
+    cast = await _programme(bot)  # the programme began in 2026-W48
+    bot.clock.now = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)  # Tuesday of 2026-W50
     dana, bruno = cast["Dana"], cast["Bruno"]
     await dana.says("/digest")
     assert _documents(dana.inbox[-3:]) == [
-        "triobot-digest-2026-W48-researchers-en.html",
-        "triobot-export-2026-W48.xlsx",
+        "triobot-digest-2026-W49-researchers-en.html",
+        "triobot-export-2026-W49.xlsx",
     ]
     bot.clock.advance(10)  # Telegram allows a burst of three per chat, then one a second
-    await dana.says("/digest 2026-W47")
-    assert _documents(dana.inbox[-2:])[-1] == "triobot-export-2026-W47.xlsx"
-    for bad in ("/digest soon", "/digest 2026-W49", "/digest 2027-W10"):
+    await dana.says("/digest 2026-W48")
+    assert _documents(dana.inbox[-2:])[-1] == "triobot-export-2026-W48.xlsx"
+    for bad, why in (
+        ("/digest soon", "could not read “soon” as a week"),
+        ("/digest 2026-W51", "Week 2026-W51 has not begun yet"),
+        ("/digest 2027-W10", "Week 2027-W10 has not begun yet"),
+        ("/digest 2026-W47", "Week 2026-W47 was before the programme began"),
+    ):
         bot.clock.advance(10)
         await dana.says(bad)
-        assert "could not read" in dana.last_text and "2026-W48" in dana.last_text
+        assert why in dana.last_text and "from 2026-W48 to 2026-W49" in dana.last_text
     bot.clock.advance(10)
-    await bruno.says("/digest 2026-W40")  # a teacher gets the latest shared digest
-    assert _documents(bruno.inbox[-2:]) == ["triobot-digest-2026-W48-schools-en.html"]
-    assert "This week across the network" in bruno.inbox[-2].plain_text
-    assert await bot.db.fetchval("SELECT COUNT(*) FROM digest") == 2  # W48 and W47 archived
+    await bruno.says("/digest 2026-W40")  # a teacher too: never another week's digest
+    assert "2026-W40 was before the programme began" in bruno.last_text
+    assert not _documents(bruno.inbox)
+    await bruno.says("/digest")  # the latest shared digest, headed with its week
+    assert _documents(bruno.inbox[-2:]) == ["triobot-digest-2026-W49-schools-en.html"]
+    assert "Across the network · Week 49" in bruno.inbox[-2].plain_text
+    assert await bot.db.fetchval("SELECT COUNT(*) FROM digest") == 2  # W49 and W48 archived
 
 
 async def test_the_digest_waits_for_each_readers_allowed_hours(bot: BotUnderTest) -> None:

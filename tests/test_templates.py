@@ -211,9 +211,13 @@ SAMPLE: dict[str, Any] = {
     # Digests (bot/digest/render.py digest_values).
     "week": "2026-W47",
     "exports": False,
+    # /digest <week> (bot/digest/asked.py): the week said back, the weeks there are.
+    "guessed": True,
+    "weeks": {"first": "2026-W02", "latest": "2026-W48", "current": "2026-W49"},
     "digest": {
         "audience": "researchers",
         "week": "2026-W47",
+        "partial_to": {"wd": 3, "d": 19, "m": 11, "y": 2026, "hm": "14:05", "zone": "UTC"},
         "week_from": "2026-11-16",
         "week_to": "2026-11-22",
         "totals": {
@@ -451,8 +455,11 @@ VARIANTS: list[dict[str, Any]] = [
     },
     {
         "exports": True,
+        "guessed": False,
+        "weeks": {"first": "2026-W49", "latest": None, "current": "2026-W49"},
         "digest": {
             **SAMPLE["digest"],
+            "partial_to": None,
             "audience": "schools",
             "themes": [],
             "charts": {},

@@ -25,12 +25,20 @@ def add_parsers(sub: Any) -> None:
     digest = sub.add_parser("digest", help="the weekly digests")
     digest_sub = digest.add_subparsers(dest="digest_command", required=True)
     build = digest_sub.add_parser("build", help="write a week's digest, charts and exports")
-    build.add_argument("--week", required=True, help="ISO week, e.g. 2026-W47 (ended)")
+    build.add_argument(
+        "--week",
+        help="ISO week, e.g. 2026-W47 (default: last week); this week gives the week so far",
+    )
     build.add_argument("--audience", choices=AUDIENCES, default="researchers")
     build.add_argument("--lang", choices=LANGUAGES, default="en")
     build.add_argument("--out", required=True, type=Path, help="folder to write into")
     export = sub.add_parser("export", help="every contribution and participation, all weeks")
     export.add_argument("--out", required=True, type=Path, help="FILE.xlsx or FILE.csv")
+
+
+# What `export --out` writes: the suffix decides, so any other suffix is refused rather
+# than given a file whose name says something else.
+EXPORT_SUFFIXES = (".xlsx", ".csv")
 
 
 def run(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
@@ -40,7 +48,25 @@ def run(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
     if not allowed(CLI_ROLES, action):
         print(f"not allowed: {action}")
         return 2
+    problem = _unusable(args)
+    if problem is not None:
+        print(problem)
+        return 2
     return asyncio.run(_run(settings, args, clock))
+
+
+def _unusable(args: argparse.Namespace) -> str | None:
+    """The one line saying what is wrong with the arguments, before anything is opened."""
+    if args.command == "export":
+        if args.out.suffix.lower() not in EXPORT_SUFFIXES:
+            return f"--out: {str(args.out)!r} must end in .xlsx or .csv"
+        return None
+    if args.week is not None:
+        try:
+            parse_week(args.week)
+        except ValueError:
+            return f"--week: {args.week!r} is not an ISO week like 2026-W47"
+    return None
 
 
 async def _run(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
@@ -61,13 +87,11 @@ async def _run(settings: Settings, args: argparse.Namespace, clock: Clock) -> in
 
 
 async def build(digests: Digests, args: argparse.Namespace) -> int:
-    try:
-        week = parse_week(args.week)
-    except ValueError:
-        print(f"--week: {args.week!r} is not an ISO week like 2026-W47")
-        return 2
-    if not digests.is_past(week):
-        print(f"--week: {week} has not ended yet")
+    """The week's digest; this week's as it stands so far (marked so, and not archived)."""
+    weeks = await digests.weeks()
+    week = digests.last_week() if args.week is None else parse_week(args.week)
+    if weeks.place(week) == "future":
+        print(f"--week: {week} has not begun yet; this week is {weeks.current} (the week so far)")
         return 2
     audience: Audience = args.audience
     prepared = await digests.week(week)
@@ -75,6 +99,9 @@ async def build(digests: Digests, args: argparse.Namespace) -> int:
     written = await asyncio.to_thread(_write, args.out, rendered, prepared, audience, args.lang)
     for path in written:
         print(path)
+    if prepared.partial_to is not None:
+        local = prepared.partial_to.astimezone(digests.zone)
+        print(f"{week} so far, to {local:%Y-%m-%d %H:%M} {digests.zone.key}: not archived")
     return 0
 
 
@@ -110,7 +137,7 @@ async def export_all(digests: Digests, path: Path) -> int:
         write_csv(tables["participation"], other)
         print(path)
         print(other)
-    else:
+    else:  # .xlsx: run() refused any other suffix
         write_xlsx(tables, path)
         print(path)
     rows = len(tables["contributions"])

@@ -9,6 +9,7 @@ digest adds participation, drafts, questions, quiet trios, stalled cycles and ch
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -52,9 +53,15 @@ def _tags(text: str) -> dict[str, str]:
 
 
 def digest_values(
-    compiled: Compiled, contributions: pd.DataFrame, key: bytes, audience: Audience
+    compiled: Compiled,
+    contributions: pd.DataFrame,
+    key: bytes,
+    audience: Audience,
+    *,
+    partial_to: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything the templates show, as plain data."""
+    """Everything the templates show, as plain data. `partial_to` (a `moment`, see
+    bot/scheduling/notices.py) marks a week not yet over: the digest is the week so far."""
     researchers = audience == "researchers"
     monday = monday_of(compiled.week)
     by_trio = compiled.figure("by_trio")
@@ -149,6 +156,7 @@ def digest_values(
     values: dict[str, Any] = {
         "audience": audience,
         "week": compiled.week,
+        "partial_to": None if partial_to is None else dict(partial_to),
         "week_from": monday.isoformat(),
         "week_to": (monday + pd.Timedelta(days=6)).isoformat(),
         "totals": {
@@ -249,9 +257,11 @@ def render(
     audience: Audience,
     lang: str,
     texts: Texts,
+    *,
+    partial_to: Mapping[str, Any] | None = None,
 ) -> Rendered:
     """The Telegram message (split to fit) and the self-contained HTML file."""
-    values = digest_values(compiled, contributions, key, audience)
+    values = digest_values(compiled, contributions, key, audience, partial_to=partial_to)
     images = chart_images(values, compiled, texts, lang) if audience == "researchers" else {}
     values["charts"] = {
         name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -25,11 +27,18 @@ from bot.digest.compile import (
 )
 from bot.digest.exports import long_table, participation_table
 from bot.digest.render import Audience, Rendered, render
+from bot.digest.weeks import WeekRange
+from bot.scheduling.notices import moment
 from bot.scheduling.timing import iso_week
 from bot.texts import Texts
 from storage import digest_sources as src
 from storage.db import Database, Transaction
-from storage.digests import DigestArchive, first_delivered_reflection, pseudonym_key
+from storage.digests import (
+    DigestArchive,
+    first_delivered_reflection,
+    programme_began,
+    pseudonym_key,
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,9 @@ class Week:
     compiled: Compiled
     contributions: pd.DataFrame  # only people whose consent is current
     key: bytes
+    # Until the week ends, the instant it was compiled: the digest is the week so far (and
+    # is never archived). None for a week that is over.
+    partial_to: datetime | None = None
 
     def export_tables(self) -> dict[str, pd.DataFrame]:
         weeks = pd.Series([self.compiled.week] * len(self.contributions), dtype="object")
@@ -72,6 +84,20 @@ class Digests:
         _, end = week_bounds(week, self.zone)
         return end <= self.clock()
 
+    async def weeks(self) -> WeekRange:
+        """The weeks there is a digest for: from the programme's first to this one."""
+        current = iso_week(self.clock(), self.zone)
+        began = await programme_began(self.db)
+        first = current if began is None else min(iso_week(began, self.zone), current)
+        return WeekRange(first, current)
+
+    def _partial_to(self, compiled: Compiled) -> datetime | None:
+        return None if self.is_past(compiled.week) else compiled.built_at
+
+    def _so_far(self, week: Week) -> dict[str, Any] | None:
+        """The week-to-date marker's instant, on the programme's wall clock."""
+        return None if week.partial_to is None else moment(week.partial_to, self.zone.key)
+
     async def week(self, week: str, tx: Transaction | None = None) -> Week:
         """The week from the archive, or compiled now (and archived, once it is over)."""
         if tx is None:
@@ -97,7 +123,9 @@ class Digests:
         who = await src.people(tx)
         consenting = set(who.loc[who["consented"], "person_id"])
         current = compiled.contributions[compiled.contributions["person_id"].isin(consenting)]
-        return Week(compiled, current.reset_index(drop=True), key)
+        return Week(
+            compiled, current.reset_index(drop=True), key, partial_to=self._partial_to(compiled)
+        )
 
     async def export_everything(self) -> dict[str, pd.DataFrame]:
         """Every contribution and the participation of every week, up to the last one ended."""
@@ -119,7 +147,15 @@ class Digests:
         }
 
     def render(self, week: Week, audience: Audience, lang: str) -> Rendered:
-        return render(week.compiled, week.contributions, week.key, audience, lang, self.texts)
+        return render(
+            week.compiled,
+            week.contributions,
+            week.key,
+            audience,
+            lang,
+            self.texts,
+            partial_to=self._so_far(week),
+        )
 
     async def render_async(self, week: Week, audience: Audience, lang: str) -> Rendered:
         """Rendering draws charts and builds HTML: off the event loop."""

@@ -1,5 +1,5 @@
-"""/digest: a researcher or coordinator builds any past week's digest (with the exports);
-anyone else in the programme gets the latest shared digest."""
+"""/digest [week]: a researcher or coordinator gets the researcher digest of any week of the
+programme, this one so far included (with the exports); a teacher or lead the shared one."""
 
 from __future__ import annotations
 
@@ -18,25 +18,31 @@ async def digest(update: Update, context: Context) -> None:
         return
     svc = context.bot_data
     chat_id = who.actor.chat_id
-    given = context.args[0] if context.args else None
+    given = " ".join(context.args) if context.args else None  # "last week" is two words
     found = await digest_for(svc.digests, who.roles, given, who.lang)
     if found == "not_allowed":
         await refuse(context, who, "digest.shared")
         return
     if isinstance(found, BadWeek):
-        values: dict[str, object] = {"given": found.given, "week": found.latest}
-        await say(context, chat_id, who.lang, "digest/bad_week", values)
+        await say(context, chat_id, who.lang, "digest/bad_week", found.values())
         return
     rendered = found.rendered
     await say_parts(context, chat_id, rendered.message)
-    caption = {"week": found.week, "exports": False}
     await say_file(
-        context, chat_id, who.lang, rendered.html, rendered.filename, "digest/caption", caption
+        context,
+        chat_id,
+        who.lang,
+        rendered.html,
+        rendered.filename,
+        "digest/asked_caption",
+        found.caption(exports=False),
     )
     if found.xlsx is not None:
         name = f"triobot-export-{found.week}.xlsx"
-        caption = {"week": found.week, "exports": True}
-        await say_file(context, chat_id, who.lang, found.xlsx, name, "digest/caption", caption)
+        caption = found.caption(exports=True)
+        await say_file(
+            context, chat_id, who.lang, found.xlsx, name, "digest/asked_caption", caption
+        )
 
 
 def register(app: App) -> None:
