@@ -288,3 +288,17 @@ async def test_the_migration_keeps_who_turned_it_off_and_gives_the_rest_the_defa
         assert "digest_opt_in" not in columns
     finally:
         await db.close()
+
+
+async def test_a_group_that_became_a_supergroup_still_gets_it_once(bot: BotUnderTest) -> None:
+    alice = bot.person(801, "Alice")
+    await join(alice, "DEMOALICE")
+    bot.api.add_group(GROUP, "Our trio", [801])
+    await alice.says("/link", chat_id=GROUP)
+    await demo_trio_agrees(bot, ("Hinge questions",))
+    bot.api.upgrade_group(GROUP, GROUP - 1)  # Telegram refuses the old id from now on
+    await deliver(bot)
+    assert documents(bot.api.messages_in(GROUP - 1)) == [SHARED]
+    assert documents(bot.api.messages_in(GROUP)) == []
+    assert await bot.db.fetchval("SELECT chat_id FROM trio_chat") == GROUP - 1
+    assert await bot.db.fetchval("SELECT COUNT(*) FROM outbox WHERE status = 'failed'") == 0
