@@ -302,3 +302,15 @@ async def test_a_group_that_became_a_supergroup_still_gets_it_once(bot: BotUnder
     assert documents(bot.api.messages_in(GROUP)) == []
     assert await bot.db.fetchval("SELECT chat_id FROM trio_chat") == GROUP - 1
     assert await bot.db.fetchval("SELECT COUNT(*) FROM outbox WHERE status = 'failed'") == 0
+
+
+async def test_the_choice_is_in_the_persons_download(bot: BotUnderTest) -> None:
+    bruno = bot.person(802, "Bruno")
+    await join(bruno, "DEMOBRUNO")
+    await bruno.says("/settings")
+    await bruno.taps("Weekly digest")
+    await bruno.taps("No")
+    await bruno.says("/privacy")
+    await bruno.taps("Download my data")
+    held = json.loads(next(m.document[1] for m in bruno.inbox if m.document is not None))
+    assert held["digest_setting"] == [{"digest_choice": "off"}]
