@@ -98,11 +98,13 @@ async def test_teachers_and_leads_get_it_unless_they_turned_it_off(bot: BotUnder
     assert await bot.services.sender.drain() == 0
     assert documents(bot.api.messages_in(GROUP)) == [SHARED]
 
-    # Carmen turns it on again; the next week's digest reaches her.
+    # Carmen turns it on again, and Eve, the coordinator, asks for it: the next week's digest
+    # reaches both.
     bot.clock.advance(10)
-    await carmen.says("/settings")
-    await carmen.taps("Weekly digest")
-    await carmen.taps("Yes")
+    for person in (carmen, eve):
+        await person.says("/settings")
+        await person.taps("Weekly digest")
+        await person.taps("Yes")
     assert await bot.db.fetchval(
         "SELECT digest_choice FROM person WHERE telegram_id = 803"
     ) == "on"  # fmt: skip
@@ -114,6 +116,7 @@ async def test_teachers_and_leads_get_it_unless_they_turned_it_off(bot: BotUnder
     await bot.services.scheduler.run_due()
     await bot.services.sender.drain()
     assert documents(carmen.inbox) == ["triobot-digest-2026-W49-schools-en.html"]
+    assert documents(eve.inbox) == ["triobot-digest-2026-W49-schools-en.html"]
 
 
 async def test_a_week_without_agreed_trio_work_queues_no_shared_digest(
