@@ -15,6 +15,7 @@ from typing import Any, Literal
 from storage import meta
 from storage.db import Database, Reader, Transaction, from_db_time, to_db_time
 from storage.digest_sources import CONTRIBUTION_COLUMNS
+from storage.people import Role
 
 _COLUMNS = ", ".join(CONTRIBUTION_COLUMNS)
 
@@ -134,6 +135,12 @@ async def pseudonym_key(tx: Transaction) -> bytes:
     return await meta.secret_key(tx, "pseudonym_key")
 
 
+# Who gets the shared digest without asking (migration 0011): a person with no choice of
+# their own gets it when they hold one of these roles; a choice in /settings wins either way
+# (bot/digest/delivery.py wants_shared_digest says the same for /settings).
+DIGEST_BY_DEFAULT: tuple[Role, ...] = ("teacher", "trio_lead")
+
+
 @dataclass(frozen=True, slots=True)
 class Recipient:
     """Someone the weekly digest goes to, with the times they may be reached."""
@@ -150,7 +157,10 @@ class Recipient:
 
 
 async def recipients(q: Reader) -> list[Recipient]:
-    """Researchers get the researcher digest; participants who asked, the shared one."""
+    """Researchers get the researcher digest (always); the shared one goes to everyone who
+    asked for it, and to teachers and trio leads who never chose (on by default). A person
+    who turned it off in /settings gets nothing. Coordinators, like everyone else outside
+    those roles, only if they asked."""
     rows = await q.fetchall(
         "SELECT CASE WHEN EXISTS (SELECT 1 FROM person_role r WHERE r.person_id = p.id"
         "  AND r.role = 'researcher') THEN 'researchers' ELSE 'schools' END AS audience,"
@@ -159,11 +169,29 @@ async def recipients(q: Reader) -> list[Recipient]:
         " WHERE p.status = 'active' AND p.telegram_id IS NOT NULL AND ("
         "  EXISTS (SELECT 1 FROM person_role r WHERE r.person_id = p.id"
         "   AND r.role = 'researcher')"
-        "  OR (p.digest_opt_in = 1 AND EXISTS (SELECT 1 FROM person_role r"
-        "   WHERE r.person_id = p.id AND r.role IN ('teacher', 'trio_lead'))))"
-        " ORDER BY p.id"
+        "  OR p.digest_choice = 'on'"
+        "  OR (p.digest_choice IS NULL AND EXISTS (SELECT 1 FROM person_role r"
+        "   WHERE r.person_id = p.id AND r.role IN (SELECT value FROM json_each(?)))))"
+        " ORDER BY p.id",
+        (json.dumps(DIGEST_BY_DEFAULT),),
     )
     return [Recipient(*row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRecipient:
+    """A trio's linked Telegram group, which gets the shared digest in its own language."""
+
+    trio_id: int
+    chat_id: int
+    language: str
+
+
+async def group_recipients(q: Reader) -> list[GroupRecipient]:
+    """Every linked trio group (a group that left or migrated has been unlinked or moved by
+    the outbox: storage/outbox.py), in trio order."""
+    rows = await q.fetchall("SELECT trio_id, chat_id, language FROM trio_chat ORDER BY trio_id")
+    return [GroupRecipient(int(r[0]), int(r[1]), str(r[2])) for r in rows]
 
 
 async def first_delivered_reflection(q: Reader) -> datetime | None:

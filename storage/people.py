@@ -22,7 +22,7 @@ SETTABLE = frozenset(
         "quiet_end",
         "reminder_time",
         "away_until",
-        "digest_opt_in",
+        "digest_choice",
     }
 )
 # Every column `PeopleRepo.update` may set. The SQL it builds splices names from this tuple
@@ -45,7 +45,9 @@ class Person:
     status: PersonStatus
     onboarded_at: datetime | None
     away_until: str | None = None  # a local date: nothing scheduled reaches them before it
-    digest_opt_in: bool = False  # wants the weekly shared digest (migration 0005)
+    # The weekly shared digest: True / False as they chose in /settings, None if they never
+    # chose (then their roles decide: storage/digests.py DIGEST_BY_DEFAULT; migration 0011).
+    digest_choice: bool | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Person:
@@ -63,7 +65,7 @@ class Person:
             status=row["status"],
             onboarded_at=from_db_time(row["onboarded_at"]),
             away_until=row["away_until"],
-            digest_opt_in=bool(row["digest_opt_in"]),
+            digest_choice=None if row["digest_choice"] is None else row["digest_choice"] == "on",
         )
 
     @property

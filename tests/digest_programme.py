@@ -219,3 +219,33 @@ async def _trio_work(
         " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         actions,
     )
+
+
+async def agreed_summary(
+    tx: Transaction,
+    trio_id: int,
+    author_id: int,
+    agreed_at: datetime,
+    focus: str,
+    shared: tuple[str, ...] = (),
+) -> int:
+    """A meeting held an hour before `agreed_at`, and its summary agreed by all then: the
+    trio's agreed work as the summary flow leaves it (the digest reads only agreed work)."""
+    held, stamp = to_db_time(agreed_at - timedelta(hours=1)), to_db_time(agreed_at)
+    meeting_id = await tx.execute(
+        "INSERT INTO meeting (trio_id, starts_at, time_zone, focus, status, created_at,"
+        " updated_at) VALUES (?, ?, 'Europe/London', ?, 'held', ?, ?)",
+        (trio_id, held, focus, held, held),
+    )
+    summary_id = await tx.execute(
+        "INSERT INTO summary (meeting_id, trio_id, author_id, status, focus, circulated_at,"
+        " agree_by, agreed_at, agreed_how, created_at, updated_at)"
+        " VALUES (?, ?, ?, 'agreed', ?, ?, ?, ?, 'all', ?, ?)",
+        (meeting_id, trio_id, author_id, json.dumps(focus), held, stamp, stamp, held, stamp),
+    )
+    await tx.executemany(
+        "INSERT INTO summary_item (summary_id, kind, level, body, position)"
+        " VALUES (?, 'shared', NULL, ?, ?)",
+        [(summary_id, json.dumps(text), position) for position, text in enumerate(shared)],
+    )
+    return summary_id

@@ -1,5 +1,6 @@
 """Through PTB on the strict stand-in: the digest setting, the weekly delivery through the
-durable schedule and the outbox, and /digest for a researcher and for a teacher."""
+durable schedule and the outbox, and /digest for a researcher and for a teacher.
+(tests/test_digest_reaches_schools.py: the default, trio groups, headlines, empty weeks.)"""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bot.standin.driver import SimPerson
 from bot.standin.world import SentMessage
 from storage.calendar import CalendarRepo
 from storage.db import to_db_time
+from tests.digest_programme import agreed_summary
 from tests.harness import BotUnderTest, join
 
 ANSWERED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # Wednesday of 2026-W48
@@ -33,27 +35,36 @@ async def _programme(bot: BotUnderTest) -> dict[str, SimPerson]:
             (alice_id, json.dumps("We tried exit tickets and talk partners"),
              to_db_time(ANSWERED), to_db_time(ANSWERED)),
         )  # fmt: skip
+        trio_id = await tx.fetchval("SELECT id FROM trio WHERE ref = 'DEMO-T1'")
+        await agreed_summary(tx, trio_id, alice_id, ANSWERED, "Feedback", ("Hinge questions",))
     return cast
 
 
-async def test_opting_in_to_the_shared_digest_in_settings(bot: BotUnderTest) -> None:
+async def test_turning_the_shared_digest_off_and_on_in_settings(bot: BotUnderTest) -> None:
     alice = bot.person(801, "Alice")
     await join(alice, "DEMOALICE")
+    await alice.says("/settings")
+    assert "Weekly digest: on" in alice.last_text  # a trio lead has it unless she says no
+    assert await bot.db.fetchval("SELECT digest_choice FROM person WHERE telegram_id = 801") is None
+    await alice.taps("Weekly digest")
+    assert "You have it on now" in alice.last_text
+    await alice.taps("No")
+    assert (
+        await bot.db.fetchval("SELECT digest_choice FROM person WHERE telegram_id = 801") == "off"
+    )
     await alice.says("/settings")
     assert "Weekly digest: off" in alice.last_text
     await alice.taps("Weekly digest")
     await alice.taps("Yes")
-    assert await bot.db.fetchval("SELECT digest_opt_in FROM person WHERE telegram_id = 801") == 1
+    assert await bot.db.fetchval("SELECT digest_choice FROM person WHERE telegram_id = 801") == "on"
     await alice.says("/settings")
     assert "Weekly digest: on" in alice.last_text
 
 
-async def test_the_weekly_digest_goes_to_researchers_and_to_those_who_asked(
+async def test_the_weekly_digest_goes_to_researchers_teachers_and_leads(
     bot: BotUnderTest,
 ) -> None:
     cast = await _programme(bot)
-    async with bot.db.transaction() as tx:
-        await tx.execute("UPDATE person SET digest_opt_in = 1 WHERE telegram_id = 801")
     services = bot.services
 
     async def no_wait(seconds: float) -> None:
@@ -66,14 +77,16 @@ async def test_the_weekly_digest_goes_to_researchers_and_to_those_who_asked(
     bot.clock.now = datetime(2026, 11, 30, 8, 1, tzinfo=UTC)
     report = await services.scheduler.run_due()
     assert report.by_kind["digest_weekly"] == 1  # (the week's reflection round opens too)
-    assert await services.sender.drain() == 4  # a message and a file, for Dana and Alice
+    # A message and a file each, for Alice (lead), Bruno (teacher) and Dana (researcher).
+    assert await services.sender.drain() == 6
     dana, alice, bruno, eve = (cast[n] for n in ("Dana", "Alice", "Bruno", "Eve"))
     assert _documents(dana.inbox) == ["triobot-digest-2026-W48-researchers-en.html"]
     assert _documents(alice.inbox) == ["triobot-digest-2026-W48-schools-en.html"]
     assert "Researcher digest" in dana.inbox[-2].plain_text
     assert "For the research team" not in alice.inbox[-2].plain_text
     assert "Across the network · Week 48" in alice.inbox[-2].plain_text
-    assert not _documents(bruno.inbox) and not _documents(eve.inbox)
+    assert _documents(bruno.inbox) == ["triobot-digest-2026-W48-schools-en.html"]
+    assert not _documents(eve.inbox)  # a coordinator: only if she asks
     html = dana.inbox[-1].document[1]  # type: ignore[index]
     assert b"exit tickets and talk partners" in html and b"data:image/png;base64," in html
     # Fired once: the next week is scheduled, nothing is queued twice.
@@ -121,7 +134,6 @@ async def test_the_digest_waits_for_each_readers_allowed_hours(bot: BotUnderTest
     digest waits for the researcher's morning and the teacher's next school day."""
     cast = await _programme(bot)
     async with bot.db.transaction() as tx:
-        await tx.execute("UPDATE person SET digest_opt_in = 1 WHERE telegram_id = 801")
         await tx.execute(
             "UPDATE person SET time_zone = 'America/Los_Angeles' WHERE telegram_id = 803"
         )
@@ -147,6 +159,7 @@ async def test_the_digest_waits_for_each_readers_allowed_hours(bot: BotUnderTest
     )
     assert [(r[0], r[1]) for r in waiting] == [
         (801, "2026-12-02T07:00:00.000000Z"),  # Wednesday 07:00 in London, after the closure
+        (802, "2026-12-02T07:00:00.000000Z"),
         (803, "2026-11-30T15:00:00.000000Z"),  # Monday 07:00 in Los Angeles
     ]
     await bot.run_until(datetime(2026, 11, 30, 15, 1, tzinfo=UTC))

@@ -208,7 +208,11 @@ SAMPLE: dict[str, Any] = {
     "buttons": False,
     "can_skip": True,
     "can_back": True,
-    # Digests (bot/digest/render.py digest_values).
+    # Digests (bot/digest/render.py digest_values; headlines: bot/digest/message.py).
+    "headlines": [
+        {"name": LONG, "focus": LONG, "tried": LONG},
+        {"name": "B & C", "focus": "", "tried": "x"},
+    ],
     "week": "2026-W47",
     "exports": False,
     # /digest <week> (bot/digest/asked.py): the week said back, the weeks there are.

@@ -3,28 +3,44 @@
 At the programme's digest time (TRIOBOT_DIGEST_WEEKDAY, TRIOBOT_DIGEST_TIME, programme zone)
 the row fires inside the scheduler's transaction: the week that just ended is compiled and
 archived, each needed (audience, language) file is built once and stored, and every recipient
-gets two outbox rows, the short message and the file. Dedupe keys make a second firing add
-nothing; the next week's row is scheduled in the same transaction.
+gets two outbox rows, the short message (headlines: bot/digest/message.py) and the file.
+Dedupe keys make a second firing add nothing; the next week's row is scheduled in the same
+transaction.
 
-Each recipient's rows wait for a moment they may be reached: outside their quiet hours and time
+Who: researchers get the researcher digest; teachers and trio leads the shared one unless they
+turned it off in /settings (anyone else who turned it on, too: storage/digests.py
+`recipients`); and each linked trio group gets the shared one in the group's language.
+Nothing new, nothing sent: a week without agreed trio work queues no shared digest at all,
+and a week in which nothing happened (no prompt delivered, no meeting, nothing written) no
+researcher digest either.
+
+Each person's rows wait for a moment they may be reached: outside their quiet hours and time
 away, on a weekday; a teacher's also not on a school closure (a researcher's university does
-not close for half-term). Monday 08:00 in London is Sunday night in California.
+not close for half-term). Monday 08:00 in London is Sunday night in California. A group's
+rows go at the digest time; the outbox keeps to Telegram's pace for groups and follows a
+group that became a supergroup.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict
 from datetime import datetime, time, timedelta
 
 from bot.digest.compile import monday_of, shift_week
 from bot.digest.render import Audience, Rendered
-from bot.digest.service import Digests
+from bot.digest.service import Digests, Week
 from bot.scheduling.scheduler import Fired, Kind, Late
 from bot.scheduling.timing import Calendar, deferred, iso_week, local_instant, preferences
 from bot.texts import Texts
 from storage.db import Transaction
-from storage.digests import DigestArchive, Recipient, recipients
+from storage.digests import (
+    DIGEST_BY_DEFAULT,
+    DigestArchive,
+    Recipient,
+    group_recipients,
+    recipients,
+)
 from storage.outbox import OutboxRepo
 from storage.schedule import Due, ScheduleRepo
 
@@ -77,26 +93,44 @@ class DigestDelivery:
         prepared = await self.digests.week(week, tx)
         digest_id = await DigestArchive.digest_id(tx, week)
         assert digest_id is not None  # the week is over, so week() archived it
-        sent = 0
+        news = {"schools": has_shared_news(prepared), "researchers": has_activity(prepared)}
         built: dict[tuple[Audience, str], tuple[Rendered, int]] = {}
-        schools = await self.calendar(tx) if self.calendar is not None else Calendar()
-        for who in await recipients(tx):
-            audience, lang = who.audience, who.language
-            calendar = Calendar() if audience == "researchers" else schools
+
+        async def digest(audience: Audience, lang: str) -> tuple[Rendered, int]:
             if (audience, lang) not in built:
                 rendered = self.digests.render(prepared, audience, lang)
                 file_id = await DigestArchive.store_file(
                     tx, digest_id, audience, lang, rendered.filename, rendered.html
                 )
                 built[(audience, lang)] = (rendered, file_id)
-            rendered, file_id = built[(audience, lang)]
+            return built[(audience, lang)]
+
+        people = groups = 0
+        schools = await self.calendar(tx) if self.calendar is not None else Calendar()
+        for who in await recipients(tx):
+            if not news[who.audience]:
+                continue
+            calendar = Calendar() if who.audience == "researchers" else schools
+            rendered, file_id = await digest(who.audience, who.language)
             not_before = self._when_allowed(who, calendar, now)
             await self._queue(
-                tx, rendered, file_id, who.person_id, who.chat_id, lang, now, not_before
-            )
-            sent += 1
+                tx, rendered, file_id, f"{who.person_id}", who.chat_id, who.person_id,
+                who.language, now, not_before,
+            )  # fmt: skip
+            people += 1
+        if news["schools"]:
+            # Each linked trio group, at the digest time itself (a group has no quiet hours;
+            # the sender keeps to Telegram's pace for groups).
+            for group in await group_recipients(tx):
+                rendered, file_id = await digest("schools", group.language)
+                await self._queue(
+                    tx, rendered, file_id, f"trio{group.trio_id}", group.chat_id, None,
+                    group.language, now, None,
+                )  # fmt: skip
+                groups += 1
         await self._schedule(tx, shift_week(week, 1))
-        return Fired(note=f"{week}: {sent} recipients")
+        quiet = "" if news["schools"] else "; no agreed trio work: no shared digest"
+        return Fired(note=f"{week}: {people} people, {groups} groups{quiet}")
 
     def _when_allowed(self, who: Recipient, calendar: Calendar, now: datetime) -> datetime | None:
         """None (send now) or the recipient's next allowed moment."""
@@ -108,13 +142,14 @@ class DigestDelivery:
         tx: Transaction,
         rendered: Rendered,
         file_id: int,
-        person_id: int,
+        reader: str,
         chat_id: int,
+        person_id: int | None,
         lang: str,
         now: datetime,
         not_before: datetime | None,
     ) -> None:
-        key = f"digest:{rendered.week}:{person_id}"
+        key = f"digest:{rendered.week}:{reader}"
         for index, part in enumerate(rendered.message):
             await OutboxRepo.enqueue(
                 tx,
@@ -140,3 +175,30 @@ class DigestDelivery:
             not_before=not_before,
             dedupe_key=f"{key}:file",
         )
+
+
+def wants_shared_digest(choice: bool | None, roles: Iterable[str]) -> bool:
+    """Whether a person gets the shared digest: their own choice in /settings, or, if they
+    never chose, whether one of their roles has it by default (teachers and trio leads)."""
+    return choice if choice is not None else any(r in DIGEST_BY_DEFAULT for r in roles)
+
+
+# Contributions that never reach the shared digest: a person's own reflections (and, once the
+# HTML part adds them, post-meeting reflections, private to the trio and the researchers).
+_NOT_SHARED = ("reflection", "meeting_reflection")
+
+
+def has_shared_news(week: Week) -> bool:
+    """Whether the schools' digest has anything to tell: agreed work of some trio this week.
+    Without it no shared digest is queued at all, to people or to groups."""
+    work = week.contributions
+    return bool((~work["kind"].isin(_NOT_SHARED) & work["trio"].notna()).any())
+
+
+def has_activity(week: Week) -> bool:
+    """Whether anything happened that the researcher digest reports: a prompt delivered, a
+    meeting scheduled or anything written. A week with none (a holiday) sends nothing; any
+    other week goes to researchers, its participation figures being news in themselves."""
+    by_trio = week.compiled.figure("by_trio")
+    happened = int(by_trio["delivered"].sum()) + int(by_trio["meetings_scheduled"].sum())
+    return happened > 0 or not week.contributions.empty

@@ -18,8 +18,9 @@ import pandas as pd
 from bot.digest import charts
 from bot.digest.compile import Compiled, monday_of
 from bot.digest.exports import pseudonym
+from bot.digest.message import digest_message
 from bot.digest.themes import recurring
-from bot.texts import Label, Texts, split_message
+from bot.texts import Label, Texts
 from storage.digest_sources import ARENAS
 
 Audience = Literal["schools", "researchers"]
@@ -267,14 +268,14 @@ def render(
         name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         for name, png in images.items()
     }
-    message = texts.render(lang, "digest/message", {"digest": values})
+    message = digest_message(values, texts, lang)
     page = texts.render(lang, "digest/page.html", {"digest": values})
     filename = f"triobot-digest-{compiled.week}-{audience}-{lang}.html"
     return Rendered(
         compiled.week,
         audience,
         lang,
-        split_message(message),
+        message,
         page.encode("utf-8"),
         filename,
         images,

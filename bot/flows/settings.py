@@ -135,7 +135,7 @@ async def _save(tx: Transaction, ctx: StepContext, value: JSON) -> None:
     elif what == "away_until":
         await PeopleRepo.update(tx, ctx.person_id, away_until=str(value) or None)
     elif what == "digest":
-        await PeopleRepo.update(tx, ctx.person_id, digest_opt_in=int(value is True))
+        await PeopleRepo.update(tx, ctx.person_id, digest_choice="on" if value is True else "off")
     elif what == "name":
         await PeopleRepo.update(tx, ctx.person_id, display_name=str(value))
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CommandHandler
 
+from bot.digest.delivery import wants_shared_digest
 from bot.flows.engine import Outcome
 from bot.people.permissions import Action, allowed
 from bot.telegram.context import App, Context, Role
@@ -36,7 +37,7 @@ def _person_values(who: Who) -> dict[str, object]:
         "quiet_hours": f"{p.quiet_start}–{p.quiet_end}",
         "reminder_time": p.reminder_time,
         "away_until": p.away_until or "",
-        "digest": p.digest_opt_in,
+        "digest": wants_shared_digest(p.digest_choice, who.roles),
     }
 
 
