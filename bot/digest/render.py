@@ -9,6 +9,7 @@ digest adds participation, drafts, questions, quiet trios, stalled cycles and ch
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -51,25 +52,65 @@ def _tags(text: str) -> dict[str, str]:
     return {k: v for k, v in pairs}
 
 
+PRIVATE_KINDS = ("reflection", "meeting_reflection")  # never in the shared digest's words
+ACTION_STATUSES = ("open", "in_progress", "done", "dropped")
+
+
+def _trio_label(ref: str, name: object) -> dict[str, str | None]:
+    """A trio's name, and its reference beside it only when the name says something else
+    (a trio nobody has named yet is called by its reference: shown once, not "T001 T001")."""
+    shown = str(name) if isinstance(name, str) and name.strip() else ref
+    return {"ref": ref, "name": shown, "aside": ref if shown != ref else None}
+
+
+def _action(row: Any, key: bytes, researchers: bool, owners: Mapping[int, str]) -> dict[str, Any]:
+    """An action with its owner, due date and status (tags: owner_id, due, status).
+
+    The shared digest names the owner as the agreed summary does (the trio chose to share
+    it); the researcher digest gives the owner's pseudonym, as everywhere in research data.
+    No owner: the whole trio.
+    """
+    tags = _tags(str(row.tags))
+    owner_id = tags.get("owner_id", "")
+    owner: str | None = None
+    if owner_id.isdigit():
+        owner = pseudonym(key, int(owner_id)) if researchers else owners.get(int(owner_id))
+    status = tags.get("status", "")
+    return {
+        "text": str(row.text or ""),
+        "owner": owner,
+        "whole_trio": not owner_id,
+        "due": tags.get("due") or None,
+        "status": status if status in ACTION_STATUSES else None,
+    }
+
+
 def digest_values(
-    compiled: Compiled, contributions: pd.DataFrame, key: bytes, audience: Audience
+    compiled: Compiled,
+    contributions: pd.DataFrame,
+    key: bytes,
+    audience: Audience,
+    *,
+    owners: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
     """Everything the templates show, as plain data."""
     researchers = audience == "researchers"
+    owners = owners or {}
     monday = monday_of(compiled.week)
     by_trio = compiled.figure("by_trio")
     trio_names = dict(zip(by_trio["trio"], by_trio["trio_name"], strict=True))
-    trio_work = contributions[contributions["kind"] != "reflection"]
+    schools = compiled.figure("schools")
+    school_names = dict(zip(schools["school"], schools["school_name"], strict=True))
+    trio_work = contributions[~contributions["kind"].isin(PRIVATE_KINDS)]
     reflections = contributions[contributions["kind"] == "reflection"]
+    after_meetings = contributions[contributions["kind"] == "meeting_reflection"]
 
     # One pass over the rows (in trio order), not a filter per trio and kind.
     source = contributions if researchers else trio_work
     by_ref: dict[str, dict[str, Any]] = {}
     slots = {
         "focus": "focus",
-        "shared": "tried",
         "evidence": "evidence",
-        "action": "actions",
         "other": "other",
         "question": "questions",
     }
@@ -80,8 +121,7 @@ def digest_values(
         section = by_ref.get(trio)
         if section is None:
             section = by_ref[trio] = {
-                "ref": trio,
-                "name": str(row.trio_name or trio),
+                **_trio_label(trio, row.trio_name),
                 "anchor": f"trio-{trio}",
                 "focus": [],
                 "tried": [],
@@ -92,49 +132,67 @@ def digest_values(
                 "other": [],
                 "reflections": [],
                 "reflections_more": 0,
+                "after_meetings": [],
+                "after_meetings_more": 0,
             }
         kind, text = str(row.kind), str(row.text or "")
         if kind in slots and text and (kind != "question" or researchers):
             section[slots[kind]].append(text)
+        elif kind == "shared" and text:
+            school = row.school if isinstance(row.school, str) else None
+            section["tried"].append(
+                {"text": text, "school": school_names.get(school, school) if school else None}
+            )
+        elif kind == "action" and text:
+            section["actions"].append(_action(row, key, researchers, owners))
         elif kind == "lesson_study":
             section["accounts"].append(
                 {"focus": _tags(str(row.tags)).get("focus", ""), "text": text}
             )
-        elif kind == "reflection" and researchers:
-            if len(section["reflections"]) < SHOWN_PER_TRIO:
-                voice = _tags(str(row.tags)).get("voice")
-                section["reflections"].append(
+        elif kind in PRIVATE_KINDS and researchers:
+            slot = "reflections" if kind == "reflection" else "after_meetings"
+            if len(section[slot]) < SHOWN_PER_TRIO:
+                tags = _tags(str(row.tags))
+                voice = tags.get("voice")
+                section[slot].append(
                     {
                         "person": pseudonym(key, int(str(row.person_id))),
                         "text": text,
                         "voice": int(voice) if voice else None,
+                        "prompt": tags.get("prompt", ""),
                     }
                 )
             else:
-                section["reflections_more"] += 1
+                section[f"{slot}_more"] += 1
     sections = list(by_ref.values())
-    anchors = {s["ref"] for s in sections}
+    anchors = {s["anchor"] for s in sections}
 
+    # Counted phrases: from the reflections too, but never from what was said after a meeting
+    # (private to the trio) in the shared digest.
+    source_words = (
+        contributions
+        if researchers
+        else contributions[contributions["kind"] != "meeting_reflection"]
+    )
     themes = [
         {
             "phrase": t.phrase,
             "count": t.count,
             "trios": [
                 {
-                    "ref": r,
-                    "name": trio_names.get(r, r),
-                    "anchor": f"trio-{r}" if r in anchors else None,
+                    **_trio_label(r, trio_names.get(r)),
+                    "anchor": f"trio-{r}" if f"trio-{r}" in anchors else None,
                 }
                 for r in t.trios
             ],
         }
-        for t in recurring(zip(contributions["trio"], contributions["text"], strict=True))
+        for t in recurring(zip(source_words["trio"], source_words["text"], strict=True))
     ]
     barriers = trio_work[trio_work["kind"] == "barrier"]
     arenas = barriers["tags"].map(lambda t: _tags(t).get("arena", ""))
     by_arena = {
         arena: [
-            {"text": str(x), "trio": str(t)}
+            {"text": str(x), "trio": str(t), **_trio_label(str(t), trio_names.get(t))}
             for x, t in zip(
                 barriers.loc[arenas == arena, "text"],
                 barriers.loc[arenas == arena, "trio"],
@@ -156,6 +214,7 @@ def digest_values(
             "trios_with_news": len(sections),
             "people": int(by_trio["members"].sum()),
             "reflections": len(reflections),
+            "after_meetings": len(after_meetings) if researchers else 0,
             "voice_notes": int(reflections["tags"].str.contains("voice=").sum()),
             "summaries": int(summaries),
             "accounts": int((trio_work["kind"] == "lesson_study").sum()),
@@ -174,6 +233,13 @@ def digest_values(
     }
     if researchers:
         values.update(_researcher_values(compiled, trio_work))
+        values["actions_list"] = [
+            {**_trio_label(s["ref"], s["name"]), "anchor": s["anchor"], **a}
+            for status in (*ACTION_STATUSES, None)
+            for s in sections
+            for a in s["actions"]
+            if a["status"] == status
+        ]
     return values
 
 
@@ -193,11 +259,14 @@ def _rows(table: pd.DataFrame, by: str, trends: dict[str, list[float | None]]) -
     rows = []
     for record in table.to_dict("records"):
         name = str(record[by])
+        label = _trio_label(name, record.get("trio_name") if by == "trio" else name)
+        counts: dict[str, Any] = {
+            str(k): (int(v) if isinstance(v, int | float) else v) for k, v in record.items()
+        }
         rows.append(
             {
-                **{k: (int(v) if isinstance(v, int | float) else v) for k, v in record.items()},
-                "name": str(record.get("trio_name") or name),
-                "ref": name,
+                **counts,
+                **label,
                 "rate": rate(int(record["answered"]), int(record["delivered"])),
                 "trend": sparkline(trends.get(name, [])),
             }
@@ -225,7 +294,32 @@ def _researcher_values(compiled: Compiled, trio_work: pd.DataFrame) -> dict[str,
         "quiet": compiled.figure("quiet").fillna("").to_dict("records"),
         "stalled": compiled.figure("stalled").to_dict("records"),
         "actions_status": compiled.figure("actions").to_dict("records"),
+        "actions_by_trio": _actions_by_trio(compiled),
     }
+
+
+def _actions_by_trio(compiled: Compiled) -> list[dict[str, Any]]:
+    """Every agreed action so far, counted per trio and status (the figure "actions")."""
+    names = compiled.figure("by_trio").set_index("trio")["trio_name"].to_dict()
+    counts = compiled.figure("actions")
+    return [
+        {
+            **_trio_label(str(trio), names.get(trio)),
+            "counts": {
+                status: int(group.loc[group["status"] == status, "count"].sum())
+                for status in ACTION_STATUSES
+            },
+        }
+        for trio, group in counts.groupby("trio", sort=True)
+    ]
+
+
+def trend_weeks(compiled: Compiled) -> int:
+    """How many weeks of the trend had prompts delivered: the trend chart needs three."""
+    trend = compiled.figure("trend_la")
+    if trend.empty:
+        return 0
+    return int((trend.groupby("week")["delivered"].sum() > 0).sum())
 
 
 def chart_images(
@@ -234,12 +328,12 @@ def chart_images(
     """PNG charts for the researcher digest (both languages' labels come from labels.j2)."""
     arena_names = [texts.label(lang, Label(f"digest_arena_{a}")) for a in ARENAS]
     counts = [values["barrier_counts"][a] for a in ARENAS]
-    return {
-        "response_rate": charts.response_rate_by_la(
+    images = {"barriers": charts.barriers_by_arena(counts, arena_names)}
+    if trend_weeks(compiled) >= charts.TREND_MIN_WEEKS:  # two weeks would be two dots
+        images["response_rate"] = charts.response_rate_by_la(
             compiled.figure("trend_la"), ylabel=texts.label(lang, Label("digest_response_rate"))
-        ),
-        "barriers": charts.barriers_by_arena(counts, arena_names),
-    }
+        )
+    return images
 
 
 def render(
@@ -249,10 +343,14 @@ def render(
     audience: Audience,
     lang: str,
     texts: Texts,
+    *,
+    owners: Mapping[int, str] | None = None,
 ) -> Rendered:
     """The Telegram message (split to fit) and the self-contained HTML file."""
-    values = digest_values(compiled, contributions, key, audience)
+    values = digest_values(compiled, contributions, key, audience, owners=owners)
     images = chart_images(values, compiled, texts, lang) if audience == "researchers" else {}
+    values["trend_weeks"] = trend_weeks(compiled)
+    values["trend_min_weeks"] = charts.TREND_MIN_WEEKS
     values["charts"] = {
         name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         for name, png in images.items()

@@ -7,7 +7,8 @@ Used by the weekly delivery (inside the scheduler's transaction, reading through
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -39,6 +40,8 @@ class Week:
     compiled: Compiled
     contributions: pd.DataFrame  # only people whose consent is current
     key: bytes
+    # Action owners' names as they are now (the shared digest names them): never archived.
+    owners: Mapping[int, str] = field(default_factory=dict)
 
     def export_tables(self) -> dict[str, pd.DataFrame]:
         weeks = pd.Series([self.compiled.week] * len(self.contributions), dtype="object")
@@ -48,6 +51,13 @@ class Week:
                 self.compiled.figure("trend_trio"), self.compiled.figure("trend_la")
             ),
         }
+
+
+async def _owners(tx: Transaction, contributions: pd.DataFrame) -> dict[int, str]:
+    """The names of the people the week's actions are given to (tag owner_id=N)."""
+    actions = contributions.loc[contributions["kind"] == "action", "tags"]
+    found = actions.str.extract(r"(?:^|;)owner_id=(\d+)", expand=False).dropna()
+    return await src.display_names(tx, [int(x) for x in found])
 
 
 class Digests:
@@ -97,7 +107,9 @@ class Digests:
         who = await src.people(tx)
         consenting = set(who.loc[who["consented"], "person_id"])
         current = compiled.contributions[compiled.contributions["person_id"].isin(consenting)]
-        return Week(compiled, current.reset_index(drop=True), key)
+        return Week(
+            compiled, current.reset_index(drop=True), key, await _owners(tx, compiled.contributions)
+        )
 
     async def export_everything(self) -> dict[str, pd.DataFrame]:
         """Every contribution and the participation of every week, up to the last one ended."""
@@ -119,7 +131,15 @@ class Digests:
         }
 
     def render(self, week: Week, audience: Audience, lang: str) -> Rendered:
-        return render(week.compiled, week.contributions, week.key, audience, lang, self.texts)
+        return render(
+            week.compiled,
+            week.contributions,
+            week.key,
+            audience,
+            lang,
+            self.texts,
+            owners=week.owners,
+        )
 
     async def render_async(self, week: Week, audience: Audience, lang: str) -> Rendered:
         """Rendering draws charts and builds HTML: off the event loop."""
