@@ -247,11 +247,19 @@ SAMPLE: dict[str, Any] = {
                         "text": LONG,
                         "owner": LONG,
                         "whole_trio": False,
+                        "owner_unknown": False,
                         "due": "2026-12-15",
                         "status": "in_progress",
                     },
-                    {"text": LONG, "owner": None, "whole_trio": True, "due": None, "status": None},
-                ],  # fmt: skip
+                    {
+                        "text": LONG,
+                        "owner": None,
+                        "whole_trio": True,
+                        "owner_unknown": False,
+                        "due": None,
+                        "status": None,
+                    },
+                ],
                 "questions": [LONG],
                 "other": [],
                 "accounts": [{"focus": LONG, "text": LONG}],
@@ -332,6 +340,7 @@ SAMPLE: dict[str, Any] = {
                 "text": LONG,
                 "owner": "P-0123456789ab",
                 "whole_trio": False,
+                "owner_unknown": False,
                 "due": "2026-12-15",
                 "status": "done",
             },
@@ -343,10 +352,11 @@ SAMPLE: dict[str, Any] = {
                 "text": LONG,
                 "owner": None,
                 "whole_trio": False,
+                "owner_unknown": True,
                 "due": None,
                 "status": None,
             },
-        ],  # fmt: skip
+        ],
         "actions_by_trio": [
             {
                 "ref": "T5",
@@ -354,7 +364,7 @@ SAMPLE: dict[str, Any] = {
                 "aside": "T5",
                 "counts": {"open": 2, "in_progress": 0, "done": 1, "dropped": 0},
             },
-        ],  # fmt: skip
+        ],
         "trend_weeks": 2,
         "trend_min_weeks": 3,
         "charts": {"response_rate": "data:image/png;base64,AAAA", "barriers": "data:,"},

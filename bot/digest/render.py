@@ -68,7 +68,8 @@ def _action(row: Any, key: bytes, researchers: bool, owners: Mapping[int, str]) 
 
     The shared digest names the owner as the agreed summary does (the trio chose to share
     it); the researcher digest gives the owner's pseudonym, as everywhere in research data.
-    No owner: the whole trio.
+    An empty owner_id: the whole trio; no owner_id tag at all (a week archived before actions
+    carried one): nothing said about the owner.
     """
     tags = _tags(str(row.tags))
     owner_id = tags.get("owner_id", "")
@@ -79,7 +80,8 @@ def _action(row: Any, key: bytes, researchers: bool, owners: Mapping[int, str]) 
     return {
         "text": str(row.text or ""),
         "owner": owner,
-        "whole_trio": not owner_id,
+        "whole_trio": "owner_id" in tags and not owner_id,
+        "owner_unknown": owner_id.isdigit() and owner is None,
         "due": tags.get("due") or None,
         "status": status if status in ACTION_STATUSES else None,
     }
