@@ -10,15 +10,13 @@ import json
 import struct
 from datetime import timedelta
 
-import pandas as pd
-
 from bot.digest import charts
 from bot.digest.compile import week_bounds
 from bot.digest.exports import pseudonym
-from bot.digest.render import digest_values, render
-from bot.digest.service import Week
-from bot.texts import LANGUAGES, Texts
-from storage import digest_sources as src
+from bot.digest.render import digest_values
+from bot.digest.service import Digests
+from bot.texts import LANGUAGES
+from storage import personal_data
 from storage.db import Database, to_db_time
 from tests.digest_programme import ZONE, seed
 from tests.test_digest import WEEK, digests
@@ -33,7 +31,8 @@ OWNER = "Ana Lima"
 async def programme_with_trio_work(db: Database, weeks: int = 6) -> None:
     """Nine schools, three school trios (trio 2 never named: it is called TR2), a teacher
     trio TT1 of three people already in school trios, and in WEEK trio 1's held meeting with
-    an agreed summary, two actions and its members' reflections afterwards."""
+    an agreed summary, three actions and its members' reflections afterwards; person 5
+    (Bea Costa, owner of an action) has withdrawn research consent."""
     await seed(db, las=3, schools=9, teachers_per_school=3, weeks=weeks, last_week=WEEK,
                trio_work=True)  # fmt: skip
     start, _ = week_bounds(WEEK, ZONE)
@@ -43,6 +42,7 @@ async def programme_with_trio_work(db: Database, weeks: int = 6) -> None:
     async with db.transaction() as tx:
         await tx.execute("UPDATE trio SET name = ref WHERE id = 2")
         await tx.execute("UPDATE person SET display_name = ? WHERE id = 2", (OWNER,))
+        await tx.execute("UPDATE person SET display_name = 'Bea Costa' WHERE id = 5")
         await tx.execute(
             "INSERT INTO trio (id, ref, kind, name, created_at) VALUES (4, 'TT1', 'teachers',"
             " 'TT1', ?)",
@@ -73,7 +73,8 @@ async def programme_with_trio_work(db: Database, weeks: int = 6) -> None:
             "INSERT INTO action (trio_id, summary_id, what, owner_id, due_on, status, position,"
             " created_at, updated_at) VALUES (1, 900, ?, ?, ?, ?, ?, ?, ?)",
             [(said("Share the exit-ticket folder"), 2, "2026-11-27", "in_progress", 0, w, w),
-             (said("Each school tries talk partners"), None, "2026-12-04", "open", 1, w, w)],
+             (said("Each school tries talk partners"), None, "2026-12-04", "open", 1, w, w),
+             (said("Film one lesson"), 5, "2026-11-26", "done", 2, w, w)],
         )  # fmt: skip
         await tx.executemany(
             "INSERT INTO meeting_reflection (meeting_id, person_id, take_back, surprise,"
@@ -88,20 +89,28 @@ async def programme_with_trio_work(db: Database, weeks: int = 6) -> None:
         )
 
 
-def with_action_tags(week: Week) -> pd.DataFrame:
-    """The week's contributions with the action tags the summary source writes (contract:
-    owner_id, due, status; storage/digest_sources_trio_work.py summary_items), read here
-    from the action table's rows as the fixture wrote them."""
-    tagged = week.contributions.copy()
-    extra = {
-        "Share the exit-ticket folder": ";owner_id=2;due=2026-11-27;status=in_progress",
-        "Each school tries talk partners": ";owner_id=;due=2026-12-04;status=open",
-    }
-    actions = tagged["kind"] == "action"
-    tagged.loc[actions, "tags"] = tagged.loc[actions, "tags"] + tagged.loc[actions, "text"].map(
-        lambda text: extra.get(text, "")
-    )
-    return tagged
+ACTION_TAGS = {  # as the summary source writes them (contract: owner_id, due, status)
+    "Share the exit-ticket folder": ";owner_id=2;due=2026-11-27;status=in_progress",
+    "Each school tries talk partners": ";owner_id=;due=2026-12-04;status=open",
+    "Film one lesson": ";owner_id=5;due=2026-11-26;status=done",
+}
+
+
+async def archived_with_action_tags(db: Database) -> Digests:
+    """Archive WEEK, then give its actions the tags the summary source writes (owner_id,
+    due, status: storage/digest_sources_trio_work.py summary_items, per the contract), as
+    the fixture's action rows say; the service reads the week back from the archive."""
+    service = digests(db)
+    await service.week(WEEK)
+    async with db.transaction() as tx:
+        for what, tags in ACTION_TAGS.items():
+            changed = await tx.execute(
+                "UPDATE digest_contribution SET tags = tags || ? WHERE kind = 'action'"
+                " AND text = ?",
+                (tags, what),
+            )
+            assert changed == 1, what
+    return service
 
 
 def _trio(values: dict[str, object], ref: str) -> dict[str, object]:
@@ -127,23 +136,27 @@ async def test_what_was_tried_names_its_school_in_both_digests(db: Database) -> 
 
 async def test_actions_show_owner_due_date_and_status(db: Database) -> None:
     await programme_with_trio_work(db)
-    week = await digests(db).week(WEEK)
-    tagged = with_action_tags(week)
-    owners = await src.display_names(db, [2, 5])
-    assert owners == {2: OWNER}  # person 5 has no name yet
-    texts = Texts()
-    shared = render(week.compiled, tagged, week.key, "schools", "en", texts, owners=owners)
-    page = shared.html.decode()
-    # The agreed summary names who does what: the shared digest shows it as agreed.
+    service = await archived_with_action_tags(db)
+    week = await service.week(WEEK)
+    page = service.render(week, "schools", "en").html.decode()
+    # The agreed summary names who does what: the shared digest shows it as agreed, also
+    # for someone who has since withdrawn research consent (person 5).
     assert 'Share the exit-ticket folder</span><br><span class="meta">Ana Lima' in page
     assert "Fri 27 Nov" in page and ">in progress</span>" in page
     assert 'Each school tries talk partners</span><br><span class="meta">the whole trio' in page
+    assert 'Film one lesson</span><br><span class="meta">Bea Costa' in page
     assert pseudonym(week.key, 2) not in page
-    research = render(week.compiled, tagged, week.key, "researchers", "en", texts, owners=owners)
-    page = research.html.decode()
-    # Research outputs name nobody: the owner is their pseudonym.
-    assert OWNER not in page and pseudonym(week.key, 2) in page
-    values = digest_values(week.compiled, tagged, week.key, "researchers", owners=owners)
+    page = service.render(week, "researchers", "en").html.decode()
+    # Research outputs name nobody: the owner is their pseudonym, while they consent.
+    assert OWNER not in page and "Bea Costa" not in page
+    assert pseudonym(week.key, 2) in page and pseudonym(week.key, 5) not in page
+    assert (
+        'Film one lesson</span><br><span class="meta"><a href="#trio-TR1">Trio 1</a>'
+        " · someone in the trio" in page
+    )
+    values = digest_values(
+        week.compiled, week.contributions, week.key, "researchers", owners=week.owners
+    )
     listed = [(a["text"], a["status"], a["due"]) for a in values["actions_list"]]
     assert ("Share the exit-ticket folder", "in_progress", "2026-11-27") in listed
     assert ("Each school tries talk partners", "open", "2026-12-04") in listed
@@ -166,8 +179,21 @@ async def test_actions_show_owner_due_date_and_status(db: Database) -> None:
     }
     assert shown == counted and counted[("TR1", "in_progress")] >= 1
     for lang in LANGUAGES:  # every language labels the statuses
-        html = render(week.compiled, tagged, week.key, "researchers", lang, texts).html.decode()
+        html = service.render(week, "researchers", lang).html.decode()
         assert 'class="status status-in_progress"' in html
+
+
+async def test_an_erased_owner_is_no_longer_named(db: Database) -> None:
+    await programme_with_trio_work(db)
+    service = await archived_with_action_tags(db)
+    async with db.transaction() as tx:
+        assert await personal_data.erase(tx, 2)
+    week = await service.week(WEEK)
+    for audience in ("schools", "researchers"):
+        page = service.render(week, audience, "en").html.decode()
+        assert OWNER not in page and pseudonym(week.key, 2) not in page
+    page = service.render(week, "schools", "en").html.decode()
+    assert 'Share the exit-ticket folder</span><br><span class="meta">someone in the trio' in page
 
 
 async def test_post_meeting_reflections_reach_the_researchers_only(db: Database) -> None:

@@ -25,12 +25,9 @@ import pytest
 from matplotlib import image
 
 from bot.digest import charts
-from bot.digest.render import render
-from bot.texts import Texts
-from storage import digest_sources as src
 from storage.db import Database
-from tests.test_digest import WEEK, digests
-from tests.test_digest_page import TAKE_BACK, programme_with_trio_work, with_action_tags
+from tests.test_digest import WEEK
+from tests.test_digest_page import TAKE_BACK, archived_with_action_tags, programme_with_trio_work
 
 CHROMIUM = next(
     (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
@@ -156,13 +153,12 @@ def _screenshot(page: Path, profile: Path, width: int, height: int) -> Path:
 async def pages(db: Database) -> dict[str, Path]:
     """Both digests (English) of a week with trio work, owners and post-meeting reflections."""
     await programme_with_trio_work(db)
-    week = await digests(db).week(WEEK)
-    tagged = with_action_tags(week)
-    owners = await src.display_names(db, [2])
+    service = await archived_with_action_tags(db)
+    week = await service.week(WEEK)
     OUTPUT.mkdir(parents=True, exist_ok=True)
     found = {}
     for audience in ("schools", "researchers"):
-        rendered = render(week.compiled, tagged, week.key, audience, "en", Texts(), owners=owners)
+        rendered = service.render(week, audience, "en")  # type: ignore[arg-type]
         assert b"<script" not in rendered.html
         path = OUTPUT / f"digest-{audience}.html"
         path.write_bytes(rendered.html)

@@ -63,11 +63,22 @@ def _trio_label(ref: str, name: object) -> dict[str, str | None]:
     return {"ref": ref, "name": shown, "aside": ref if shown != ref else None}
 
 
-def _action(row: Any, key: bytes, researchers: bool, owners: Mapping[int, str]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The person an action is given to, as the digest may show them: `name` as they go by
+    now (None once erased or never named), `research` whether their research consent is
+    current (only then does their pseudonym appear in a research output)."""
+
+    name: str | None
+    research: bool
+
+
+def _action(row: Any, key: bytes, researchers: bool, owners: Mapping[int, Owner]) -> dict[str, Any]:
     """An action with its owner, due date and status (tags: owner_id, due, status).
 
     The shared digest names the owner as the agreed summary does (the trio chose to share
-    it); the researcher digest gives the owner's pseudonym, as everywhere in research data.
+    it); the researcher digest gives the owner's pseudonym, as everywhere in research data,
+    and only while their research consent is current. Otherwise: "someone in the trio".
     An empty owner_id: the whole trio; no owner_id tag at all (a week archived before actions
     carried one): nothing said about the owner.
     """
@@ -75,7 +86,11 @@ def _action(row: Any, key: bytes, researchers: bool, owners: Mapping[int, str]) 
     owner_id = tags.get("owner_id", "")
     owner: str | None = None
     if owner_id.isdigit():
-        owner = pseudonym(key, int(owner_id)) if researchers else owners.get(int(owner_id))
+        known = owners.get(int(owner_id))
+        if researchers:
+            owner = pseudonym(key, int(owner_id)) if known and known.research else None
+        else:
+            owner = known.name if known else None
     status = tags.get("status", "")
     return {
         "text": str(row.text or ""),
@@ -93,7 +108,7 @@ def digest_values(
     key: bytes,
     audience: Audience,
     *,
-    owners: Mapping[int, str] | None = None,
+    owners: Mapping[int, Owner] | None = None,
 ) -> dict[str, Any]:
     """Everything the templates show, as plain data."""
     researchers = audience == "researchers"
@@ -346,7 +361,7 @@ def render(
     lang: str,
     texts: Texts,
     *,
-    owners: Mapping[int, str] | None = None,
+    owners: Mapping[int, Owner] | None = None,
 ) -> Rendered:
     """The Telegram message (split to fit) and the self-contained HTML file."""
     values = digest_values(compiled, contributions, key, audience, owners=owners)

@@ -25,7 +25,7 @@ from bot.digest.compile import (
     week_bounds,
 )
 from bot.digest.exports import long_table, participation_table
-from bot.digest.render import Audience, Rendered, render
+from bot.digest.render import Audience, Owner, Rendered, render
 from bot.scheduling.timing import iso_week
 from bot.texts import Texts
 from storage import digest_sources as src
@@ -40,8 +40,8 @@ class Week:
     compiled: Compiled
     contributions: pd.DataFrame  # only people whose consent is current
     key: bytes
-    # Action owners' names as they are now (the shared digest names them): never archived.
-    owners: Mapping[int, str] = field(default_factory=dict)
+    # Action owners as they are now (name, research consent): read live, never archived.
+    owners: Mapping[int, Owner] = field(default_factory=dict)
 
     def export_tables(self) -> dict[str, pd.DataFrame]:
         weeks = pd.Series([self.compiled.week] * len(self.contributions), dtype="object")
@@ -53,11 +53,15 @@ class Week:
         }
 
 
-async def _owners(tx: Transaction, contributions: pd.DataFrame) -> dict[int, str]:
-    """The names of the people the week's actions are given to (tag owner_id=N)."""
+async def _owners(
+    tx: Transaction, contributions: pd.DataFrame, consenting: set[int]
+) -> dict[int, Owner]:
+    """The people the week's actions are given to (tag owner_id=N): their names now and
+    whether their research consent is current."""
     actions = contributions.loc[contributions["kind"] == "action", "tags"]
-    found = actions.str.extract(r"(?:^|;)owner_id=(\d+)", expand=False).dropna()
-    return await src.display_names(tx, [int(x) for x in found])
+    found = {int(x) for x in actions.str.extract(r"(?:^|;)owner_id=(\d+)", expand=False).dropna()}
+    names = await src.display_names(tx, sorted(found))
+    return {i: Owner(names.get(i), i in consenting) for i in found}
 
 
 class Digests:
@@ -107,9 +111,8 @@ class Digests:
         who = await src.people(tx)
         consenting = set(who.loc[who["consented"], "person_id"])
         current = compiled.contributions[compiled.contributions["person_id"].isin(consenting)]
-        return Week(
-            compiled, current.reset_index(drop=True), key, await _owners(tx, compiled.contributions)
-        )
+        owners = await _owners(tx, compiled.contributions, consenting)
+        return Week(compiled, current.reset_index(drop=True), key, owners)
 
     async def export_everything(self) -> dict[str, pd.DataFrame]:
         """Every contribution and the participation of every week, up to the last one ended."""
