@@ -18,6 +18,13 @@ import pandas as pd
 from bot.digest import charts
 from bot.digest.compile import Compiled, monday_of
 from bot.digest.exports import pseudonym
+from bot.digest.research import (
+    ACTION_STATUSES,
+    rate,
+    researcher_values,
+    trend_weeks,
+    trio_label,
+)
 from bot.digest.themes import recurring
 from bot.texts import Label, Texts, split_message
 from storage.digest_sources import ARENAS
@@ -25,7 +32,6 @@ from storage.digest_sources import ARENAS
 Audience = Literal["schools", "researchers"]
 AUDIENCES: tuple[Audience, ...] = ("schools", "researchers")
 SHOWN_PER_TRIO = 8  # reflections quoted per trio in the researcher digest; the rest: exports
-SPARK = "▁▂▃▄▅▆▇█"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,28 +45,12 @@ class Rendered:
     charts: dict[str, bytes]
 
 
-def rate(answered: int, delivered: int) -> str | None:
-    return f"{round(100 * answered / delivered)}%" if delivered else None
-
-
-def sparkline(rates: list[float | None]) -> str:
-    return "".join("·" if r is None else SPARK[min(7, int(r * 8))] for r in rates)
-
-
 def _tags(text: str) -> dict[str, str]:
     pairs = (part.split("=", 1) for part in text.split(";") if "=" in part)
     return {k: v for k, v in pairs}
 
 
 PRIVATE_KINDS = ("reflection", "meeting_reflection")  # never in the shared digest's words
-ACTION_STATUSES = ("open", "in_progress", "done", "dropped")
-
-
-def _trio_label(ref: str, name: object) -> dict[str, str | None]:
-    """A trio's name, and its reference beside it only when the name says something else
-    (a trio nobody has named yet is called by its reference: shown once, not "T001 T001")."""
-    shown = str(name) if isinstance(name, str) and name.strip() else ref
-    return {"ref": ref, "name": shown, "aside": ref if shown != ref else None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +128,7 @@ def digest_values(
         section = by_ref.get(trio)
         if section is None:
             section = by_ref[trio] = {
-                **_trio_label(trio, row.trio_name),
+                **trio_label(trio, row.trio_name),
                 "anchor": f"trio-{trio}",
                 "focus": [],
                 "tried": [],
@@ -197,7 +187,7 @@ def digest_values(
             "count": t.count,
             "trios": [
                 {
-                    **_trio_label(r, trio_names.get(r)),
+                    **trio_label(r, trio_names.get(r)),
                     "anchor": f"trio-{r}" if f"trio-{r}" in anchors else None,
                 }
                 for r in t.trios
@@ -209,7 +199,7 @@ def digest_values(
     arenas = barriers["tags"].map(lambda t: _tags(t).get("arena", ""))
     by_arena = {
         arena: [
-            {"text": str(x), "trio": str(t), **_trio_label(str(t), trio_names.get(t))}
+            {"text": str(x), "trio": str(t), **trio_label(str(t), trio_names.get(t))}
             for x, t in zip(
                 barriers.loc[arenas == arena, "text"],
                 barriers.loc[arenas == arena, "trio"],
@@ -249,94 +239,15 @@ def digest_values(
         "barrier_counts": {a: len(v) for a, v in by_arena.items()},
     }
     if researchers:
-        values.update(_researcher_values(compiled, trio_work))
+        values.update(researcher_values(compiled, trio_work))
         values["actions_list"] = [
-            {**_trio_label(s["ref"], s["name"]), "anchor": s["anchor"], **a}
+            {**trio_label(s["ref"], s["name"]), "anchor": s["anchor"], **a}
             for status in (*ACTION_STATUSES, None)
             for s in sections
             for a in s["actions"]
             if a["status"] == status
         ]
     return values
-
-
-def _trend_rates(trend: pd.DataFrame, by: str) -> dict[str, list[float | None]]:
-    if trend.empty:
-        return {}
-    rates: dict[str, list[float | None]] = {}
-    for name, group in trend.sort_values("week").groupby(by, sort=False):
-        rates[str(name)] = [
-            (a / d) if d else None
-            for a, d in zip(group["answered"], group["delivered"], strict=True)
-        ]
-    return rates
-
-
-def _rows(table: pd.DataFrame, by: str, trends: dict[str, list[float | None]]) -> list[Any]:
-    rows = []
-    for record in table.to_dict("records"):
-        name = str(record[by])
-        label = _trio_label(name, record.get("trio_name") if by == "trio" else name)
-        counts: dict[str, Any] = {
-            str(k): (int(v) if isinstance(v, int | float) else v) for k, v in record.items()
-        }
-        rows.append(
-            {
-                **counts,
-                **label,
-                "rate": rate(int(record["answered"]), int(record["delivered"])),
-                "trend": sparkline(trends.get(name, [])),
-            }
-        )
-    return rows
-
-
-def _researcher_values(compiled: Compiled, trio_work: pd.DataFrame) -> dict[str, Any]:
-    questions = trio_work[trio_work["kind"] == "question"]
-    by_trio = compiled.figure("by_trio").sort_values("trio")
-    return {
-        "participation_trios": _rows(
-            by_trio, "trio", _trend_rates(compiled.figure("trend_trio"), "trio")
-        ),
-        "participation_las": _rows(
-            compiled.figure("by_la"),
-            "local_authority",
-            _trend_rates(compiled.figure("trend_la"), "local_authority"),
-        ),
-        "drafts": compiled.figure("drafts").to_dict("records"),
-        "questions": [
-            {"trio": str(t), "text": str(x)}
-            for t, x in zip(questions["trio"], questions["text"], strict=True)
-        ],
-        "quiet": compiled.figure("quiet").fillna("").to_dict("records"),
-        "stalled": compiled.figure("stalled").to_dict("records"),
-        "actions_status": compiled.figure("actions").to_dict("records"),
-        "actions_by_trio": _actions_by_trio(compiled),
-    }
-
-
-def _actions_by_trio(compiled: Compiled) -> list[dict[str, Any]]:
-    """Every agreed action so far, counted per trio and status (the figure "actions")."""
-    names = compiled.figure("by_trio").set_index("trio")["trio_name"].to_dict()
-    counts = compiled.figure("actions")
-    return [
-        {
-            **_trio_label(str(trio), names.get(trio)),
-            "counts": {
-                status: int(group.loc[group["status"] == status, "count"].sum())
-                for status in ACTION_STATUSES
-            },
-        }
-        for trio, group in counts.groupby("trio", sort=True)
-    ]
-
-
-def trend_weeks(compiled: Compiled) -> int:
-    """How many weeks of the trend had prompts delivered: the trend chart needs three."""
-    trend = compiled.figure("trend_la")
-    if trend.empty:
-        return 0
-    return int((trend.groupby("week")["delivered"].sum() > 0).sum())
 
 
 def chart_images(
