@@ -18,6 +18,7 @@ from bot.digest.service import Digests
 from bot.texts import LANGUAGES
 from storage import personal_data
 from storage.db import Database, to_db_time
+from storage.meetings import MeetingRepo
 from tests.digest_programme import ZONE, seed
 from tests.test_digest import WEEK, digests
 
@@ -76,13 +77,14 @@ async def programme_with_trio_work(db: Database, weeks: int = 6) -> None:
              (said("Each school tries talk partners"), None, "2026-12-04", "open", 1, w, w),
              (said("Film one lesson"), 5, "2026-11-26", "done", 2, w, w)],
         )  # fmt: skip
-        await tx.executemany(
-            "INSERT INTO meeting_reflection (meeting_id, person_id, take_back, surprise,"
-            " answered_at) VALUES (900, ?, ?, ?, ?)",
-            [(2, said(TAKE_BACK), None, later),
-             (3, said({"voice": "file-9", "duration": 15}), said(SURPRISE), later),
-             (5, said(WITHHELD), said(WITHHELD), later)],
-        )  # fmt: skip
+        # Saved as the meeting flow saves them (JSON; a skipped question is JSON null).
+        for person, take_back, surprise in (
+            (2, TAKE_BACK, None),
+            (3, {"voice": "file-9", "duration": 15}, SURPRISE),
+            (5, WITHHELD, WITHHELD),
+        ):
+            await MeetingRepo.save_reflection(tx, 900, person, take_back, surprise)
+        await tx.execute("UPDATE meeting_reflection SET answered_at = ?", (later,))
         await tx.execute(
             "INSERT INTO consent (person_id, given, version, recorded_at) VALUES (5, 0, '1', ?)",
             (w,),
