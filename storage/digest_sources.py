@@ -12,7 +12,7 @@ The long format every contribution source returns, one row per contribution:
     trio, trio_name  the trio's reference and name (a person in two trios: the first)
     date             local date in the programme's zone, YYYY-MM-DD
     kind             reflection | focus | shared | evidence | barrier | action | question |
-                     other | lesson_study
+                     other | lesson_study | meeting_reflection
     tags             "key=value" pairs joined by ";", e.g. "prompt=practice;voice=34"
     text             the words ("" for a voice note: the recording itself is never exported)
 
@@ -163,6 +163,41 @@ async def trios(reader: Reader) -> pd.DataFrame:
         lambda text: sorted(x for x in json.loads(text) if x)
     )
     return found
+
+
+async def trio_members(reader: Reader) -> pd.DataFrame:
+    """Who is in each trio: trio (ref), person_id. A person counts in every trio they are a
+    member of (a teacher trio as well as their school's trio); someone in no trio_member row
+    yet counts in the trios their school is in."""
+    rows = await reader.fetchall(
+        "SELECT t.ref, m.person_id FROM trio_member m JOIN trio t ON t.id = m.trio_id"
+        " UNION SELECT t.ref, p.id FROM person p"
+        " JOIN trio_school ts ON ts.school_id = p.school_id JOIN trio t ON t.id = ts.trio_id"
+        " WHERE NOT EXISTS (SELECT 1 FROM trio_member m WHERE m.person_id = p.id)"
+    )
+    return frame(rows, ("trio", "person_id"))
+
+
+async def schools(reader: Reader) -> pd.DataFrame:
+    """Every school: school (ref), school_name, local_authority (its name)."""
+    rows = await reader.fetchall(
+        "SELECT s.ref, s.name, la.name FROM school s"
+        " LEFT JOIN local_authority la ON la.id = s.local_authority_id ORDER BY s.ref"
+    )
+    return frame(rows, ("school", "school_name", "local_authority"))
+
+
+async def display_names(reader: Reader, person_ids: Sequence[int]) -> dict[int, str]:
+    """The names these people go by now (nobody erased), for the shared digest's action
+    owners; read when a digest is rendered, never archived."""
+    if not person_ids:
+        return {}
+    rows = await reader.fetchall(
+        "SELECT id, display_name FROM person WHERE id IN (SELECT value FROM json_each(?))"
+        " AND status != 'erased' AND display_name IS NOT NULL",
+        (json.dumps(sorted({int(i) for i in person_ids})),),
+    )
+    return {int(r[0]): str(r[1]) for r in rows}
 
 
 def with_person_ids(rows: pd.DataFrame) -> pd.DataFrame:

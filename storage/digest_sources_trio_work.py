@@ -214,3 +214,58 @@ async def stalled_cycles(
     found = frame(rows, columns)
     found["since"] = local_dates(found["since"], zone)
     return found
+
+
+MEETING_REFLECTION_TABLES = frozenset({"meeting", "meeting_reflection"})
+MEETING_PROMPTS = ("take_back", "surprise")
+
+
+async def meeting_reflections(
+    reader: Reader,
+    have: frozenset[str],
+    start: datetime,
+    end: datetime,
+    zone: ZoneInfo,
+    who: pd.DataFrame,
+) -> pd.DataFrame:
+    """Post-meeting reflections answered in [start, end), one contribution per answered
+    question (kind "meeting_reflection", tags "meeting=N;prompt=take_back|surprise", and
+    ";voice=s" for a voice note, whose words are not ours to export).
+
+    Private to the trio and the researchers: the shared digest never shows them.
+    """
+    if not have >= MEETING_REFLECTION_TABLES:
+        return empty_contributions()
+    rows = await reader.fetchall(
+        # The two answers are JSON, as in summary_item.body; an unanswered one is NULL.
+        "WITH answers AS ("
+        "  SELECT meeting_id, person_id, answered_at, 'take_back' AS prompt, take_back AS body"
+        "  FROM meeting_reflection WHERE answered_at >= :start AND answered_at < :end"
+        "  UNION ALL SELECT meeting_id, person_id, answered_at, 'surprise', surprise"
+        "  FROM meeting_reflection WHERE answered_at >= :start AND answered_at < :end)"
+        " SELECT a.person_id, t.ref, t.name, a.answered_at, a.meeting_id, a.prompt,"
+        "  CASE WHEN NOT json_valid(a.body) THEN a.body"
+        "   WHEN json_type(a.body) = 'text' THEN json_extract(a.body, '$')"
+        "   ELSE '' END,"
+        "  CASE WHEN json_valid(a.body) AND json_type(a.body) = 'object'"
+        "   THEN CAST(COALESCE(json_extract(a.body, '$.duration'), 0) AS INTEGER) END"
+        " FROM answers a JOIN meeting m ON m.id = a.meeting_id JOIN trio t ON t.id = m.trio_id"
+        " WHERE a.body IS NOT NULL AND a.body NOT IN ('null', '\"\"')"
+        " ORDER BY a.answered_at, a.meeting_id, a.person_id, a.prompt = 'surprise'",
+        {"start": to_db_time(start), "end": to_db_time(end)},
+    )
+    found = frame(
+        rows,
+        ("person_id", "trio", "trio_name", "answered_at", "meeting", "prompt", "text", "voice"),
+    )
+    if found.empty:
+        return empty_contributions()
+    found["kind"] = "meeting_reflection"
+    tags = "meeting=" + found["meeting"].astype(str) + ";prompt=" + found["prompt"]
+    voice = found["voice"]
+    found["tags"] = tags.where(
+        voice.isna(), tags + ";voice=" + voice.fillna(0).astype(int).astype(str)
+    )
+    found["text"] = found["text"].fillna("")
+    found["date"] = local_dates(found["answered_at"], zone)
+    return attribute(found, who)

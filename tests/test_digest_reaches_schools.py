@@ -88,9 +88,12 @@ async def test_teachers_and_leads_get_it_unless_they_turned_it_off(bot: BotUnder
     text = headline.plain_text
     assert "Oldham–Stockport–Wigan trio — Feedback that moves learning on" in text
     # The tried line: the first shared item, HTML-safe, cut on a word boundary.
-    assert "Tried: Exit tickets <b>with</b> one question & a hinge: every lesson" in text
-    tried = next(line for line in text.splitlines() if "Tried:" in line)
-    assert tried.endswith(" every lesson…") and len(tried) < 160  # whole words only
+    assert (
+        "Tried (Northfield Primary): Exit tickets <b>with</b> one question & a hinge: every lesson"
+        in text
+    )
+    tried = next(line for line in text.splitlines() if line.lstrip().startswith("Tried"))
+    assert tried.endswith(" every lesson…") and len(tried) < 190  # whole words only
     assert alice.inbox[-2].plain_text == text  # the same message to people and groups
 
     # Fired once: another run sends nothing, to people or to the group.
@@ -171,7 +174,10 @@ def forty_trios(audience: str) -> dict[str, object]:
             "ref": f"T{n:03}",
             "name": f"Trio {n} <Oldham & Wigan>",
             "focus": [f"Focus {n}: " + awkward],
-            "tried": [awkward, "a second item, on the page only"],
+            "tried": [
+                {"text": awkward, "school": "Castle <Primary>"},
+                {"text": "a second item, on the page only", "school": None},
+            ],
             "accounts": [],
         }
         for n in range(1, 41)

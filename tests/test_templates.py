@@ -210,8 +210,8 @@ SAMPLE: dict[str, Any] = {
     "can_back": True,
     # Digests (bot/digest/render.py digest_values; headlines: bot/digest/message.py).
     "headlines": [
-        {"name": LONG, "focus": LONG, "tried": LONG},
-        {"name": "B & C", "focus": "", "tried": "x"},
+        {"name": LONG, "focus": LONG, "tried": LONG, "school": LONG},
+        {"name": "B & C", "focus": "", "tried": "x", "school": ""},
     ],
     "week": "2026-W47",
     "exports": False,
@@ -229,6 +229,7 @@ SAMPLE: dict[str, Any] = {
             "trios_with_news": 12,
             "people": 9000,
             "reflections": 4000,
+            "after_meetings": 7,
             "voice_notes": 30,
             "summaries": 40,
             "accounts": 2,
@@ -244,11 +245,29 @@ SAMPLE: dict[str, Any] = {
             {
                 "ref": "T-<1>",
                 "name": LONG,
+                "aside": "T-<1>",
                 "anchor": "trio-T-<1>",
                 "focus": [LONG],
-                "tried": [LONG, LONG],
+                "tried": [{"text": LONG, "school": LONG}, {"text": LONG, "school": None}],
                 "evidence": [LONG],
-                "actions": [LONG],
+                "actions": [
+                    {
+                        "text": LONG,
+                        "owner": LONG,
+                        "whole_trio": False,
+                        "owner_unknown": False,
+                        "due": "2026-12-15",
+                        "status": "in_progress",
+                    },
+                    {
+                        "text": LONG,
+                        "owner": None,
+                        "whole_trio": True,
+                        "owner_unknown": False,
+                        "due": None,
+                        "status": None,
+                    },
+                ],
                 "questions": [LONG],
                 "other": [],
                 "accounts": [{"focus": LONG, "text": LONG}],
@@ -257,6 +276,16 @@ SAMPLE: dict[str, Any] = {
                     {"person": "P-ba9876543210", "text": "", "voice": 34},
                 ],
                 "reflections_more": 5,
+                "after_meetings": [
+                    {
+                        "person": "P-0123456789ab",
+                        "text": LONG,
+                        "voice": None,
+                        "prompt": "take_back",
+                    },
+                    {"person": "P-0123456789ab", "text": "", "voice": 12, "prompt": "surprise"},
+                ],
+                "after_meetings_more": 1,
             }
         ],
         "themes": [
@@ -270,12 +299,17 @@ SAMPLE: dict[str, Any] = {
             }
         ]
         * 12,
-        "barriers": {"within": [{"text": LONG, "trio": "T-<1>"}], "between": [], "beyond": []},
+        "barriers": {
+            "within": [{"text": LONG, "trio": "T-<1>", "ref": "T-<1>", "name": LONG}],
+            "between": [],
+            "beyond": [],
+        },
         "barrier_counts": {"within": 1, "between": 0, "beyond": 0},
         "participation_trios": [
             {
                 "ref": "T-<1>",
                 "name": LONG,
+                "aside": "T-<1>",
                 "members": 3,
                 "delivered": 3,
                 "answered": 2,
@@ -305,6 +339,42 @@ SAMPLE: dict[str, Any] = {
         ],
         "stalled": [{"trio": "T5", "trio_name": LONG, "stage": "plan", "since": "2026-10-01"}],
         "actions_status": [{"trio": "T5", "status": "open", "count": 2}],
+        "actions_list": [
+            {
+                "ref": "T-<1>",
+                "name": LONG,
+                "aside": None,
+                "anchor": "trio-T-<1>",
+                "text": LONG,
+                "owner": "P-0123456789ab",
+                "whole_trio": False,
+                "owner_unknown": False,
+                "due": "2026-12-15",
+                "status": "done",
+            },
+            {
+                "ref": "T2",
+                "name": "T2",
+                "aside": None,
+                "anchor": "trio-T2",
+                "text": LONG,
+                "owner": None,
+                "whole_trio": False,
+                "owner_unknown": True,
+                "due": None,
+                "status": None,
+            },
+        ],
+        "actions_by_trio": [
+            {
+                "ref": "T5",
+                "name": LONG,
+                "aside": "T5",
+                "counts": {"open": 2, "in_progress": 0, "done": 1, "dropped": 0},
+            },
+        ],
+        "trend_weeks": 2,
+        "trend_min_weeks": 3,
         "charts": {"response_rate": "data:image/png;base64,AAAA", "barriers": "data:,"},
     },
     # Lesson study.
@@ -391,6 +461,8 @@ SAMPLE["cycles"] = [
 ]
 VARIANTS: list[dict[str, Any]] = [
     {},
+    # The researcher digest with too few weeks for a trend chart.
+    {"digest": {**SAMPLE["digest"], "charts": {"barriers": "data:,"}}},
     {"problem": None, "held": {**SAMPLE["held"], "consent_given": False}},
     {"problem": "used_up", "answers": {"consent": "no", "what": "name"}, "roles": ["teacher"]},
     {"problem": "unknown", "answers": {"consent": "withdraw"}, "ctx": {"role": "researcher"}},

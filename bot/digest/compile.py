@@ -53,6 +53,8 @@ FIGURES: dict[str, tuple[str, ...]] = {
     "quiet": ("trio", "trio_name", "last"),
     "stalled": ("trio", "trio_name", "stage", "since"),
     "actions": ("trio", "status", "count"),
+    # every school, to name the school a contribution belongs to
+    "schools": ("school", "school_name", "local_authority"),
 }
 
 
@@ -136,7 +138,7 @@ async def compile_week(
     this_trio = trend_trio[trend_trio["week"] == week]
     members = who[who["consented"] & (who["status"] == "active")]
     by_trio = all_trios[["trio", "trio_name"]].merge(this_trio, on="trio", how="left")
-    by_trio["members"] = by_trio["trio"].map(members.groupby("trio")["person_id"].count())
+    by_trio["members"] = by_trio["trio"].map(await _member_counts(reader, members))
     by_la = trend_la[trend_la["week"] == week].copy()
     by_la["people"] = by_la["local_authority"].map(
         members.groupby("local_authority")["person_id"].count()
@@ -152,6 +154,7 @@ async def compile_week(
             reader, have, end - timedelta(weeks=options.stalled_weeks), end, zone
         ),
         "actions": await trio_work.action_statuses(reader, have),
+        "schools": await src.schools(reader),
     }
     return Compiled(week, now, contributions, figures)
 
@@ -176,6 +179,7 @@ async def compile_span(
         await src.reflections(reader, words_start, end, zone, who),
         await trio_work.summary_items(reader, have, words_start, end, zone, who),
         await trio_work.lesson_study_accounts(reader, have, words_start, end, zone, who),
+        await trio_work.meeting_reflections(reader, have, words_start, end, zone, who),
     ]
     contributions = pd.concat([p for p in parts if not p.empty] or [parts[0]], ignore_index=True)
     contributions = contributions.sort_values(["date", "trio", "kind"], kind="stable")
@@ -194,6 +198,13 @@ async def compile_span(
         _trend(weeks, delivered, meetings, "trio", all_trios["trio"]),
         _trend(weeks, delivered, by_la, "local_authority", who["local_authority"].dropna()),
     )
+
+
+async def _member_counts(reader: Reader, members: pd.DataFrame) -> pd.Series:
+    """Per trio ref: its members among `members` (consenting, active people)."""
+    pairs = await src.trio_members(reader)
+    counted = pairs[pairs["person_id"].isin(set(members["person_id"]))]
+    return counted.groupby("trio")["person_id"].nunique()
 
 
 def _counts(frame: pd.DataFrame, by: str, column: str, how: str = "sum") -> pd.Series:

@@ -38,7 +38,8 @@ def headlines(values: dict[str, Any]) -> list[dict[str, str]]:
     for trio in values["trios"]:
         accounts = trio["accounts"]
         focus = trio["focus"][0] if trio["focus"] else accounts[0]["focus"] if accounts else ""
-        tried = trio["tried"][0] if trio["tried"] else accounts[0]["text"] if accounts else ""
+        first = trio["tried"][0] if trio["tried"] else None  # {"text", "school"} (render.py)
+        tried = first["text"] if first else accounts[0]["text"] if accounts else ""
         if not (focus or tried):
             continue  # only reflections (the researcher digest): no agreed work to headline
         found.append(
@@ -46,6 +47,7 @@ def headlines(values: dict[str, Any]) -> list[dict[str, str]]:
                 "name": shorten(str(trio["name"]), NAME_CHARS),
                 "focus": shorten(str(focus), FOCUS_CHARS),
                 "tried": shorten(str(tried), TRIED_CHARS),
+                "school": shorten(str(first["school"] or ""), NAME_CHARS) if first else "",
             }
         )
     return found

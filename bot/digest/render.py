@@ -19,6 +19,13 @@ from bot.digest import charts
 from bot.digest.compile import Compiled, monday_of
 from bot.digest.exports import pseudonym
 from bot.digest.message import digest_message
+from bot.digest.research import (
+    ACTION_STATUSES,
+    rate,
+    researcher_values,
+    trend_weeks,
+    trio_label,
+)
 from bot.digest.themes import recurring
 from bot.texts import Label, Texts
 from storage.digest_sources import ARENAS
@@ -26,7 +33,6 @@ from storage.digest_sources import ARENAS
 Audience = Literal["schools", "researchers"]
 AUDIENCES: tuple[Audience, ...] = ("schools", "researchers")
 SHOWN_PER_TRIO = 8  # reflections quoted per trio in the researcher digest; the rest: exports
-SPARK = "▁▂▃▄▅▆▇█"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +46,51 @@ class Rendered:
     charts: dict[str, bytes]
 
 
-def rate(answered: int, delivered: int) -> str | None:
-    return f"{round(100 * answered / delivered)}%" if delivered else None
-
-
-def sparkline(rates: list[float | None]) -> str:
-    return "".join("·" if r is None else SPARK[min(7, int(r * 8))] for r in rates)
-
-
 def _tags(text: str) -> dict[str, str]:
     pairs = (part.split("=", 1) for part in text.split(";") if "=" in part)
     return {k: v for k, v in pairs}
+
+
+PRIVATE_KINDS = ("reflection", "meeting_reflection")  # never in the shared digest's words
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The person an action is given to, as the digest may show them: `name` as they go by
+    now (None once erased or never named), `research` whether their research consent is
+    current (only then does their pseudonym appear in a research output)."""
+
+    name: str | None
+    research: bool
+
+
+def _action(row: Any, key: bytes, researchers: bool, owners: Mapping[int, Owner]) -> dict[str, Any]:
+    """An action with its owner, due date and status (tags: owner_id, due, status).
+
+    The shared digest names the owner as the agreed summary does (the trio chose to share
+    it); the researcher digest gives the owner's pseudonym, as everywhere in research data,
+    and only while their research consent is current. Otherwise: "someone in the trio".
+    An empty owner_id: the whole trio; no owner_id tag at all (a week archived before actions
+    carried one): nothing said about the owner.
+    """
+    tags = _tags(str(row.tags))
+    owner_id = tags.get("owner_id", "")
+    owner: str | None = None
+    if owner_id.isdigit():
+        known = owners.get(int(owner_id))
+        if researchers:
+            owner = pseudonym(key, int(owner_id)) if known and known.research else None
+        else:
+            owner = known.name if known else None
+    status = tags.get("status", "")
+    return {
+        "text": str(row.text or ""),
+        "owner": owner,
+        "whole_trio": "owner_id" in tags and not owner_id,
+        "owner_unknown": owner_id.isdigit() and owner is None,
+        "due": tags.get("due") or None,
+        "status": status if status in ACTION_STATUSES else None,
+    }
 
 
 def digest_values(
@@ -60,24 +100,27 @@ def digest_values(
     audience: Audience,
     *,
     partial_to: Mapping[str, Any] | None = None,
+    owners: Mapping[int, Owner] | None = None,
 ) -> dict[str, Any]:
     """Everything the templates show, as plain data. `partial_to` (a `moment`, see
     bot/scheduling/notices.py) marks a week not yet over: the digest is the week so far."""
     researchers = audience == "researchers"
+    owners = owners or {}
     monday = monday_of(compiled.week)
     by_trio = compiled.figure("by_trio")
     trio_names = dict(zip(by_trio["trio"], by_trio["trio_name"], strict=True))
-    trio_work = contributions[contributions["kind"] != "reflection"]
+    schools = compiled.figure("schools")
+    school_names = dict(zip(schools["school"], schools["school_name"], strict=True))
+    trio_work = contributions[~contributions["kind"].isin(PRIVATE_KINDS)]
     reflections = contributions[contributions["kind"] == "reflection"]
+    after_meetings = contributions[contributions["kind"] == "meeting_reflection"]
 
     # One pass over the rows (in trio order), not a filter per trio and kind.
     source = contributions if researchers else trio_work
     by_ref: dict[str, dict[str, Any]] = {}
     slots = {
         "focus": "focus",
-        "shared": "tried",
         "evidence": "evidence",
-        "action": "actions",
         "other": "other",
         "question": "questions",
     }
@@ -88,8 +131,7 @@ def digest_values(
         section = by_ref.get(trio)
         if section is None:
             section = by_ref[trio] = {
-                "ref": trio,
-                "name": str(row.trio_name or trio),
+                **trio_label(trio, row.trio_name),
                 "anchor": f"trio-{trio}",
                 "focus": [],
                 "tried": [],
@@ -100,49 +142,67 @@ def digest_values(
                 "other": [],
                 "reflections": [],
                 "reflections_more": 0,
+                "after_meetings": [],
+                "after_meetings_more": 0,
             }
         kind, text = str(row.kind), str(row.text or "")
         if kind in slots and text and (kind != "question" or researchers):
             section[slots[kind]].append(text)
+        elif kind == "shared" and text:
+            school = row.school if isinstance(row.school, str) else None
+            section["tried"].append(
+                {"text": text, "school": school_names.get(school, school) if school else None}
+            )
+        elif kind == "action" and text:
+            section["actions"].append(_action(row, key, researchers, owners))
         elif kind == "lesson_study":
             section["accounts"].append(
                 {"focus": _tags(str(row.tags)).get("focus", ""), "text": text}
             )
-        elif kind == "reflection" and researchers:
-            if len(section["reflections"]) < SHOWN_PER_TRIO:
-                voice = _tags(str(row.tags)).get("voice")
-                section["reflections"].append(
+        elif kind in PRIVATE_KINDS and researchers:
+            slot = "reflections" if kind == "reflection" else "after_meetings"
+            if len(section[slot]) < SHOWN_PER_TRIO:
+                tags = _tags(str(row.tags))
+                voice = tags.get("voice")
+                section[slot].append(
                     {
                         "person": pseudonym(key, int(str(row.person_id))),
                         "text": text,
                         "voice": int(voice) if voice else None,
+                        "prompt": tags.get("prompt", ""),
                     }
                 )
             else:
-                section["reflections_more"] += 1
+                section[f"{slot}_more"] += 1
     sections = list(by_ref.values())
-    anchors = {s["ref"] for s in sections}
+    anchors = {s["anchor"] for s in sections}
 
+    # Counted phrases: from the reflections too, but never from what was said after a meeting
+    # (private to the trio) in the shared digest.
+    source_words = (
+        contributions
+        if researchers
+        else contributions[contributions["kind"] != "meeting_reflection"]
+    )
     themes = [
         {
             "phrase": t.phrase,
             "count": t.count,
             "trios": [
                 {
-                    "ref": r,
-                    "name": trio_names.get(r, r),
-                    "anchor": f"trio-{r}" if r in anchors else None,
+                    **trio_label(r, trio_names.get(r)),
+                    "anchor": f"trio-{r}" if f"trio-{r}" in anchors else None,
                 }
                 for r in t.trios
             ],
         }
-        for t in recurring(zip(contributions["trio"], contributions["text"], strict=True))
+        for t in recurring(zip(source_words["trio"], source_words["text"], strict=True))
     ]
     barriers = trio_work[trio_work["kind"] == "barrier"]
     arenas = barriers["tags"].map(lambda t: _tags(t).get("arena", ""))
     by_arena = {
         arena: [
-            {"text": str(x), "trio": str(t)}
+            {"text": str(x), "trio": str(t), **trio_label(str(t), trio_names.get(t))}
             for x, t in zip(
                 barriers.loc[arenas == arena, "text"],
                 barriers.loc[arenas == arena, "trio"],
@@ -165,6 +225,7 @@ def digest_values(
             "trios_with_news": len(sections),
             "people": int(by_trio["members"].sum()),
             "reflections": len(reflections),
+            "after_meetings": len(after_meetings) if researchers else 0,
             "voice_notes": int(reflections["tags"].str.contains("voice=").sum()),
             "summaries": int(summaries),
             "accounts": int((trio_work["kind"] == "lesson_study").sum()),
@@ -182,59 +243,15 @@ def digest_values(
         "barrier_counts": {a: len(v) for a, v in by_arena.items()},
     }
     if researchers:
-        values.update(_researcher_values(compiled, trio_work))
-    return values
-
-
-def _trend_rates(trend: pd.DataFrame, by: str) -> dict[str, list[float | None]]:
-    if trend.empty:
-        return {}
-    rates: dict[str, list[float | None]] = {}
-    for name, group in trend.sort_values("week").groupby(by, sort=False):
-        rates[str(name)] = [
-            (a / d) if d else None
-            for a, d in zip(group["answered"], group["delivered"], strict=True)
+        values.update(researcher_values(compiled, trio_work))
+        values["actions_list"] = [
+            {**trio_label(s["ref"], s["name"]), "anchor": s["anchor"], **a}
+            for status in (*ACTION_STATUSES, None)
+            for s in sections
+            for a in s["actions"]
+            if a["status"] == status
         ]
-    return rates
-
-
-def _rows(table: pd.DataFrame, by: str, trends: dict[str, list[float | None]]) -> list[Any]:
-    rows = []
-    for record in table.to_dict("records"):
-        name = str(record[by])
-        rows.append(
-            {
-                **{k: (int(v) if isinstance(v, int | float) else v) for k, v in record.items()},
-                "name": str(record.get("trio_name") or name),
-                "ref": name,
-                "rate": rate(int(record["answered"]), int(record["delivered"])),
-                "trend": sparkline(trends.get(name, [])),
-            }
-        )
-    return rows
-
-
-def _researcher_values(compiled: Compiled, trio_work: pd.DataFrame) -> dict[str, Any]:
-    questions = trio_work[trio_work["kind"] == "question"]
-    by_trio = compiled.figure("by_trio").sort_values("trio")
-    return {
-        "participation_trios": _rows(
-            by_trio, "trio", _trend_rates(compiled.figure("trend_trio"), "trio")
-        ),
-        "participation_las": _rows(
-            compiled.figure("by_la"),
-            "local_authority",
-            _trend_rates(compiled.figure("trend_la"), "local_authority"),
-        ),
-        "drafts": compiled.figure("drafts").to_dict("records"),
-        "questions": [
-            {"trio": str(t), "text": str(x)}
-            for t, x in zip(questions["trio"], questions["text"], strict=True)
-        ],
-        "quiet": compiled.figure("quiet").fillna("").to_dict("records"),
-        "stalled": compiled.figure("stalled").to_dict("records"),
-        "actions_status": compiled.figure("actions").to_dict("records"),
-    }
+    return values
 
 
 def chart_images(
@@ -243,12 +260,12 @@ def chart_images(
     """PNG charts for the researcher digest (both languages' labels come from labels.j2)."""
     arena_names = [texts.label(lang, Label(f"digest_arena_{a}")) for a in ARENAS]
     counts = [values["barrier_counts"][a] for a in ARENAS]
-    return {
-        "response_rate": charts.response_rate_by_la(
+    images = {"barriers": charts.barriers_by_arena(counts, arena_names)}
+    if trend_weeks(compiled) >= charts.TREND_MIN_WEEKS:  # two weeks would be two dots
+        images["response_rate"] = charts.response_rate_by_la(
             compiled.figure("trend_la"), ylabel=texts.label(lang, Label("digest_response_rate"))
-        ),
-        "barriers": charts.barriers_by_arena(counts, arena_names),
-    }
+        )
+    return images
 
 
 def render(
@@ -260,10 +277,15 @@ def render(
     texts: Texts,
     *,
     partial_to: Mapping[str, Any] | None = None,
+    owners: Mapping[int, Owner] | None = None,
 ) -> Rendered:
     """The Telegram message (split to fit) and the self-contained HTML file."""
-    values = digest_values(compiled, contributions, key, audience, partial_to=partial_to)
+    values = digest_values(
+        compiled, contributions, key, audience, partial_to=partial_to, owners=owners
+    )
     images = chart_images(values, compiled, texts, lang) if audience == "researchers" else {}
+    values["trend_weeks"] = trend_weeks(compiled)
+    values["trend_min_weeks"] = charts.TREND_MIN_WEEKS
     values["charts"] = {
         name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         for name, png in images.items()

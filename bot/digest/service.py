@@ -7,7 +7,8 @@ Used by the weekly delivery (inside the scheduler's transaction, reading through
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,7 +27,7 @@ from bot.digest.compile import (
     week_bounds,
 )
 from bot.digest.exports import long_table, participation_table
-from bot.digest.render import Audience, Rendered, render
+from bot.digest.render import Audience, Owner, Rendered, render
 from bot.digest.weeks import WeekRange
 from bot.scheduling.notices import moment
 from bot.scheduling.timing import iso_week
@@ -51,6 +52,8 @@ class Week:
     # Until the week ends, the instant it was compiled: the digest is the week so far (and
     # is never archived). None for a week that is over.
     partial_to: datetime | None = None
+    # Action owners as they are now (name, research consent): read live, never archived.
+    owners: Mapping[int, Owner] = field(default_factory=dict)
 
     def export_tables(self) -> dict[str, pd.DataFrame]:
         weeks = pd.Series([self.compiled.week] * len(self.contributions), dtype="object")
@@ -60,6 +63,17 @@ class Week:
                 self.compiled.figure("trend_trio"), self.compiled.figure("trend_la")
             ),
         }
+
+
+async def _owners(
+    tx: Transaction, contributions: pd.DataFrame, consenting: set[int]
+) -> dict[int, Owner]:
+    """The people the week's actions are given to (tag owner_id=N): their names now and
+    whether their research consent is current."""
+    actions = contributions.loc[contributions["kind"] == "action", "tags"]
+    found = {int(x) for x in actions.str.extract(r"(?:^|;)owner_id=(\d+)", expand=False).dropna()}
+    names = await src.display_names(tx, sorted(found))
+    return {i: Owner(names.get(i), i in consenting) for i in found}
 
 
 class Digests:
@@ -123,8 +137,13 @@ class Digests:
         who = await src.people(tx)
         consenting = set(who.loc[who["consented"], "person_id"])
         current = compiled.contributions[compiled.contributions["person_id"].isin(consenting)]
+        owners = await _owners(tx, compiled.contributions, consenting)
         return Week(
-            compiled, current.reset_index(drop=True), key, partial_to=self._partial_to(compiled)
+            compiled,
+            current.reset_index(drop=True),
+            key,
+            partial_to=self._partial_to(compiled),
+            owners=owners,
         )
 
     async def export_everything(self) -> dict[str, pd.DataFrame]:
@@ -155,6 +174,7 @@ class Digests:
             lang,
             self.texts,
             partial_to=self._so_far(week),
+            owners=week.owners,
         )
 
     async def render_async(self, week: Week, audience: Audience, lang: str) -> Rendered:
