@@ -22,6 +22,9 @@ CREATE TABLE action_event (
 );
 CREATE INDEX action_event_action ON action_event(action_id, changed_at);
 CREATE INDEX action_event_person ON action_event(changed_by) WHERE changed_by IS NOT NULL;
+-- A summary's actions (the exports, the digest's summary items): without it each agreed summary
+-- scanned every action, 6 s for a year of a 366-trio programme.
+CREATE INDEX action_summary ON action(summary_id, position);
 
 -- Every action starts open (action.status defaults to it and nothing writes another status on
 -- insert), so its creation is known exactly; a later status is known only as it stands now.
