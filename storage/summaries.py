@@ -13,6 +13,7 @@ from storage.db import Reader, Transaction, from_db_time, to_db_time
 SummaryStatus = Literal["draft", "agreed"]
 ActionStatus = Literal["open", "in_progress", "done", "dropped"]
 ACTION_STATUSES: tuple[ActionStatus, ...] = ("open", "in_progress", "done", "dropped")
+ActionChange = Literal["marked", "reviewed"]  # action_event.how (migration 0010)
 LEVELS = ("within", "between", "beyond")
 
 
@@ -208,17 +209,36 @@ class SummaryRepo:
         position: int,
     ) -> int:
         now = to_db_time(tx.clock())
-        return await tx.execute(
+        action_id = await tx.execute(
             "INSERT INTO action (trio_id, summary_id, what, owner_id, due_on, position,"
             " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (trio_id, summary_id, dump(what), owner_id, due_on, position, now, now),
         )
+        await tx.execute(  # its history starts (migration 0010), written by the summary's author
+            "INSERT INTO action_event (action_id, status, changed_by, changed_at, how)"
+            " SELECT ?, 'open', author_id, ?, 'created' FROM summary WHERE id = ?",
+            (action_id, now, summary_id),
+        )
+        return action_id
 
     @staticmethod
-    async def set_action_status(tx: Transaction, action_id: int, status: ActionStatus) -> None:
+    async def set_action_status(
+        tx: Transaction,
+        action_id: int,
+        status: ActionStatus,
+        *,
+        by: int | None = None,
+        how: ActionChange = "marked",
+    ) -> None:
+        """The new status, and a history row (action_event) when it is a change."""
+        now = to_db_time(tx.clock())
         await tx.execute(
-            "UPDATE action SET status = ?, updated_at = ? WHERE id = ?",
-            (status, to_db_time(tx.clock()), action_id),
+            "INSERT INTO action_event (action_id, status, changed_by, changed_at, how)"
+            " SELECT id, ?, ?, ?, ? FROM action WHERE id = ? AND status != ?",
+            (status, by, now, how, action_id, status),
+        )
+        await tx.execute(
+            "UPDATE action SET status = ?, updated_at = ? WHERE id = ?", (status, now, action_id)
         )
 
     @staticmethod

@@ -249,3 +249,120 @@ async def agreed_summary(
         [(summary_id, json.dumps(text), position) for position, text in enumerate(shared)],
     )
     return summary_id
+
+
+@dataclass(frozen=True)
+class ResearchWork:
+    cycle: int
+    members: tuple[int, int, int]  # the cycle's teachers: the lead of trio 1, then two more
+    owner: int  # owns the first action of every summary of trio 1
+
+
+async def research_work(db: Database, week: str) -> ResearchWork:
+    """On top of `seed(..., trio_work=True)`: action history for the seeded actions (created,
+    then marked), owners for trio 1's first actions; and in `week`, a held meeting of trio 1
+    with an agreed summary and two actions (person 2's, done; the whole trio's, in progress),
+    attendance at every held meeting, and one lesson-study cycle of trio 1 with a note of
+    each kind, a post-lesson discussion and an agreed account."""
+    wednesday = local_instant(monday_of(week) + timedelta(days=2), time(10, 0), ZONE)
+
+    def at(hours: float) -> str:
+        return to_db_time(wednesday + timedelta(hours=hours))
+
+    members = (1, 2, 3)
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE action SET owner_id = 2 WHERE trio_id = 1 AND position = 0")
+        await tx.execute(
+            "INSERT INTO action_event (action_id, status, changed_by, changed_at, how)"
+            " SELECT x.id, 'open', s.author_id, x.created_at, 'created'"
+            " FROM action x JOIN summary s ON s.id = x.summary_id"
+        )
+        await tx.execute(
+            "INSERT INTO action_event (action_id, status, changed_by, changed_at, how)"
+            " SELECT x.id, x.status, COALESCE(x.owner_id, s.author_id),"
+            "  strftime('%Y-%m-%dT%H:%M:%f', x.created_at, '+1 day') || '000Z', 'marked'"
+            " FROM action x JOIN summary s ON s.id = x.summary_id WHERE x.status != 'open'"
+        )
+        meeting = await tx.execute(
+            "INSERT INTO meeting (trio_id, starts_at, time_zone, focus, status, created_at,"
+            " updated_at) VALUES (1, ?, 'Europe/London', 'Fractions', 'held', ?, ?)",
+            (at(6), at(-100), at(-100)),
+        )
+        summary = await tx.execute(
+            "INSERT INTO summary (meeting_id, trio_id, author_id, status, focus, circulated_at,"
+            " agree_by, agreed_at, agreed_how, created_at, updated_at)"
+            " VALUES (?, 1, 1, 'agreed', ?, ?, ?, ?, 'all', ?, ?)",
+            (meeting, json.dumps("Fractions with pictures"), at(8), at(80), at(24), at(8), at(8)),
+        )
+        events = []
+        for position, (owner, what, status) in enumerate(
+            ((2, "Bring the picture cards", "done"), (None, "Visit Castle school", "in_progress"))
+        ):
+            action = await tx.execute(
+                "INSERT INTO action (trio_id, summary_id, what, owner_id, due_on, status,"
+                " position, created_at, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (summary, json.dumps(what), owner, (wednesday + timedelta(days=14)).date()
+                 .isoformat(), status, position, at(8), at(26)),
+            )  # fmt: skip
+            events += [(action, "open", 1, at(8), "created"), (action, status, owner or 1, at(26),
+                       "marked" if owner else "reviewed")]  # fmt: skip
+        await tx.executemany(
+            "INSERT INTO action_event (action_id, status, changed_by, changed_at, how)"
+            " VALUES (?, ?, ?, ?, ?)",
+            events,
+        )
+        await tx.execute(
+            "INSERT INTO meeting_attendance (meeting_id, person_id, attended, recorded_at)"
+            " SELECT m.id, tm.person_id, tm.person_id % 3 != 0,"
+            "  strftime('%Y-%m-%dT%H:%M:%f', m.starts_at, '+1 hour') || '000Z'"
+            " FROM meeting m JOIN trio_member tm ON tm.trio_id = m.trio_id"
+            " WHERE m.status = 'held'"
+        )
+        cycle = await tx.execute(
+            "INSERT INTO lesson_study (trio_id, started_by, subject, class_group, focus_what,"
+            " focus_who, stage, round, status, stage_since, created_at, agreed_at)"
+            " VALUES (1, 1, 'Maths', '7B', 'fractions', 'pupils new to English', 'agreed', 1,"
+            " 'agreed', ?, ?, ?)",
+            (at(30), at(-48), at(30)),
+        )
+        for position, person in enumerate(members, start=1):
+            await tx.execute(
+                "INSERT INTO lesson_study_member VALUES (?, ?, ?)", (cycle, person, position)
+            )
+        pupils = [
+            await tx.execute(
+                "INSERT INTO lesson_study_pupil (lesson_study_id, position, pseudonym,"
+                " typical_of) VALUES (?, ?, ?, 'new to English')",
+                (cycle, position, f"Pupil {name}"),
+            )
+            for position, name in ((1, "A"), (2, "B"))
+        ]
+        notes = [
+            (0, "student_voice", 1, None, None, "They like working in pairs", 0),
+            (1, "prediction", 1, pupils[0], 0, "Pupil A will wait to be asked", 1),
+            (1, "observation", 2, pupils[0], 0, "A answered without being asked", 3),
+            (1, "observation", 3, pupils[1], 1, {"voice": "file-3", "duration": 41}, 3),
+            (1, "interview", 2, pupils[0], None, "A said the pictures helped", 4),
+        ]
+        for round_, kind, person, pupil, moment, body, hours in notes:
+            await tx.execute(
+                "INSERT INTO lesson_study_note (lesson_study_id, round, kind, person_id,"
+                " pupil_id, moment, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (cycle, round_, kind, person, pupil, moment, json.dumps(body), at(hours)),
+            )
+        await tx.execute(
+            "INSERT INTO research_lesson (lesson_study_id, round, teacher_id, starts_at,"
+            " ends_at, outline, moments, discussion, changes, status)"
+            " VALUES (?, 1, 1, ?, ?, ?, ?, ?, ?, 'discussed')",
+            (cycle, at(2), at(3), json.dumps("Fractions with pictures"),
+             json.dumps(["start", "pairs"]), json.dumps("A did better than we predicted"),
+             json.dumps(["More wait time", "Pictures first"])),
+        )  # fmt: skip
+        await tx.execute(
+            "INSERT INTO lesson_study_account (lesson_study_id, author_id, learned, changed,"
+            " advice, status, created_at, updated_at, agreed_at)"
+            " VALUES (?, 1, ?, ?, ?, 'agreed', ?, ?, ?)",
+            (cycle, json.dumps("Pictures help"), json.dumps("We wait longer"),
+             json.dumps("Try it with a partner school"), at(20), at(20), at(30)),
+        )  # fmt: skip
+    return ResearchWork(cycle, members, 2)

@@ -14,9 +14,17 @@ from lxml import etree
 from openpyxl import load_workbook
 
 from bot.digest.exports import write_csv, write_xlsx
-from bot.digest.xlsx import CHUNK_ROWS, MAX_CELL_CHARS, TRUNCATED, column_letter, excel_text
+from bot.digest.xlsx import (
+    CHUNK_ROWS,
+    MAX_CELL_CHARS,
+    MAX_WIDTH,
+    MIN_WIDTH,
+    TRUNCATED,
+    column_letter,
+    excel_text,
+)
 from storage.db import Database
-from tests.digest_programme import seed
+from tests.digest_programme import research_work, seed
 from tests.test_digest import WEEK, digests
 
 HOSTILE = [
@@ -80,14 +88,79 @@ def test_every_cell_reads_back_as_the_data() -> None:
 
 async def test_a_seeded_week_reads_back_cell_for_cell(db: Database) -> None:
     await seed(db, las=3, schools=6, teachers_per_school=3, weeks=3, trio_work=True)
+    await research_work(db, WEEK)
     tables = (await digests(db).week(WEEK)).export_tables()
     out = io.BytesIO()
     write_xlsx(tables, out)
+    assert (
+        load_workbook(out).sheetnames
+        == list(tables)
+        == [
+            "contributions",
+            "participation",
+            "actions",
+            "action_history",
+            "lesson_study",
+            "attendance",
+        ]
+    )
     for name, table in tables.items():
         rows = _read(out, name)
         assert rows[0] == tuple(table.columns)
         want = [tuple(_expected(v) for v in row) for row in table.astype(object).values.tolist()]
-        assert rows[1:] == want and len(want) > 5
+        assert rows[1:] == want and len(want) >= 2, name
+    assert len(tables["contributions"]) > 5
+
+
+def test_each_sheet_has_a_bold_frozen_header_filters_and_fitted_widths() -> None:
+    table = pd.DataFrame(
+        {
+            "week": ["2026-W47"] * 3,
+            "text": ["short", "a much longer text " * 10, "two\nlines"],
+            "n": [1, 22, 333_333],
+            "multi": ["first line\nsecond", "x", None],
+            "a_long_header": ["y", "", None],
+            "x": [1, 2, 3],
+        }
+    )
+    out = io.BytesIO()
+    write_xlsx({"contributions": table, "empty": table.iloc[:0]}, out)
+    with zipfile.ZipFile(out) as book:
+        sheet = etree.fromstring(book.read("xl/worksheets/sheet1.xml"))
+        workbook = etree.fromstring(book.read("xl/workbook.xml"))
+        styles = etree.fromstring(book.read("xl/styles.xml"))
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    pane = sheet.find("m:sheetViews/m:sheetView/m:pane", ns)
+    assert pane is not None
+    assert (pane.get("state"), pane.get("ySplit"), pane.get("topLeftCell")) == ("frozen", "1", "A2")
+    assert [c.tag.split("}")[1] for c in sheet] == ["sheetViews", "cols", "sheetData", "autoFilter"]
+    assert sheet.find("m:autoFilter", ns).get("ref") == "A1:F4"  # type: ignore[union-attr]
+    widths = [float(c.get("width", 0)) for c in sheet.findall("m:cols/m:col", ns)]
+    # the longest value (a line of it), or the name and room for the filter's button, plus 1
+    assert widths == [
+        len("2026-W47") + 1,
+        MAX_WIDTH,
+        len("333333") + 1,
+        len("first line") + 1,
+        len("a_long_header") + 3 + 1,
+        MIN_WIDTH,  # "x" and "1" would make it narrower than its filter button
+    ]
+    header = sheet.findall("m:sheetData/m:row", ns)[0]
+    bold = styles.findall("m:cellXfs/m:xf", ns)[int(header[0].get("s", 0))]
+    font = styles.findall("m:fonts/m:font", ns)[int(bold.get("fontId", 0))]
+    assert font.find("m:b", ns) is not None
+    names = workbook.findall("m:definedNames/m:definedName", ns)
+    assert [(n.get("localSheetId"), n.text) for n in names] == [
+        ("0", "'contributions'!$A$1:$F$4"),
+        ("1", "'empty'!$A$1:$F$1"),
+    ]
+    # What a spreadsheet program sees.
+    book = load_workbook(out)
+    assert book["contributions"].freeze_panes == "A2"
+    assert book["contributions"].auto_filter.ref == "A1:F4"
+    assert book["contributions"].column_dimensions["B"].width == MAX_WIDTH
+    assert book["contributions"]["A1"].font.b and not book["contributions"]["A2"].font.b
+    assert book["empty"].auto_filter.ref == "A1:F1"
 
 
 def test_excel_hostile_text_is_made_safe() -> None:

@@ -32,7 +32,9 @@ def add_parsers(sub: Any) -> None:
     build.add_argument("--audience", choices=AUDIENCES, default="researchers")
     build.add_argument("--lang", choices=LANGUAGES, default="en")
     build.add_argument("--out", required=True, type=Path, help="folder to write into")
-    export = sub.add_parser("export", help="every contribution and participation, all weeks")
+    export = sub.add_parser(
+        "export", help='every research table (README "Data dictionary"), all weeks to date'
+    )
     export.add_argument("--out", required=True, type=Path, help="FILE.xlsx or FILE.csv")
 
 
@@ -129,17 +131,16 @@ def _write(
 
 
 async def export_all(digests: Digests, path: Path) -> int:
-    """Every week from the first contribution to the last complete one, as one long table."""
+    """Every week from the first contribution to the current one (marked partial): the long
+    table of contributions and the other research tables."""
     tables = await digests.export_everything()
-    if path.suffix.lower() == ".csv":
-        write_csv(tables["contributions"], path)
-        other = path.with_name(f"{path.stem}-participation.csv")
-        write_csv(tables["participation"], other)
-        print(path)
-        print(other)
+    if path.suffix.lower() == ".csv":  # FILE.csv is contributions; FILE-<table>.csv the others
+        for name, table in tables.items():
+            out = path if name == "contributions" else path.with_name(f"{path.stem}-{name}.csv")
+            write_csv(table, out)
+            print(out)
     else:  # .xlsx: run() refused any other suffix
         write_xlsx(tables, path)
         print(path)
-    rows = len(tables["contributions"])
-    print(f"{rows} contributions, {len(tables['participation'])} participation rows")
+    print(", ".join(f"{name}: {len(table)} rows" for name, table in tables.items()))
     return 0

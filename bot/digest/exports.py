@@ -1,4 +1,5 @@
-"""Exports for analysis: the long table of contributions and the participation table.
+"""Exports for analysis: the long table of contributions and the participation table (the
+other tables are made in bot/digest/research_tables.py; README "Data dictionary" has them all).
 
 Pseudonymous ids are a keyed hash (HMAC-SHA256) of the person's id with a key kept in the
 database: the same person has the same id every week, and without the database nobody can
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
@@ -30,6 +32,7 @@ EXPORT_COLUMNS = (
     "kind",
     "tags",
     "text",
+    "partial",
 )
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PARTICIPATION_COLUMNS = (
@@ -41,7 +44,11 @@ PARTICIPATION_COLUMNS = (
     "response_rate",
     "meetings_scheduled",
     "meetings_held",
+    "partial",
 )
+# An action's owner inside its tags (storage/digest_sources_trio_work.py): a person id, which
+# never leaves in an export: it becomes owner=<pseudonym>, or goes when they do not consent.
+OWNER_TAG = re.compile(r"(?:^|;)owner_id=([^;]*)")
 
 
 def pseudonym(key: bytes, person_id: int) -> str:
@@ -49,17 +56,48 @@ def pseudonym(key: bytes, person_id: int) -> str:
     return f"P-{digest[:12]}"
 
 
-def long_table(contributions: pd.DataFrame, key: bytes, weeks: pd.Series) -> pd.DataFrame:
-    """The export's long format: person ids replaced by pseudonyms, the ISO week added."""
+def long_table(
+    contributions: pd.DataFrame,
+    key: bytes,
+    weeks: pd.Series,
+    consenting: Collection[int] = frozenset(),
+    current_week: str | None = None,
+) -> pd.DataFrame:
+    """The export's long format: person ids replaced by pseudonyms (in the tags too), the ISO
+    week added, and `partial` 1 for the rows of `current_week` (not over when exported)."""
     table = contributions.copy()
     ids = table["person_id"].astype("int64")
     names = {pid: pseudonym(key, int(pid)) for pid in ids.unique()}
     table["person"] = ids.map(names)
     table["week"] = weeks.to_numpy() if len(weeks) == len(table) else ""
+    table["tags"] = owner_tags(table["tags"].fillna(""), key, consenting)
+    week = table["week"].astype("object")
+    table["partial"] = (week == current_week).astype("int64") if current_week else 0
     return table.loc[:, list(EXPORT_COLUMNS)].fillna("")
 
 
-def participation_table(trend_trio: pd.DataFrame, trend_la: pd.DataFrame) -> pd.DataFrame:
+def owner_tags(tags: pd.Series, key: bytes, consenting: Collection[int]) -> pd.Series:
+    """`owner_id=N` → `owner=P-…` when N consents, dropped when they do not; an empty
+    owner_id (the whole trio's action) → `owner=trio`."""
+
+    def swap(found: re.Match[str]) -> str:
+        lead = ";" if found.group(0).startswith(";") else ""
+        owner = found.group(1)
+        if not owner:  # the whole trio's
+            return f"{lead}owner=trio"
+        if owner.isdigit() and int(owner) in consenting:
+            return f"{lead}owner={pseudonym(key, int(owner))}"
+        return ""
+
+    def one(text: str) -> str:
+        return OWNER_TAG.sub(swap, text).lstrip(";") if "owner_id=" in text else text
+
+    return tags.map(one)
+
+
+def participation_table(
+    trend_trio: pd.DataFrame, trend_la: pd.DataFrame, current_week: str | None = None
+) -> pd.DataFrame:
     """Trio and local-authority participation, week by week, in one long table."""
     parts = []
     for level, table, column in (
@@ -72,6 +110,8 @@ def participation_table(trend_trio: pd.DataFrame, trend_la: pd.DataFrame) -> pd.
     joined = pd.concat(parts, ignore_index=True)
     delivered = joined["delivered"].where(joined["delivered"] > 0)
     joined["response_rate"] = (joined["answered"] / delivered).round(3)
+    week = joined["week"].astype("object")
+    joined["partial"] = (week == current_week).astype("int64") if current_week else 0
     return joined.loc[:, list(PARTICIPATION_COLUMNS)]
 
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from bot.clock import Clock
+from bot.digest import research_tables
 from bot.digest.compile import (
     Compiled,
     Options,
@@ -40,6 +41,7 @@ from storage.digests import (
     programme_began,
     pseudonym_key,
 )
+from storage.research_exports import first_recorded
 
 
 @dataclass(frozen=True)
@@ -54,15 +56,30 @@ class Week:
     partial_to: datetime | None = None
     # Action owners as they are now (name, research consent): read live, never archived.
     owners: Mapping[int, Owner] = field(default_factory=dict)
+    research: research_tables.Research | None = None  # the exports' other tables' sources
 
     def export_tables(self) -> dict[str, pd.DataFrame]:
         weeks = pd.Series([self.compiled.week] * len(self.contributions), dtype="object")
-        return {
-            "contributions": long_table(self.contributions, self.key, weeks),
-            "participation": participation_table(
-                self.compiled.figure("trend_trio"), self.compiled.figure("trend_la")
-            ),
-        }
+        return _export_tables(self.contributions, weeks, self.compiled, self.key, self.research)
+
+
+def _export_tables(
+    contributions: pd.DataFrame,
+    weeks: pd.Series,
+    compiled: Compiled,
+    key: bytes,
+    research: research_tables.Research | None,
+) -> dict[str, pd.DataFrame]:
+    """Every export table (README "Data dictionary"), the current week's rows marked partial."""
+    consenting = research.consenting if research else frozenset(contributions["person_id"])
+    current = research.current_week if research else None
+    tables = {
+        "contributions": long_table(contributions, key, weeks, consenting, current),
+        "participation": participation_table(
+            compiled.figure("trend_trio"), compiled.figure("trend_la"), current
+        ),
+    }
+    return tables | (research.tables(key) if research else {})
 
 
 async def _owners(
@@ -138,32 +155,47 @@ class Digests:
         consenting = set(who.loc[who["consented"], "person_id"])
         current = compiled.contributions[compiled.contributions["person_id"].isin(consenting)]
         owners = await _owners(tx, compiled.contributions, consenting)
+        research = await self._research(tx, week, week, frozenset(consenting))
         return Week(
             compiled,
             current.reset_index(drop=True),
             key,
             partial_to=self._partial_to(compiled),
             owners=owners,
+            research=research,
         )
 
+    async def _research(
+        self, tx: Transaction, first: str, last: str, consenting: frozenset[int]
+    ) -> research_tables.Research:
+        """The other export tables' sources for weeks first..last; `last` is partial when
+        it has not ended yet."""
+        start, _ = week_bounds(first, self.zone)
+        _, end = week_bounds(last, self.zone)
+        current = None if self.is_past(last) else last
+        return await research_tables.read(tx, start, end, self.zone, consenting, current)
+
     async def export_everything(self) -> dict[str, pd.DataFrame]:
-        """Every contribution and the participation of every week, up to the last one ended."""
+        """Every week from the first contribution to the current one (its rows partial):
+        contributions, participation and the other research tables."""
         async with self.db.transaction() as tx:
             key = await pseudonym_key(tx)
-            first = await first_delivered_reflection(tx)
-            last = self.last_week()
-            first_week = last if first is None else min(iso_week(first, self.zone), last)
             have = await src.tables(tx)
+            firsts = [await first_delivered_reflection(tx), await first_recorded(tx, have)]
+            last = iso_week(self.clock(), self.zone)
+            began = [iso_week(first, self.zone) for first in firsts if first is not None]
+            first_week = min([*began, last])
             who = await src.people(tx)
             all_trios = await src.trios(tx)
             contributions, trend_trio, trend_la = await compile_span(
                 tx, first_week, last, self.zone, have, who, all_trios
             )
+            consenting = frozenset(who.loc[who["consented"], "person_id"])
+            research = await self._research(tx, first_week, last, consenting)
         weeks = src.local_weeks_of_dates(contributions["date"])
-        return {
-            "contributions": long_table(contributions, key, weeks),
-            "participation": participation_table(trend_trio, trend_la),
-        }
+        figures = {"trend_trio": trend_trio, "trend_la": trend_la}
+        span = Compiled(last, self.clock(), contributions, figures)
+        return _export_tables(contributions, weeks, span, key, research)
 
     def render(self, week: Week, audience: Audience, lang: str) -> Rendered:
         return render(

@@ -114,7 +114,7 @@ class ActionFollowUp:
             lead = await may(tx, person_id, "summary.run", action.trio_id)
             if not member or not (lead or action.owner_id in (None, person_id)):
                 return "not_yours"
-            await SummaryRepo.set_action_status(tx, action_id, status)
+            await SummaryRepo.set_action_status(tx, action_id, status, by=person_id)
             if status in ("done", "dropped"):
                 await ScheduleRepo.cancel(tx, f"action:{action_id}:due", status)
         return "marked"

@@ -111,7 +111,9 @@ class Agreement:
         for i, previous in enumerate(ctx.get("prev_actions", [])):
             status = answers.get(f"prev_{i}")
             if status in ACTION_STATUSES:
-                await SummaryRepo.set_action_status(tx, int(previous[0]), status)
+                await SummaryRepo.set_action_status(
+                    tx, int(previous[0]), status, by=author_id, how="reviewed"
+                )
                 if status in ("done", "dropped"):
                     await ScheduleRepo.cancel(tx, f"action:{previous[0]}:due", status)
         await self._circulate(tx, summary_id, author_id, revised=False)
