@@ -1,5 +1,7 @@
 """The digest service: compile or fetch a week from the archive, apply consent, render, export.
 
+Consent is applied in `_week`, each time a week is read, by the policy in bot/digest/consent.py.
+
 Used by the weekly delivery (inside the scheduler's transaction, reading through `tx`), by
 /digest and by the command line (reading through the database).
 """
@@ -13,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from bot.clock import Clock
+from bot.digest import consent
 from bot.digest.compile import (
     Compiled,
     Options,
@@ -37,8 +40,9 @@ class Week:
     """A compiled week with consent applied as it stands now, ready to render or export."""
 
     compiled: Compiled
-    contributions: pd.DataFrame  # only people whose consent is current
+    contributions: pd.DataFrame  # research use: only current consenters' own words
     key: bytes
+    shared: pd.DataFrame  # the schools' digest: the trios' agreed work (bot/digest/consent.py)
 
     def export_tables(self) -> dict[str, pd.DataFrame]:
         weeks = pd.Series([self.compiled.week] * len(self.contributions), dtype="object")
@@ -92,12 +96,10 @@ class Digests:
         else:
             compiled = await compile_week(tx, week, self.zone, self.options, self.clock())
             if self.is_past(week):
-                rows = list(compiled.contributions.itertuples(index=False, name=None))
-                await DigestArchive.save(tx, week, compiled.built_at, figures_json(compiled), rows)
-        who = await src.people(tx)
-        consenting = set(who.loc[who["consented"], "person_id"])
-        current = compiled.contributions[compiled.contributions["person_id"].isin(consenting)]
-        return Week(compiled, current.reset_index(drop=True), key)
+                await DigestArchive.save(
+                    tx, week, compiled.built_at, figures_json(compiled), _rows(compiled)
+                )
+        return await _with_consent(tx, compiled, key)
 
     async def export_everything(self) -> dict[str, pd.DataFrame]:
         """Every contribution and the participation of every week, up to the last one ended."""
@@ -112,6 +114,7 @@ class Digests:
             contributions, trend_trio, trend_la = await compile_span(
                 tx, first_week, last, self.zone, have, who, all_trios
             )
+        contributions = consent.for_research(contributions, who)
         weeks = src.local_weeks_of_dates(contributions["date"])
         return {
             "contributions": long_table(contributions, key, weeks),
@@ -119,8 +122,26 @@ class Digests:
         }
 
     def render(self, week: Week, audience: Audience, lang: str) -> Rendered:
-        return render(week.compiled, week.contributions, week.key, audience, lang, self.texts)
+        rows = week.shared if audience == "schools" else week.contributions
+        return render(week.compiled, rows, week.key, audience, lang, self.texts)
 
     async def render_async(self, week: Week, audience: Audience, lang: str) -> Rendered:
         """Rendering draws charts and builds HTML: off the event loop."""
         return await asyncio.to_thread(self.render, week, audience, lang)
+
+
+def _rows(compiled: Compiled) -> list[tuple[object, ...]]:
+    """Every contribution, consenting or not, for the archive (NULL for a missing person)."""
+    table = compiled.contributions.astype(object)
+    return list(table.where(table.notna(), None).itertuples(index=False, name=None))
+
+
+async def _with_consent(tx: Transaction, compiled: Compiled, key: bytes) -> Week:
+    """The week as each audience may see it, by consent and agreement as they stand now."""
+    who = await src.people(tx)
+    return Week(
+        compiled,
+        consent.for_research(compiled.contributions, who),
+        key,
+        shared=consent.for_schools(compiled.contributions, who),
+    )
