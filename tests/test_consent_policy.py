@@ -17,12 +17,14 @@ from bot.digest.compile import week_bounds
 from bot.digest.consent import for_research, for_schools
 from bot.digest.service import Digests, Week
 from bot.people.data_rights import DataRights
+from bot.scheduling.timing import iso_week
 from bot.texts import LANGUAGES
 from storage import digest_sources as src
 from storage import personal_data
 from storage.db import Database, to_db_time
 from storage.people import PeopleRepo
 from tests.digest_programme import ZONE, seed
+from tests.harness import BotUnderTest, join
 from tests.test_digest import WEEK, digests
 
 ACCOUNT = "Pupil B read more when the three of us pre-taught vocabulary."
@@ -299,3 +301,30 @@ async def test_counts_are_of_people_consenting_when_the_week_was_compiled(db: Da
     await _consent(db, AUTHOR, False)  # an archived week's counts stay as built
     again = int((await service.week(WEEK)).compiled.figure("by_trio")["delivered"].sum())
     assert again == delivered
+
+
+# --- the same policy, as a teacher meets it in /privacy --------------------------------------
+async def test_withdrawing_in_privacy_says_what_it_does_and_does_it(bot: BotUnderTest) -> None:
+    bruno = bot.person(7_310_448_215, "Bruno")
+    await join(bruno, "DEMOBRUNO", name="Bruno")
+    await bruno.says("/reflect")
+    words = "Mixed-attainment groups helped my quieter pupils talk."
+    await bruno.says(words)
+    digests = bot.services.digests
+    this_week = iso_week(bot.clock(), digests.zone)
+
+    async def researchers_see() -> bool:
+        week = await digests.week(this_week)
+        return words in _exported(week) and _shows(digests, week, "researchers", words)
+
+    assert await researchers_see()
+    await bruno.says("/privacy")
+    await bruno.taps("Withdraw")
+    told = bruno.last_text
+    assert "left out of the researchers' digest and every export" in told
+    assert "What your trio agreed to share stays in the shared digest for schools" in told
+    assert not await researchers_see()
+    await bruno.says("/privacy")
+    await bruno.taps("Give my consent")
+    assert "consent is recorded" in bruno.last_text
+    assert await researchers_see()

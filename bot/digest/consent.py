@@ -44,7 +44,7 @@ _OWNER = re.compile(r"(?<![^;])owner_id=(\d+)")
 def for_research(contributions: pd.DataFrame, who: pd.DataFrame) -> pd.DataFrame:
     """The rows of people whose consent is current, their owners blanked unless consenting:
     what the researcher digest and the exports may hold (person_id int64)."""
-    consenting = _ids(who, who["consented"])
+    consenting = consenting_ids(who)
     named = contributions[contributions["person_id"].notna()]
     kept = named[named["person_id"].astype("int64").isin(list(consenting))]
     kept = kept.astype({"person_id": "int64"})
@@ -63,12 +63,19 @@ def for_schools(contributions: pd.DataFrame, who: pd.DataFrame) -> pd.DataFrame:
     return _without_owners(agreed, erased, keep=False).infer_objects().reset_index(drop=True)
 
 
+def consenting_ids(who: pd.DataFrame) -> frozenset[int]:
+    """Whose words research may use now: for any other table of a person's rows (exports)."""
+    return _ids(who, who["consented"])
+
+
 def _ids(who: pd.DataFrame, which: pd.Series) -> frozenset[int]:
     return frozenset(int(p) for p in who.loc[which, "person_id"].dropna())
 
 
 def _without_owners(rows: pd.DataFrame, ids: frozenset[int], *, keep: bool) -> pd.DataFrame:
     """Empty each action's owner_id that is not in `ids` (keep=True) or is (keep=False)."""
+    if "kind" not in rows or "tags" not in rows:
+        return rows
     actions = rows["kind"] == "action"
     if not actions.any():
         return rows
