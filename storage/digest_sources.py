@@ -192,7 +192,7 @@ def attribute(contributions: pd.DataFrame, who: pd.DataFrame) -> pd.DataFrame:
 
     Nobody is dropped here: consent is applied when the rows are read (bot/digest/consent.py).
     A row without a person (agreed work whose author was erased) keeps person_id NULL, role ""
-    and no school or local authority; person_id is then the nullable Int64.
+    and only the school and trio it names itself; person_id is then the nullable Int64.
     """
     columns = list(CONTRIBUTION_COLUMNS)
     named = with_person_ids(contributions).merge(
@@ -205,8 +205,10 @@ def attribute(contributions: pd.DataFrame, who: pd.DataFrame) -> pd.DataFrame:
     nobody = contributions[contributions["person_id"].isna()]
     if nobody.empty:
         return named.loc[:, columns].reset_index(drop=True) if len(named) else empty_contributions()
-    nobody = nobody.assign(role="", school=None, local_authority=None)
+    # What the contribution says of itself (its trio, and its school once items name one)
+    # stays; what only the author could have told is empty.
     nobody = nobody.reindex(columns=columns).assign(person_id=None)
+    nobody["role"] = nobody["role"].astype(object).where(nobody["role"].notna(), "")
     joined = pd.concat([p for p in (named.loc[:, columns], nobody) if len(p)], ignore_index=True)
     return joined.astype({"person_id": "Int64"})
 

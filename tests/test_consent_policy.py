@@ -1,9 +1,9 @@
 """The consent policy (README "Consent and what each output holds", bot/digest/consent.py),
 one test per sentence, on a seeded programme through the real services.
 
-Trio TR1 is schools S1–S3. Its lead (person 1) wrote the agreed summary of its meeting; a
-three-person lesson-study cycle (persons 1, 4 and 7, one from each school) agreed an account
-that person 4 wrote. Person 5 never consented to research use.
+Trio TR1 is schools S1–S3 (persons 1–9), TR2 schools S4–S6. TR1's lead (person 1) wrote the
+agreed summary of its meeting; a three-person lesson-study cycle (persons 1, 4 and 7, one from
+each school) agreed an account that person 4 wrote. Person 5 never consented to research use.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pandas as pd
 
 from bot.digest.compile import week_bounds
 from bot.digest.consent import for_research, for_schools
+from bot.digest.render import digest_values
 from bot.digest.service import Digests, Week
 from bot.people.data_rights import DataRights
 from bot.scheduling.timing import iso_week
@@ -32,6 +33,7 @@ SUMMARY_FOCUS = "Oracy in year 5"
 PRACTICE = "Bruno Costa showed his talk partners routine"  # names person 4
 OWN_WORDS = "My own quiet doubt about the setting policy"  # person 4's reflection
 LEAD_WORDS = "A reflection by the lead on exit tickets"  # person 1's reflection
+THEME_WORDS = "We also tried exit tickets"  # person 11's, in the other trio
 NEVER_WORDS = "Words of someone who never consented"  # person 5's reflection
 AUTHOR = 4  # wrote the account; named in the summary
 LEAD = 1  # wrote the summary
@@ -39,7 +41,7 @@ LEAD = 1  # wrote the summary
 
 async def _programme(db: Database) -> None:
     # No seeded answers, so the researcher digest quotes every reflection (it shows a few).
-    await seed(db, las=3, schools=3, teachers_per_school=3, weeks=2, answer_rate=0.0)
+    await seed(db, las=3, schools=6, teachers_per_school=3, weeks=2, answer_rate=0.0)
     start, _ = week_bounds(WEEK, ZONE)
     thursday = start + timedelta(days=3, hours=16)
     w, later = to_db_time(thursday), to_db_time(thursday + timedelta(hours=5))
@@ -47,7 +49,12 @@ async def _programme(db: Database) -> None:
     async with db.transaction() as tx:
         await tx.execute("DELETE FROM consent WHERE person_id = 5")
         await tx.execute("UPDATE person SET display_name = 'Bruno Costa' WHERE id = ?", (AUTHOR,))
-        for person, words in ((AUTHOR, OWN_WORDS), (LEAD, LEAD_WORDS), (5, NEVER_WORDS)):
+        for person, words in (
+            (AUTHOR, OWN_WORDS),
+            (LEAD, LEAD_WORDS),
+            (5, NEVER_WORDS),
+            (11, THEME_WORDS),  # in TR2: with person 1's, a theme across two trios
+        ):
             await tx.execute(
                 "INSERT INTO reflection (person_id, prompt, period, status, answer,"
                 " delivered_at, answered_at) VALUES (?, 'free', ?, 'answered', ?, ?, ?)",
@@ -192,6 +199,12 @@ async def test_the_shared_digest_never_shows_anyones_own_reflections(db: Databas
     )
     assert set(for_schools(mixed, who)["kind"]) <= set(src.AGREED_KINDS)
     assert "meeting_reflection" in set(for_research(mixed, who)["kind"])
+    # Nor as a theme counted across trios: "exit tickets" came up in two trios' reflections.
+    researchers = digest_values(week.compiled, week.contributions, week.key, "researchers")
+    schools = digest_values(week.compiled, week.shared, week.key, "schools")
+    assert "exit tickets" in {t["phrase"] for t in researchers["themes"]}
+    assert "exit tickets" not in {t["phrase"] for t in schools["themes"]}
+    assert not _shows(service, week, "schools", "exit tickets")
 
 
 # --- withdrawal -------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ place it is applied to a week's words. Two consents govern two different uses:
   (its focus, practices, evidence, barriers, actions, questions, other points) and an agreed
   lesson-study account appear there whatever any one member's research consent. Only agreed
   work reaches this frame (the sources never read drafts). Reflections and post-meeting
-  reflections are a person's own and never appear in the shared digest.
+  reflections are a person's own and never appear in the shared digest, not even as the
+  themes it counts across trios.
 - **Withdrawal** takes the person's own words out of every research output from then on,
   archived weeks included (consent is applied each time a week is read, never baked into the
   archive); the trio's agreed work stays in the shared digest. Consent given again brings
@@ -45,8 +46,8 @@ def for_research(contributions: pd.DataFrame, who: pd.DataFrame) -> pd.DataFrame
     """The rows of people whose consent is current, their owners blanked unless consenting:
     what the researcher digest and the exports may hold (person_id int64)."""
     consenting = consenting_ids(who)
-    named = contributions[contributions["person_id"].notna()]
-    kept = named[named["person_id"].astype("int64").isin(list(consenting))]
+    # One filter, one copy: the year's export holds a third of a million rows.
+    kept = contributions[contributions["person_id"].isin(list(consenting))]
     kept = kept.astype({"person_id": "int64"})
     # infer_objects: the same dtypes whether the rows were just compiled (beside rows with
     # no person, whose empty school made the column object) or read from the archive.
