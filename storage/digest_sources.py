@@ -16,7 +16,11 @@ The long format every contribution source returns, one row per contribution:
     tags             "key=value" pairs joined by ";", e.g. "prompt=practice;voice=34"
     text             the words ("" for a voice note: the recording itself is never exported)
 
-Only people whose latest consent record says yes contribute anything, to any source.
+Contribution sources keep every row, whoever wrote it and whatever their consent: consent is
+applied when a week is read (bot/digest/consent.py, the written policy), so the archive holds
+what both digests need and a withdrawal, or consent given again, reaches archived weeks too.
+A row of agreed trio work whose author was erased has person_id NULL and role "".
+The participation sources (`deliveries`) count only people consenting when they run.
 Every source takes an `end` instant and reads nothing recorded at or after it, so a past week
 compiles the same way whenever it is compiled (the archive in storage/digests.py adds the rest).
 """
@@ -47,6 +51,10 @@ CONTRIBUTION_COLUMNS = (
     "text",
 )
 ITEM_KINDS = ("focus", "shared", "evidence", "barrier", "action", "question", "other")
+# The trio's jointly agreed work: an agreed summary's parts and an agreed lesson-study account.
+# What the shared digest may show (bot/digest/consent.py); erasure keeps these rows of the
+# archive (storage/personal_data.py names the same kinds in SQL).
+AGREED_KINDS = (*ITEM_KINDS, "lesson_study")
 ARENAS = ("within", "between", "beyond")
 ROLE_ORDER = ("trio_lead", "teacher", "researcher", "coordinator")
 
@@ -205,31 +213,39 @@ def with_person_ids(rows: pd.DataFrame) -> pd.DataFrame:
 
     An erased author's shared work keeps its rows with person_id NULL; read from SQLite,
     such a column is object (all NULL) or float (some NULL), and pandas refuses to merge an
-    object column with an integer one. Nobody without a person id can have consented, so
-    dropping those rows is what the inner merge on consent would do anyway.
+    object column with an integer one.
     """
     named = rows[rows["person_id"].notna()]
     return named.astype({"person_id": "int64"})
 
 
+_WHO = ("person_id", "role", "school", "local_authority", "trio", "trio_name")
+
+
 def attribute(contributions: pd.DataFrame, who: pd.DataFrame) -> pd.DataFrame:
-    """Add role, school, local authority and trio from `who`; drop anyone without consent."""
-    consenting = with_person_ids(
-        who.loc[
-            who["consented"],
-            ["person_id", "role", "school", "local_authority", "trio", "trio_name"],
-        ]
-    )
-    joined = with_person_ids(contributions).merge(
-        consenting, on="person_id", how="inner", suffixes=("_own", "")
+    """Add role, school, local authority and trio from `who` to every row.
+
+    Nobody is dropped here: consent is applied when the rows are read (bot/digest/consent.py).
+    A row without a person (agreed work whose author was erased) keeps person_id NULL, role ""
+    and only the school and trio it names itself; person_id is then the nullable Int64.
+    """
+    columns = list(CONTRIBUTION_COLUMNS)
+    named = with_person_ids(contributions).merge(
+        with_person_ids(who.loc[:, list(_WHO)]), on="person_id", how="inner", suffixes=("_own", "")
     )
     for column in ("trio", "trio_name"):
         own = f"{column}_own"
-        if own in joined:  # the contribution names its trio (a summary): that one wins
-            joined[column] = joined[own].where(joined[own].notna(), joined[column])
-    if joined.empty:
-        return empty_contributions()
-    return joined.loc[:, list(CONTRIBUTION_COLUMNS)].reset_index(drop=True)
+        if own in named:  # the contribution names its trio (a summary): that one wins
+            named[column] = named[own].where(named[own].notna(), named[column])
+    nobody = contributions[contributions["person_id"].isna()]
+    if nobody.empty:
+        return named.loc[:, columns].reset_index(drop=True) if len(named) else empty_contributions()
+    # What the contribution says of itself (its trio, and its school once items name one)
+    # stays; what only the author could have told is empty.
+    nobody = nobody.reindex(columns=columns).assign(person_id=None)
+    nobody["role"] = nobody["role"].astype(object).where(nobody["role"].notna(), "")
+    joined = pd.concat([p for p in (named.loc[:, columns], nobody) if len(p)], ignore_index=True)
+    return joined.astype({"person_id": "Int64"})
 
 
 # --- reflections --------------------------------------------------------------------------

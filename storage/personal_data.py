@@ -76,6 +76,18 @@ _THEIR_CYCLES = (
     " WHERE person_id = :person_id)"
 )
 
+# Archived digest rows that are a person's own words, not the trio's agreed work: the kinds
+# other than storage/digest_sources.py AGREED_KINDS (tests/test_consent_policy.py checks).
+AGREED_KINDS_SQL = (
+    "('focus', 'shared', 'evidence', 'barrier', 'action', 'question', 'other', 'lesson_study')"
+)
+_OWN_ARCHIVED_WORDS = f"person_id = :person_id AND kind NOT IN {AGREED_KINDS_SQL}"
+# Archived rows of the trios they were in: the agreed work kept there may name them.
+_OWN_TRIOS_ARCHIVED = (
+    "trio IN (SELECT t.ref FROM trio t JOIN trio_member m ON m.trio_id = t.id"
+    " WHERE m.person_id = :person_id)"
+)
+
 # In order: redactions first (they look at trio membership), deletions after.
 ERASE: tuple[Scrub, ...] = (
     # Other people's words in their trio (a lead's summary draft, a partner's notes).
@@ -90,6 +102,8 @@ ERASE: tuple[Scrub, ...] = (
     Scrub("summary_item", "body", "redact", where=_OWN_SUMMARIES, json=True),
     Scrub("summary_approval", "comment", "redact", where=_OWN_SUMMARIES, json=True),
     Scrub("action", "what", "redact", where=_OWN_TRIOS, json=True),
+    Scrub("digest_contribution", "text", "redact", where=_OWN_TRIOS_ARCHIVED),
+    Scrub("digest_contribution", "tags", "redact", where=_OWN_TRIOS_ARCHIVED),
     # Lesson study is shared trio work: kept, their name redacted in the words, their
     # references emptied; their own decisions and memberships go.
     *(
@@ -130,8 +144,10 @@ ERASE: tuple[Scrub, ...] = (
     Scrub("meeting", "created_by", "null"),
     Scrub("meeting", "summary_runner_id", "null"),
     Scrub("trio_chat", "linked_by", "null"),
-    # Their rows in archived digests (bot/digest): the week renders again without them.
-    Scrub("digest_contribution", "person_id", "delete"),
+    # Their rows in archived digests (bot/digest): their own words go; the trio's agreed
+    # work they wrote stays for the shared digest, with no author (bot/digest/consent.py).
+    Scrub("digest_contribution", "person_id", "delete", where=_OWN_ARCHIVED_WORDS),
+    Scrub("digest_contribution", "person_id", "null"),
     Scrub("schedule", "person_id", "delete"),
     Scrub("consent", "person_id", "delete"),
     Scrub(
@@ -272,6 +288,11 @@ def _spellings(name: str, in_json: bool) -> list[str]:
 
 
 async def _redact(tx: Transaction, scrub: Scrub, name: str, params: dict[str, Any]) -> None:
+    keys = await _row_keys(tx, scrub.table)
+    # "AS row_key_N": a table whose INTEGER PRIMARY KEY aliases rowid names it after that
+    # column, so found["rowid"] would not exist. Key names come from the schema itself.
+    chosen = ", ".join(f"{k} AS row_key_{i}" for i, k in enumerate(keys))
+    matches = " AND ".join(f"{k} = ?" for k in keys)
     for needle in _spellings(name, scrub.json):
         # Whole words only, so "Ann" leaves "Annual" alone.
         pattern = re.compile(rf"(?<!\w){re.escape(needle)}(?!\w)", re.IGNORECASE)
@@ -279,9 +300,7 @@ async def _redact(tx: Transaction, scrub: Scrub, name: str, params: dict[str, An
         if scrub.where:
             condition += f" AND {scrub.where}"
         rows = await tx.fetchall(
-            # "AS row_key": a table whose INTEGER PRIMARY KEY aliases rowid names it after
-            # that column, so found["rowid"] would not exist.
-            f"SELECT rowid AS row_key, {scrub.column} AS text FROM {scrub.table}"  # noqa: S608
+            f"SELECT {chosen}, {scrub.column} AS text FROM {scrub.table}"  # noqa: S608
             f" WHERE {condition}",
             {**params, "needle": needle},
         )
@@ -289,6 +308,20 @@ async def _redact(tx: Transaction, scrub: Scrub, name: str, params: dict[str, An
             changed = pattern.sub(REDACTED, found["text"])
             if changed != found["text"]:
                 await tx.execute(
-                    f"UPDATE {scrub.table} SET {scrub.column} = ? WHERE rowid = ?",  # noqa: S608
-                    (changed, found["row_key"]),
+                    f"UPDATE {scrub.table} SET {scrub.column} = ? WHERE {matches}",  # noqa: S608
+                    (changed, *(found[f"row_key_{i}"] for i in range(len(keys)))),
                 )
+
+
+async def _row_keys(q: Reader, table: str) -> list[str]:
+    """How to name one row of `table`: its rowid, or for a WITHOUT ROWID table (the digest
+    archive's contributions) its primary key's columns."""
+    sql = await q.fetchval(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    )
+    if "WITHOUT ROWID" not in str(sql).upper():
+        return ["rowid"]
+    rows = await q.fetchall(
+        "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", (table,)
+    )
+    return [str(r[0]) for r in rows]

@@ -208,7 +208,8 @@ async def test_post_meeting_reflections_reach_the_researchers_only(db: Database)
         "meeting=900;prompt=take_back",
         "meeting=900;prompt=take_back;voice=15",
     ]
-    assert WITHHELD not in set(week.compiled.contributions["text"])  # no consent: not compiled
+    # No consent: archived (consent is applied when read), in no output.
+    assert WITHHELD not in set(week.contributions["text"]) | set(week.shared["text"])
     values = digest_values(week.compiled, week.contributions, week.key, "researchers")
     after = _trio(values, "TR1")["after_meetings"]
     assert isinstance(after, list)

@@ -143,7 +143,7 @@ async def test_meetings_held_and_scheduled_equal_an_independent_count(db: Databa
     assert values["totals"]["summaries"] == 1 and values["totals"]["accounts"] == 1
 
 
-async def test_withdrawn_lead_takes_the_summary_words_out(db: Database) -> None:
+async def test_a_withdrawn_lead_keeps_the_agreed_summary_for_schools_only(db: Database) -> None:
     await _fixture(db)
     async with db.transaction() as tx:
         await tx.execute(
@@ -151,7 +151,12 @@ async def test_withdrawn_lead_takes_the_summary_words_out(db: Database) -> None:
             " VALUES (1, 0, '1', '2026-11-23T00:00:00.000000Z')"
         )
     service = digests(db)
-    html = service.render(await service.week(WEEK), "schools", "en").html
+    week = await service.week(WEEK)
+    # The trio agreed to share it (tests/test_consent_policy.py has the whole policy)…
+    html = service.render(week, "schools", "en").html
+    assert b"Oracy in year 5" in html and b"Pupil B read more" in html
+    # …but the lead wrote both, and their words are out of research use.
+    html = service.render(week, "researchers", "en").html
     assert b"Oracy in year 5" not in html and b"Pupil B read more" not in html
 
 
@@ -168,12 +173,15 @@ async def test_erasing_the_author_of_an_agreed_summary_keeps_the_digest_building
     assert await db.fetchval("SELECT author_id FROM summary WHERE id = 1") is None
     service = digests(db)
     week = await service.week(WEEK)
-    # Erasure deletes the person's consent, so, as for any non-consenting person, their
-    # words leave the digest; the rest of it is built as before.
+    # Erasure deletes the person's consent, so their words leave the research outputs; the
+    # trio's agreed work stays in the shared digest, with no author.
     assert set(week.contributions["kind"]) == {"reflection"}
     assert week.contributions["person_id"].notna().all()
-    for audience in ("schools", "researchers"):
-        html = service.render(week, audience, "en").html
-        assert b"Oracy in year 5" not in html and b"Pupil B read more" not in html
+    assert week.shared["person_id"].isna().all() and len(week.shared)
+    html = service.render(week, "researchers", "en").html
+    assert b"Oracy in year 5" not in html and b"Pupil B read more" not in html
+    html = service.render(week, "schools", "en").html
+    assert b"Oracy in year 5" in html and b"Pupil B read more" in html
     again = await service.week(WEEK)  # and from the archive
     assert again.contributions.equals(week.contributions)
+    assert list(again.shared["text"]) == list(week.shared["text"])

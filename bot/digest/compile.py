@@ -69,7 +69,9 @@ class Options:
 class Compiled:
     week: str
     built_at: datetime
-    contributions: pd.DataFrame  # long format, with person_id (see storage/digest_sources.py)
+    # long format, with person_id (storage/digest_sources.py): every row, whatever its
+    # author's consent; bot/digest/consent.py decides what each audience may read
+    contributions: pd.DataFrame
     figures: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def figure(self, name: str) -> pd.DataFrame:

@@ -183,16 +183,11 @@ def wants_shared_digest(choice: bool | None, roles: Iterable[str]) -> bool:
     return choice if choice is not None else any(r in DIGEST_BY_DEFAULT for r in roles)
 
 
-# Contributions that never reach the shared digest: a person's own reflections (and, once the
-# HTML part adds them, post-meeting reflections, private to the trio and the researchers).
-_NOT_SHARED = ("reflection", "meeting_reflection")
-
-
 def has_shared_news(week: Week) -> bool:
     """Whether the schools' digest has anything to tell: agreed work of some trio this week.
     Without it no shared digest is queued at all, to people or to groups."""
-    work = week.contributions
-    return bool((~work["kind"].isin(_NOT_SHARED) & work["trio"].notna()).any())
+    work = week.shared  # the trios' agreed work, by trio agreement (bot/digest/consent.py)
+    return bool(work["trio"].notna().any())
 
 
 def has_activity(week: Week) -> bool:
@@ -201,4 +196,4 @@ def has_activity(week: Week) -> bool:
     other week goes to researchers, its participation figures being news in themselves."""
     by_trio = week.compiled.figure("by_trio")
     happened = int(by_trio["delivered"].sum()) + int(by_trio["meetings_scheduled"].sum())
-    return happened > 0 or not week.contributions.empty
+    return happened > 0 or not week.contributions.empty or not week.shared.empty

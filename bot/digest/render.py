@@ -70,7 +70,8 @@ def _action(row: Any, key: bytes, researchers: bool, owners: Mapping[int, Owner]
     The shared digest names the owner as the agreed summary does (the trio chose to share
     it); the researcher digest gives the owner's pseudonym, as everywhere in research data,
     and only while their research consent is current. Otherwise: "someone in the trio".
-    An empty owner_id: the whole trio; no owner_id tag at all (a week archived before actions
+    An empty owner_id: the whole trio; "withheld" (bot/digest/consent.py): someone in the
+    trio; no owner_id tag at all (a week archived before actions
     carried one): nothing said about the owner.
     """
     tags = _tags(str(row.tags))
@@ -87,7 +88,7 @@ def _action(row: Any, key: bytes, researchers: bool, owners: Mapping[int, Owner]
         "text": str(row.text or ""),
         "owner": owner,
         "whole_trio": "owner_id" in tags and not owner_id,
-        "owner_unknown": owner_id.isdigit() and owner is None,
+        "owner_unknown": (owner_id.isdigit() and owner is None) or owner_id == "withheld",
         "due": tags.get("due") or None,
         "status": status if status in ACTION_STATUSES else None,
     }

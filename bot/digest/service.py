@@ -1,5 +1,7 @@
 """The digest service: compile or fetch a week from the archive, apply consent, render, export.
 
+Consent is applied in `_week`, each time a week is read, by the policy in bot/digest/consent.py.
+
 Used by the weekly delivery (inside the scheduler's transaction, reading through `tx`), by
 /digest and by the command line (reading through the database).
 """
@@ -16,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from bot.clock import Clock
-from bot.digest import research_tables
+from bot.digest import consent, research_tables
 from bot.digest.compile import (
     Compiled,
     Options,
@@ -49,8 +51,9 @@ class Week:
     """A compiled week with consent applied as it stands now, ready to render or export."""
 
     compiled: Compiled
-    contributions: pd.DataFrame  # only people whose consent is current
+    contributions: pd.DataFrame  # research use: only current consenters' own words
     key: bytes
+    shared: pd.DataFrame  # the schools' digest: the trios' agreed work (bot/digest/consent.py)
     # Until the week ends, the instant it was compiled: the digest is the week so far (and
     # is never archived). None for a week that is over.
     partial_to: datetime | None = None
@@ -83,7 +86,7 @@ def _export_tables(
 
 
 async def _owners(
-    tx: Transaction, contributions: pd.DataFrame, consenting: set[int]
+    tx: Transaction, contributions: pd.DataFrame, consenting: frozenset[int]
 ) -> dict[int, Owner]:
     """The people the week's actions are given to (tag owner_id=N): their names now and
     whether their research consent is current."""
@@ -149,20 +152,19 @@ class Digests:
         else:
             compiled = await compile_week(tx, week, self.zone, self.options, self.clock())
             if self.is_past(week):
-                rows = list(compiled.contributions.itertuples(index=False, name=None))
-                await DigestArchive.save(tx, week, compiled.built_at, figures_json(compiled), rows)
+                await DigestArchive.save(
+                    tx, week, compiled.built_at, figures_json(compiled), _rows(compiled)
+                )
         who = await src.people(tx)
-        consenting = set(who.loc[who["consented"], "person_id"])
-        current = compiled.contributions[compiled.contributions["person_id"].isin(consenting)]
-        owners = await _owners(tx, compiled.contributions, consenting)
-        research = await self._research(tx, week, week, frozenset(consenting))
+        consenting = consent.consenting_ids(who)
         return Week(
             compiled,
-            current.reset_index(drop=True),
+            consent.for_research(compiled.contributions, who),
             key,
+            shared=consent.for_schools(compiled.contributions, who),
             partial_to=self._partial_to(compiled),
-            owners=owners,
-            research=research,
+            owners=await _owners(tx, compiled.contributions, consenting),
+            research=await self._research(tx, week, week, consenting),
         )
 
     async def _research(
@@ -190,17 +192,18 @@ class Digests:
             contributions, trend_trio, trend_la = await compile_span(
                 tx, first_week, last, self.zone, have, who, all_trios
             )
-            consenting = frozenset(who.loc[who["consented"], "person_id"])
-            research = await self._research(tx, first_week, last, consenting)
+            research = await self._research(tx, first_week, last, consent.consenting_ids(who))
+        contributions = consent.for_research(contributions, who)
         weeks = src.local_weeks_of_dates(contributions["date"])
         figures = {"trend_trio": trend_trio, "trend_la": trend_la}
         span = Compiled(last, self.clock(), contributions, figures)
         return _export_tables(contributions, weeks, span, key, research)
 
     def render(self, week: Week, audience: Audience, lang: str) -> Rendered:
+        rows = week.shared if audience == "schools" else week.contributions
         return render(
             week.compiled,
-            week.contributions,
+            rows,
             week.key,
             audience,
             lang,
@@ -212,3 +215,9 @@ class Digests:
     async def render_async(self, week: Week, audience: Audience, lang: str) -> Rendered:
         """Rendering draws charts and builds HTML: off the event loop."""
         return await asyncio.to_thread(self.render, week, audience, lang)
+
+
+def _rows(compiled: Compiled) -> list[tuple[object, ...]]:
+    """Every contribution, consenting or not, for the archive (NULL for a missing person)."""
+    table = compiled.contributions.astype(object)
+    return list(table.where(table.notna(), None).itertuples(index=False, name=None))
