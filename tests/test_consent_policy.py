@@ -261,7 +261,9 @@ def test_an_actions_owner_shows_in_research_only_while_they_consent() -> None:
     }
     # The shared digest names owners as the trio agreed, except an erased one.
     shared = for_schools(rows, who).set_index("text")["tags"].to_dict()
-    assert shared["Try"] == "summary=1;owner_id=2" and shared["Read"] == "summary=1;owner_id=withheld"
+    assert (
+        shared["Try"] == "summary=1;owner_id=2" and shared["Read"] == "summary=1;owner_id=withheld"
+    )
 
 
 # --- erasure ----------------------------------------------------------------------------------
