@@ -188,9 +188,11 @@ def attribute(contributions: pd.DataFrame, who: pd.DataFrame) -> pd.DataFrame:
     joined = with_person_ids(contributions).merge(
         consenting, on="person_id", how="inner", suffixes=("_own", "")
     )
-    for column in ("trio", "trio_name"):
+    for column in ("trio", "trio_name", "school", "local_authority"):
         own = f"{column}_own"
-        if own in joined:  # the contribution names its trio (a summary): that one wins
+        # The contribution names its trio, or the school it belongs to (a summary's items):
+        # that one wins.
+        if own in joined:
             joined[column] = joined[own].where(joined[own].notna(), joined[column])
     if joined.empty:
         return empty_contributions()

@@ -70,6 +70,7 @@ class Action:
     owner_name: str | None
     due_on: str
     status: ActionStatus
+    school_id: int | None = None  # the school it belongs to: the owner's, else the author's
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Action:
@@ -82,6 +83,7 @@ class Action:
             owner_name=row["owner_name"],
             due_on=row["due_on"],
             status=row["status"],
+            school_id=row["school_id"],
         )
 
 
@@ -206,12 +208,13 @@ class SummaryRepo:
         owner_id: int | None,
         due_on: str,
         position: int,
+        school_id: int | None = None,
     ) -> int:
         now = to_db_time(tx.clock())
         return await tx.execute(
             "INSERT INTO action (trio_id, summary_id, what, owner_id, due_on, position,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (trio_id, summary_id, dump(what), owner_id, due_on, position, now, now),
+            " school_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (trio_id, summary_id, dump(what), owner_id, due_on, position, school_id, now, now),
         )
 
     @staticmethod
@@ -277,9 +280,11 @@ class SummaryRepo:
         what: Any = None,
         owner: tuple[int | None] | None = None,
         due_on: str | None = None,
+        school: tuple[int | None] | None = None,
     ) -> None:
-        """A draft's action changed: what, who (`owner`, a 1-tuple: None is the whole trio)
-        or by when; an argument left None keeps its value."""
+        """A draft's action changed: what, who (`owner`, a 1-tuple: None is the whole trio),
+        by when, or the school it belongs to (`school`, a 1-tuple: None is no school); an
+        argument left None keeps its value."""
         now = to_db_time(tx.clock())
         if what is not None:
             await tx.execute(
@@ -295,6 +300,11 @@ class SummaryRepo:
             await tx.execute(
                 "UPDATE action SET due_on = ?, updated_at = ? WHERE id = ? AND summary_id = ?",
                 (due_on, now, action_id, summary_id),
+            )
+        if school is not None:
+            await tx.execute(
+                "UPDATE action SET school_id = ?, updated_at = ? WHERE id = ? AND summary_id = ?",
+                (school[0], now, action_id, summary_id),
             )
 
     @staticmethod

@@ -35,8 +35,10 @@ async def draft_written(bot: BotUnderTest, clock: FakeClock) -> Trio:
     await alice.taps("Skip")  # no evidence
     await alice.says("No cover to release teachers for visits")
     await alice.taps("within school")
+    await alice.taps("Northfield Primary")
     await alice.says("Buses between our sites stop at 4pm")
     await alice.taps("between schools")
+    await alice.taps("Southgate Primary")
     await alice.taps("Skip")  # no more barriers
     await alice.says("Try the feedback sheets in Year 5")
     await alice.taps("Bruno")
@@ -240,7 +242,12 @@ async def test_back_repeats_the_barrier_it_returns_to(bot: BotUnderTest, clock: 
     assert "Where does that barrier sit?" in alice.last_text
     assert "No cover to release teachers for visits" in alice.last_text
     await alice.taps("within school")
+    assert "Which school does it belong to?" in alice.last_text
+    assert "No cover to release teachers for visits" in alice.last_text
+    await alice.taps("Northfield Primary")
     assert "Barrier 2" in alice.last_text
+    await alice.taps("Back")
+    assert "Which school does it belong to?" in alice.last_text
     await alice.taps("Back")
     assert "Where does that barrier sit?" in alice.last_text
     assert "No cover to release teachers for visits" in alice.last_text
@@ -250,6 +257,7 @@ async def test_back_repeats_the_barrier_it_returns_to(bot: BotUnderTest, clock: 
     await alice.says("No cover to release teachers for visits, even for a morning")
     assert "even for a morning" in alice.last_text  # the level question says which
     await alice.taps("between schools")
+    await alice.taps("Northfield Primary")
     await alice.taps("Skip")  # no more barriers
     await alice.says("Try the feedback sheets")
     assert "Who will do it?" in alice.last_text and "Try the feedback sheets" in alice.last_text
