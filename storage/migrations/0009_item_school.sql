@@ -9,9 +9,10 @@
 -- writer's (storage/digest_sources_trio_work.py). Existing rows are filled in as well as the
 -- data allows, from what the tables hold now (README, "Attribution"):
 --   * a shared practice without a school: the summary flow asked one per school of the trio,
---     in school reference order, and stored the answered ones in that order; when a summary
---     has as many shared items as its trio has schools, the n-th item is the n-th school's.
---     Otherwise (a school was skipped) which school said what cannot be known: left NULL.
+--     in school reference order, and stored the answered ones in that order; when none of a
+--     summary's shared items has a school and there are as many as its trio has schools, the
+--     n-th item is the n-th school's. Otherwise (a school was skipped) which school said what
+--     cannot be known: left NULL (digests then fall back to the author's school).
 --   * every other item: the author's school as it is now; NULL when the author was erased.
 --   * an action: its owner's school; for the whole trio (or an erased owner), the author's.
 ALTER TABLE action ADD COLUMN school_id INTEGER REFERENCES school(id) ON DELETE SET NULL;
@@ -30,6 +31,8 @@ UPDATE summary_item SET school_id = (
                   OR (j.position = summary_item.position AND j.id <= summary_item.id)))
 )
 WHERE kind = 'shared' AND school_id IS NULL
+  AND NOT EXISTS (SELECT 1 FROM summary_item j WHERE j.summary_id = summary_item.summary_id
+                  AND j.kind = 'shared' AND j.school_id IS NOT NULL)
   AND (SELECT COUNT(*) FROM summary_item j
        WHERE j.summary_id = summary_item.summary_id AND j.kind = 'shared')
     = (SELECT COUNT(*) FROM summary su JOIN trio_school ts ON ts.trio_id = su.trio_id
