@@ -252,8 +252,10 @@ class SummaryRepo:
         *,
         body: Any = None,
         level: str | None = None,
+        school_id: int | None = None,
     ) -> None:
-        """A draft's item changed: its text, or (a barrier) where it sits; None keeps it."""
+        """A draft's item changed: its text, or (a barrier) where it sits or whose it is;
+        None keeps it."""
         if body is not None:
             await tx.execute(
                 "UPDATE summary_item SET body = ? WHERE id = ? AND summary_id = ?",
@@ -263,6 +265,11 @@ class SummaryRepo:
             await tx.execute(
                 "UPDATE summary_item SET level = ? WHERE id = ? AND summary_id = ?",
                 (level, item_id, summary_id),
+            )
+        if school_id is not None:
+            await tx.execute(
+                "UPDATE summary_item SET school_id = ? WHERE id = ? AND summary_id = ?",
+                (school_id, item_id, summary_id),
             )
 
     @staticmethod

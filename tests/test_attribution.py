@@ -216,6 +216,9 @@ async def test_editing_a_draft_keeps_each_items_school(bot: BotUnderTest, clock:
     await alice.says("No cover to release teachers for visits")
     await alice.taps("within school")
     await alice.taps("Westbrook Primary")
+    await alice.says("Buses between our sites stop at 4pm")
+    await alice.taps("between schools")
+    await alice.taps("Southgate Primary")
     await alice.taps("Skip")
     await alice.says("Try talk partners in Year 5")
     await alice.taps("Bruno")
@@ -230,9 +233,14 @@ async def test_editing_a_draft_keeps_each_items_school(bot: BotUnderTest, clock:
     await carmen.says("Say it is for a whole morning, and Carmen will try it")
     await run_schedule(bot, clock)
     await alice.taps("Edit the summary", message=newest(alice, "suggests a change"))
-    await alice.taps("Barrier")
+    await alice.taps("Barrier: No cover")
     await alice.taps("What it says")
     await alice.says("No cover to release teachers for a whole morning")
+    await alice.taps("Add another")
+    await alice.taps("Barrier: Buses")  # it was filed under the wrong school
+    await alice.taps("Whose it is")
+    assert "Buses between our sites stop at 4pm" in alice.last_text
+    await alice.says("north")
     await alice.taps("Add another")
     await alice.taps("Action")
     await alice.taps("Who does it")
@@ -240,11 +248,17 @@ async def test_editing_a_draft_keeps_each_items_school(bot: BotUnderTest, clock:
     await alice.taps("Done ✓")
     assert "revised summary has gone" in alice.last_text
     ids = await school_ids(bot)
-    barrier = await bot.db.fetchone(
+    barriers = await bot.db.fetchall(
         "SELECT json_extract(body, '$'), school_id FROM summary_item WHERE kind = 'barrier'"
+        " ORDER BY position"
     )
-    assert barrier is not None
-    assert tuple(barrier) == ("No cover to release teachers for a whole morning", ids["DEMO-W"])
+    assert [tuple(r) for r in barriers] == [
+        ("No cover to release teachers for a whole morning", ids["DEMO-W"]),  # kept
+        ("Buses between our sites stop at 4pm", ids["DEMO-N"]),  # moved
+    ]
+    await run_schedule(bot, clock)
+    revised = newest(trio.bruno, "Revised draft").plain_text
+    assert "Northfield Primary: Buses between our sites stop at 4pm (between schools) ✏️" in revised
     # A new owner: the action is now her school's.
     assert await bot.db.fetchval("SELECT school_id FROM action") == ids["DEMO-W"]
 

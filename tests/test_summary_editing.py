@@ -166,6 +166,8 @@ async def test_adding_a_barrier_and_removing_an_action(bot: BotUnderTest, clock:
     assert "Where does that barrier sit?" in alice.last_text
     assert "Parents cannot reach the school by bus" in alice.last_text
     await alice.taps("beyond schools")
+    assert "Which school does it belong to?" in alice.last_text  # as when writing one
+    await alice.taps("Westbrook Primary")
     await alice.says("yes")  # typed: add another
     await alice.taps("Action: Share the pupil")
     await alice.taps("Remove it")
@@ -182,6 +184,11 @@ async def test_adding_a_barrier_and_removing_an_action(bot: BotUnderTest, clock:
         "SELECT level FROM summary_item WHERE kind = 'barrier' ORDER BY position, id"
     )
     assert [r[0] for r in barriers] == ["within", "between", "beyond"]
+    added = await bot.db.fetchval(
+        "SELECT s.ref FROM summary_item i JOIN school s ON s.id = i.school_id"
+        " WHERE i.level = 'beyond'"
+    )
+    assert added == "DEMO-W"
     assert await bot.db.fetchval("SELECT COUNT(*) FROM action") == 1
     assert (
         await bot.db.fetchval(
@@ -190,7 +197,10 @@ async def test_adding_a_barrier_and_removing_an_action(bot: BotUnderTest, clock:
         == 1
     )
     revised = await revised_for(bot, clock, trio)
-    assert "Parents cannot reach the school by bus (beyond schools) ➕ new" in revised
+    assert (
+        "Westbrook Primary: Parents cannot reach the school by bus (beyond schools) ➕ new"
+        in revised
+    )
     assert "Share the pupil voice survey — Carmen, by Fri 18 Dec 2026 ➖ removed" in revised
     assert "No cover to release teachers for visits (within school)\n" in revised
     html = newest(trio.bruno, "Revised draft").text or ""

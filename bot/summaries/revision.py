@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.meetings.service import action_view
 from bot.summaries.actions import ActionFollowUp
-from bot.summaries.attribution import action_school, barrier_default
+from bot.summaries.attribution import action_school, barrier_school
 from storage.db import Reader, Transaction
 from storage.meetings import MeetingRepo
 from storage.schedule import ScheduleRepo
@@ -52,6 +52,7 @@ async def edit_context(q: Reader, summary: Summary) -> dict[str, Any]:
     its school), what each part says now, the trio's schools and members."""
     schools = dict(await MeetingRepo.schools(q, summary.trio_id))
     members = await MeetingRepo.members(q, summary.trio_id)
+    writer = next((m.school_id for m in members if m.person_id == summary.author_id), None)
     sections: list[list[Any]] = []
     current: dict[str, dict[str, Any]] = {}
 
@@ -78,6 +79,7 @@ async def edit_context(q: Reader, summary: Summary) -> dict[str, Any]:
         "sections": sections,
         "current": current,
         "schools": [[sid, name] for sid, name in schools.items()],
+        "writer_school": writer,
         "members": [[m.person_id, m.name] for m in members],
     }
 
@@ -142,7 +144,14 @@ class Revision:
             )
             return
         level = edit.get("level") if edit.get("part") == "level" else None
-        await SummaryRepo.set_item(tx, summary.id, item.id, body=edit.get("text"), level=level)
+        whose = None
+        if edit.get("part") == "school" and str(edit.get("barrier_school")).isdigit():
+            whose = int(str(edit["barrier_school"]))
+            if whose not in schools:
+                return
+        await SummaryRepo.set_item(
+            tx, summary.id, item.id, body=edit.get("text"), level=level, school_id=whose
+        )
         marks.marks.setdefault(key, "changed")
 
     async def _action(
@@ -191,7 +200,7 @@ class Revision:
         schools_of: Mapping[int, int | None],
     ) -> None:
         """A part added in an edit belongs to a school as one written in the summary flow
-        does (bot/summaries/attribution.py); a barrier, to the author's school."""
+        does (bot/summaries/attribution.py): a barrier to the school chosen for it."""
         text = edit.get("text")
         writer_school = schools_of.get(summary.author_id or 0)
         if text is None or text == REMOVE:
@@ -213,7 +222,7 @@ class Revision:
         elif kind == "barrier" and edit.get("level"):
             item_id = await SummaryRepo.add_item(
                 tx, summary.id, "barrier", text, position=99, level=str(edit["level"]),
-                school_id=barrier_default(writer_school, trio_schools),
+                school_id=barrier_school(edit.get("barrier_school"), writer_school, trio_schools),
             )  # fmt: skip
         elif kind in ("evidence", "question", "other"):
             item_id = await SummaryRepo.add_item(
