@@ -134,19 +134,19 @@ async def summary_items(
     summary = "summary=" + found["summary"].astype(str)
     arena = found["arena"].fillna("")
     found["tags"] = summary.where(arena == "", "arena=" + arena + ";" + summary)
-    owner = found["owner_id"].map(lambda x: "" if pd.isna(x) else str(int(x)))
-    action = (
-        summary
+    acts = found[found["kind"] == "action"]  # only these carry school, owner, due and status
+    owner = acts["owner_id"].map(lambda x: "" if pd.isna(x) else str(int(x)))
+    found.loc[acts.index, "tags"] = (
+        summary[acts.index]
         + ";school="
-        + found["school"].fillna("")
+        + acts["school"].fillna("")
         + ";owner_id="
         + owner
         + ";due="
-        + found["due"].fillna("")
+        + acts["due"].fillna("")
         + ";status="
-        + found["status"].fillna("")
+        + acts["status"].fillna("")
     )
-    found["tags"] = found["tags"].where(found["kind"] != "action", action)
     voice = found["voice"]
     found["tags"] = found["tags"].where(
         voice.isna(), found["tags"] + ";voice=" + voice.fillna(0).astype(int).astype(str)
