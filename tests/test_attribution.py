@@ -308,7 +308,8 @@ async def test_migration_0009_fills_in_the_schools_as_far_as_the_data_allows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "old.db"
-    before = [m for m in migration_scripts() if m[0] <= 8]
+    ours = next(n for n, name, _ in migration_scripts() if name.endswith("_item_school.sql"))
+    before = [m for m in migration_scripts() if m[0] < ours]  # as built before attribution
     monkeypatch.setattr(db_module, "migration_scripts", lambda: before)
     db = await Database.open(path)
     await db.close()
@@ -387,11 +388,30 @@ async def test_migration_0009_fills_in_the_schools_as_far_as_the_data_allows(
             (3, 3, said("nobody's"), None, now, now),
         ],
     )
+    # A week already archived, its rows filed under the author's school (S03, Oldham).
+    conn.execute(
+        "INSERT INTO digest (id, week, built_at, figures) VALUES (1, '2026-W47', ?, '{}')", (now,)
+    )
+    archived = [
+        ("shared", "summary=1", "first, S01's"),
+        ("barrier", "arena=within;summary=1", "a barrier"),
+        ("action", "summary=1", "Bruno's"),
+        ("shared", "summary=2", "one of two"),  # its school cannot be known
+        ("shared", "summary=1", "worded otherwise"),  # matches no item
+        ("reflection", "prompt=practice", "first, S01's"),  # no summary's
+    ]
+    conn.executemany(
+        "INSERT INTO digest_contribution (digest_id, seq, person_id, role, school,"
+        " local_authority, trio, trio_name, date, kind, tags, text)"
+        " VALUES (1, ?, 1, 'trio_lead', 'S03', 'Oldham', 'T1', 'T', '2026-11-20', ?, ?, ?)",
+        [(seq, kind, tags, text) for seq, (kind, tags, text) in enumerate(archived)],
+    )
     conn.close()
 
     db = await Database.open(path)
     try:
-        assert 9 in [int(r[0]) for r in await db.fetchall("SELECT version FROM schema_version")]
+        versions = await db.fetchall("SELECT version FROM schema_version")
+        assert ours in [int(r[0]) for r in versions]
         items = {
             int(r[0]): r[1] for r in await db.fetchall("SELECT id, school_id FROM summary_item")
         }
@@ -402,5 +422,16 @@ async def test_migration_0009_fills_in_the_schools_as_far_as_the_data_allows(
         }
         actions = {int(r[0]): r[1] for r in await db.fetchall("SELECT id, school_id FROM action")}
         assert actions == {1: 2, 2: 1, 3: None}
+        rows = await db.fetchall(
+            "SELECT school, local_authority FROM digest_contribution ORDER BY seq"
+        )
+        assert [tuple(r) for r in rows] == [
+            ("S01", "Stockport"),  # re-filed under the school whose practice it was
+            ("S03", "Oldham"),  # the author's, as before
+            ("S01", "Stockport"),  # its owner's school
+            ("S03", "Oldham"),
+            ("S03", "Oldham"),
+            ("S03", "Oldham"),
+        ]
     finally:
         await db.close()

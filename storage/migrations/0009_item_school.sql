@@ -49,3 +49,49 @@ UPDATE action SET school_id = COALESCE(
     (SELECT p.school_id FROM summary su JOIN person p ON p.id = su.author_id
      WHERE su.id = action.summary_id)
 );
+
+-- Weeks already archived (storage/digests.py) are rebuilt from their stored rows, which name
+-- the author's school. Each summary row there (its tags say `summary=N`) is re-filed under the
+-- school of the item or action it came from, found by summary, kind and text, when every
+-- match belongs to one school; a row that matches nothing (edited since) keeps what it had.
+-- Archived action rows keep their tags (`summary=N`); weeks compiled from now on carry the
+-- owner, due date and status as well.
+CREATE INDEX action_summary ON action(summary_id, position);  -- also SummaryRepo.actions
+
+CREATE TEMP TABLE matched (digest_id INTEGER, seq INTEGER, school_id INTEGER);
+INSERT INTO matched
+SELECT dc.digest_id, dc.seq, i.school_id
+FROM digest_contribution dc
+JOIN summary_item i ON i.summary_id = CAST(substr(dc.tags, instr(dc.tags, 'summary=') + 8) AS INTEGER)
+ AND i.kind = dc.kind
+WHERE dc.kind IN ('shared', 'evidence', 'barrier', 'question', 'other')
+  AND instr(dc.tags, 'summary=') > 0
+  AND dc.text = CASE WHEN NOT json_valid(i.body) THEN i.body
+                     WHEN json_type(i.body) = 'text' THEN json_extract(i.body, '$') ELSE '' END;
+INSERT INTO matched
+SELECT dc.digest_id, dc.seq, x.school_id
+FROM digest_contribution dc
+JOIN action x ON x.summary_id = CAST(substr(dc.tags, instr(dc.tags, 'summary=') + 8) AS INTEGER)
+WHERE dc.kind = 'action' AND instr(dc.tags, 'summary=') > 0
+  AND dc.text = CASE WHEN NOT json_valid(x.what) THEN x.what
+                     WHEN json_type(x.what) = 'text' THEN json_extract(x.what, '$') ELSE '' END;
+
+CREATE TEMP TABLE refiled AS
+SELECT m.digest_id, m.seq, MIN(sc.ref) AS school, MIN(COALESCE(la.name, '')) AS la
+FROM matched m
+JOIN school sc ON sc.id = m.school_id
+LEFT JOIN local_authority la ON la.id = sc.local_authority_id
+GROUP BY m.digest_id, m.seq
+HAVING COUNT(DISTINCT sc.id) = 1;
+CREATE UNIQUE INDEX refiled_key ON refiled(digest_id, seq);
+
+UPDATE digest_contribution SET
+    school = (SELECT r.school FROM refiled r
+              WHERE r.digest_id = digest_contribution.digest_id AND r.seq = digest_contribution.seq),
+    local_authority = (SELECT r.la FROM refiled r
+              WHERE r.digest_id = digest_contribution.digest_id AND r.seq = digest_contribution.seq)
+WHERE EXISTS (SELECT 1 FROM refiled r
+              WHERE r.digest_id = digest_contribution.digest_id AND r.seq = digest_contribution.seq);
+
+DROP TABLE refiled;
+DROP TABLE matched;
