@@ -441,6 +441,8 @@ class Work:
                 return ("text", barriers[n - 1][0]) if n <= len(barriers) else ("tap", "Skip")
             if "Where does that barrier sit" in t:
                 return ("tapx", barriers[state["barrier"] - 1][1])
+            if "Which school does it belong to" in t:
+                return ("text", "1")  # the first button: the writer's own school
             if found := re.search(r"Action (\d): what will be done", t):
                 state["action"] = n = int(found.group(1))
                 return ("text", actions[n - 1][0]) if n <= len(actions) else ("tap", "That's all")

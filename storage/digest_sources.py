@@ -233,9 +233,11 @@ def attribute(contributions: pd.DataFrame, who: pd.DataFrame) -> pd.DataFrame:
     named = with_person_ids(contributions).merge(
         with_person_ids(who.loc[:, list(_WHO)]), on="person_id", how="inner", suffixes=("_own", "")
     )
-    for column in ("trio", "trio_name"):
+    for column in ("trio", "trio_name", "school", "local_authority"):
         own = f"{column}_own"
-        if own in named:  # the contribution names its trio (a summary): that one wins
+        # The contribution names its trio, or the school it belongs to (a summary's items):
+        # that one wins.
+        if own in named:
             named[column] = named[own].where(named[own].notna(), named[column])
     nobody = contributions[contributions["person_id"].isna()]
     if nobody.empty:

@@ -9,11 +9,12 @@ The columns read (the contract in the header of storage/migrations/0004_meetings
     meeting(trio_id, starts_at, status)          status: scheduled | held | cancelled
     summary(id, trio_id, author_id, status, focus, created_at, agreed_at)
                                                  status: draft | agreed
-    summary_item(summary_id, kind, level, body, position)
+    summary_item(summary_id, kind, level, body, position, school_id)
                                                  kind: shared | evidence | barrier | question |
                                                  other; level (barriers): within | between |
-                                                 beyond; body: JSON text or a voice note
-    action(summary_id, trio_id, what, position, status)
+                                                 beyond; body: JSON text or a voice note;
+                                                 school_id: whose it is (0009_item_school.sql)
+    action(summary_id, trio_id, what, position, status, owner_id, due_on, school_id)
                                                  status: open | in_progress | done | dropped
   The summary's focus and its actions come out as contributions of kinds "focus" and
   "action" beside the items, so the digest reads one long list per summary.
@@ -68,8 +69,12 @@ async def summary_items(
     zone: ZoneInfo,
     who: pd.DataFrame,
 ) -> pd.DataFrame:
-    """Items of summaries agreed in [start, end), as contributions of the summary's author.
+    """Items of summaries agreed in [start, end), as contributions of the summary's author,
+    each filed under the school it belongs to (migration 0009; bot/summaries/attribution.py)
+    and that school's local authority — the author's school where an item has none.
 
+    An action's tags carry `summary=N;school=S;owner_id=N;due=YYYY-MM-DD;status=S`
+    (owner_id empty for the whole trio); the exports turn owner_id into a pseudonym.
     Drafts never come out of here: only an agreed summary reaches any digest's words.
     """
     if not have >= SUMMARY_TABLES:
@@ -81,11 +86,14 @@ async def summary_items(
         "WITH agreed AS (SELECT s.id, s.author_id, s.trio_id, s.agreed_at, s.focus"
         "  FROM summary s WHERE s.status = 'agreed' AND s.agreed_at >= ? AND s.agreed_at < ?),"
         " parts AS ("
-        "  SELECT a.id AS sid, 0 AS pos, 'focus' AS kind, NULL AS level, a.focus AS body"
+        "  SELECT a.id AS sid, 0 AS pos, 'focus' AS kind, NULL AS level, a.focus AS body,"
+        "   NULL AS school_id, NULL AS owner_id, NULL AS due_on, NULL AS status"
         "  FROM agreed a"
-        "  UNION ALL SELECT i.summary_id, 1 + i.position, i.kind, i.level, i.body"
+        "  UNION ALL SELECT i.summary_id, 1 + i.position, i.kind, i.level, i.body, i.school_id,"
+        "   NULL, NULL, NULL"
         "  FROM summary_item i JOIN agreed a ON a.id = i.summary_id"
-        "  UNION ALL SELECT x.summary_id, 100000 + x.position, 'action', NULL, x.what"
+        "  UNION ALL SELECT x.summary_id, 100000 + x.position, 'action', NULL, x.what,"
+        "   x.school_id, x.owner_id, x.due_on, x.status"
         "  FROM action x JOIN agreed a ON a.id = x.summary_id)"
         " SELECT a.author_id, t.ref, t.name, a.agreed_at, p.kind, p.level,"
         "  CASE WHEN NOT json_valid(p.body) THEN p.body"
@@ -93,8 +101,12 @@ async def summary_items(
         "   ELSE '' END AS text,"
         "  CASE WHEN json_valid(p.body) AND json_type(p.body) = 'object'"
         "   THEN CAST(COALESCE(json_extract(p.body, '$.duration'), 0) AS INTEGER) END AS voice,"
-        "  a.id"
+        "  a.id, sc.ref, COALESCE(la.name, ''), p.owner_id, p.due_on, p.status"
         " FROM parts p JOIN agreed a ON a.id = p.sid JOIN trio t ON t.id = a.trio_id"
+        # The item's school, else the author's: one school and its own local authority.
+        " LEFT JOIN person w ON w.id = a.author_id"
+        " LEFT JOIN school sc ON sc.id = COALESCE(p.school_id, w.school_id)"
+        " LEFT JOIN local_authority la ON la.id = sc.local_authority_id"
         " ORDER BY a.agreed_at, a.id, p.kind = 'action', p.pos",
         (to_db_time(start), to_db_time(end)),
     )
@@ -110,13 +122,30 @@ async def summary_items(
             "text",
             "voice",
             "summary",
+            "school",
+            "local_authority",
+            "owner_id",
+            "due",
+            "status",
         ),
     )
     if found.empty:
         return empty_contributions()
+    summary = "summary=" + found["summary"].astype(str)
     arena = found["arena"].fillna("")
-    found["tags"] = ("summary=" + found["summary"].astype(str)).where(
-        arena == "", "arena=" + arena + ";summary=" + found["summary"].astype(str)
+    found["tags"] = summary.where(arena == "", "arena=" + arena + ";" + summary)
+    acts = found[found["kind"] == "action"]  # only these carry school, owner, due and status
+    owner = acts["owner_id"].map(lambda x: "" if pd.isna(x) else str(int(x)))
+    found.loc[acts.index, "tags"] = (
+        summary[acts.index]
+        + ";school="
+        + acts["school"].fillna("")
+        + ";owner_id="
+        + owner
+        + ";due="
+        + acts["due"].fillna("")
+        + ";status="
+        + acts["status"].fillna("")
     )
     voice = found["voice"]
     found["tags"] = found["tags"].where(
@@ -124,7 +153,9 @@ async def summary_items(
     )
     found["date"] = local_dates(found["agreed_at"], zone)
     found["text"] = found["text"].fillna("")
-    return attribute(found, who)
+    # A row whose school is known keeps its local authority too, even an empty one.
+    found.loc[found["school"].isna(), "local_authority"] = None
+    return attribute(found.drop(columns=["owner_id", "due", "status"]), who)
 
 
 async def drafts(

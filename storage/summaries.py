@@ -71,6 +71,7 @@ class Action:
     owner_name: str | None
     due_on: str
     status: ActionStatus
+    school_id: int | None = None  # the school it belongs to: the owner's, else the author's
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Action:
@@ -83,6 +84,7 @@ class Action:
             owner_name=row["owner_name"],
             due_on=row["due_on"],
             status=row["status"],
+            school_id=row["school_id"],
         )
 
 
@@ -207,12 +209,13 @@ class SummaryRepo:
         owner_id: int | None,
         due_on: str,
         position: int,
+        school_id: int | None = None,
     ) -> int:
         now = to_db_time(tx.clock())
         action_id = await tx.execute(
             "INSERT INTO action (trio_id, summary_id, what, owner_id, due_on, position,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (trio_id, summary_id, dump(what), owner_id, due_on, position, now, now),
+            " school_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (trio_id, summary_id, dump(what), owner_id, due_on, position, school_id, now, now),
         )
         await tx.execute(  # its history starts (migration 0010), written by the summary's author
             "INSERT INTO action_event (action_id, status, changed_by, changed_at, how)"
@@ -269,8 +272,10 @@ class SummaryRepo:
         *,
         body: Any = None,
         level: str | None = None,
+        school_id: int | None = None,
     ) -> None:
-        """A draft's item changed: its text, or (a barrier) where it sits; None keeps it."""
+        """A draft's item changed: its text, or (a barrier) where it sits or whose it is;
+        None keeps it."""
         if body is not None:
             await tx.execute(
                 "UPDATE summary_item SET body = ? WHERE id = ? AND summary_id = ?",
@@ -280,6 +285,11 @@ class SummaryRepo:
             await tx.execute(
                 "UPDATE summary_item SET level = ? WHERE id = ? AND summary_id = ?",
                 (level, item_id, summary_id),
+            )
+        if school_id is not None:
+            await tx.execute(
+                "UPDATE summary_item SET school_id = ? WHERE id = ? AND summary_id = ?",
+                (school_id, item_id, summary_id),
             )
 
     @staticmethod
@@ -297,9 +307,11 @@ class SummaryRepo:
         what: Any = None,
         owner: tuple[int | None] | None = None,
         due_on: str | None = None,
+        school: tuple[int | None] | None = None,
     ) -> None:
-        """A draft's action changed: what, who (`owner`, a 1-tuple: None is the whole trio)
-        or by when; an argument left None keeps its value."""
+        """A draft's action changed: what, who (`owner`, a 1-tuple: None is the whole trio),
+        by when, or the school it belongs to (`school`, a 1-tuple: None is no school); an
+        argument left None keeps its value."""
         now = to_db_time(tx.clock())
         if what is not None:
             await tx.execute(
@@ -315,6 +327,11 @@ class SummaryRepo:
             await tx.execute(
                 "UPDATE action SET due_on = ?, updated_at = ? WHERE id = ? AND summary_id = ?",
                 (due_on, now, action_id, summary_id),
+            )
+        if school is not None:
+            await tx.execute(
+                "UPDATE action SET school_id = ?, updated_at = ? WHERE id = ? AND summary_id = ?",
+                (school[0], now, action_id, summary_id),
             )
 
     @staticmethod

@@ -74,8 +74,9 @@ LABELS = ("New meeting", "Move 1", "Cancel 1", "Yes, cancel it", "No, keep it",
           "No", "Record student voice", "Plan research lesson", "Swap teacher", "My notes",
           "Interview notes", "Post-lesson discussion", "Use “", "Keep the same", "whose turn",
           "In an hour", "Skip this one", "done", "dropped", "not started",
-          "Add another")  # fmt: skip
+          "Add another", "Southgate Primary")  # fmt: skip
 LEVELS = ("within school", "between schools", "beyond schools")
+SCHOOLS = ("Northfield Primary", "Southgate Primary", "Westbrook Primary")  # whose barrier
 # What people type when a question wants text, by a word the question contains (the first
 # that matches; "" matches any).
 TYPED = (
@@ -262,8 +263,9 @@ def write_summary(draw: st.DrawFn) -> list[Step]:
         else:
             steps.append(answer(draw(words)) if choice == "text" else skip())
     steps.append(answer(draw(words)))  # evidence
-    for _ in range(draw(st.integers(0, 2))):  # barriers, each with its level
+    for _ in range(draw(st.integers(0, 2))):  # barriers, each with its level and school
         steps += [answer(draw(words)), tap(draw(st.sampled_from(LEVELS)))]
+        steps.append(tap(draw(st.sampled_from(SCHOOLS))))
     steps.append(skip())
     if draw(st.integers(0, 4)) == 0:
         steps.append(tap("No actions agreed"))

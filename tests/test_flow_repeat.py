@@ -303,7 +303,7 @@ def test_the_summary_draft_keeps_the_shape_save_draft_takes() -> None:
         "previous": [{"status": "done"}, {"status": None}],
         "shared": [{"body": "sheets"}],
         "evidence": None,
-        "barriers": [{"barrier": "cover", "level": "within"}],
+        "barriers": [{"barrier": "cover", "level": "within", "school": "3"}],
         "actions": [{"what": "try", "who": "7", "due": "2026-12-15"}],
     }
     assert draft(answers) == {
@@ -314,6 +314,7 @@ def test_the_summary_draft_keeps_the_shape_save_draft_takes() -> None:
         "shared_0": "sheets",
         "barrier_0": "cover",
         "level_0": "within",
+        "barrier_school_0": "3",
         "action_0_what": "try",
         "action_0_who": "7",
         "action_0_due": "2026-12-15",

@@ -77,6 +77,7 @@ async def test_the_cycle_with_a_linked_group_in_privacy_mode(
         await bruno.taps("within school", chat_id=GROUP)  # not his to answer
         assert "someone else's" in (bruno.last_answer or {}).get("text", "")
         await alice.taps("within school", chat_id=GROUP)
+        await alice.taps("Northfield Primary", chat_id=GROUP)
         await alice.says("/skip", chat_id=GROUP)  # no more barriers
         await alice.says("/skip", chat_id=GROUP)  # actions cannot be skipped
         assert "isn't possible" in bot.api.last_in(GROUP).plain_text  # type: ignore[union-attr]

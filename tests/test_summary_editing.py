@@ -35,8 +35,10 @@ async def draft_written(bot: BotUnderTest, clock: FakeClock) -> Trio:
     await alice.taps("Skip")  # no evidence
     await alice.says("No cover to release teachers for visits")
     await alice.taps("within school")
+    await alice.taps("Northfield Primary")
     await alice.says("Buses between our sites stop at 4pm")
     await alice.taps("between schools")
+    await alice.taps("Southgate Primary")
     await alice.taps("Skip")  # no more barriers
     await alice.says("Try the feedback sheets in Year 5")
     await alice.taps("Bruno")
@@ -164,6 +166,8 @@ async def test_adding_a_barrier_and_removing_an_action(bot: BotUnderTest, clock:
     assert "Where does that barrier sit?" in alice.last_text
     assert "Parents cannot reach the school by bus" in alice.last_text
     await alice.taps("beyond schools")
+    assert "Which school does it belong to?" in alice.last_text  # as when writing one
+    await alice.taps("Westbrook Primary")
     await alice.says("yes")  # typed: add another
     await alice.taps("Action: Share the pupil")
     await alice.taps("Remove it")
@@ -180,6 +184,11 @@ async def test_adding_a_barrier_and_removing_an_action(bot: BotUnderTest, clock:
         "SELECT level FROM summary_item WHERE kind = 'barrier' ORDER BY position, id"
     )
     assert [r[0] for r in barriers] == ["within", "between", "beyond"]
+    added = await bot.db.fetchval(
+        "SELECT s.ref FROM summary_item i JOIN school s ON s.id = i.school_id"
+        " WHERE i.level = 'beyond'"
+    )
+    assert added == "DEMO-W"
     assert await bot.db.fetchval("SELECT COUNT(*) FROM action") == 1
     assert (
         await bot.db.fetchval(
@@ -188,7 +197,10 @@ async def test_adding_a_barrier_and_removing_an_action(bot: BotUnderTest, clock:
         == 1
     )
     revised = await revised_for(bot, clock, trio)
-    assert "Parents cannot reach the school by bus (beyond schools) ➕ new" in revised
+    assert (
+        "Westbrook Primary: Parents cannot reach the school by bus (beyond schools) ➕ new"
+        in revised
+    )
     assert "Share the pupil voice survey — Carmen, by Fri 18 Dec 2026 ➖ removed" in revised
     assert "No cover to release teachers for visits (within school)\n" in revised
     html = newest(trio.bruno, "Revised draft").text or ""
@@ -240,7 +252,12 @@ async def test_back_repeats_the_barrier_it_returns_to(bot: BotUnderTest, clock: 
     assert "Where does that barrier sit?" in alice.last_text
     assert "No cover to release teachers for visits" in alice.last_text
     await alice.taps("within school")
+    assert "Which school does it belong to?" in alice.last_text
+    assert "No cover to release teachers for visits" in alice.last_text
+    await alice.taps("Northfield Primary")
     assert "Barrier 2" in alice.last_text
+    await alice.taps("Back")
+    assert "Which school does it belong to?" in alice.last_text
     await alice.taps("Back")
     assert "Where does that barrier sit?" in alice.last_text
     assert "No cover to release teachers for visits" in alice.last_text
@@ -250,6 +267,7 @@ async def test_back_repeats_the_barrier_it_returns_to(bot: BotUnderTest, clock: 
     await alice.says("No cover to release teachers for visits, even for a morning")
     assert "even for a morning" in alice.last_text  # the level question says which
     await alice.taps("between schools")
+    await alice.taps("Northfield Primary")
     await alice.taps("Skip")  # no more barriers
     await alice.says("Try the feedback sheets")
     assert "Who will do it?" in alice.last_text and "Try the feedback sheets" in alice.last_text

@@ -101,6 +101,7 @@ SAMPLE: dict[str, Any] = {
         "reminder_time": "16:00",
     },
     "what": Label("setting_time_zone"),
+    "school_names": [LONG, "Castle Primary", "Northfield Primary"],  # a barrier's school
     # Administration: refusals, /status, /invite.
     "action": "status.programme",
     "counts": {

@@ -2,7 +2,8 @@
 that makes changes is bot/flows/summary_edit.py).
 
 The summary flow walks: focus → what happened to last time's actions → what each school
-shared or tried → evidence → barriers, each tagged within / between / beyond schools →
+shared or tried → evidence → barriers, each tagged within / between / beyond schools and, in
+a trio of several schools, with the school it belongs to (bot/summaries/attribution.py) →
 actions (what, who, by when; at least one, or an explicit "no actions") → questions for the
 researchers → anything else → a preview to send. The repeated parts are `Repeat`s of small
 sub-flows: one item per previous action and per school, and barriers and actions until the
@@ -21,13 +22,17 @@ from bot.flows.summary_answers import (
     LEVEL_OPTIONS,
     STATUS_OPTIONS,
     TEXT,
+    SchoolChoice,
     TextOrChoice,
+    barrier_schools,
     listed,
     owners,
+    trio_schools,
 )
 from bot.flows.summary_edit import summary_edit_flow
 from bot.people.permissions import may
 from bot.summaries.agreement import MORE_DONE, NO_ACTIONS, Agreement
+from bot.summaries.attribution import barrier_school
 from bot.texts import Label
 from storage.db import Transaction
 from storage.meetings import MeetingRepo
@@ -64,6 +69,18 @@ def _barrier(view: View) -> Mapping[str, Any]:
     return {"barrier": view.answers.get("barrier")}
 
 
+def _after_level(view: View) -> str | None:
+    """A barrier's school is asked only when the trio has more than one school."""
+    return "school" if len(trio_schools(view)) > 1 else None
+
+
+def _barrier_school_name(view: View, chosen: JSON) -> str:
+    """The name of the school a barrier belongs to (chosen, else the default)."""
+    schools = trio_schools(view)
+    school = barrier_school(chosen, view.context.get("writer_school"), [i for i, _ in schools])
+    return dict(schools).get(school or 0, "")
+
+
 def _action(view: View) -> Mapping[str, Any]:
     return {"action": view.answers.get("what"), "was_due": None}
 
@@ -73,10 +90,11 @@ def preview(view: View) -> Mapping[str, Any]:
     a = view.answers
     names = {str(pid): name for pid, name in view.context.get("members", [])}
     barriers = [
-        {"body": b["barrier"], "level": b["level"]}
+        {"body": b["barrier"], "level": b["level"],
+         "school": _barrier_school_name(view, b.get("school"))}
         for b in listed(a, "barriers")
         if b.get("barrier") is not None and b.get("level")
-    ]
+    ]  # fmt: skip
     actions = [
         {"what": x["what"], "owner": names.get(str(x.get("who"))), "due": x["due"],
          "status": "open"}
@@ -91,6 +109,7 @@ def preview(view: View) -> Mapping[str, Any]:
         "revision": 1,
         "revised": False,
         "mine": True,
+        "many_schools": len(schools) > 1,
         "shared": [
             {"school": name, "body": item["body"]}
             for (_, name), item in zip(schools, shared, strict=False)
@@ -107,8 +126,9 @@ def preview(view: View) -> Mapping[str, Any]:
 
 def draft(answers: Mapping[str, JSON]) -> dict[str, JSON]:
     """The answers as `Agreement.save_draft` takes them: one key per item (`shared_0`,
-    `barrier_0` and `level_0`, `action_0_what`…, `prev_0`), and `action_0_what` set to
-    NO_ACTIONS when "no actions agreed" ended the list before its first item."""
+    `barrier_0`, `level_0` and `barrier_school_0`, `action_0_what`…, `prev_0`), and
+    `action_0_what` set to NO_ACTIONS when "no actions agreed" ended the list before its
+    first item."""
     flat: dict[str, JSON] = {
         key: answers[key] for key in ("focus", "evidence", "questions", "other") if key in answers
     }
@@ -118,6 +138,7 @@ def draft(answers: Mapping[str, JSON]) -> dict[str, JSON]:
         flat[f"shared_{i}"] = item.get("body")
     for i, item in enumerate(listed(answers, "barriers")):
         flat[f"barrier_{i}"], flat[f"level_{i}"] = item.get("barrier"), item.get("level")
+        flat[f"barrier_school_{i}"] = item.get("school")
     actions = listed(answers, "actions")
     for i, item in enumerate(actions):
         flat[f"action_{i}_what"] = item.get("what")
@@ -140,9 +161,12 @@ BARRIER = SubFlow(
     "barrier",
     (
         Step("barrier", "summary/ask_barrier", TEXT, optional=True),  # Skip: no more
-        Step("level", "summary/ask_level", OneOf(LEVEL_OPTIONS), prompt_context=_barrier),
+        Step("level", "summary/ask_level", OneOf(LEVEL_OPTIONS), next=_after_level,
+             prompt_context=_barrier),
+        Step("school", "summary/ask_barrier_school", SchoolChoice(barrier_schools),
+             prompt_context=_barrier),
     ),
-)
+)  # fmt: skip
 ACTION = SubFlow(
     "action",
     (

@@ -2,9 +2,10 @@
 
 Each edit is one item of a `Repeat`: the menu (`section`, every part named, a school's
 practice by its school, and "+ Add …" for something new), then only the questions that part
-needs — for a barrier or an action, which of its parts (`part`: the text, where it sits, who,
-by when, or remove it); for a new school's practice, which school — each showing what the part
-says now. bot/summaries/revision.py applies the edits and marks them in the new revision.
+needs — for a barrier or an action, which of its parts (`part`: the text, where it sits,
+whose it is, who, by when, or remove it); for a new school's practice, which school; for a new
+barrier, whose it is — each showing what the part says now. bot/summaries/revision.py applies
+the edits and marks them in the new revision.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from typing import Any
 
 from bot.flows.answers import DateAnswer, OneOf, Option, Rejected, View
 from bot.flows.model import Flow, Repeat, Step, StepContext, SubFlow
-from bot.flows.summary_answers import LEVEL_OPTIONS, TextOrChoice, listed, owners
+from bot.flows.summary_answers import (
+    LEVEL_OPTIONS,
+    SchoolChoice,
+    TextOrChoice,
+    barrier_schools,
+    listed,
+    owners,
+    trio_schools,
+)
 from bot.summaries.agreement import Agreement
 from bot.summaries.revision import REMOVE
 from bot.texts import Label
@@ -58,7 +67,10 @@ def _was(view: View) -> Mapping[str, Any] | None:
 def _parts(view: View) -> Sequence[Option]:
     kind, _ = _section(view)
     parts = ("text", "level", "remove") if kind == "barrier" else ("text", "who", "due", "remove")
-    return [Option(p, Label("edit_part", {"part": p, "kind": kind})) for p in parts]
+    found = [Option(p, Label("edit_part", {"part": p, "kind": kind})) for p in parts]
+    if kind == "barrier" and len(trio_schools(view)) > 1:  # whose it is, before "remove"
+        found.insert(2, Option("school", Label("edit_part_school")))
+    return found
 
 
 def _schools(view: View) -> Sequence[Option]:
@@ -90,7 +102,15 @@ def _after_section(view: View) -> str:
 
 def _after_part(view: View) -> str | None:
     part = str(view.answers.get("part"))
+    if part == "school":
+        return "barrier_school"
     return part if part in ("text", "level", "who", "due") else None  # remove: done
+
+
+def _after_level(view: View) -> str | None:
+    """A new barrier, in a trio of several schools: whose it is, as when writing one."""
+    adding = _section(view) == ("barrier", "add")
+    return "barrier_school" if adding and len(trio_schools(view)) > 1 else None
 
 
 def _after_text(view: View) -> str | None:
@@ -136,8 +156,10 @@ EDIT = SubFlow(
              prompt_context=_editing),
         Step("text", "summary/ask_new_text", TextOrChoice(_removable), next=_after_text,
              prompt_context=_editing),
-        Step("level", "summary/ask_level", OneOf(LEVEL_OPTIONS), next=None,
+        Step("level", "summary/ask_level", OneOf(LEVEL_OPTIONS), next=_after_level,
              prompt_context=_editing),
+        Step("barrier_school", "summary/ask_barrier_school", SchoolChoice(barrier_schools),
+             next=None, prompt_context=_editing),
         Step("who", "summary/ask_owner", OneOf(owners), next=_after_who,
              prompt_context=_editing),
         Step("due", "summary/ask_due", DateAnswer(not_past=True), next=None,

@@ -127,8 +127,9 @@ class LinkWhich:
 LinkOutcome = Linked | LinkTaken | LinkWhich | Literal["not_lead"]
 
 
-async def summary_context(q: Reader, found: Meeting) -> dict[str, Any]:
-    """What the summary flow needs to know about the meeting, its trio and last time."""
+async def summary_context(q: Reader, found: Meeting, writer_id: int) -> dict[str, Any]:
+    """What the summary flow needs to know about the meeting, its trio and last time, and
+    the school of the person writing it (the school a barrier belongs to by default)."""
     members = await MeetingRepo.members(q, found.trio_id)
     previous = await SummaryRepo.open_actions(q, found.trio_id, found.id)
     return {
@@ -138,6 +139,7 @@ async def summary_context(q: Reader, found: Meeting) -> dict[str, Any]:
         "planned_focus": found.focus,
         "schools": [list(s) for s in await MeetingRepo.schools(q, found.trio_id)],
         "members": [[m.person_id, m.name] for m in members],
+        "writer_school": next((m.school_id for m in members if m.person_id == writer_id), None),
         "prev_actions": [[a.id, a.what, a.owner_name, a.due_on, a.status] for a in previous],
     }
 
@@ -235,7 +237,7 @@ class MeetingTaps:
             runner = await delegated_to(self.db, found, person_id)
             if runner is not None:
                 return ConfirmTakeOver(found.id, found.trio_name, runner)
-            return OpenFlow("summary", await summary_context(self.db, found))
+            return OpenFlow("summary", await summary_context(self.db, found, person_id))
         if action == "sy":
             return await self.take_over(found, person_id)
         if action == "sn":
@@ -250,7 +252,7 @@ class MeetingTaps:
             if current is None or await SummaryRepo.for_meeting(tx, found.id) is not None:
                 return "stale"
             await self.meetings.take_over(tx, current, lead_id)
-        return OpenFlow("summary", await summary_context(self.db, found))
+        return OpenFlow("summary", await summary_context(self.db, found, lead_id))
 
     async def _name_runner(self, found: Meeting, person_id: int | None) -> TapOutcome:
         members = {m.person_id: m for m in await MeetingRepo.members(self.db, found.trio_id)}

@@ -19,6 +19,7 @@ from bot.people.permissions import may
 from bot.scheduling.notices import Notices
 from bot.scheduling.scheduler import Fired, Kind
 from bot.summaries.actions import ActionFollowUp
+from bot.summaries.attribution import action_school, barrier_school
 from bot.summaries.revision import Marks, Revision, edit_context, ordered
 from bot.texts import Label
 from storage.db import Database, Reader, Transaction
@@ -74,13 +75,18 @@ class Agreement:
             agree_by=now + self.agree_within,
             now=now,
         )
-        for i, (school_id, _) in enumerate(ctx.get("schools", [])):
+        trio_schools = [int(school_id) for school_id, _ in ctx.get("schools", [])]
+        schools_of = {m.person_id: m.school_id for m in await MeetingRepo.members(tx, trio_id)}
+        writer_school = schools_of.get(author_id)
+        for i, school_id in enumerate(trio_schools):
             if answers.get(f"shared_{i}") is not None:
                 body = answers[f"shared_{i}"]
                 await SummaryRepo.add_item(tx, summary_id, "shared", body, school_id=school_id)
         for kind, key in (("evidence", "evidence"), ("question", "questions"), ("other", "other")):
             if answers.get(key) is not None:
-                await SummaryRepo.add_item(tx, summary_id, kind, answers[key])
+                await SummaryRepo.add_item(
+                    tx, summary_id, kind, answers[key], school_id=writer_school
+                )
         i = 0
         while answers.get(f"barrier_{i}") is not None and answers.get(f"level_{i}"):
             await SummaryRepo.add_item(
@@ -90,6 +96,9 @@ class Agreement:
                 answers[f"barrier_{i}"],
                 position=i,
                 level=answers[f"level_{i}"],
+                school_id=barrier_school(
+                    answers.get(f"barrier_school_{i}"), writer_school, trio_schools
+                ),
             )
             i += 1
         i = 0
@@ -105,6 +114,7 @@ class Agreement:
                 owner_id=owner,
                 due_on=due_on,
                 position=i,
+                school_id=action_school(owner, author_id, schools_of),
             )
             await self.follow_up.arm(tx, action_id, owner, due_on)
             i += 1
@@ -206,7 +216,7 @@ class Agreement:
         def parts(kind: str) -> list[dict[str, Any]]:
             here = [
                 {"body": i.body, "level": i.level, "mark": marks.of(f"item:{i.id}"),
-                 "school": schools.get(i.school_id or 0, "?")}
+                 "school": schools.get(i.school_id or 0, "?" if kind == "shared" else "")}
                 for i in items
                 if i.kind == kind
             ]  # fmt: skip
@@ -222,6 +232,7 @@ class Agreement:
             "focus": summary.focus,
             "focus_mark": marks.of("focus"),
             "revision": summary.revision,
+            "many_schools": len(schools) > 1,
             "shared": parts("shared"),
             "evidence": parts("evidence"),
             "barriers": parts("barrier"),

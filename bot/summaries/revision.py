@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.meetings.service import action_view
 from bot.summaries.actions import ActionFollowUp
+from bot.summaries.attribution import action_school, barrier_school
 from storage.db import Reader, Transaction
 from storage.meetings import MeetingRepo
 from storage.schedule import ScheduleRepo
@@ -51,6 +52,7 @@ async def edit_context(q: Reader, summary: Summary) -> dict[str, Any]:
     its school), what each part says now, the trio's schools and members."""
     schools = dict(await MeetingRepo.schools(q, summary.trio_id))
     members = await MeetingRepo.members(q, summary.trio_id)
+    writer = next((m.school_id for m in members if m.person_id == summary.author_id), None)
     sections: list[list[Any]] = []
     current: dict[str, dict[str, Any]] = {}
 
@@ -77,6 +79,7 @@ async def edit_context(q: Reader, summary: Summary) -> dict[str, Any]:
         "sections": sections,
         "current": current,
         "schools": [[sid, name] for sid, name in schools.items()],
+        "writer_school": writer,
         "members": [[m.person_id, m.name] for m in members],
     }
 
@@ -96,6 +99,9 @@ class Revision:
     ) -> Marks:
         marks = Marks()
         schools = dict(await MeetingRepo.schools(tx, summary.trio_id))
+        schools_of = {
+            m.person_id: m.school_id for m in await MeetingRepo.members(tx, summary.trio_id)
+        }
         items = {i.id: i for i in await SummaryRepo.items(tx, summary.id)}
         actions = {a.id: a for a in await SummaryRepo.actions(tx, summary.id)}
         gone: set[str] = set()
@@ -110,9 +116,9 @@ class Revision:
             elif kind == "item" and ref.isdigit() and int(ref) in items:
                 await self._item(tx, summary, items[int(ref)], edit, marks, schools, gone)
             elif kind == "action" and ref.isdigit() and int(ref) in actions:
-                await self._action(tx, summary, actions[int(ref)], edit, marks, gone)
+                await self._action(tx, summary, actions[int(ref)], edit, marks, gone, schools_of)
             elif kind == "add":
-                await self._add(tx, summary, ref, edit, marks)
+                await self._add(tx, summary, ref, edit, marks, list(schools), schools_of)
         left = await SummaryRepo.actions(tx, summary.id)
         await SummaryRepo.set_no_actions(tx, summary.id, not left)
         return marks
@@ -132,13 +138,20 @@ class Revision:
             await SummaryRepo.remove_item(tx, summary.id, item.id)
             gone.add(key)
             marks.marks.pop(key, None)
-            school = schools.get(item.school_id or 0, "?")
+            school = schools.get(item.school_id or 0, "?" if item.kind == "shared" else "")
             marks.removed.append(
                 {"kind": item.kind, "body": item.body, "level": item.level, "school": school}
             )
             return
         level = edit.get("level") if edit.get("part") == "level" else None
-        await SummaryRepo.set_item(tx, summary.id, item.id, body=edit.get("text"), level=level)
+        whose = None
+        if edit.get("part") == "school" and str(edit.get("barrier_school")).isdigit():
+            whose = int(str(edit["barrier_school"]))
+            if whose not in schools:
+                return
+        await SummaryRepo.set_item(
+            tx, summary.id, item.id, body=edit.get("text"), level=level, school_id=whose
+        )
         marks.marks.setdefault(key, "changed")
 
     async def _action(
@@ -149,6 +162,7 @@ class Revision:
         edit: Mapping[str, Any],
         marks: Marks,
         gone: set[str],
+        schools_of: Mapping[int, int | None],
     ) -> None:
         key, part = f"action:{action.id}", edit.get("part")
         if part == "remove":
@@ -160,8 +174,12 @@ class Revision:
             return
         if part == "text" and edit.get("text") is not None:
             await SummaryRepo.set_action(tx, summary.id, action.id, what=edit["text"])
-        elif part == "who" and "who" in edit:
-            await SummaryRepo.set_action(tx, summary.id, action.id, owner=(_owner(edit["who"]),))
+        elif part == "who" and "who" in edit:  # a new owner: the action is their school's
+            owner = _owner(edit["who"])
+            school = action_school(owner, summary.author_id, schools_of)
+            await SummaryRepo.set_action(
+                tx, summary.id, action.id, owner=(owner,), school=(school,)
+            )
         elif part == "due" and edit.get("due"):
             await SummaryRepo.set_action(tx, summary.id, action.id, due_on=str(edit["due"]))
         else:
@@ -172,9 +190,19 @@ class Revision:
         marks.marks.setdefault(key, "changed")
 
     async def _add(
-        self, tx: Transaction, summary: Summary, kind: str, edit: Mapping[str, Any], marks: Marks
+        self,
+        tx: Transaction,
+        summary: Summary,
+        kind: str,
+        edit: Mapping[str, Any],
+        marks: Marks,
+        trio_schools: list[int],
+        schools_of: Mapping[int, int | None],
     ) -> None:
+        """A part added in an edit belongs to a school as one written in the summary flow
+        does (bot/summaries/attribution.py): a barrier to the school chosen for it."""
         text = edit.get("text")
+        writer_school = schools_of.get(summary.author_id or 0)
         if text is None or text == REMOVE:
             return
         if kind == "action" and edit.get("due"):
@@ -182,6 +210,7 @@ class Revision:
             action_id = await SummaryRepo.add_action(
                 tx, trio_id=summary.trio_id, summary_id=summary.id, what=text, owner_id=owner,
                 due_on=str(edit["due"]), position=99,
+                school_id=action_school(owner, summary.author_id, schools_of),
             )  # fmt: skip
             await self.follow_up.arm(tx, action_id, owner, str(edit["due"]))
             marks.marks[f"action:{action_id}"] = "new"
@@ -192,10 +221,13 @@ class Revision:
             )
         elif kind == "barrier" and edit.get("level"):
             item_id = await SummaryRepo.add_item(
-                tx, summary.id, "barrier", text, position=99, level=str(edit["level"])
-            )
+                tx, summary.id, "barrier", text, position=99, level=str(edit["level"]),
+                school_id=barrier_school(edit.get("barrier_school"), writer_school, trio_schools),
+            )  # fmt: skip
         elif kind in ("evidence", "question", "other"):
-            item_id = await SummaryRepo.add_item(tx, summary.id, kind, text, position=99)
+            item_id = await SummaryRepo.add_item(
+                tx, summary.id, kind, text, position=99, school_id=writer_school
+            )
         else:
             return
         marks.marks[f"item:{item_id}"] = "new"

@@ -113,7 +113,7 @@ class SummaryTaps:
             runner = await delegated_to(self.db, found, person_id)
             if runner is not None:
                 return ConfirmTakeOver(found.id, found.trio_name, runner)
-            return OpenFlow("summary", await summary_context(self.db, found))
+            return OpenFlow("summary", await summary_context(self.db, found, person_id))
         members = await MeetingRepo.members(self.db, found.trio_id)
         approved = await SummaryRepo.approvals(self.db, existing.id, existing.revision)
         past_deadline = self.clock() >= existing.agree_by
