@@ -47,16 +47,16 @@ async def test_a_coordinator_sees_the_programme_at_a_glance(bot: BotUnderTest) -
     assert "Schools: 6 in 6 local authorities · Trios: 2" in text
     assert "People: 2 joined · 1 still joining · 1 invited, not started" in text
     assert "Messages I could not deliver: 1" in text
-    assert "T2 (T2) — 1 member, never active" in text
+    assert "• T2 — 1 member, never active" in text
     assert "DEMO-T1" not in text  # Alice just joined: not quiet
-    assert text.index("Trios not started") < text.index("T2 (T2)") < text.index("Trios gone quiet")
+    assert text.index("Trios not started") < text.index("• T2 — ") < text.index("Trios gone quiet")
 
     bot.clock.advance(weeks=4)
     await eve.says("/status")
     text = eve.last_text
     quiet = text[text.index("Trios gone quiet") :]
     assert "Oldham–Stockport–Wigan trio (DEMO-T1) — 2 members, last active Mon 23 Nov 2026" in quiet
-    assert "T2 (T2)" in text and "T2 (T2)" not in quiet  # still not started, not quiet
+    assert "• T2 — " in text and "• T2 — " not in quiet  # still not started, not quiet
 
 
 async def test_a_lead_sees_their_own_trio(bot: BotUnderTest) -> None:
@@ -81,7 +81,7 @@ async def test_status_on_the_command_line(bot: BotUnderTest, cli: Cli) -> None:
     assert "Deliveries failed: 1" in out
     # T2 has never been active: not started, which is not the same as gone quiet.
     assert (
-        "Trios not started (no member active yet): 1\n  T2           T2  members 1, 0 joined" in out
+        "Trios not started (no member active yet): 1\n  T2            members 1, 0 joined" in out
     )
     assert "Trios gone quiet (no activity for 3 weeks): 0" in out
     status, out = await asyncio.to_thread(cli, "status", "--quiet-weeks", "1000")
@@ -190,5 +190,5 @@ async def test_status_lists_who_has_not_joined_and_tells_not_started_from_gone_q
     bot.clock.advance(weeks=4)
     out = await triobot("status")
     quiet = out.split("Trios gone quiet (no activity for 3 weeks): ")[1].splitlines()
-    assert quiet == ["1", "  T2           T2  members 4, 1 joined, last active 2026-11-23"]
+    assert quiet == ["1", "  T2            members 4, 1 joined, last active 2026-11-23"]
     assert "Trios not started (no member active yet): 1\n  DEMO-T1 " in out

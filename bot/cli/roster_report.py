@@ -60,12 +60,20 @@ def print_status(found: ProgrammeStatus, sender: str, now: datetime) -> None:
         print(f"  {who} · {person.school or 'no school'} · {trios} · {invite_state(person, now)}")
     print(f"Trios not started (no member active yet): {len(found.not_started)}")
     for t in found.not_started:
-        print(f"  {t.ref:<12} {t.name}  members {t.members}, {t.joined} joined")
+        print(f"  {_trio(t.ref, t.name)}  members {t.members}, {t.joined} joined")
     weeks = f"{found.quiet_weeks:g}"
     print(f"Trios gone quiet (no activity for {weeks} weeks): {len(found.quiet)}")
     for t in found.quiet:
         last = f"{t.last_activity:%Y-%m-%d}" if t.last_activity else "?"
-        print(f"  {t.ref:<12} {t.name}  members {t.members}, {t.joined} joined, last active {last}")
+        print(
+            f"  {_trio(t.ref, t.name)}  members {t.members}, {t.joined} joined, last active {last}"
+        )
+
+
+def _trio(ref: str, name: str | None) -> str:
+    """A trio's reference, and its name when it has one of its own (not "T001 T001")."""
+    named = f"{ref} {name}" if name and name != ref else ref
+    return f"{named:<12}"
 
 
 def invite_state(person: NotJoined, now: datetime) -> str:
