@@ -61,6 +61,7 @@ class SendLimits:
 class SenderStats:
     sent: int = 0
     retry_after: int = 0
+    retry_after_seconds: float = 0.0  # the pauses Telegram's 429s asked for, in all
     network_errors: int = 0
     unreachable: int = 0
     failed: int = 0
@@ -127,6 +128,16 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._stop: asyncio.Event | None = None
         self._outage = 0  # network errors in a row, across rows: the Bot API is away
+        # For /readyz: `run` is running; its last sign of life, and the quiet it announced.
+        self.running = False
+        self._beat = (self.pacer.clock(), 0.0)
+
+    def silent_for(self) -> float:
+        """Seconds without a sign of life beyond the wait it announced (a 429, an idle poll)."""
+        return max(0.0, self.pacer.clock() - sum(self._beat))
+
+    def _alive(self, quiet: float = 0.0) -> None:
+        self._beat = (self.pacer.clock(), quiet)
 
     def wake(self) -> None:
         """Something was enqueued: look now rather than at the next poll."""
@@ -142,29 +153,38 @@ class OutboxSender:
         self._stop = stop
         backoff = Backoff(first=1.0, most=30.0)
         released_at: float | None = None
-        while not stop.is_set():
-            try:
-                if released_at is None or time.monotonic() - released_at > RELEASE_EVERY:
-                    await self._release_stale(first=released_at is None)
-                    released_at = time.monotonic()
-                sent = await self.drain()
-                backoff.reset()
-                if sent == 0 and not stop.is_set():
-                    self._wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout=idle)
-            except Exception as exc:
-                wait = backoff.next()
-                if unavailable(exc):
-                    self.stats.storage_errors += 1
-                    log.warning(
-                        "outbox paused: database unavailable (%s); retry in %.0f s", exc, wait
-                    )
-                elif isinstance(exc, InvalidToken):
-                    log.error("outbox paused: Telegram rejected the token; retry in %.0f s", wait)
-                else:
-                    log.exception("outbox cycle failed; retrying in %.0f s", wait)
-                await pause(stop, wait)
+        self.running = True
+        try:
+            while not stop.is_set():
+                self._alive()
+                try:
+                    if released_at is None or time.monotonic() - released_at > RELEASE_EVERY:
+                        await self._release_stale(first=released_at is None)
+                        released_at = time.monotonic()
+                    sent = await self.drain()
+                    backoff.reset()
+                    if sent == 0 and not stop.is_set():
+                        self._wake.clear()
+                        self._alive(idle)
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), timeout=idle)
+                except Exception as exc:
+                    wait = backoff.next()
+                    if unavailable(exc):
+                        self.stats.storage_errors += 1
+                        log.warning(
+                            "outbox paused: database unavailable (%s); retry in %.0f s", exc, wait
+                        )
+                    elif isinstance(exc, InvalidToken):
+                        log.error(
+                            "outbox paused: Telegram rejected the token; retry in %.0f s", wait
+                        )
+                    else:
+                        log.exception("outbox cycle failed; retrying in %.0f s", wait)
+                    self._alive(wait)
+                    await pause(stop, wait)
+        finally:
+            self.running = False
 
     async def _release_stale(self, *, first: bool) -> None:
         """Put back claims that expired, and at start those of a sender on this host whose
@@ -179,6 +199,7 @@ class OutboxSender:
 
     async def _wait(self, seconds: float) -> None:
         """The sender's pacing waits: cut short by a stop, skipped forward by benchmarks."""
+        self._alive(seconds)
         if self._stop is None:
             await self.sleep(seconds)
         else:
@@ -194,6 +215,7 @@ class OutboxSender:
             progressed = False
             held: set[int] = set()  # chats still cooling: their later rows wait too (order)
             for row in rows:
+                self._alive()
                 if self._stopping():
                     return sent
                 if row.chat_id in held or not self.pacer.chat_ready(row.chat_id):
@@ -240,6 +262,7 @@ class OutboxSender:
             message = await self._send(row)
         except RetryAfter as exc:
             self.stats.retry_after += 1
+            self.stats.retry_after_seconds += retry_seconds(exc)
             self.pacer.pause(retry_seconds(exc))
             await self.repo.unclaim(row.id)
             return "paused"
