@@ -26,7 +26,6 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Histogram,
@@ -48,6 +47,9 @@ log = logging.getLogger(__name__)
 # started; without them the output is the documented metrics alone.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
+# The classic text format, which is what generate_latest writes for these names; every
+# Prometheus reads it (2.x refuses the "version=1.0.0" newer clients announce).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # How long a scrape waits for the database; below a scraper's usual 10 s timeout.
 DB_READ_TIMEOUT = 2.0
 # A schedule row due longer ago than this many poll intervals is overdue (as in /readyz).
@@ -149,9 +151,7 @@ def metrics_routes(app: App) -> list[web.RouteDef]:
 
     async def scrape(request: web.Request) -> web.Response:
         del request
-        return web.Response(
-            body=await metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST}
-        )
+        return web.Response(body=await metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
     return [web.get("/metrics", scrape)]
 
