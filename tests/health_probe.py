@@ -27,7 +27,7 @@ async def sender_running(bot: BotUnderTest) -> AsyncIterator[asyncio.Task[None]]
     """The outbox sender's loop, as `triobot run` spawns it (the harness drains by hand)."""
     stop = asyncio.Event()
     task = asyncio.create_task(bot.services.sender.run(stop, idle=0.05))
-    await until(lambda: bot.services.sender.running)
+    await until(lambda: bot.services.sender.heartbeat.running)
     try:
         yield task
     finally:

@@ -143,7 +143,7 @@ async def test_a_sender_stuck_in_a_call_is_not_ready(
             == f"stuck: no sign of life for {STUCK_AFTER + 5:.0f} s"
         )
         never.set()  # the call ends: the loop goes on, and the bot is ready again
-        await until(lambda: sender.silent_for() < STUCK_AFTER)
+        await until(lambda: sender.heartbeat.silent_for() < STUCK_AFTER)
         assert (await readyz(client))[0] == 200
 
 

@@ -176,3 +176,39 @@ async def _fan_out_queued(bot: BotUnderTest) -> list[int]:
     people = await queue_weekly_prompts(bot, 30)
     bot.clock.advance(90)
     return people
+
+
+async def test_each_kind_of_update_is_counted_under_its_kind(bot: BotUnderTest) -> None:
+    alice = bot.person(101, "Alice")
+    await join(alice, "DEMOALICE")
+    await alice.says("/reflect")
+    await alice.sends_voice(7)
+    await alice.sends_sticker()
+    typed = bot.api.text(alice.user_id, "Hands up doubled.")
+    await bot.conversation.deliver(typed)
+    await bot.conversation.deliver(
+        bot.api.edited_text(alice.user_id, typed["message"]["message_id"], "Hands up tripled.")
+    )
+    counted = await scrape(bot)
+    assert counted("triobot_updates_total", kind="command") == 2
+    assert counted("triobot_updates_total", kind="callback") == 4
+    assert counted("triobot_updates_total", kind="voice") == 1
+    assert counted("triobot_updates_total", kind="message") == 2  # the sticker and the text
+    assert counted("triobot_updates_total", kind="edited") == 1
+    assert counted("triobot_handler_errors_total") == 0
+
+
+async def test_another_connection_writing_does_not_stop_the_scrape(
+    bot: BotUnderTest, locker: sqlite3.Connection
+) -> None:
+    # WAL: readers go on while another connection holds the write lock, so the queue gauges
+    # are still read (what /readyz reports is the write that cannot go).
+    locker.execute("BEGIN IMMEDIATE")
+    try:
+        started = asyncio.get_running_loop().time()
+        locked = await scrape(bot)
+        assert asyncio.get_running_loop().time() - started < 1
+    finally:
+        locker.execute("ROLLBACK")
+    assert locked("triobot_metrics_db_up") == 1
+    assert locked("triobot_outbox_depth") == 0

@@ -92,9 +92,9 @@ class Readiness:
 
     def sender(self, services: Services) -> Check:
         sender = getattr(services, "sender", None)
-        if sender is None or not sender.running:
+        if sender is None or not sender.heartbeat.running:
             return Check("sender", False, "the outbox sender is not running")
-        silent = sender.silent_for()
+        silent = sender.heartbeat.silent_for()
         if silent > self.stuck_after:
             return Check("sender", False, f"stuck: no sign of life for {silent:.0f} s")
         paused = sender.pacer.overall_wait()

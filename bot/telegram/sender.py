@@ -32,7 +32,7 @@ from telegram.error import (
 )
 
 from bot.clock import Clock
-from bot.scheduling.supervision import Backoff, pause, unless_stopped
+from bot.scheduling.supervision import Backoff, Heartbeat, pause, unless_stopped
 from bot.telegram.ratelimit import retry_seconds
 from storage.db import Database, StorageUnavailable, unavailable
 from storage.digests import DigestArchive, StoredFile
@@ -128,16 +128,8 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._stop: asyncio.Event | None = None
         self._outage = 0  # network errors in a row, across rows: the Bot API is away
-        # For /readyz: `run` is running; its last sign of life, and the quiet it announced.
-        self.running = False
-        self._beat = (self.pacer.clock(), 0.0)
-
-    def silent_for(self) -> float:
-        """Seconds without a sign of life beyond the wait it announced (a 429, an idle poll)."""
-        return max(0.0, self.pacer.clock() - sum(self._beat))
-
-    def _alive(self, quiet: float = 0.0) -> None:
-        self._beat = (self.pacer.clock(), quiet)
+        # For /readyz, on the pacer's clock (which tests swap for a fake one).
+        self.heartbeat = Heartbeat(lambda: self.pacer.clock())
 
     def wake(self) -> None:
         """Something was enqueued: look now rather than at the next poll."""
@@ -150,41 +142,39 @@ class OutboxSender:
         patience, disk full) or a Bot API that is away is logged and waited out with a
         growing pause; everything is sent once it passes.
         """
+        with self.heartbeat.loop():
+            await self._run(stop, idle)
+
+    async def _run(self, stop: asyncio.Event, idle: float) -> None:
         self._stop = stop
         backoff = Backoff(first=1.0, most=30.0)
         released_at: float | None = None
-        self.running = True
-        try:
-            while not stop.is_set():
-                self._alive()
-                try:
-                    if released_at is None or time.monotonic() - released_at > RELEASE_EVERY:
-                        await self._release_stale(first=released_at is None)
-                        released_at = time.monotonic()
-                    sent = await self.drain()
-                    backoff.reset()
-                    if sent == 0 and not stop.is_set():
-                        self._wake.clear()
-                        self._alive(idle)
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), timeout=idle)
-                except Exception as exc:
-                    wait = backoff.next()
-                    if unavailable(exc):
-                        self.stats.storage_errors += 1
-                        log.warning(
-                            "outbox paused: database unavailable (%s); retry in %.0f s", exc, wait
-                        )
-                    elif isinstance(exc, InvalidToken):
-                        log.error(
-                            "outbox paused: Telegram rejected the token; retry in %.0f s", wait
-                        )
-                    else:
-                        log.exception("outbox cycle failed; retrying in %.0f s", wait)
-                    self._alive(wait)
-                    await pause(stop, wait)
-        finally:
-            self.running = False
+        while not stop.is_set():
+            self.heartbeat.beat()
+            try:
+                if released_at is None or time.monotonic() - released_at > RELEASE_EVERY:
+                    await self._release_stale(first=released_at is None)
+                    released_at = time.monotonic()
+                sent = await self.drain()
+                backoff.reset()
+                if sent == 0 and not stop.is_set():
+                    self._wake.clear()
+                    self.heartbeat.beat(idle)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=idle)
+            except Exception as exc:
+                wait = backoff.next()
+                if unavailable(exc):
+                    self.stats.storage_errors += 1
+                    log.warning(
+                        "outbox paused: database unavailable (%s); retry in %.0f s", exc, wait
+                    )
+                elif isinstance(exc, InvalidToken):
+                    log.error("outbox paused: Telegram rejected the token; retry in %.0f s", wait)
+                else:
+                    log.exception("outbox cycle failed; retrying in %.0f s", wait)
+                self.heartbeat.beat(wait)
+                await pause(stop, wait)
 
     async def _release_stale(self, *, first: bool) -> None:
         """Put back claims that expired, and at start those of a sender on this host whose
@@ -199,7 +189,7 @@ class OutboxSender:
 
     async def _wait(self, seconds: float) -> None:
         """The sender's pacing waits: cut short by a stop, skipped forward by benchmarks."""
-        self._alive(seconds)
+        self.heartbeat.beat(seconds)
         if self._stop is None:
             await self.sleep(seconds)
         else:
@@ -215,7 +205,7 @@ class OutboxSender:
             progressed = False
             held: set[int] = set()  # chats still cooling: their later rows wait too (order)
             for row in rows:
-                self._alive()
+                self.heartbeat.beat()
                 if self._stopping():
                     return sent
                 if row.chat_id in held or not self.pacer.chat_ready(row.chat_id):
