@@ -1,7 +1,8 @@
 """What /readyz and /metrics read and write: a heartbeat row, and the backlog at a glance.
 
 Every query here is served by a partial index (outbox_pending, outbox_sending, schedule_due,
-flow_state_expiry), so a scrape costs the same with a million sent rows as with ten.
+flow_state_open), so what a scrape costs grows with what is waiting, never with the history:
+with 1,000,000 sent rows, 10,000 pending and 5,000 due, 1.6 ms (bench/probes.py).
 """
 
 from __future__ import annotations
