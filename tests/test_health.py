@@ -6,17 +6,22 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 from telegram.error import TimedOut
 
+from bot.app.factory import build_application, running
 from bot.app.health import STUCK_AFTER, WRITE_TIMEOUT, health_routes
+from bot.standin.api import FakeTelegram
+from bot.standin.request import StandInRequest
 from bot.telegram.sender import OutboxSender
 from storage.db import to_db_time
 from storage.health import HEARTBEAT_KEY
-from tests.harness import BotUnderTest
+from tests.conftest import FakeClock
+from tests.harness import BotUnderTest, settings_for
 from tests.health_probe import sender_running, served, until
 from tests.test_scheduling import prompts_in, seed_people, start_rounds
 
@@ -166,3 +171,25 @@ async def test_a_sender_waiting_out_a_long_429_is_alive_and_ready(bot: BotUnderT
             "detail": "alive, paused 120 s more by Telegram",
         }
     assert prompts_in(bot, people[0]) == []  # it did wait: nothing went during the pause
+
+
+async def test_the_running_bot_becomes_ready_by_itself_and_not_ready_as_it_stops(
+    db_path: Path, clock: FakeClock
+) -> None:
+    # As `triobot run` has it: the schedule ticked by the job queue, the sender spawned and
+    # supervised; nothing driven by hand.
+    settings = settings_for(db_path, schedule_poll_seconds=0.2)
+    app = build_application(
+        settings, request=StandInRequest(FakeTelegram(clock=clock.monotonic)), clock=clock
+    )
+    async with served(health_routes(app)) as client:
+        async with running(app):
+            deadline = asyncio.get_running_loop().time() + 10
+            while (status := (await readyz(client))[0]) != 200:
+                assert asyncio.get_running_loop().time() < deadline, "never became ready"
+                await asyncio.sleep(0.05)
+        # Stopped (the database closed): still an answer, naming what is down.
+        status, body = await readyz(client)
+        assert status == 503
+        assert "database" in body["failing"] and "sender" in body["failing"]
+        assert (await client.get("/healthz")).status == 200

@@ -73,6 +73,8 @@ class Readiness:
             )
         except (StorageUnavailable, sqlite3.Error) as exc:
             return Check("database", False, f"cannot write: {exc}")
+        except Exception as exc:  # closed while stopping, …: a probe answers, never a 500
+            return Check("database", False, f"cannot write: {exc!r}")
         return Check("database", True, "writable")
 
     def schedule(self, services: Services) -> Check:

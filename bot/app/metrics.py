@@ -180,6 +180,9 @@ class _Live(Collector):
         except (TimeoutError, StorageUnavailable, sqlite3.Error) as exc:
             log.warning("metrics: the database did not answer (%s)", exc or "timed out")
             return
+        except Exception as exc:  # closed while stopping, …: the scrape still answers
+            log.warning("metrics: the database could not be read (%r)", exc)
+            return
         self.db_up = True
 
     def describe(self) -> Iterator[Metric]:
