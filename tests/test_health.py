@@ -193,3 +193,18 @@ async def test_the_running_bot_becomes_ready_by_itself_and_not_ready_as_it_stops
         assert status == 503
         assert "database" in body["failing"] and "sender" in body["failing"]
         assert (await client.get("/healthz")).status == 200
+
+
+async def test_a_bot_still_starting_is_not_ready_and_says_so(
+    db_path: Path, clock: FakeClock
+) -> None:
+    app = build_application(
+        settings_for(db_path),
+        request=StandInRequest(FakeTelegram(clock=clock.monotonic)),
+        clock=clock,
+    )
+    async with served(health_routes(app)) as client:  # before post_init opened anything
+        assert (await client.get("/healthz")).status == 200
+        status, body = await readyz(client)
+    assert (status, body["failing"]) == (503, ["bot"])
+    assert body["checks"]["bot"]["detail"] == "starting: the services are not up yet"

@@ -10,8 +10,12 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.app.factory import build_application
 from bot.app.metrics import metrics_of, metrics_routes
-from tests.harness import BotUnderTest, join
+from bot.standin.api import FakeTelegram
+from bot.standin.request import StandInRequest
+from tests.conftest import FakeClock
+from tests.harness import BotUnderTest, join, settings_for
 from tests.health_probe import served
 from tests.test_health import TUESDAY_1545, queue_weekly_prompts
 from tests.test_scheduling import prompts_in, seed_people, start_rounds
@@ -212,3 +216,20 @@ async def test_another_connection_writing_does_not_stop_the_scrape(
         locker.execute("ROLLBACK")
     assert locked("triobot_metrics_db_up") == 1
     assert locked("triobot_outbox_depth") == 0
+
+
+async def test_a_bot_still_starting_answers_with_what_it_has(
+    db_path: Path, clock: FakeClock
+) -> None:
+    app = build_application(
+        settings_for(db_path),
+        request=StandInRequest(FakeTelegram(clock=clock.monotonic)),
+        clock=clock,
+    )
+    async with served(metrics_routes(app)) as client:
+        response = await client.get("/metrics")
+        assert response.status == 200
+        starting = Scrape(await response.text())
+    assert starting("triobot_metrics_db_up") == 0
+    assert starting.types == documented()  # every family named, if without values yet
+    assert starting("triobot_messages_sent_total", via="reply") == 0
