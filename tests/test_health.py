@@ -188,10 +188,13 @@ async def test_the_running_bot_becomes_ready_by_itself_and_not_ready_as_it_stops
             while (status := (await readyz(client))[0]) != 200:
                 assert asyncio.get_running_loop().time() < deadline, "never became ready"
                 await asyncio.sleep(0.05)
-        # Stopped (the database closed): still an answer, naming what is down.
+            app.bot_data.stopping.set()  # as the first SIGTERM does (bot/app/runner.py)
+            status, body = await readyz(client)
+            assert (status, body["checks"]["bot"]["detail"]) == (503, "stopping")
+        # Stopped, its database closed: still an answer, and the same one.
         status, body = await readyz(client)
-        assert status == 503
-        assert "database" in body["failing"] and "sender" in body["failing"]
+        assert (status, body["failing"]) == (503, ["bot"])
+        assert body["checks"]["bot"]["detail"] == "stopping"
         assert (await client.get("/healthz")).status == 200
 
 

@@ -60,6 +60,8 @@ class Readiness:
         services: Services = self.app.bot_data
         if not hasattr(services, "db"):
             return [Check("bot", False, "starting: the services are not up yet")]
+        if services.stopping.is_set():
+            return [Check("bot", False, "stopping")]
         return [await self.database(services), self.schedule(services), self.sender(services)]
 
     async def database(self, services: Services) -> Check:
