@@ -13,6 +13,7 @@ from telegram import Bot, BotCommand, Update
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes
 from telegram.request import BaseRequest, HTTPXRequest
 
+from bot.app.metrics import MeteredApplication
 from bot.buttons import (
     ActionTap,
     ChosenTap,
@@ -167,6 +168,8 @@ def build_application(
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
         .context_types(ContextTypes(bot_data=Services))
         .concurrent_updates(PerChatOrder())
+        # Counts each update and handler error for /metrics (bot/app/metrics.py).
+        .application_class(MeteredApplication)
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(updates_request or request)

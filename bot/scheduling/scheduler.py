@@ -66,6 +66,12 @@ class TickReport:
     def touched(self) -> int:
         return self.fired + self.dropped + self.postponed + self.failed
 
+    def add(self, other: TickReport) -> None:
+        for name in ("fired", "dropped", "postponed", "failed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for kind, count in other.by_kind.items():
+            self.by_kind[kind] = self.by_kind.get(kind, 0) + count
+
 
 class Scheduler:
     def __init__(self, db: Database, kinds: dict[str, Kind], *, clock: Clock) -> None:
@@ -73,6 +79,10 @@ class Scheduler:
         self.kinds = kinds
         self.clock = clock
         self.repo = ScheduleRepo(db)
+        # For /readyz and /metrics: when a tick last went through, and what ticks did since
+        # the start.
+        self.ticked_at: datetime | None = None
+        self.totals = TickReport()
 
     async def tick(self, limit: int = BATCH) -> TickReport:
         """Fire what is due now (up to `limit` rows; call again while rows remain)."""
@@ -83,6 +93,8 @@ class Scheduler:
             superseded = self._superseded(due)
             for row in due:
                 await self._fire(tx, row, now, row.id in superseded, report)
+        self.ticked_at = now
+        self.totals.add(report)
         return report
 
     async def run_due(
@@ -93,10 +105,7 @@ class Scheduler:
         total = TickReport()
         while not stopping():
             report = await self.tick(limit)
-            for name in ("fired", "dropped", "postponed", "failed"):
-                setattr(total, name, getattr(total, name) + getattr(report, name))
-            for kind, count in report.by_kind.items():
-                total.by_kind[kind] = total.by_kind.get(kind, 0) + count
+            total.add(report)
             if report.touched < limit or report.touched == report.postponed:
                 return total
         return total

@@ -13,7 +13,8 @@ import logging
 import random
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from storage.db import StorageUnavailable
@@ -64,6 +65,33 @@ async def unless_stopped(work: Awaitable[Any], stop: asyncio.Event) -> bool:
         return False
     task.result()
     return True
+
+
+class Heartbeat:
+    """A loop's sign of life, for /readyz: whether it runs, when it last beat (`clock`
+    seconds) and how long it then said it would be quiet (a pause, an idle wait)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.running = False
+        self._at, self._quiet = clock(), 0.0
+
+    @contextmanager
+    def loop(self) -> Iterator[None]:
+        """Around the loop's body: `running` while inside."""
+        self.running = True
+        self.beat()
+        try:
+            yield
+        finally:
+            self.running = False
+
+    def beat(self, quiet: float = 0.0) -> None:
+        self._at, self._quiet = self.clock(), quiet
+
+    def silent_for(self) -> float:
+        """Seconds without a beat beyond the quiet announced: 0 while the loop keeps its word."""
+        return max(0.0, self.clock() - self._at - self._quiet)
 
 
 # A loop that ran this long before it failed counts as recovered: its backoff starts again.

@@ -59,6 +59,10 @@ class ChatRateLimiter(BaseRateLimiter[int]):
         # Told of every message that went to a chat: the outbox counts replies against its own
         # pace, so the two together keep to Telegram's budget, replies first.
         self.on_sent: Callable[[int], None] | None = None
+        # For /metrics: messages that went, 429s met, and the seconds waited out for them.
+        self.sent = 0
+        self.limited = 0
+        self.limited_seconds = 0.0
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -88,14 +92,18 @@ class ChatRateLimiter(BaseRateLimiter[int]):
                     return await callback(*args, **kwargs)
                 async with self._group_limiter(chat), self._overall or contextlib.nullcontext():
                     result = await callback(*args, **kwargs)
-                if self.on_sent is not None and isinstance(chat, int) and _is_message(endpoint):
-                    self.on_sent(chat)
+                if isinstance(chat, int) and _is_message(endpoint):
+                    self.sent += 1
+                    if self.on_sent is not None:
+                        self.on_sent(chat)
                 return result
             except RetryAfter as exc:
+                self.limited += 1
                 if attempt == retries:
                     log.warning("%s to a chat still limited after %d retries", endpoint, retries)
                     raise
                 seconds = retry_seconds(exc)
+                self.limited_seconds += seconds
                 until = self._clock() + seconds + 0.1
                 self._paused_until[chat] = max(self._paused_until.get(chat, 0.0), until)
                 log.info("%s limited: this chat waits %.1f s, others carry on", endpoint, seconds)

@@ -32,7 +32,7 @@ from telegram.error import (
 )
 
 from bot.clock import Clock
-from bot.scheduling.supervision import Backoff, pause, unless_stopped
+from bot.scheduling.supervision import Backoff, Heartbeat, pause, unless_stopped
 from bot.telegram.ratelimit import retry_seconds
 from storage.db import Database, StorageUnavailable, unavailable
 from storage.digests import DigestArchive, StoredFile
@@ -61,6 +61,7 @@ class SendLimits:
 class SenderStats:
     sent: int = 0
     retry_after: int = 0
+    retry_after_seconds: float = 0.0  # the pauses Telegram's 429s asked for, in all
     network_errors: int = 0
     unreachable: int = 0
     failed: int = 0
@@ -127,6 +128,8 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._stop: asyncio.Event | None = None
         self._outage = 0  # network errors in a row, across rows: the Bot API is away
+        # For /readyz, on the pacer's clock (which tests swap for a fake one).
+        self.heartbeat = Heartbeat(lambda: self.pacer.clock())
 
     def wake(self) -> None:
         """Something was enqueued: look now rather than at the next poll."""
@@ -139,10 +142,15 @@ class OutboxSender:
         patience, disk full) or a Bot API that is away is logged and waited out with a
         growing pause; everything is sent once it passes.
         """
+        with self.heartbeat.loop():
+            await self._run(stop, idle)
+
+    async def _run(self, stop: asyncio.Event, idle: float) -> None:
         self._stop = stop
         backoff = Backoff(first=1.0, most=30.0)
         released_at: float | None = None
         while not stop.is_set():
+            self.heartbeat.beat()
             try:
                 if released_at is None or time.monotonic() - released_at > RELEASE_EVERY:
                     await self._release_stale(first=released_at is None)
@@ -151,6 +159,7 @@ class OutboxSender:
                 backoff.reset()
                 if sent == 0 and not stop.is_set():
                     self._wake.clear()
+                    self.heartbeat.beat(idle)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=idle)
             except Exception as exc:
@@ -164,6 +173,7 @@ class OutboxSender:
                     log.error("outbox paused: Telegram rejected the token; retry in %.0f s", wait)
                 else:
                     log.exception("outbox cycle failed; retrying in %.0f s", wait)
+                self.heartbeat.beat(wait)
                 await pause(stop, wait)
 
     async def _release_stale(self, *, first: bool) -> None:
@@ -179,6 +189,7 @@ class OutboxSender:
 
     async def _wait(self, seconds: float) -> None:
         """The sender's pacing waits: cut short by a stop, skipped forward by benchmarks."""
+        self.heartbeat.beat(seconds)
         if self._stop is None:
             await self.sleep(seconds)
         else:
@@ -194,6 +205,7 @@ class OutboxSender:
             progressed = False
             held: set[int] = set()  # chats still cooling: their later rows wait too (order)
             for row in rows:
+                self.heartbeat.beat()
                 if self._stopping():
                     return sent
                 if row.chat_id in held or not self.pacer.chat_ready(row.chat_id):
@@ -240,6 +252,7 @@ class OutboxSender:
             message = await self._send(row)
         except RetryAfter as exc:
             self.stats.retry_after += 1
+            self.stats.retry_after_seconds += retry_seconds(exc)
             self.pacer.pause(retry_seconds(exc))
             await self.repo.unclaim(row.id)
             return "paused"
