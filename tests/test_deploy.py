@@ -249,6 +249,23 @@ def test_the_example_environment_is_settings_triobot_accepts(tmp_path: Path) -> 
     assert settings.log_format == "json" and settings.programme_tz == env["TRIOBOT_TZ"]
 
 
+def test_the_example_environment_reads_the_same_in_a_shell_and_names_the_units_database() -> None:
+    """README's `triobot` shell function sources the file with `sh`; systemd reads it as
+    VAR=value lines: both must see the same values."""
+    env = env_example()
+    script = 'set -a && . "$1" && ' + " && ".join(f'printf "%s\\n" "${k}"' for k in env)
+    shell = subprocess.run(
+        ["sh", "-c", script, "sh", str(DEPLOY / "env.example")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+        env={"PATH": os.environ["PATH"]},
+    )
+    assert shell.stdout.splitlines() == list(env.values())
+    assert f"TRIOBOT_DB={env['TRIOBOT_DB']}" in values("triobot.service", "Environment")
+
+
 def test_readme_walks_through_the_same_paths() -> None:
     section = README.split("## Deploying", 1)[1].split("\n## ", 1)[0]
     for needed in (
