@@ -280,3 +280,12 @@ async def test_a_real_run_in_json_writes_only_json_lines(tmp_path: Path) -> None
     assert limited["chat_id"] == 77 and isinstance(limited["update_id"], int)
     assert PROCESS_TOKEN.split(":")[1] not in running.output
     assert MARKER not in running.output
+
+
+def test_other_secrets_given_to_the_filter_are_redacted_too(logged: Captured) -> None:
+    """The webhook's secret, when there is one, is kept out the same way as the token."""
+    webhook_secret = "wh_0123456789abcdefABCDEF-secret"
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactToken(TOKEN, webhook_secret))
+    logging.getLogger("aiohttp.access").info("header %s", webhook_secret)
+    assert webhook_secret not in logged.text and "header <token>" in logged.text

@@ -24,12 +24,14 @@ class RedactToken(logging.Filter):
     and the stack (httpx and PTB put request URLs, which hold the token, in messages and
     exceptions; PTB's InvalidToken quotes the token itself)."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, *others: str) -> None:
         super().__init__()
         # The part after the bot id is the secret; the id alone is public. Redacting the
-        # secret also catches the token URL-encoded (":" as %3A).
+        # secret also catches the token URL-encoded (":" as %3A). `others`: more secrets
+        # shown the same way (the webhook's), longest first so none is cut half-way.
         _, _, secret = token.partition(":")
-        self.secrets = tuple(s for s in (token, secret) if s)
+        found = {s for s in (token, secret, *others) if s}
+        self.secrets = tuple(sorted(found, key=len, reverse=True))
 
     def redact(self, text: str) -> str:
         for secret in self.secrets:
