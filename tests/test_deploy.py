@@ -359,3 +359,33 @@ def test_a_bad_retention_stops_with_one_line(tmp_path: Path, db_path: Path) -> N
     assert ran.returncode == 2
     assert ran.stderr.count("\n") == 1 and "TRIOBOT_BACKUP_KEEP_DAYS" in ran.stderr
     assert list(tmp_path.glob("triobot-*.db")) == []
+
+
+# --- what `pip install /opt/triobot/src` puts on the server ---------------------------------
+
+
+def test_the_installed_package_holds_every_file_the_bot_reads(tmp_path: Path) -> None:
+    """README's install is a plain (not editable) `pip install`: only what pyproject.toml's
+    package data names reaches the server. Built here by setuptools, as pip would."""
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for package in ("bot", "storage", "prompts"):
+        shutil.copytree(ROOT / package, source / package, ignore=skip)
+    built = tmp_path / "lib"
+    subprocess.run(
+        [sys.executable, "-c", "import setuptools; setuptools.setup()", "build",
+         "--build-lib", str(built)],
+        cwd=source, capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    wanted = {
+        str(path.relative_to(source))
+        for package in ("bot", "storage", "prompts")
+        for path in (source / package).rglob("*")
+        if path.is_file() and "egg-info" not in str(path)
+    }
+    got = {str(path.relative_to(built)) for path in built.rglob("*") if path.is_file()}
+    assert wanted - got == set()
+    assert "prompts/reflections.toml" in got and "storage/migrations/0001_initial.sql" in got
