@@ -139,17 +139,15 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # The line before any traceback or stack, which `format` adds after this.
+        line = super().formatMessage(record)
         ids = [
             f"{short}={value}"
             for name, short in self.SHORT.items()
             if (value := getattr(record, name, None)) is not None
         ]
-        if not ids:
-            return line
-        first, newline, rest = line.partition("\n")  # after the message, before a traceback
-        return f"{first} [{' '.join(ids)}]{newline}{rest}"
+        return f"{line} [{' '.join(ids)}]" if ids else line
 
 
 class JsonFormatter(logging.Formatter):

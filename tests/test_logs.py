@@ -155,7 +155,9 @@ async def test_a_line_logged_while_handling_an_update_names_it_and_the_person(
             raise RuntimeError("the engine broke")
 
         monkeypatch.setattr(bot.services.engine, "handle", failing)
-        await bot.person(77, "Bruno").says("hello")
+        bruno = bot.person(77, "Bruno")
+        await bruno.says("hello")
+        assert "something went wrong" in bruno.last_text.lower()
     entry = logged.entry("handler failed")
     assert entry["chat_id"] == 77 and entry["person_id"] == person_id
     assert isinstance(entry["update_id"], int)
