@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -23,6 +24,8 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_url: str = Field(default="https://api.telegram.org", alias="TELEGRAM_API_URL")
+    # text: the lines `triobot run` always wrote; json: one object per line (bot/logs.py).
+    log_format: Literal["text", "json"] = Field(default="text", alias="TRIOBOT_LOG_FORMAT")
     db_path: Path = Field(default=Path("./data/triobot.db"), alias="TRIOBOT_DB")
     programme_tz: str = Field(default="Europe/London", alias="TRIOBOT_TZ")
     # An open flow nobody touches for this long is closed; the person is told next time.

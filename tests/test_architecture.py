@@ -29,7 +29,7 @@ LAYERS = (
     {"flows", "lesson_study", "digest"},
     {"meetings", "summaries", "reflections", "programme"},
     {"people", "scheduling"},
-    {"config", "clock", "texts", "buttons", "standin"},
+    {"config", "clock", "texts", "buttons", "standin", "logs"},
 )
 SIDEWAYS = {("lesson_study", "flows"), ("summaries", "meetings")}
 

@@ -80,9 +80,7 @@ async def test_status_on_the_command_line(bot: BotUnderTest, cli: Cli) -> None:
     )
     assert "Deliveries failed: 1" in out
     # T2 has never been active: not started, which is not the same as gone quiet.
-    assert (
-        "Trios not started (no member active yet): 1\n  T2            members 1, 0 joined" in out
-    )
+    assert "Trios not started (no member active yet): 1\n  T2            members 1, 0 joined" in out
     assert "Trios gone quiet (no activity for 3 weeks): 0" in out
     status, out = await asyncio.to_thread(cli, "status", "--quiet-weeks", "1000")
     assert "Trios not started (no member active yet): 1" in out

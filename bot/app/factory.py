@@ -42,6 +42,7 @@ from bot.telegram.handlers import (
     flow_input,
     groups,
     lesson_study,
+    log_context,
     meetings,
     reflect,
     start,
@@ -77,7 +78,9 @@ BUTTON_ROUTES: tuple[tuple[type[Tap], Callback], ...] = (
 
 
 def register_handlers(app: App) -> None:
-    # 0. Flood control, in group -1 before everything: a flooding person's update is
+    # 0. The update's ids for every log line while it is handled (group -2, first of all).
+    log_context.register(app)
+    #    Flood control, in group -1 before everything: a flooding person's update is
     #    dropped before any handler reads the database for it.
     flood.register(app)
     # Order matters within a group: PTB runs the first handler whose filter matches.

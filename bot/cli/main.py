@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -24,12 +24,14 @@ class RedactToken(logging.Filter):
     and the stack (httpx and PTB put request URLs, which hold the token, in messages and
     exceptions; PTB's InvalidToken quotes the token itself)."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, *others: str) -> None:
         super().__init__()
         # The part after the bot id is the secret; the id alone is public. Redacting the
-        # secret also catches the token URL-encoded (":" as %3A).
+        # secret also catches the token URL-encoded (":" as %3A). `others`: more secrets
+        # shown the same way (the webhook's), longest first so none is cut half-way.
         _, _, secret = token.partition(":")
-        self.secrets = tuple(s for s in (token, secret) if s)
+        found = {s for s in (token, secret, *others) if s}
+        self.secrets = tuple(sorted(found, key=len, reverse=True))
 
     def redact(self, text: str) -> str:
         for secret in self.secrets:
@@ -51,14 +53,47 @@ class RedactToken(logging.Filter):
         return True
 
 
-def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+class ProcessLog(logging.StreamHandler):  # type: ignore[type-arg]
+    """The process's own log handler (stderr, which systemd's journal collects): one per
+    process, so configuring again replaces it rather than doubling every line. Without a
+    stream it writes to sys.stderr as it is when the line is written (as logging's last
+    resort does), not as it was when configured."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__(stream)
+        self.follow_stderr = stream is None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.follow_stderr:
+            self.stream = sys.stderr
+        super().emit(record)
+
+
+def configure_logging(
+    settings: Settings, level: int = logging.INFO, stream: TextIO | None = None
+) -> None:
+    from bot.logs import LogContext, formatter
+
+    root = logging.getLogger()
+    root.setLevel(level)
+    for old in [h for h in root.handlers if isinstance(h, ProcessLog)]:
+        root.removeHandler(old)
+    handler = ProcessLog(stream)
+    handler.setFormatter(formatter(settings.log_format))
+    root.addHandler(handler)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # On every handler (a test's too): the ids and the cut of what people sent first, then
+    # the token, so that neither reaches any output in either format.
+    filters: list[logging.Filter] = [LogContext()]
     if settings.telegram_bot_token is not None:
-        redact = RedactToken(settings.telegram_bot_token.get_secret_value())
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(redact)
+        filters.append(RedactToken(settings.telegram_bot_token.get_secret_value()))
+    for each in root.handlers:
+        for old_filter in [f for f in each.filters if isinstance(f, (LogContext, RedactToken))]:
+            each.removeFilter(old_filter)
+        for new_filter in filters:
+            each.addFilter(new_filter)
+    if settings.telegram_bot_token is not None:
         # An exception nobody caught (a token Telegram rejects at start-up raises one that
         # quotes it) would be printed by Python directly; send it through the log instead.
         sys.excepthook = _log_uncaught

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 
+from bot import logs
 from bot.clock import Clock
 from storage.db import Database, Transaction, is_transient
 from storage.schedule import Due, ScheduleRepo
@@ -92,7 +93,8 @@ class Scheduler:
             due = await ScheduleRepo.due(tx, now, limit)
             superseded = self._superseded(due)
             for row in due:
-                await self._fire(tx, row, now, row.id in superseded, report)
+                with logs.context(row_id=row.id, person_id=row.person_id):
+                    await self._fire(tx, row, now, row.id in superseded, report)
         self.ticked_at = now
         self.totals.add(report)
         return report

@@ -31,6 +31,7 @@ from telegram.error import (
     TimedOut,
 )
 
+from bot import logs
 from bot.clock import Clock
 from bot.scheduling.supervision import Backoff, Heartbeat, pause, unless_stopped
 from bot.telegram.ratelimit import retry_seconds
@@ -220,7 +221,8 @@ class OutboxSender:
                     row.id, self.owner, real_now() + CLAIM_TTL, self.clock()
                 ):
                     continue  # another sender took it, or it changed meanwhile
-                outcome = await self.send_one(row)
+                with logs.context(row_id=row.id, chat_id=row.chat_id, person_id=row.person_id):
+                    outcome = await self.send_one(row)
                 if outcome == "sent":
                     sent += 1
                     progressed = True

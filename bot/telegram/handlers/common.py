@@ -20,6 +20,7 @@ from telegram import (
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
 
+from bot import logs
 from bot.buttons import ChosenTap, FlowTap, Tap
 from bot.flows.engine import Actor, Button, Keyboard, Outcome, Say, Tapped, Toast
 from bot.people.permissions import Action, refusal
@@ -55,6 +56,7 @@ async def identify(update: Update, context: Context) -> Who | None:
     if found is None:
         return None
     person, roles = found
+    logs.bind(person_id=person.id)
     lang = pick_language(person.language, user.language_code)
     tz = ZoneInfo(person.time_zone or svc.settings.programme_tz)
     return Who(person, roles, lang, Actor(person.id, chat.id, tz))
