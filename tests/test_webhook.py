@@ -216,12 +216,7 @@ async def seeded(db_path: Path) -> None:
 async def test_a_real_process_in_webhook_mode_loses_nothing_when_killed(tmp_path: Path) -> None:
     db_path = tmp_path / "run.db"
     await seeded(db_path)
-    port = free_port()
-    env = {
-        "TRIOBOT_HTTP_LISTEN": f"127.0.0.1:{port}",
-        "TRIOBOT_WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/update",
-        "TRIOBOT_WEBHOOK_SECRET": SECRET,
-    }
+    env = webhook_env(free_port())
     async with stand_in_server() as (server, url):
         api = server.api
         api.add_user(920, "Bruno")
@@ -251,6 +246,53 @@ async def test_a_real_process_in_webhook_mode_loses_nothing_when_killed(tmp_path
             assert SECRET not in bot.output and TOKEN not in bot.output
     # Stopping leaves the webhook set: Telegram keeps what comes meanwhile.
     assert api.calls["deleteWebhook"] == 0
+
+
+def webhook_env(port: int, url: str | None = None) -> dict[str, str]:
+    return {
+        "TRIOBOT_HTTP_LISTEN": f"127.0.0.1:{port}",
+        "TRIOBOT_WEBHOOK_URL": url or f"http://127.0.0.1:{port}/telegram/update",
+        "TRIOBOT_WEBHOOK_SECRET": SECRET,
+    }
+
+
+async def test_a_set_webhook_that_fails_is_retried_and_one_refused_ends_in_one_line(
+    tmp_path: Path,
+) -> None:
+    async with stand_in_server() as (server, url):
+        server.api.fail_next("setWebhook", 502, "Bad Gateway", times=2)
+        async with bot_process(url, tmp_path / "a.db", **webhook_env(free_port())) as bot:
+            await bot.wait_for("running: webhook", within=30)
+            retried = [line for line in bot.lines if "setWebhook failed" in line]
+            assert len(retried) == 2 and "Bad Gateway); trying again in" in retried[0]
+            assert server.api.webhook.active
+            assert await bot.stop() < 8
+        server.api.fail_next(
+            "setWebhook", 400, "Bad Request: bad webhook: Failed to resolve host: Name or"
+            " service not known",
+        )  # fmt: skip
+        env = webhook_env(free_port(), "https://bot.example.invalid/hook")
+        async with bot_process(url, tmp_path / "b.db", **env) as bot:
+            assert await bot.exit_code() == 2
+            refused = [line for line in bot.lines if "Not starting" in line]
+            assert len(refused) == 1 and "failed to resolve host" in refused[0], bot.output
+            assert "https://bot.example.invalid/hook" in refused[0]
+            assert_clean_exit(bot.output)
+
+
+async def test_a_port_already_taken_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        async with (
+            stand_in_server() as (_server, url),
+            bot_process(url, tmp_path / "c.db", **webhook_env(port)) as bot,
+        ):
+            assert await bot.exit_code() == 2
+            refused = [line for line in bot.lines if "Not starting" in line]
+            assert len(refused) == 1 and f"TRIOBOT_HTTP_LISTEN 127.0.0.1:{port}" in refused[0]
+            assert_clean_exit(bot.output)
 
 
 @pytest.mark.parametrize(
