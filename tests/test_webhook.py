@@ -369,3 +369,20 @@ async def test_starting_to_poll_deletes_a_webhook_left_set(tmp_path: Path) -> No
             await app.updater.stop()
     finally:
         await api.webhook.close()
+
+
+async def test_polling_serves_http_only_when_asked_and_never_the_webhook(tmp_path: Path) -> None:
+    port = free_port()
+    async with stand_in_server() as (_server, url):
+        async with bot_process(url, tmp_path / "p.db") as bot:
+            await bot.wait_for("running: polling")
+            assert "HTTP server listening" not in bot.output
+            assert await bot.stop() < 8
+        listen = {"TRIOBOT_HTTP_LISTEN": f"127.0.0.1:{port}"}
+        async with bot_process(url, tmp_path / "p.db", **listen) as bot:
+            await bot.wait_for("running: polling")
+            assert f"HTTP server listening on 127.0.0.1:{port}" in bot.output
+            # No webhook route in polling mode: a post there is not an update.
+            assert await post(f"http://127.0.0.1:{port}/telegram/update", {"update_id": 1}) == 404
+            assert await bot.stop() < 8
+            assert_clean_exit(bot.output)
