@@ -386,3 +386,15 @@ async def test_polling_serves_http_only_when_asked_and_never_the_webhook(tmp_pat
             assert await post(f"http://127.0.0.1:{port}/telegram/update", {"update_id": 1}) == 404
             assert await bot.stop() < 8
             assert_clean_exit(bot.output)
+
+
+async def test_a_long_poll_waiting_when_the_webhook_is_set_ends_refused() -> None:
+    api = FakeTelegram()
+    try:
+        waiting = asyncio.create_task(api.handle("getUpdates", {"timeout": 5}))
+        await asyncio.sleep(0.05)
+        assert (await api.handle("setWebhook", {"url": "https://bot.example.org/h"}))[0] == 200
+        status, body = await asyncio.wait_for(waiting, timeout=1)
+        assert (status, body["description"]) == (409, WEBHOOK_ACTIVE)
+    finally:
+        await api.webhook.close()

@@ -118,6 +118,8 @@ class FakeTelegram(Messaging):
         if p.get("drop_pending_updates") in (True, "true", "True"):
             self._queue.clear()
         self.webhook.set(p)
+        if self.webhook.active and self._wakeup is not None:
+            self._wakeup.set()  # a getUpdates waiting now ends, refused
         return True
 
     def _delete_webhook(self, p: dict[str, Any], files: Files) -> bool:
@@ -157,6 +159,7 @@ class FakeTelegram(Messaging):
                 raise Refused(409, TERMINATED)
             if self._wakeup is wakeup and wakeup.is_set():
                 self._wakeup = None
+            self.webhook.refuse_polling()  # set meanwhile: the updates go by post now
         if offset < 0:
             return self._queue[offset:][:limit]
         return self._queue[:limit]
