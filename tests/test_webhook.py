@@ -30,6 +30,7 @@ from bot.cli.main import main
 from bot.config import ConfigError, load_settings
 from bot.programme.demo import seed_demo
 from bot.standin.api import FakeTelegram
+from bot.standin.http import TransportFault
 from bot.standin.request import StandInRequest
 from bot.standin.webhook import WEBHOOK_ACTIVE
 from bot.telegram.context import App, Services
@@ -398,3 +399,15 @@ async def test_a_long_poll_waiting_when_the_webhook_is_set_ends_refused() -> Non
         assert (status, body["description"]) == (409, WEBHOOK_ACTIVE)
     finally:
         await api.webhook.close()
+
+
+async def test_a_stop_while_set_webhook_hangs_ends_at_once(tmp_path: Path) -> None:
+    async with stand_in_server() as (server, url):
+        server.transport_faults.append(TransportFault("timeout", "setWebhook", 30, times=5))
+        async with bot_process(url, tmp_path / "s.db", **webhook_env(free_port())) as bot:
+            await bot.wait_for("HTTP server listening")
+            await until(lambda: server.api.calls["setWebhook"] >= 1, within=20)
+            assert await bot.stop() < 4
+            assert bot.process.returncode == 0
+            assert "running: webhook" not in bot.output
+            assert_clean_exit(bot.output)

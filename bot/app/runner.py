@@ -222,10 +222,11 @@ async def _run_webhook(
     await app.start()
     await _listen(server)
     try:
-        told = await set_webhook(app, settings, ALLOWED_UPDATES, stop)
+        # A stop signal cancels a setWebhook in flight too (as it does polling's start).
+        told = await unless_stopped(set_webhook(app, settings, ALLOWED_UPDATES, stop), stop)
     except WebhookRefused as exc:
         raise StartRefused(f"Not starting: {exc}") from None
-    if told:
+    if told and not stop.is_set():
         log.info(
             "running: webhook %s (served on %s:%d, path %s)",
             settings.webhook_url,
