@@ -22,6 +22,7 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import ContextTypes, TypeHandler
 
+from bench.term import Options, simulate
 from bot.app.factory import build_application, running
 from bot.app.http import HttpServer
 from bot.app.runner import ALLOWED_UPDATES, _start_polling
@@ -411,3 +412,17 @@ async def test_a_stop_while_set_webhook_hangs_ends_at_once(tmp_path: Path) -> No
             assert bot.process.returncode == 0
             assert "running: webhook" not in bot.output
             assert_clean_exit(bot.output)
+
+
+def test_a_short_term_in_webhook_mode_keeps_every_invariant(tmp_path: Path) -> None:
+    # bench/term.py --webhook, as small as tests/test_term_simulation.py's polling run.
+    outcome = simulate(Options(teachers=9, weeks=2, crashes=3, seed=3, workdir=tmp_path,
+                               verbose=False, reply_within=16, join_hours=(9,),
+                               lesson_study=False, summaries=False, lock_seconds=14,
+                               full_seconds=8, webhook=True))  # fmt: skip
+    figures = outcome.figures
+    assert outcome.failures == [], (outcome.failures, figures)
+    delivery = figures["updates reached the bot by"]
+    assert delivery.startswith("webhook: ") and delivery.endswith(" 0 pending at the end")
+    assert figures["crashes survived (SIGKILL + restart)"] >= 2
+    assert figures["answers lost"] == figures["duplicate deliveries"] == 0
