@@ -1,6 +1,7 @@
 """A simulated term against the real bot process: crashes, Telegram faults, and invariants.
 
     .venv/bin/python bench/term.py [--teachers 1000] [--weeks 12] [--crashes 20] [--seed N]
+                                   [--webhook]
 
 The real `triobot run` runs as a child process on the stand-in over HTTP and on a simulated
 clock (TRIOBOT_SIM_CLOCK). Teachers join through their invites, answer, snooze, skip and
@@ -83,6 +84,8 @@ class Options:
     # Real seconds the database stays locked, and its disk full (the short test shortens them).
     lock_seconds: float = LOCK_SECONDS
     full_seconds: float = FULL_SECONDS
+    # Webhook mode: the stand-in posts updates to the bot's HTTP server (README "Webhook mode").
+    webhook: bool = False
     db_megabytes: int | None = None  # the database's tmpfs; by default sized to the term
 
 
@@ -211,7 +214,10 @@ class Simulation:
         server = StandInServer(api=self.api)
         runner, port = await server.start("127.0.0.1", 0)
         url = f"http://127.0.0.1:{port}"
-        bot = BotProcess(db_path, url, self.clock.path, self.workdir / "bot.log", poll=0.2)
+        bot = BotProcess(
+            db_path, url, self.clock.path, self.workdir / "bot.log", poll=0.2,
+            webhook=self.opts.webhook,
+        )  # fmt: skip
         self.bot = bot
         await bot.start()
         self.ledger = ledger = Ledger(db_path)
@@ -403,11 +409,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crashes", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, help="keep the database and bot log here")
+    parser.add_argument(
+        "--webhook", action="store_true", help="webhook mode: updates posted, not polled"
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     outcome = simulate(
-        Options(args.teachers, args.weeks, args.crashes, args.seed, workdir=args.workdir)
-    )
+        Options(
+            args.teachers, args.weeks, args.crashes, args.seed, workdir=args.workdir,
+            webhook=args.webhook,
+        )
+    )  # fmt: skip
     print(describe())
     print(f"wall time: {time.monotonic() - started:.0f} s")
     for name, value in outcome.figures.items():

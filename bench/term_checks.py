@@ -222,6 +222,7 @@ def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
 
     faults = dict(stats["faults_injected"])
     faults["403 (blocked users)"] = len(sim.blocked)
+    delivery = _delivery(sim, stats, failures)
     out.figures = {
         "teachers and leads / researchers": f"{sum(p.m.role != 'researcher' for p in sim.people)}"
         f" / {sum(p.m.role == 'researcher' for p in sim.people)}",
@@ -230,6 +231,7 @@ def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
         "crashes survived (SIGKILL + restart)": sim.bot.kills,
         "bot starts": sim.bot.starts,
         "faults injected by kind": faults,
+        "updates reached the bot by": delivery,
         "updates sent": dict(rec.updates),
         "updates sent, total": sum(rec.updates.values()),
         "messages from the bot": stats["messages_sent"],
@@ -253,6 +255,21 @@ def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
         "behaviour": dict(rec.behaviour),
     }
     return out
+
+
+def _delivery(sim: Simulation, stats: dict[str, Any], failures: list[str]) -> str:
+    """How updates reached the bot; in webhook mode, every one posted and nothing polled."""
+    if not sim.opts.webhook:
+        return f"getUpdates (long polling), {stats['calls'].get('getUpdates', 0)} calls"
+    hook = stats["webhook"]
+    if stats["calls"].get("getUpdates", 0):
+        failures.append(f"webhook mode, yet getUpdates was called {stats['calls']['getUpdates']}")
+    if hook["pending_update_count"]:
+        failures.append(f"{hook['pending_update_count']} updates never posted to the bot")
+    return (
+        f"webhook: {hook['delivered']} posts taken, {hook['failed']} failed and retried"
+        f" (bot down or restarting), {hook['pending_update_count']} pending at the end"
+    )
 
 
 def _silences(sim: Simulation, silences: list[Silence]) -> dict[str, list[Silence]]:

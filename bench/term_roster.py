@@ -103,7 +103,18 @@ def _run(*argv: str) -> str:
 
 def seed(workdir: Path, db_path: Path, people: list[Member], term: Term) -> None:
     """Import the roster and calendar and make everyone's invite, all through the CLI."""
-    os.environ["TRIOBOT_DB"] = str(db_path)
+    before = os.environ.get("TRIOBOT_DB")
+    os.environ["TRIOBOT_DB"] = str(db_path)  # as an operator's shell would, for these commands
+    try:
+        _seed(workdir, people, term)
+    finally:  # and no further: the caller's environment (a test run's) is left as it was
+        if before is None:
+            del os.environ["TRIOBOT_DB"]
+        else:
+            os.environ["TRIOBOT_DB"] = before
+
+
+def _seed(workdir: Path, people: list[Member], term: Term) -> None:
     schools = sorted({(p.school, p.authority) for p in people if p.school and p.authority})
     _run("roster", "import", str(_csv(
         workdir / "schools.csv",

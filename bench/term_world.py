@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sqlite3
 import sys
 import time
@@ -39,7 +40,7 @@ RESENDS = 6  # how often a person sends the same again after "not kept" before g
 RESEND_PAUSE = 2.0
 # A stopping bot still running after this long is killed (the stop check fails long before).
 # bot/app/runner.py's line once a start is done: handlers installed, polling, the outbox running.
-RUNNING = b"running: polling"
+RUNNING = (b"running: polling", b"running: webhook")
 STOP_GIVE_UP = 30.0
 
 
@@ -206,10 +207,18 @@ class SimClock:
         return self.now.timestamp()
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 class BotProcess:
     """The real bot, started, SIGKILLed and restarted."""
 
-    def __init__(self, db_path: Path, url: str, clock: Path, log: Path, poll: float) -> None:
+    def __init__(
+        self, db_path: Path, url: str, clock: Path, log: Path, poll: float, webhook: bool = False
+    ) -> None:
         self.env = {
             **os.environ,
             "TELEGRAM_BOT_TOKEN": TOKEN,
@@ -222,6 +231,14 @@ class BotProcess:
             sim_clock.ENV: str(clock),
             "TRIOBOT_SCHEDULE_POLL_SECONDS": str(poll),
         }
+        if webhook:
+            # The stand-in posts updates to this port, the same one across restarts.
+            listen = f"127.0.0.1:{free_port()}"
+            self.env.update(
+                TRIOBOT_HTTP_LISTEN=listen,
+                TRIOBOT_WEBHOOK_URL=f"http://{listen}/telegram/update",
+                TRIOBOT_WEBHOOK_SECRET="term-simulation-secret",
+            )
         self.log = log
         self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
@@ -285,7 +302,8 @@ class BotProcess:
     def is_up(self) -> bool:
         with self.log.open("rb") as log:
             log.seek(self.log_from)
-            return RUNNING in log.read()
+            seen = log.read()
+            return any(marker in seen for marker in RUNNING)
 
     @property
     def alive(self) -> bool:

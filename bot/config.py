@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -13,6 +16,30 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class ConfigError(Exception):
     """Raised at start-up when a setting is missing or malformed; names the variable."""
+
+
+# What Telegram accepts as a webhook's secret_token (setWebhook).
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: a stand-in or a test on this machine, never Telegram."""
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:8080`` for IPv6) → (host, port); ValueError says what is wrong."""
+    host, sep, port = value.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("expected host:port, like 127.0.0.1:8080 (port 0-65535)")
+    return host, int(port)
 
 
 class Settings(BaseSettings):
@@ -75,6 +102,86 @@ class Settings(BaseSettings):
     lesson_study_lesson_minutes: int = Field(
         default=60, gt=0, le=240, alias="TRIOBOT_LESSON_STUDY_LESSON_MINUTES"
     )
+
+    # Production (README "Webhook mode"): the bot's own HTTP server, and Telegram posting
+    # updates to it instead of being polled. Webhook mode needs all three of these.
+    http_listen: str | None = Field(default=None, alias="TRIOBOT_HTTP_LISTEN")
+    webhook_url: str | None = Field(default=None, alias="TRIOBOT_WEBHOOK_URL")
+    webhook_secret: SecretStr | None = Field(default=None, alias="TRIOBOT_WEBHOOK_SECRET")
+    # How many connections Telegram may open to post updates at once. 1 keeps the order in
+    # which Telegram hands a chat's updates over; more may let two of one chat cross.
+    webhook_max_connections: int = Field(
+        default=1, ge=1, le=100, alias="TRIOBOT_WEBHOOK_MAX_CONNECTIONS"
+    )
+
+    @field_validator("http_listen", "webhook_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("http_listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_listen(value)
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("expected a URL like https://bot.example.org/telegram")
+        # Telegram posts only to HTTPS; plain HTTP is for a stand-in on this machine.
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
+            raise ValueError("must be https:// (http:// only for a loopback host)")
+        if parts.query or parts.fragment:
+            raise ValueError("must have no query or fragment (the path is what is served)")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not _WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            # Never echo the value: it is what proves an update came from Telegram.
+            raise ValueError("must be 1-256 characters of A-Z a-z 0-9 _ -")
+        return value
+
+    @property
+    def webhook(self) -> bool:
+        """Webhook mode (TRIOBOT_WEBHOOK_URL set) rather than long polling."""
+        return self.webhook_url is not None
+
+    @property
+    def webhook_path(self) -> str:
+        """The path of TRIOBOT_WEBHOOK_URL, served on TRIOBOT_HTTP_LISTEN."""
+        assert self.webhook_url is not None
+        return urlsplit(self.webhook_url).path or "/"
+
+    def webhook_problem(self) -> str | None:
+        """What webhook mode lacks, in one line for the operator; None if it can start."""
+        if self.webhook_url is None:
+            return None
+        missing = [
+            name
+            for name, value in (
+                ("TRIOBOT_WEBHOOK_SECRET", self.webhook_secret),
+                ("TRIOBOT_HTTP_LISTEN", self.http_listen),
+            )
+            if value is None
+        ]
+        if missing:
+            return (
+                "Not starting: TRIOBOT_WEBHOOK_URL is set (webhook mode) but "
+                + " and ".join(missing)
+                + (" is" if len(missing) == 1 else " are")
+                + " not"
+            )
+        return None
 
     @field_validator("programme_tz")
     @classmethod

@@ -1,10 +1,14 @@
-"""`triobot run`: long polling against TELEGRAM_API_URL, started safely, stopped in seconds.
+"""`triobot run`: long polling against TELEGRAM_API_URL (or, with TRIOBOT_WEBHOOK_URL,
+Telegram posting updates to our HTTP server: README "Webhook mode"), started safely,
+stopped in seconds.
 
 Start: one instance per database (a lease; a second process refuses, naming the holder);
 the Bot API is asked who we are until it answers, each wait logged with the URL (never the
 token); a wrong URL (404) or a rejected token (401) ends with one line. Stop: the first
 SIGTERM or SIGINT stops polling, lets the update and the message in flight finish, leaves
 the rest queued and closes the database, within STOP_BOUND; a second signal exits at once.
+In webhook mode the HTTP server closes first (Telegram keeps what it could not post, and
+the webhook stays set), then what was already accepted is handled.
 """
 
 from __future__ import annotations
@@ -19,11 +23,16 @@ import sys
 import time
 from collections.abc import Sequence
 
+from aiohttp import web
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
 
 from bot.app.factory import build_application
+from bot.app.health import health_routes
+from bot.app.http import HttpServer
+from bot.app.metrics import metrics_routes
+from bot.app.webhook import WebhookRefused, WebhookRoute, set_webhook
 from bot.clock import Clock
 from bot.config import Settings
 from bot.programme.demo import withdraw_demo_invites
@@ -39,6 +48,8 @@ STOP_BOUND = 5.0
 # If stopping still has not finished by then, the process ends anyway: everything acknowledged
 # is committed, and SQLite rolls back what was not.
 STOP_DEADLINE = 12.0
+# What the bot asks Telegram for, polled or posted: every kind (handlers pick theirs).
+ALLOWED_UPDATES = list(Update.ALL_TYPES)
 
 
 class StartRefused(Exception):
@@ -130,7 +141,8 @@ async def wait_for_bot_api(settings: Settings, stop: asyncio.Event) -> bool:
 
 
 def run_polling(settings: Settings, clock: Clock, early: Sequence[int] = ()) -> int:
-    """Run until stopped; the exit code. `early`: stop signals that came while starting."""
+    """Run until stopped (polling, or webhook mode when TRIOBOT_WEBHOOK_URL is set); the
+    exit code. `early`: stop signals that came while starting."""
     try:
         return asyncio.run(_serve(settings, clock, early))
     except StartRefused as exc:
@@ -138,7 +150,15 @@ def run_polling(settings: Settings, clock: Clock, early: Sequence[int] = ()) -> 
         return 2
 
 
+def service_routes(app: App) -> list[web.RouteDef]:
+    """The routes every HTTP server of ours serves besides the webhook (health, metrics)."""
+    return health_routes(app) + metrics_routes(app)
+
+
 async def _serve(settings: Settings, clock: Clock, early: Sequence[int] = ()) -> int:
+    problem = settings.webhook_problem()
+    if problem is not None:
+        raise StartRefused(problem)
     signals = StopSignals()
     signals.install()
     if early:
@@ -157,14 +177,66 @@ async def _serve(settings: Settings, clock: Clock, early: Sequence[int] = ()) ->
     app = await _started(settings, clock, signals.stop)
     if app is None:
         return 0
+    server = _http_server(settings, app)
     try:
-        if await unless_stopped(_start_polling(app), signals.stop):
+        if settings.webhook:
+            await _run_webhook(app, settings, server, signals.stop)
+        elif await unless_stopped(_start_polling(app), signals.stop):
             await app.start()
+            if server is not None:
+                await _listen(server)
             log.info("running: polling %s", settings.telegram_api_url)
             await signals.stop.wait()
     finally:
-        await _stop_within_bound(app, signals)
+        await _stop_within_bound(app, signals, server)
     return 0
+
+
+def _http_server(settings: Settings, app: App) -> HttpServer | None:
+    """Polling: a server only when TRIOBOT_HTTP_LISTEN is set; webhook mode: always."""
+    if settings.http_listen is None:
+        return None
+    server = HttpServer(settings.http_listen)
+    server.add_routes(service_routes(app))
+    if settings.webhook:
+        assert settings.webhook_secret is not None
+        route = WebhookRoute(app, settings.webhook_secret.get_secret_value())
+        server.add_routes(route.routes(settings.webhook_path))
+    return server
+
+
+async def _listen(server: HttpServer) -> None:
+    try:
+        await server.start()
+    except OSError as exc:
+        raise StartRefused(
+            f"Not starting: cannot listen on TRIOBOT_HTTP_LISTEN {server.host}:{server.port}"
+            f" ({exc.strerror or exc})"
+        ) from None
+
+
+async def _run_webhook(
+    app: App, settings: Settings, server: HttpServer | None, stop: asyncio.Event
+) -> None:
+    """Handle updates as they are posted: the queue's reader first, then the server, then
+    Telegram told where to post (it starts at once)."""
+    assert server is not None  # webhook_problem() said so
+    await app.start()
+    await _listen(server)
+    try:
+        # A stop signal cancels a setWebhook in flight too (as it does polling's start).
+        told = await unless_stopped(set_webhook(app, settings, ALLOWED_UPDATES, stop), stop)
+    except WebhookRefused as exc:
+        raise StartRefused(f"Not starting: {exc}") from None
+    if told and not stop.is_set():
+        log.info(
+            "running: webhook %s (served on %s:%d, path %s)",
+            settings.webhook_url,
+            server.host,
+            server.port,
+            settings.webhook_path,
+        )
+        await stop.wait()
 
 
 async def _started(settings: Settings, clock: Clock, stop: asyncio.Event) -> App | None:
@@ -172,7 +244,9 @@ async def _started(settings: Settings, clock: Clock, stop: asyncio.Event) -> App
     (logged, backed off) as at any other time. None if told to stop first."""
     backoff = Backoff(first=2.0, most=60.0)
     while not stop.is_set():
-        app = build_application(settings, clock=clock, instance_lease=True)
+        app = build_application(
+            settings, clock=clock, instance_lease=True, polling=not settings.webhook
+        )
         try:
             await app.initialize()
             assert app.post_init is not None
@@ -209,8 +283,10 @@ async def _start_polling(app: App) -> None:
     assert updater is not None
     # bootstrap_retries=-1: a 5xx or a dropped connection at deleteWebhook is retried (the
     # stop signal still ends it: see unless_stopped).
+    # PTB's start_polling calls deleteWebhook first (Updater._bootstrap), so a bot switched
+    # back from webhook mode is polled again (tests/test_webhook.py checks it).
     await updater.start_polling(
-        allowed_updates=Update.ALL_TYPES,
+        allowed_updates=ALLOWED_UPDATES,
         drop_pending_updates=False,
         bootstrap_retries=-1,
         error_callback=_polling_failed,
@@ -233,9 +309,10 @@ def _polling_failed(exc: TelegramError) -> None:
 async def _stop_within_bound(
     app: App,
     signals: StopSignals,
+    server: HttpServer | None = None,
 ) -> None:
     started = signals.received or time.monotonic()
-    stopping = asyncio.ensure_future(_stop(app))
+    stopping = asyncio.ensure_future(_stop(app, server))
     done, _ = await asyncio.wait({stopping}, timeout=STOP_DEADLINE)
     took = time.monotonic() - started
     if not done:
@@ -247,7 +324,12 @@ async def _stop_within_bound(
     (log.info if took <= STOP_BOUND else log.warning)("stopped in %.1f s", took)
 
 
-async def _stop(app: App) -> None:
+async def _stop(app: App, server: HttpServer | None = None) -> None:
+    # Webhook mode: nothing more is accepted (Telegram keeps it and posts it again later);
+    # what was accepted is on the update queue, which app.stop() works off.
+    if server is not None:
+        with contextlib.suppress(Exception):
+            await server.stop()
     # The outbox and the background loops are told first, so they wind down while polling
     # stops and the update in hand finishes.
     services = app.bot_data

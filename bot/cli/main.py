@@ -86,8 +86,10 @@ def configure_logging(
     # On every handler (a test's too): the ids and the cut of what people sent first, then
     # the token, so that neither reaches any output in either format.
     filters: list[logging.Filter] = [LogContext()]
-    if settings.telegram_bot_token is not None:
-        filters.append(RedactToken(settings.telegram_bot_token.get_secret_value()))
+    secrets = [s.get_secret_value() for s in (settings.telegram_bot_token, settings.webhook_secret)
+               if s is not None]  # fmt: skip
+    if secrets:  # the webhook's secret token is as secret as the bot's
+        filters.append(RedactToken(*secrets))
     for each in root.handlers:
         for old_filter in [f for f in each.filters if isinstance(f, (LogContext, RedactToken))]:
             each.removeFilter(old_filter)

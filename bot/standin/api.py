@@ -18,6 +18,7 @@ from typing import Any
 from .limits import Limits
 from .messaging import Files, Messaging
 from .params import decode_params, get_int, get_str
+from .webhook import WebhookSender
 from .world import JSON, Refused, SentMessage, bad
 
 __all__ = ["FakeTelegram", "Limits", "SentMessage"]
@@ -64,11 +65,12 @@ class FakeTelegram(Messaging):
         self._wakeup: asyncio.Event | None = None
         self._poll: asyncio.Future[None] | None = None  # the getUpdates waiting now
         self.conflicts = 0
+        self.webhook = WebhookSender(self._queue, wall_clock)
         self._faults: list[_Fault] = []
         self._methods: dict[str, _Method] = {
             "getme": self._get_me,
-            "deletewebhook": self._true,
-            "setwebhook": self._true,
+            "deletewebhook": self._delete_webhook,
+            "setwebhook": self._set_webhook,
             "close": self._true,
             "logout": self._true,
             "getwebhookinfo": self._webhook_info,
@@ -110,14 +112,30 @@ class FakeTelegram(Messaging):
         self._queue.append(update)
         if self._wakeup is not None:
             self._wakeup.set()
+        self.webhook.wake()
+
+    def _set_webhook(self, p: dict[str, Any], files: Files) -> bool:
+        if p.get("drop_pending_updates") in (True, "true", "True"):
+            self._queue.clear()
+        self.webhook.set(p)
+        if self.webhook.active and self._wakeup is not None:
+            self._wakeup.set()  # a getUpdates waiting now ends, refused
+        return True
+
+    def _delete_webhook(self, p: dict[str, Any], files: Files) -> bool:
+        if p.get("drop_pending_updates") in (True, "true", "True"):
+            self._queue.clear()
+        self.webhook.delete()
+        return True
 
     async def _get_updates(self, p: dict[str, Any]) -> list[JSON]:
         offset = get_int(p, "offset", 0)
         limit = min(max(get_int(p, "limit", 100), 1), 100)
         timeout = float(p.get("timeout") or 0)
+        self.webhook.refuse_polling()
         if offset > 0:
             # Telegram forgets updates once a higher offset confirms them.
-            self._queue = [u for u in self._queue if u["update_id"] >= offset]
+            self._queue[:] = [u for u in self._queue if u["update_id"] >= offset]
         if not self._queue and timeout > 0:
             # Telegram serves one getUpdates at a time: a new one ends the one waiting with
             # 409 "terminated by other getUpdates request" (two bots on one token see these
@@ -141,6 +159,7 @@ class FakeTelegram(Messaging):
                 raise Refused(409, TERMINATED)
             if self._wakeup is wakeup and wakeup.is_set():
                 self._wakeup = None
+            self.webhook.refuse_polling()  # set meanwhile: the updates go by post now
         if offset < 0:
             return self._queue[offset:][:limit]
         return self._queue[:limit]
@@ -211,11 +230,7 @@ class FakeTelegram(Messaging):
         return me
 
     def _webhook_info(self, p: dict[str, Any], files: Files) -> JSON:
-        return {
-            "url": "",
-            "has_custom_certificate": False,
-            "pending_update_count": len(self._queue),
-        }
+        return self.webhook.info()
 
     def _get_chat(self, p: dict[str, Any], files: Files) -> JSON:
         chat = self.chat_json(get_int(p, "chat_id"))

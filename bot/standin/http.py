@@ -19,7 +19,9 @@ faults to inject are driven through a small JSON control API under ``/sim/``:
                        client waits; drop: close the connection without answering. Each
                        happens after Telegram "did" the call, as the real failures do.
     POST /sim/block    {"user_id": 5}      (and /sim/unblock): 403 from then on
-    GET  /sim/stats    calls, refusals by status, messages sent, faults injected
+    GET  /sim/stats    calls, refusals by status, messages sent, faults injected, and the
+                       webhook's posts (after setWebhook updates are posted to the bot:
+                       bot/standin/webhook.py)
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class StandInServer:
         self.transport_faults: list[TransportFault] = []
         self.injected: Counter[str] = Counter()
         self.app = web.Application(client_max_size=60 * 1024 * 1024)
+        self.app.on_cleanup.append(self._stop_posting)
         self.app.add_routes(
             [
                 web.post("/bot{token}/{method}", self.bot_api),
@@ -224,8 +227,17 @@ class StandInServer:
                 "messages_sent": len(self.api.sent),
                 "get_updates_conflicts": self.api.conflicts,
                 "faults_injected": dict(self.injected),
+                "webhook": {
+                    **self.api.webhook.info(),
+                    "posts": self.api.webhook.posts,
+                    "delivered": self.api.webhook.delivered,
+                    "failed": self.api.webhook.failed,
+                },
             }
         )
+
+    async def _stop_posting(self, app: web.Application) -> None:
+        await self.api.webhook.close()
 
     # -- running --------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, int]:
