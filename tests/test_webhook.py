@@ -73,6 +73,26 @@ async def post(url: str, body: object, secret: str | None = SECRET) -> int:
         return response.status
 
 
+async def served(port: int) -> dict[str, tuple[int, str]]:
+    """What the process's own HTTP server answers on its three service paths."""
+    found = {}
+    async with aiohttp.ClientSession() as session:
+        for path in ("/healthz", "/readyz", "/metrics"):
+            async with session.get(f"http://127.0.0.1:{port}{path}") as response:
+                found[path] = (response.status, await response.text())
+    return found
+
+
+async def ready(port: int) -> dict[str, tuple[int, str]]:
+    """Served, once /readyz says ready (the schedule's first tick comes a moment after start)."""
+    for _ in range(100):
+        found = await served(port)
+        if found["/readyz"][0] == 200:
+            return found
+        await asyncio.sleep(0.1)
+    return found
+
+
 async def replies_in(api: FakeTelegram, chat: int, count: int) -> list[str]:
     await until(lambda: len(api.messages_in(chat)) >= count, within=10)
     await asyncio.sleep(0.1)  # anything more would have come by now
@@ -231,6 +251,11 @@ async def test_a_real_process_in_webhook_mode_loses_nothing_when_killed(tmp_path
             api.push_update(api.text(920, "/start DEMOBRUNO"))
             await until(lambda: len(api.messages_in(920)) == 1, within=20)
             assert CONSENT in api.messages_in(920)[0].plain_text
+            # Health, readiness and metrics share the webhook's port.
+            found = await ready(int(env["TRIOBOT_HTTP_LISTEN"].rsplit(":", 1)[1]))
+            assert found["/healthz"] == (200, '{"status": "ok"}')
+            assert found["/readyz"][0] == 200, found["/readyz"]
+            assert 'triobot_updates_total{kind="command"} 1.0' in found["/metrics"][1]
             await bot.kill()
         # While it is down, a tap waits at the stand-in, which keeps trying.
         consent = api.messages_in(920)[0]
@@ -386,6 +411,9 @@ async def test_polling_serves_http_only_when_asked_and_never_the_webhook(tmp_pat
             assert f"HTTP server listening on 127.0.0.1:{port}" in bot.output
             # No webhook route in polling mode: a post there is not an update.
             assert await post(f"http://127.0.0.1:{port}/telegram/update", {"update_id": 1}) == 404
+            found = await ready(port)  # but health, readiness and metrics, as in webhook mode
+            assert found["/healthz"][0] == found["/readyz"][0] == found["/metrics"][0] == 200
+            assert "triobot_outbox_depth 0.0" in found["/metrics"][1]
             assert await bot.stop() < 8
             assert_clean_exit(bot.output)
 
