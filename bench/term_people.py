@@ -45,12 +45,19 @@ def _says(message: SentMessage, needle: str) -> bool:
 
 def button(message: SentMessage, label: str, exact: bool = False) -> str:
     """The callback data of the button labelled `label` (or containing it)."""
-    return next(
-        d
-        for row in message.buttons
-        for b, d in row
-        if ((b == label or b == f"✓ {label}") if exact else label in b)
+    found = next(
+        (
+            d
+            for row in message.buttons
+            for b, d in row
+            if ((b == label or b == f"✓ {label}") if exact else label in b)
+        ),
+        None,
     )
+    if found is None:  # the script's mistake: say what was there
+        shown = [b for row in message.buttons for b, _ in row]
+        raise LookupError(f"no button {label!r} on {message.plain_text[:80]!r}; buttons {shown}")
+    return found
 
 
 class NoReply(Exception):
@@ -252,11 +259,16 @@ class Person:
         self, label: str, expect: str, on: SentMessage | None = None, again: bool = False
     ) -> SentMessage:
         message = on or next(
-            m
-            for m in reversed(self.api.messages_in(self.id))
-            if any(label in b for row in m.buttons for b, _ in row)
+            (
+                m
+                for m in reversed(self.api.messages_in(self.id))
+                if any(label in b for row in m.buttons for b, _ in row)
+            ),
+            None,
         )
-        data = next(d for row in message.buttons for b, d in row if label in b)
+        if message is None:  # the script's mistake: say so
+            raise LookupError(f"no message with a button {label!r}")
+        data = button(message, label)
         since = self._count()
         tap = self._sender("callback", lambda: self.api.callback(self.id, message.message_id, data))
         tap()
@@ -417,6 +429,9 @@ class Person:
     async def _give_up(self, done: str, why: str) -> SentMessage:
         """Leave a flow that cannot be finished (so the next one is not blocked), unsure."""
         silent = why == f"no {done!r}"
+        shown = self.api.messages_in(self.id)
+        if silent and shown:  # what was on their screen: a question the script does not know?
+            why = f"{why}; last shown {shown[-1].plain_text[-90:]!r}"
         self._silence(why, (lambda m: _says(m, done)) if silent else None)
         since = self._count()
         self.push(("text", "/cancel"), None)

@@ -185,7 +185,7 @@ class Work:
             if "Which group of learners is" in t:
                 return ("text", "quiet, working below expectations")
             if found := re.search(r"is case pupil (\d)\. Add another", t):
-                return ("tap", "Yes" if int(found.group(1)) < 3 else "No")
+                return ("tap", "Add another" if int(found.group(1)) < 3 else "Done")
             return None
 
         c.claims.add("start")
