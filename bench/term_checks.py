@@ -164,16 +164,23 @@ def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
     )
     for queued_row in ledger.query(initiated_sql):
         queued.setdefault(int(queued_row[0]), set()).add(queued_row[1] or "")
-    quiet = replies_in_quiet = late_replies = 0
+    quiet = replies_in_quiet = late_replies = after_term = 0
     for p in sim.people:
         zone = ZoneInfo(p.zone)
         for m in sim.api.messages_in(p.id):
             local = utc_of(m).astimezone(zone)
             # Researchers are university staff: school closures are not their holidays.
             holiday = p.m.role != "researcher" and not sim.term.is_school_day(local.date())
-            if not (in_quiet_hours(local.time(), wall(20), wall(7)) or holiday):
+            in_quiet = in_quiet_hours(local.time(), wall(20), wall(7))
+            if not (in_quiet or holiday):
                 continue
             initiated = (m.text or "") in queued.get(p.id, ())
+            if initiated and not in_quiet and local.date() > sim.term.last_day:
+                # The calendar holds no school day after this one: the bot's rule is "better
+                # now than never" (scheduling.timing.deferred), e.g. the last week's digest on
+                # the Monday after the term. Counted, not a failure.
+                after_term += 1
+                continue
             said_before = any(said <= m.date + 1 for said in sim.api.spoke_at.get(p.id, ()))
             # An edited message no longer shows the text it was queued with: only the time
             # rule can clear it.
@@ -245,6 +252,7 @@ def check(sim: Simulation, ledger: Ledger, stats: dict[str, Any]) -> Outcome:
         **faults_figures,
         "first prompts not on the expected day": off_day,
         "messages in quiet hours or on holidays": quiet,
+        "sent after the term's last day (no school day left: now, not never)": after_term,
         "replies to people writing in their quiet hours (allowed) / of them late": (
             f"{replies_in_quiet} / {late_replies}"
         ),

@@ -448,7 +448,7 @@ class Work:
                 return ("text", actions[n - 1][0]) if n <= len(actions) else ("tap", "That's all")
             if "Who will do it?" in t:
                 return ("tapx", actions[state["action"] - 1][1])
-            if "By when?" in t:
+            if "By when" in t:  # "By when will it be done?" (naming the action) or "By when?"
                 return ("text", actions[state["action"] - 1][2].isoformat())
             if "questions for the research team" in t:
                 return ("text", question) if question else ("tap", "Skip")
@@ -499,11 +499,11 @@ class Work:
         def answer(q: SentMessage) -> Move | None:
             t = q.plain_text
             if "Which part do you want to change" in t:
-                return ("tapx", "Focus")
+                return ("tap", "1. Focus")  # the parts are numbered: "1. Focus: …"
             if "Send the new text for it" in t:
                 return ("text", focus)
             if "Change something else" in t:
-                return ("tapx", "No")
+                return ("tap", "Done")  # "➕ Add another" / "Done ✓", the edits' Repeat
             return None
 
         try:
