@@ -69,7 +69,13 @@ from storage.db import Database, to_db_time
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
 DUE = datetime(2026, 11, 24, 15, 45, tzinfo=UTC)  # Tuesday, everyone's reminder time
 TOKEN = "123456:BENCHFANOUT"
-PROMPT = "This week's reflection"
+PROMPT = "<b>This week's reflection</b>"  # how the prompt begins (a reply may quote it)
+
+
+def is_prompt(text: str | None) -> bool:
+    return bool(text) and str(text).startswith(PROMPT)
+
+
 ANSWER = "We tried paired reading with the quieter group and they talked more."
 # Targets the run verifies.
 MIN_RATIO = 0.95
@@ -155,7 +161,7 @@ class AnsweringTelegram(FakeTelegram):
         if result[0] != 200 or method.lower() != "sendmessage":
             return result
         chat, text = int(params["chat_id"]), str(params.get("text", ""))
-        if PROMPT in text:
+        if is_prompt(text):
             if chat in self.answering and chat not in self.typed_at and self.answer is not None:
                 self.typed_at[chat] = self.hybrid.monotonic()
                 self.all_replied.clear()
@@ -210,7 +216,7 @@ async def fanout(
             "SELECT COUNT(*) FROM reflection WHERE status = 'answered' AND answer LIKE ?",
             (f"%{ANSWER[:40]}%",),
         )
-        received = Counter(m.chat_id for m in api.sent if m.text and PROMPT in m.text)
+        received = Counter(m.chat_id for m in api.sent if is_prompt(m.text))
         budget = sender.budget
     lost = sum(1 for uid in ids if received[uid] == 0)
     duplicated = sum(n - 1 for n in received.values() if n > 1)

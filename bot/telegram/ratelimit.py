@@ -96,7 +96,10 @@ class Budget:
 
     def _wait_for_room(self, capacity: float) -> float:
         """Seconds until a bucket of `capacity` messages has room for one more."""
-        return max(0.0, self._free_at - self.clock() - (capacity - 1) * self._interval)
+        # A nanosecond to the safe side of a float's rounding; a wait is at least a
+        # microsecond, so a sleep on a clock that counts microseconds moves it on.
+        wait = self._free_at - self.clock() - (capacity - 1) * self._interval + 1e-9
+        return max(wait, 1e-6) if wait > 0 else 0.0
 
     def reply_wait(self) -> float:
         """Seconds until a reply may go (0: now)."""
