@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     schedule_poll_seconds: float = Field(default=15.0, gt=0, alias="TRIOBOT_SCHEDULE_POLL_SECONDS")
     # The outbox's pace; Telegram allows about 30/s overall, so live replies keep headroom.
     send_per_second: float = Field(default=25.0, gt=0, le=30, alias="TRIOBOT_SEND_PER_SECOND")
+    # The share of Telegram's 30/s the outbox leaves free for live replies, and it sends nothing
+    # while a reply waits for room (bot/telegram/ratelimit.py: Budget).
+    reply_share: float = Field(default=0.2, ge=0, lt=1, alias="TRIOBOT_REPLY_SHARE")
     send_per_chat_per_second: float = Field(
         default=1.0, gt=0, alias="TRIOBOT_SEND_PER_CHAT_PER_SECOND"
     )

@@ -94,10 +94,13 @@ class OutboxRepo:
         return found is not None
 
     async def sendable(self, now: datetime, limit: int) -> list[Outgoing]:
-        """Rows that may go now: pending, or claimed by a sender whose claim has expired."""
+        """Rows that may go now: pending, or claimed by a sender whose claim has expired.
+
+        A reply Telegram refused three times (bot/telegram/replier.py) comes first: someone
+        is waiting for it, and it must not wait behind a fan-out queued before it."""
         rows = await self.db.fetchall(
             "SELECT * FROM outbox WHERE status = 'pending' AND not_before <= ?"
-            " ORDER BY not_before, id LIMIT ?",
+            " ORDER BY kind <> 'reply', not_before, id LIMIT ?",
             (to_db_time(now), limit),
         )
         return [Outgoing.from_row(row) for row in rows]

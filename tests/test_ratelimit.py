@@ -155,18 +155,22 @@ async def test_a_reply_still_limited_after_the_retries_goes_through_the_outbox(
     assert "You're in" in bruno.last_text
 
 
-async def test_replies_count_against_the_outbox_pace_overall_and_in_their_chat(
+async def test_replies_share_the_outbox_budget_overall_and_in_their_chat(
     bot: BotUnderTest,
 ) -> None:
-    """Replies and scheduled messages share Telegram's budget: after a reply, the outbox waits
-    its turn overall, and a second before writing into the same chat."""
+    """Replies and scheduled messages share Telegram's budget: a reply takes its room in the
+    outbox's budget, and the outbox waits a second before writing into the same chat."""
     bruno = bot.person(612, "Bruno")
     await join(bruno, "DEMOBRUNO")
     pacer = bot.services.sender.pacer
+    budget = bot.services.sender.budget
     bot.clock.advance(5)  # everything from joining is a while ago
     assert pacer.overall_wait() == 0 and pacer.chat_ready(612)
+    assert budget.level() == 0
+    replies = budget.replies
     await bruno.says("/help")
-    assert pacer.overall_wait() > 0  # the reply used part of the budget
+    assert budget.replies == replies + 1  # the reply took its room in the shared budget
+    assert budget.level() == pytest.approx(1)
     assert not pacer.chat_ready(612)  # and that chat's second
     assert pacer.chat_ready(613)
     # An edit is not a new message: it costs the outbox nothing.

@@ -207,7 +207,9 @@ def build_application(
         await outbox_bot.initialize()
         services.attach_sender(outbox_bot)
         if limiter is not None:
-            # Replies and the outbox share Telegram's budget: each reply delays the outbox.
+            # Replies and the outbox share Telegram's budget, replies first (the outbox leaves
+            # them a share: ratelimit.Budget); after a reply the outbox keeps that chat's gap.
+            limiter.budget_of = lambda: services.sender.budget
             limiter.on_sent = lambda chat: services.sender.pacer.sent(chat)
         stopping.clear()
         services.stopping = stopping

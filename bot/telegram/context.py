@@ -47,7 +47,8 @@ from bot.summaries.actions import ActionFollowUp
 from bot.summaries.agreement import Agreement
 from bot.summaries.taps import SummaryTaps
 from bot.telegram.flood import FloodGuard
-from bot.telegram.sender import OutboxSender, SendLimits
+from bot.telegram.ratelimit import SendLimits
+from bot.telegram.sender import OutboxSender
 from bot.texts import Texts
 from storage import meta
 from storage.db import Database, Transaction
@@ -257,6 +258,7 @@ class Services:
             overall_per_second=self.settings.send_per_second,
             private_per_second=self.settings.send_per_chat_per_second,
             group_per_minute=self.settings.send_per_group_per_minute,
+            reply_share=self.settings.reply_share,
         )
         self.sender = OutboxSender(
             self.db,

@@ -1,19 +1,31 @@
-"""Pacing for interactive replies: Telegram's limits per chat, and a 429 pauses only its chat.
+"""Pacing: Telegram's budget shared by replies and the outbox, replies first; a 429 pauses
+only its chat.
 
 PTB's AIORateLimiter paces overall and per group, and on any 429 it stops *every* request
 until the wait is over. With 1,000 people answering at once, one person typing faster than
 Telegram lets a bot answer in their chat then holds up everyone's replies. Here:
 
-- every request naming a chat passes the overall limiter (30/s by default);
+- every request naming a chat takes room in the `Budget`: Telegram's 30 messages a second,
+  shared with the outbox, replies first (below);
 - a group has its own limiter (20 a minute);
 - a private chat is not paced ahead of time (an answer to someone's message goes at once, as
   Telegram tolerates short bursts there), but a 429 for a chat pauses that chat for
   `retry_after` and then retries, while every other chat carries on;
 - a 429 for a request naming no chat pauses the requests naming no chat.
 
-The limiters are aiolimiter's (the library PTB's own limiter uses); only the pause per chat is
-ours. Scheduled messages do not come through here: the outbox paces itself, and `on_sent`
-tells it of each reply, which it counts against its own pace (overall and in that chat).
+The group limiters are aiolimiter's (the library PTB's own limiter uses); the pause per chat
+and the shared budget are ours. Scheduled messages do not come through the limiter: the
+outbox sender (bot/telegram/sender.py) paces itself with the `Pacer` here, which takes its room
+in the same `Budget`, and `on_sent` tells it of each reply, so it keeps a second before
+writing again into that chat.
+
+**The reserved share.** A fan-out of 10,000 prompts keeps the outbox busy for minutes, and
+the people it reaches answer meanwhile. The outbox never fills the budget: it sends only while
+`reply_share` of it (TRIOBOT_REPLY_SHARE, 0.2: 6 of the 30 messages a second can hold) stays
+free, so a reply finds room at once; and while a reply waits for room, the outbox sends
+nothing. So the outbox keeps its own pace (TRIOBOT_SEND_PER_SECOND) up to whatever the replies
+leave of the 30 a second — the whole budget when nobody answers — and the replies never queue
+behind it: they wait only when they alone would exceed Telegram's budget.
 """
 
 from __future__ import annotations
@@ -22,7 +34,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -35,9 +48,151 @@ log = logging.getLogger(__name__)
 # Group limiters kept at most; idle ones (full capacity) are dropped beyond this.
 KEEP_LIMITERS = 1024
 NO_CHAT = "no chat"
+# Telegram's documented limit for a bot, all chats together.
+TELEGRAM_PER_SECOND = 30.0
+# The share of it the outbox leaves free for interactive replies (TRIOBOT_REPLY_SHARE).
+REPLY_SHARE = 0.2
 
 JSONResult = Any
 Callback = Callable[..., Coroutine[Any, Any, JSONResult]]
+
+
+class Budget:
+    """Telegram's overall budget, shared by interactive replies and the outbox; replies first.
+
+    A leaky bucket on the injected clock, holding a second's worth of messages (30): `_free_at`
+    is when it is empty again, and each message adds 1/30 s. A reply may go while the bucket
+    has room for one more; the outbox only while `reply_share` of it stays free after its
+    message, and not at all while a reply waits. Room is taken when a message is about to go,
+    so one Telegram then refuses costs its room too (the safe side).
+    """
+
+    def __init__(
+        self,
+        per_second: float = TELEGRAM_PER_SECOND,
+        *,
+        reply_share: float = REPLY_SHARE,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if not 0 <= reply_share < 1:
+            raise ValueError(f"reply_share must be at least 0 and below 1, not {reply_share}")
+        self.per_second = per_second
+        self.reply_share = reply_share
+        self.clock = clock
+        self._sleep = sleep
+        self._interval = 1.0 / per_second
+        self._capacity = per_second  # messages: a second's worth, as Telegram counts them
+        self._free_at = 0.0
+        self.waiting = 0  # replies waiting for room now
+        # What took room, for tests and the benchmark.
+        self.replies = 0
+        self.outbox = 0
+        self.reply_waited = 0.0  # seconds replies spent waiting for room, in all
+
+    def level(self) -> float:
+        """Messages in the bucket now (it holds `per_second` of them)."""
+        return max(0.0, self._free_at - self.clock()) / self._interval
+
+    def _wait_for_room(self, capacity: float) -> float:
+        """Seconds until a bucket of `capacity` messages has room for one more."""
+        # A nanosecond to the safe side of a float's rounding; a wait is at least a
+        # microsecond, so a sleep on a clock that counts microseconds moves it on.
+        wait = self._free_at - self.clock() - (capacity - 1) * self._interval + 1e-9
+        return max(wait, 1e-6) if wait > 0 else 0.0
+
+    def reply_wait(self) -> float:
+        """Seconds until a reply may go (0: now)."""
+        return self._wait_for_room(self._capacity)
+
+    def outbox_wait(self) -> float:
+        """Seconds until the outbox may send: after the replies waiting have gone, and while
+        the replies' share of the bucket stays free."""
+        wait = self._wait_for_room(self._capacity * (1 - self.reply_share))
+        if self.waiting:
+            wait = max(wait, self.reply_wait() + self.waiting * self._interval)
+        return wait
+
+    def take(self, *, reply: bool) -> None:
+        """One message goes now."""
+        self._free_at = max(self._free_at, self.clock()) + self._interval
+        if reply:
+            self.replies += 1
+        else:
+            self.outbox += 1
+
+    async def reply_room(self) -> None:
+        """Wait for room for a reply (none, unless replies alone fill the budget); take it."""
+        wait = self.reply_wait()
+        if wait > 0:
+            self.waiting += 1
+            began = self.clock()
+            try:
+                while wait > 0:
+                    await self._sleep(wait)
+                    wait = self.reply_wait()
+            finally:
+                self.waiting -= 1
+                self.reply_waited += self.clock() - began
+        self.take(reply=True)
+
+
+@dataclass(frozen=True, slots=True)
+class SendLimits:
+    overall_per_second: float = 25.0  # the outbox's own pace; Telegram allows ~30/s
+    private_per_second: float = 1.0
+    group_per_minute: float = 20.0
+    # Of Telegram's 30/s, the share the outbox leaves to live replies (ratelimit.Budget).
+    reply_share: float = REPLY_SHARE
+
+
+class Pacer:
+    """When the next message may go: its own pace and Telegram's budget shared with the
+    replies (overall), and per chat (private 1/s, group 20/min)."""
+
+    def __init__(
+        self, limits: SendLimits, clock: Callable[[], float], budget: Budget | None = None
+    ) -> None:
+        self.limits = limits
+        self.clock = clock
+        self.budget = budget or Budget(reply_share=limits.reply_share, clock=clock)
+        self._overall_next = 0.0
+        self._chat_next: dict[int, float] = {}
+
+    def overall_wait(self) -> float:
+        own = max(0.0, self._overall_next - self.clock())
+        return max(own, self.budget.outbox_wait())
+
+    def chat_ready(self, chat_id: int) -> bool:
+        return self._chat_next.get(chat_id, 0.0) <= self.clock()
+
+    def chat_wait(self, chat_id: int) -> float:
+        return max(0.0, self._chat_next.get(chat_id, 0.0) - self.clock())
+
+    def going(self) -> None:
+        """A message of the outbox goes now: its room in the budget, and its own pace (the
+        next slot one interval after this one's, so the work between them does not slow it;
+        after a pause, one interval from now)."""
+        self.budget.take(reply=False)
+        now = self.clock()
+        interval = 1.0 / self.limits.overall_per_second
+        slot = self._overall_next if self._overall_next > now - interval else now
+        self._overall_next = slot + interval
+
+    def sent(self, chat_id: int) -> None:
+        """A message went to this chat (the outbox's, or a reply): the chat's gap starts."""
+        now = self.clock()
+        gap = (
+            60.0 / self.limits.group_per_minute
+            if chat_id < 0
+            else 1.0 / self.limits.private_per_second
+        )
+        self._chat_next[chat_id] = now + gap
+        if len(self._chat_next) > 50_000:  # forget chats whose pause is long over
+            self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
+
+    def pause(self, seconds: float) -> None:
+        self._overall_next = max(self._overall_next, self.clock() + seconds)
 
 
 class ChatRateLimiter(BaseRateLimiter[int]):
@@ -48,16 +203,24 @@ class ChatRateLimiter(BaseRateLimiter[int]):
         group_per_minute: float = 20,
         max_retries: int = 3,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._overall = AsyncLimiter(overall_per_second, 1) if overall_per_second else None
+        # Alone, the replies have the budget to themselves; in the bot they share the
+        # outbox's (`budget_of`, set once the outbox sender exists).
+        self._own_budget = (
+            Budget(overall_per_second, reply_share=0.0, clock=clock, sleep=sleep)
+            if overall_per_second
+            else None
+        )
+        self.budget_of: Callable[[], Budget] | None = None
+        self._sleep = sleep
         self._group_per_minute = group_per_minute
         self._limiters: dict[int | str, AsyncLimiter] = {}
         # When each paused chat may be written to again (clock seconds).
         self._paused_until: dict[int | str, float] = {}
         self._max_retries = max_retries
         self._clock = clock
-        # Told of every message that went to a chat: the outbox counts replies against its own
-        # pace, so the two together keep to Telegram's budget, replies first.
+        # Told of every message that went to a chat: the outbox then keeps that chat's gap.
         self.on_sent: Callable[[int], None] | None = None
         # For /metrics: messages that went, 429s met, and the seconds waited out for them.
         self.sent = 0
@@ -69,6 +232,10 @@ class ChatRateLimiter(BaseRateLimiter[int]):
 
     async def shutdown(self) -> None:
         """Nothing to release."""
+
+    def budget(self) -> Budget | None:
+        """The overall budget replies take room in: the outbox's when shared."""
+        return self.budget_of() if self.budget_of is not None else self._own_budget
 
     def paused(self, chat: int | str) -> float:
         """Seconds until `chat` may be written to again (0 when it is not paused)."""
@@ -90,7 +257,10 @@ class ChatRateLimiter(BaseRateLimiter[int]):
             try:
                 if chat == NO_CHAT:
                     return await callback(*args, **kwargs)
-                async with self._group_limiter(chat), self._overall or contextlib.nullcontext():
+                async with self._group_limiter(chat):
+                    budget = self.budget()
+                    if budget is not None:
+                        await budget.reply_room()
                     result = await callback(*args, **kwargs)
                 if isinstance(chat, int) and _is_message(endpoint):
                     self.sent += 1
@@ -116,7 +286,7 @@ class ChatRateLimiter(BaseRateLimiter[int]):
             if left <= 0:
                 self._paused_until.pop(chat, None)
                 return
-            await asyncio.sleep(left)
+            await self._sleep(left)
 
     def _group_limiter(self, chat: int | str) -> contextlib.AbstractAsyncContextManager[Any]:
         is_group = isinstance(chat, str) or chat < 0

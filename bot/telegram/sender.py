@@ -34,7 +34,7 @@ from telegram.error import (
 from bot import logs
 from bot.clock import Clock
 from bot.scheduling.supervision import Backoff, Heartbeat, pause, unless_stopped
-from bot.telegram.ratelimit import retry_seconds
+from bot.telegram.ratelimit import Budget, Pacer, SendLimits, retry_seconds
 from storage.db import Database, StorageUnavailable, unavailable
 from storage.digests import DigestArchive, StoredFile
 from storage.lease import dead_on_this_host, new_holder_id, real_now
@@ -51,13 +51,6 @@ RELEASE_EVERY = 60.0
 RECORD_PATIENCE = 30.0
 
 
-@dataclass(frozen=True, slots=True)
-class SendLimits:
-    overall_per_second: float = 25.0  # Telegram allows ~30/s; the rest is for live replies
-    private_per_second: float = 1.0
-    group_per_minute: float = 20.0
-
-
 @dataclass(slots=True)
 class SenderStats:
     sent: int = 0
@@ -69,40 +62,6 @@ class SenderStats:
     moved: int = 0
     storage_errors: int = 0
     chats: set[int] = field(default_factory=set)
-
-
-class Pacer:
-    """When the next message may go: overall, and per chat (private 1/s, group 20/min)."""
-
-    def __init__(self, limits: SendLimits, clock: Callable[[], float]) -> None:
-        self.limits = limits
-        self.clock = clock
-        self._overall_next = 0.0
-        self._chat_next: dict[int, float] = {}
-
-    def overall_wait(self) -> float:
-        return max(0.0, self._overall_next - self.clock())
-
-    def chat_ready(self, chat_id: int) -> bool:
-        return self._chat_next.get(chat_id, 0.0) <= self.clock()
-
-    def chat_wait(self, chat_id: int) -> float:
-        return max(0.0, self._chat_next.get(chat_id, 0.0) - self.clock())
-
-    def sent(self, chat_id: int) -> None:
-        now = self.clock()
-        self._overall_next = max(self._overall_next, now) + 1.0 / self.limits.overall_per_second
-        gap = (
-            60.0 / self.limits.group_per_minute
-            if chat_id < 0
-            else 1.0 / self.limits.private_per_second
-        )
-        self._chat_next[chat_id] = now + gap
-        if len(self._chat_next) > 50_000:  # forget chats whose pause is long over
-            self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
-
-    def pause(self, seconds: float) -> None:
-        self._overall_next = max(self._overall_next, self.clock() + seconds)
 
 
 class OutboxSender:
@@ -120,7 +79,11 @@ class OutboxSender:
         self.db = db
         self.bot = bot
         self.repo = OutboxRepo(db)
-        self.pacer = Pacer(limits or SendLimits(), monotonic)
+        limits = limits or SendLimits()
+        # Telegram's budget, shared with the replies (the factory hands it to the rate
+        # limiter); a reply waiting for room waits on the same clock as the outbox.
+        self.budget = Budget(reply_share=limits.reply_share, clock=monotonic, sleep=sleep)
+        self.pacer = Pacer(limits, monotonic, self.budget)
         self.clock = clock
         self.sleep = sleep
         self.owner = owner or new_holder_id()  # the instance lease's holder, when there is one
@@ -221,6 +184,9 @@ class OutboxSender:
                     row.id, self.owner, real_now() + CLAIM_TTL, self.clock()
                 ):
                     continue  # another sender took it, or it changed meanwhile
+                if not await self._room():
+                    await self.repo.unclaim(row.id)
+                    return sent
                 with logs.context(row_id=row.id, chat_id=row.chat_id, person_id=row.person_id):
                     outcome = await self.send_one(row)
                 if outcome == "sent":
@@ -244,12 +210,22 @@ class OutboxSender:
                 await self._wait(max(0.01, min(w for w in waits if w > 0) if any(waits) else 0))
         return sent
 
+    async def _room(self) -> bool:
+        """Replies may have taken room while the row was claimed: wait for it again (they go
+        first). False if the sender was stopped meanwhile."""
+        while (wait := self.pacer.overall_wait()) > 0:
+            await self._wait(wait)
+            if self._stopping():
+                return False
+        return True
+
     async def send_one(self, row: Outgoing) -> str:
         """Send one claimed row and record what became of it; the outcome in a word.
 
         Whatever Telegram says about this message settles this row only. A database error
         is raised to `run`, which waits it out (the claim expires, the row goes again).
         """
+        self.pacer.going()
         try:
             message = await self._send(row)
         except RetryAfter as exc:
