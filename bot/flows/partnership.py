@@ -1,0 +1,131 @@
+"""The researcher's answer to a trio's question, and a critical-friend comment on agreed work,
+as flows: write it (text or a voice note), see exactly what the trio will get, then send.
+
+Both end in bot/summaries/partnership.py, which records the reply and queues it to the trio
+in the flow's own transaction. A refusal there (the question answered meanwhile, the work
+gone) ends the flow with the person's own words shown back, so nothing typed is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.flows.answers import (
+    NO_WORDS,
+    YES_WORDS,
+    Accepted,
+    FreeText,
+    OneOf,
+    Option,
+    Parsed,
+    Rejected,
+    View,
+    YesNo,
+)
+from bot.flows.model import END, Flow, Step, StepContext
+from bot.summaries.partnership import Partnership, Refused, answer_values
+from bot.summaries.partnership_views import WorkKind
+from bot.texts import Label
+from storage.db import Transaction
+from storage.questions import ReplyKind
+
+ANSWER = FreeText(min_len=2, max_len=3000)
+COMMENT = FreeText(min_len=2, max_len=1000)
+
+
+def _typed_send(text: str) -> Parsed:
+    """ "yes" sends, "no" changes it: what people type instead of tapping."""
+    word = text.strip().casefold().rstrip(".!")
+    if word in YES_WORDS:
+        return Accepted("send")
+    if word in NO_WORDS:
+        return Accepted("change")
+    return Rejected("pick_one")
+
+
+SEND = OneOf(
+    (Option("send", Label("reply_send")), Option("change", Label("reply_change"))),
+    typed=_typed_send,
+)
+
+
+def _again_or_end(key: str) -> Any:
+    def after(view: View) -> str | None:
+        return key if view.answers.get("send") == "change" else END
+
+    return after
+
+
+def _preview(kind: ReplyKind, key: str) -> Any:
+    def values(view: View) -> Mapping[str, Any]:
+        c = view.context
+        about = c.get("focus")
+        return {
+            "share": view.answers.get("share"),
+            **answer_values(
+                c["trio"], c["author"], kind, view.answers.get(key), c.get("question"), about
+            ),
+        }
+
+    return values
+
+
+def _refused(reason: str, refused: Refused, mine: Any) -> Rejected:
+    return Rejected(reason, {"why": refused.why, "mine": mine, "others": refused.others or []})
+
+
+def partnership_flows(partnership: Partnership) -> tuple[Flow, ...]:
+    async def answered(tx: Transaction, ctx: StepContext) -> Rejected | None:
+        body = ctx.answers["answer"]
+        sent = await partnership.answer(
+            tx, ctx.person_id, int(ctx.context["question_id"]), body,
+            shareable=bool(ctx.answers.get("share")),
+        )  # fmt: skip
+        return _refused("answer_refused", sent, body) if isinstance(sent, Refused) else None
+
+    async def commented(tx: Transaction, ctx: StepContext) -> Rejected | None:
+        body = ctx.answers["comment"]
+        kind: WorkKind = "account" if ctx.context.get("kind") == "account" else "summary"
+        sent = await partnership.comment(tx, ctx.person_id, kind, int(ctx.context["work_id"]), body)
+        return _refused("comment_refused", sent, body) if isinstance(sent, Refused) else None
+
+    def question(view: View) -> Mapping[str, Any]:
+        return {"q": dict(view.context)}
+
+    answer = Flow(
+        name="partnership_answer",
+        command="/questions",
+        done_template="partnership/answer_done",
+        complete=answered,
+        done_context=lambda view: {"q": dict(view.context)},
+        steps=(
+            Step("answer", "partnership/answer_ask", ANSWER, prompt_context=question),
+            Step("share", "partnership/answer_share", YesNo(), prompt_context=question),
+            Step(
+                "send",
+                "partnership/answer_preview",
+                SEND,
+                next=_again_or_end("answer"),
+                prompt_context=_preview("answer", "answer"),
+            ),
+        ),
+    )
+    comment = Flow(
+        name="partnership_comment",
+        command="/comment",
+        done_template="partnership/comment_done",
+        complete=commented,
+        done_context=lambda view: {"q": dict(view.context)},
+        steps=(
+            Step("comment", "partnership/comment_ask", COMMENT, prompt_context=question),
+            Step(
+                "send",
+                "partnership/comment_preview",
+                SEND,
+                next=_again_or_end("comment"),
+                prompt_context=_preview("comment", "comment"),
+            ),
+        ),
+    )
+    return (answer, comment)
