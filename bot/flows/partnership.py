@@ -72,7 +72,7 @@ def _preview(kind: ReplyKind, key: str) -> Any:
 
 
 def _refused(reason: str, refused: Refused, mine: Any) -> Rejected:
-    return Rejected(reason, {"why": refused.why, "mine": mine, "others": refused.others or []})
+    return Rejected(reason, {"why": refused.why, "yours": mine, "others": refused.others or []})
 
 
 def partnership_flows(partnership: Partnership) -> tuple[Flow, ...]:
