@@ -138,24 +138,27 @@ class PartnershipRepo:
         return None
 
     @staticmethod
-    async def scopes_with_open(q: Reader) -> tuple[list[str], list[str]]:
-        """The trios (names) and local authorities with open questions: what a filter that
-        matched nothing could have named."""
+    async def scopes_with_open(q: Reader) -> tuple[list[Scope], list[Scope]]:
+        """The trios and local authorities with open questions: what a filter that matched
+        nothing could have named."""
         trios = await q.fetchall(
-            "SELECT DISTINCT t.ref, t.name FROM research_question r JOIN trio t ON t.id = r.trio_id"
-            " WHERE r.status = 'open' ORDER BY t.name, t.ref"
+            "SELECT DISTINCT t.id, t.ref, t.name FROM research_question r"
+            " JOIN trio t ON t.id = r.trio_id WHERE r.status = 'open' ORDER BY t.name, t.ref"
         )
         authorities = await q.fetchall(
-            "SELECT DISTINCT la.name FROM research_question r"
+            "SELECT la.id, la.name FROM research_question r"
             " JOIN trio_school ts ON ts.trio_id = r.trio_id JOIN school sc ON sc.id = ts.school_id"
             " JOIN local_authority la ON la.id = sc.local_authority_id WHERE r.status = 'open'"
-            " UNION SELECT la.name FROM research_question r"
+            " UNION SELECT la.id, la.name FROM research_question r"
             " JOIN trio_member m ON m.trio_id = r.trio_id JOIN person pm ON pm.id = m.person_id"
             " JOIN school sc ON sc.id = pm.school_id"
             " JOIN local_authority la ON la.id = sc.local_authority_id WHERE r.status = 'open'"
-            " ORDER BY 1"
+            " ORDER BY 2"
         )
-        return [f"{r['name']} ({r['ref']})" for r in trios], [r[0] for r in authorities]
+        return (
+            [Scope("trio", r["id"], r["name"], r["ref"]) for r in trios],
+            [Scope("authority", r["id"], r["name"]) for r in authorities],
+        )
 
     @staticmethod
     async def agreed_since(

@@ -27,6 +27,7 @@ async def test_an_agreed_question_is_answered_by_voice_and_reaches_the_trio(
     cast = await programme(bot, group=True)
     dana, trio = cast.dana, cast.trio
     await agreed_summary(bot, clock, cast)
+    assert await bot.db.fetchval("SELECT status FROM summary") == "agreed"
     question = await bot.db.fetchone("SELECT status, body FROM research_question")
     assert question is not None and question["status"] == "open"
     assert json.loads(question["body"]) == QUESTION
@@ -80,6 +81,23 @@ async def test_an_agreed_question_is_answered_by_voice_and_reaches_the_trio(
     await dana.says("/questions")
     assert "No open questions" in dana.last_text
     assert "1 question has been answered" in dana.last_text
+
+
+async def test_a_summary_the_lead_confirms_opens_its_question_too(
+    bot: BotUnderTest, clock: FakeClock
+) -> None:
+    cast = await programme(bot)
+    alice, dana = cast.trio.alice, cast.dana
+    await agreed_summary(bot, clock, cast, approvers=("Bruno",))
+    await dana.says("/questions")
+    assert "No open questions" in dana.last_text  # a draft's question is not open yet
+    at(clock, utc(2026, 12, 7, 9, 0))  # past the five days (a Sunday): told on Monday
+    await run_schedule(bot, clock)
+    await alice.taps("Confirm as agreed", message=newest(alice, "The summary is still waiting"))
+    row = await bot.db.fetchone("SELECT status, agreed_how FROM summary")
+    assert row is not None and tuple(row) == ("agreed", "lead")
+    await dana.says("/questions")
+    assert QUESTION in dana.last_text
 
 
 async def test_not_for_me_passes_the_question_to_the_other_researcher(
@@ -153,6 +171,9 @@ async def test_filters_by_trio_and_local_authority(bot: BotUnderTest, clock: Fak
     assert "I found no trio or local authority called “Narnia”" in nothing
     assert f"Trios with open questions: {TRIO} (DEMO-T1)" in nothing
     assert "Local authorities: Oldham, Stockport, Wigan" in nothing
+    await dana.taps("Wigan")  # or tapped
+    assert "Open questions from the trios — Wigan" in dana.last_text
+    assert QUESTION in dana.last_text
 
 
 async def test_more_questions_than_fit_a_message_come_in_pages(

@@ -24,6 +24,7 @@ from storage.summaries import Summary, SummaryRepo
 PAGE = 5  # questions or pieces of work per message: each is cut to CUT characters, so a
 CUT = 500  # page stays well inside Telegram's 4096 (the whole text is shown when opened)
 RECENT = timedelta(weeks=4)  # /comment offers work agreed this recently
+TAPPED = 8  # filters offered as buttons when a typed one matched nothing
 NotAllowed = Literal["not_allowed"]
 SummaryValues = Callable[[Reader, Summary], Awaitable[dict[str, Any]]]
 WorkKind = Literal["summary", "account"]
@@ -45,11 +46,13 @@ class Listing:
 
 @dataclass(frozen=True, slots=True)
 class NoMatch:
-    """A filter that named no trio or local authority: what there is instead."""
+    """A filter that named no trio or local authority: what there is instead (names to
+    read, and (name, filter) pairs to tap)."""
 
     given: str
     trios: list[str]
     authorities: list[str]
+    choices: list[tuple[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +98,11 @@ class PartnershipViews:
             found = await PartnershipRepo.find_scope(self.db, given)
             if found is None:
                 trios, authorities = await PartnershipRepo.scopes_with_open(self.db)
-                return NoMatch(given, trios, authorities)
+                choices = [(s.name, scope_code(s)) for s in [*trios, *authorities]][:TAPPED]
+                return NoMatch(
+                    given, [f"{t.name} ({t.ref})" for t in trios], [a.name for a in authorities],
+                    choices,
+                )  # fmt: skip
             return found
         if code[:1] in ("t", "a") and code[1:].isdigit():
             kind: Literal["trio", "authority"] = "trio" if code[0] == "t" else "authority"

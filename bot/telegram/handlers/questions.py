@@ -64,10 +64,7 @@ async def _show(
         await refuse(context, who, ACTION[what])
         return
     if isinstance(found, NoMatch):
-        missing: dict[str, object] = {
-            "given": found.given, "trios": found.trios, "authorities": found.authorities
-        }  # fmt: skip
-        await say(context, chat_id, who.lang, "partnership/researcher_no_match", {"qs": missing})
+        await _no_match(context, who, found, what)
         return
     rows: list[list[tuple[Label, QuestionTap]]] = []
     for item, ref, kind in zip(found.items, found.ids, found.kinds, strict=True):
@@ -85,6 +82,20 @@ async def _show(
     template = f"partnership/researcher_{'questions' if what == 'questions' else 'agreed'}"
     keyboard = buttons(context, who.lang, [row for row in rows if row])
     await say(context, chat_id, who.lang, template, values, keyboard)
+
+
+async def _no_match(context: Context, who: Who, found: NoMatch, what: What) -> None:
+    """Nothing is called that: the trios and local authorities there are, to tap."""
+    missing: dict[str, object] = {
+        "given": found.given, "trios": found.trios, "authorities": found.authorities
+    }  # fmt: skip
+    page: Literal["l", "k"] = "l" if what == "questions" else "k"
+    offered = [(Label(text=name), QuestionTap(page, 0, code)) for name, code in found.choices]
+    rows = [offered[i : i + 2] for i in range(0, len(offered), 2)]
+    await say(
+        context, who.actor.chat_id, who.lang, "partnership/researcher_no_match", {"qs": missing},
+        buttons(context, who.lang, rows),
+    )  # fmt: skip
 
 
 def _paging(found: Listing, action: Literal["l", "k"]) -> list[tuple[Label, QuestionTap]]:
