@@ -239,3 +239,26 @@ async def test_an_accounts_questions_reach_questions_once_it_is_agreed(cycle: Bo
     assert "(just above)" in dana.last_text
     asker = await bot.db.fetchval("SELECT DISTINCT asked_by FROM research_question")
     assert asker == await person_id(bot, 103)
+
+
+async def test_an_answer_waiting_for_someone_who_leaves_the_trio_is_dropped(
+    bot: BotUnderTest, clock: FakeClock
+) -> None:
+    cast = await programme(bot)
+    dana, carmen = cast.dana, cast.trio.carmen
+    await agreed_summary(bot, clock, cast, by_taps=False)
+    at(clock, utc(2026, 12, 1, 19, 30))  # 20:30 in Madrid: Carmen's waits for the morning
+    await dana.says("/questions")
+    await dana.taps("Answer 1")
+    await dana.says("Start with the EEF's feedback guidance.")
+    await dana.taps("No")
+    await dana.taps("Send")
+    await run_schedule(bot, clock)
+    carmen_id = await person_id(bot, 803)
+    async with bot.db.transaction() as tx:  # the roster moves her out of the trio overnight
+        trio_id = await tx.fetchval("SELECT id FROM trio WHERE ref = 'DEMO-T1'")
+        await leave_trio(tx, carmen_id, trio_id, clock.now, "roster import")
+    at(clock, utc(2026, 12, 2, 6, 0))
+    await run_schedule(bot, clock)
+    assert got(carmen, "Dana answered your question") == 0
+    assert got(cast.trio.bruno, "Dana answered your question") == 1
