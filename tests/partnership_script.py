@@ -14,10 +14,11 @@ from storage.summaries import SummaryRepo
 from tests.conftest import FakeClock
 from tests.harness import BotUnderTest, join
 from tests.meeting_script import Trio, at, form_trio, newest, run_schedule, utc
+from tests.test_meeting_cycle import schedule_first_meeting
 
 GROUP = -100777  # the trio's linked Telegram group
 QUESTION = "Is there research on whole-class feedback in primary?"
-FOCUS = "Feedback that moves learning on"
+FOCUS = "Feedback that moves learning on"  # the meeting's, as tests/test_meeting_cycle.py sets it
 TRIO = "Oldham–Stockport–Wigan trio"
 
 
@@ -46,16 +47,15 @@ async def person_id(bot: BotUnderTest, telegram_id: int) -> int:
     return int(await bot.db.fetchval("SELECT id FROM person WHERE telegram_id = ?", (telegram_id,)))
 
 
-async def meeting(trio: Trio) -> None:
-    """The lead convenes a meeting on Tue 1 Dec 2026 at 16:00."""
-    alice = trio.alice
-    await alice.says("/meeting")
-    await alice.taps("New meeting")
-    await alice.says("1/12/2026")
-    await alice.says("16:00")
-    await alice.says("https://meet.example/trio-1")
-    await alice.says(FOCUS)
-    await alice.taps("Send the invitations")
+async def at_the_preview(cast: Cast, answer: str) -> None:
+    """Dana opens the first question on her list, writes `answer`, keeps it out of the
+    shared digest, and has the preview in front of her."""
+    dana = cast.dana
+    await dana.says("/questions")
+    await dana.taps("Answer 1")
+    await dana.says(answer)
+    await dana.taps("No")
+    assert "This is what the trio will get" in dana.last_text
 
 
 async def agreed_summary(
@@ -72,7 +72,7 @@ async def agreed_summary(
     tests) with `question` (and `more`) for the researchers, approved by `approvers` (all of
     them unless told: then it is agreed)."""
     trio = cast.trio
-    await meeting(trio)
+    await schedule_first_meeting(bot, trio)  # Tue 1 Dec 2026, 16:00
     at(clock, utc(2026, 12, 1, 17, 30))
     await run_schedule(bot, clock)
     alice_id = await person_id(bot, 801)

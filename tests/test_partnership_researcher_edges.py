@@ -20,6 +20,7 @@ from tests.partnership_script import (
     QUESTION,
     TRIO,
     agreed_summary,
+    at_the_preview,
     got,
     person_id,
     programme,
@@ -113,9 +114,8 @@ async def test_a_question_answered_meanwhile_is_not_answered_twice(
     await agreed_summary(bot, clock, cast, by_taps=False)
     await dana.says("/questions")
     listing = dana.last
-    await dana.taps("Answer 1")
-    await dana.says("There is: look at the EEF's feedback guidance.")
-    await dana.taps("No")  # the preview is on her screen; she goes for a coffee
+    # The preview is on her screen; she goes for a coffee.
+    await at_the_preview(cast, "There is: look at the EEF's feedback guidance.")
 
     await eve.says("/questions")
     await eve.taps("Answer 1")
@@ -146,10 +146,7 @@ async def test_an_answer_to_a_trio_dissolved_meanwhile(bot: BotUnderTest, clock:
     cast = await programme(bot, group=True)
     dana, trio = cast.dana, cast.trio
     await agreed_summary(bot, clock, cast, by_taps=False)
-    await dana.says("/questions")
-    await dana.taps("Answer 1")
-    await dana.says("Start with the EEF's feedback guidance.")
-    await dana.taps("No")
+    await at_the_preview(cast, "Start with the EEF's feedback guidance.")
     async with bot.db.transaction() as tx:
         trio_id = await tx.fetchval("SELECT id FROM trio WHERE ref = 'DEMO-T1'")
         for member in await tx.fetchall("SELECT person_id FROM trio_member"):
@@ -172,9 +169,7 @@ async def test_an_answer_to_a_question_gone_meanwhile_is_given_back(
     await agreed_summary(bot, clock, cast, by_taps=False)
     await dana.says("/questions")
     listing = dana.last
-    await dana.taps("Answer 1")
-    await dana.says("Start with the EEF's feedback guidance.")
-    await dana.taps("No")
+    await at_the_preview(cast, "Start with the EEF's feedback guidance.")
     # The trio's row went (research_question is ON DELETE CASCADE from it): its question too.
     async with bot.db.transaction() as tx:
         await tx.execute("DELETE FROM research_question")
@@ -248,10 +243,7 @@ async def test_an_answer_waiting_for_someone_who_leaves_the_trio_is_dropped(
     dana, carmen = cast.dana, cast.trio.carmen
     await agreed_summary(bot, clock, cast, by_taps=False)
     at(clock, utc(2026, 12, 1, 19, 30))  # 20:30 in Madrid: Carmen's waits for the morning
-    await dana.says("/questions")
-    await dana.taps("Answer 1")
-    await dana.says("Start with the EEF's feedback guidance.")
-    await dana.taps("No")
+    await at_the_preview(cast, "Start with the EEF's feedback guidance.")
     await dana.taps("Send")
     await run_schedule(bot, clock)
     carmen_id = await person_id(bot, 803)

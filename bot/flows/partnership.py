@@ -8,7 +8,7 @@ gone) ends the flow with the person's own words shown back, so nothing typed is 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.flows.answers import (
@@ -23,7 +23,7 @@ from bot.flows.answers import (
     View,
     YesNo,
 )
-from bot.flows.model import END, Flow, Step, StepContext
+from bot.flows.model import END, Complete, Flow, Step, StepContext
 from bot.summaries.partnership import Partnership, Refused, answer_values
 from bot.summaries.partnership_views import WorkKind
 from bot.texts import Label
@@ -50,25 +50,46 @@ SEND = OneOf(
 )
 
 
-def _again_or_end(key: str) -> Any:
-    def after(view: View) -> str | None:
-        return key if view.answers.get("send") == "change" else END
-
-    return after
+def _asked(view: View) -> Mapping[str, Any]:
+    """The question or the work, as the flow's context holds it."""
+    return {"q": dict(view.context)}
 
 
-def _preview(kind: ReplyKind, key: str) -> Any:
+def _preview(kind: ReplyKind) -> Callable[[View], Mapping[str, Any]]:
     def values(view: View) -> Mapping[str, Any]:
         c = view.context
-        about = c.get("focus")
+        body = view.answers.get(kind)
         return {
             "share": view.answers.get("share"),
-            **answer_values(
-                c["trio"], c["author"], kind, view.answers.get(key), c.get("question"), about
-            ),
+            **answer_values(c["trio"], c["author"], kind, body, c.get("question"), c.get("focus")),
         }
 
     return values
+
+
+def _reply_flow(kind: ReplyKind, command: str, text: FreeText, complete: Complete) -> Flow:
+    """Write it → (an answer: may it be shared?) → the preview: Send, or Change it (back to
+    writing it, the text so far shown)."""
+    steps = [Step(kind, f"partnership/{kind}_ask", text, prompt_context=_asked)]
+    if kind == "answer":
+        steps.append(Step("share", "partnership/answer_share", YesNo(), prompt_context=_asked))
+    steps.append(
+        Step(
+            "send",
+            f"partnership/{kind}_preview",
+            SEND,
+            next=lambda view: kind if view.answers.get("send") == "change" else END,
+            prompt_context=_preview(kind),
+        )
+    )
+    return Flow(
+        name=f"partnership_{kind}",
+        command=command,
+        done_template=f"partnership/{kind}_done",
+        complete=complete,
+        done_context=_asked,
+        steps=tuple(steps),
+    )
 
 
 def _refused(reason: str, refused: Refused, mine: Any) -> Rejected:
@@ -90,42 +111,7 @@ def partnership_flows(partnership: Partnership) -> tuple[Flow, ...]:
         sent = await partnership.comment(tx, ctx.person_id, kind, int(ctx.context["work_id"]), body)
         return _refused("comment_refused", sent, body) if isinstance(sent, Refused) else None
 
-    def question(view: View) -> Mapping[str, Any]:
-        return {"q": dict(view.context)}
-
-    answer = Flow(
-        name="partnership_answer",
-        command="/questions",
-        done_template="partnership/answer_done",
-        complete=answered,
-        done_context=lambda view: {"q": dict(view.context)},
-        steps=(
-            Step("answer", "partnership/answer_ask", ANSWER, prompt_context=question),
-            Step("share", "partnership/answer_share", YesNo(), prompt_context=question),
-            Step(
-                "send",
-                "partnership/answer_preview",
-                SEND,
-                next=_again_or_end("answer"),
-                prompt_context=_preview("answer", "answer"),
-            ),
-        ),
+    return (
+        _reply_flow("answer", "/questions", ANSWER, answered),
+        _reply_flow("comment", "/comment", COMMENT, commented),
     )
-    comment = Flow(
-        name="partnership_comment",
-        command="/comment",
-        done_template="partnership/comment_done",
-        complete=commented,
-        done_context=lambda view: {"q": dict(view.context)},
-        steps=(
-            Step("comment", "partnership/comment_ask", COMMENT, prompt_context=question),
-            Step(
-                "send",
-                "partnership/comment_preview",
-                SEND,
-                next=_again_or_end("comment"),
-                prompt_context=_preview("comment", "comment"),
-            ),
-        ),
-    )
-    return (answer, comment)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
-from bot.people.permissions import may
+from bot.people.permissions import Action, may
 from storage.db import Database, Reader
 from storage.partnership import AgreedWork, PartnershipRepo, Scope
 from storage.people import PeopleRepo
@@ -93,6 +93,14 @@ class PartnershipViews:
         self.zone = ZoneInfo(zone)
         self.clock = clock
 
+    async def _asked(
+        self, person_id: int, action: Action, given: str | None, code: str
+    ) -> Scope | NoMatch | NotAllowed | None:
+        """May they, and which trio or authority the typed (or tapped) filter names."""
+        if not await may(self.db, person_id, action):
+            return "not_allowed"
+        return await self._scope(given, code)
+
     async def _scope(self, given: str | None, code: str) -> Scope | NoMatch | None:
         if given:
             found = await PartnershipRepo.find_scope(self.db, given)
@@ -124,10 +132,8 @@ class PartnershipViews:
         self, person_id: int, given: str | None = None, page: int = 0, code: str = ""
     ) -> Listing | NoMatch | NotAllowed:
         """Open questions this person may take, oldest first, a page at a time."""
-        if not await may(self.db, person_id, "questions.answer"):
-            return "not_allowed"
-        scope = await self._scope(given, code)
-        if isinstance(scope, NoMatch):
+        scope = await self._asked(person_id, "questions.answer", given, code)
+        if not isinstance(scope, Scope | None):
             return scope
         page = max(page, 0)
         found = await QuestionRepo.open_for(
@@ -156,10 +162,8 @@ class PartnershipViews:
         self, person_id: int, given: str | None = None, page: int = 0, code: str = ""
     ) -> Listing | NoMatch | NotAllowed:
         """Summaries and accounts agreed in the last four weeks, newest first."""
-        if not await may(self.db, person_id, "questions.comment"):
-            return "not_allowed"
-        scope = await self._scope(given, code)
-        if isinstance(scope, NoMatch):
+        scope = await self._asked(person_id, "questions.comment", given, code)
+        if not isinstance(scope, Scope | None):
             return scope
         page = max(page, 0)
         found = await PartnershipRepo.agreed_since(

@@ -38,22 +38,22 @@ ACTION: dict[What, Action] = {"questions": "questions.answer", "comment": "quest
 
 async def questions(update: Update, context: Context) -> None:
     """The trios' open questions, oldest first; a trio or local authority may follow."""
-    who = await joined(update, context)
-    if who is None:
-        return
-    given = " ".join(context.args) if context.args else None
-    found = await context.bot_data.partnership_views.questions(who.person.id, given)
-    await _show(context, who, found, "questions")
+    await _listed(update, context, "questions")
 
 
 async def comment(update: Update, context: Context) -> None:
     """The summaries and accounts agreed in the last four weeks, to comment on."""
+    await _listed(update, context, "comment")
+
+
+async def _listed(update: Update, context: Context, what: What) -> None:
     who = await joined(update, context)
     if who is None:
         return
+    views = context.bot_data.partnership_views
+    pick = views.questions if what == "questions" else views.agreed
     given = " ".join(context.args) if context.args else None
-    found = await context.bot_data.partnership_views.agreed(who.person.id, given)
-    await _show(context, who, found, "comment")
+    await _show(context, who, await pick(who.person.id, given), what)
 
 
 async def _show(
