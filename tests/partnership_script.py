@@ -98,6 +98,13 @@ async def agreed_summary(
     return summary_id
 
 
+async def an_agreed_question(bot: BotUnderTest, clock: FakeClock, *, group: bool = False) -> Cast:
+    """The programme, with the trio's summary and its question agreed (approved directly)."""
+    cast = await programme(bot, group=group)
+    await agreed_summary(bot, clock, cast, by_taps=False)
+    return cast
+
+
 def got(person: SimPerson, containing: str, chat_id: int | None = None) -> int:
     """How many messages in this person's (or a group's) chat contain `containing`."""
     chat = person.user_id if chat_id is None else chat_id

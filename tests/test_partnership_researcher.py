@@ -15,6 +15,7 @@ from tests.partnership_script import (
     QUESTION,
     TRIO,
     agreed_summary,
+    an_agreed_question,
     got,
     programme,
     voices,
@@ -103,9 +104,8 @@ async def test_a_summary_the_lead_confirms_opens_its_question_too(
 async def test_not_for_me_passes_the_question_to_the_other_researcher(
     bot: BotUnderTest, clock: FakeClock
 ) -> None:
-    cast = await programme(bot)
+    cast = await an_agreed_question(bot, clock)
     dana, eve = cast.dana, cast.eve
-    await agreed_summary(bot, clock, cast, by_taps=False)
     await dana.says("/questions")
     await dana.taps("Not for me")
     assert "Passed to Eve, who has been told" in dana.last_text
@@ -133,9 +133,8 @@ async def test_not_for_me_passes_the_question_to_the_other_researcher(
 async def test_typed_answers_instead_of_taps_and_changing_it(
     bot: BotUnderTest, clock: FakeClock
 ) -> None:
-    cast = await programme(bot)
+    cast = await an_agreed_question(bot, clock)
     eve = cast.eve
-    await agreed_summary(bot, clock, cast, by_taps=False)
     await eve.says("/questions")
     await eve.taps("Answer 1")
     # Too long an answer gets the engine's usual refusal; nothing is stored or sent.
@@ -158,9 +157,8 @@ async def test_typed_answers_instead_of_taps_and_changing_it(
 
 
 async def test_filters_by_trio_and_local_authority(bot: BotUnderTest, clock: FakeClock) -> None:
-    cast = await programme(bot)
+    cast = await an_agreed_question(bot, clock)
     dana = cast.dana
-    await agreed_summary(bot, clock, cast, by_taps=False)
     for given in ("DEMO-T1", "demo-t1", TRIO, "Oldham", "Wigan", "Stockport"):
         await dana.says(f"/questions {given}")
         assert QUESTION in dana.last_text, given

@@ -20,6 +20,7 @@ from tests.partnership_script import (
     QUESTION,
     TRIO,
     agreed_summary,
+    an_agreed_question,
     at_the_preview,
     got,
     person_id,
@@ -83,9 +84,8 @@ async def test_a_comment_on_an_agreed_summary_reaches_the_trio_and_changes_nothi
 async def test_a_teacher_cannot_answer_or_comment_nor_use_a_researchers_buttons(
     bot: BotUnderTest, clock: FakeClock
 ) -> None:
-    cast = await programme(bot)
+    cast = await an_agreed_question(bot, clock)
     dana, bruno = cast.dana, cast.trio.bruno
-    await agreed_summary(bot, clock, cast, by_taps=False)
     for command in ("/questions", "/comment"):
         await bruno.says(command)
         assert "Sorry — that isn't something your role in the programme lets you do" in (
@@ -109,9 +109,8 @@ async def test_a_teacher_cannot_answer_or_comment_nor_use_a_researchers_buttons(
 async def test_a_question_answered_meanwhile_is_not_answered_twice(
     bot: BotUnderTest, clock: FakeClock
 ) -> None:
-    cast = await programme(bot)
+    cast = await an_agreed_question(bot, clock)
     dana, eve = cast.dana, cast.eve
-    await agreed_summary(bot, clock, cast, by_taps=False)
     await dana.says("/questions")
     listing = dana.last
     # The preview is on her screen; she goes for a coffee.
@@ -143,9 +142,8 @@ async def test_a_question_answered_meanwhile_is_not_answered_twice(
 async def test_an_answer_to_a_trio_dissolved_meanwhile(bot: BotUnderTest, clock: FakeClock) -> None:
     """A roster import that takes every member out of the trio leaves the trio with no one:
     the answer is kept with the question and reaches the group; no member gets it."""
-    cast = await programme(bot, group=True)
+    cast = await an_agreed_question(bot, clock, group=True)
     dana, trio = cast.dana, cast.trio
-    await agreed_summary(bot, clock, cast, by_taps=False)
     await at_the_preview(cast, "Start with the EEF's feedback guidance.")
     async with bot.db.transaction() as tx:
         trio_id = await tx.fetchval("SELECT id FROM trio WHERE ref = 'DEMO-T1'")
@@ -164,9 +162,8 @@ async def test_an_answer_to_a_trio_dissolved_meanwhile(bot: BotUnderTest, clock:
 async def test_an_answer_to_a_question_gone_meanwhile_is_given_back(
     bot: BotUnderTest, clock: FakeClock
 ) -> None:
-    cast = await programme(bot)
+    cast = await an_agreed_question(bot, clock)
     dana = cast.dana
-    await agreed_summary(bot, clock, cast, by_taps=False)
     await dana.says("/questions")
     listing = dana.last
     await at_the_preview(cast, "Start with the EEF's feedback guidance.")
@@ -239,9 +236,8 @@ async def test_an_accounts_questions_reach_questions_once_it_is_agreed(cycle: Bo
 async def test_an_answer_waiting_for_someone_who_leaves_the_trio_is_dropped(
     bot: BotUnderTest, clock: FakeClock
 ) -> None:
-    cast = await programme(bot)
+    cast = await an_agreed_question(bot, clock)
     dana, carmen = cast.dana, cast.trio.carmen
-    await agreed_summary(bot, clock, cast, by_taps=False)
     at(clock, utc(2026, 12, 1, 19, 30))  # 20:30 in Madrid: Carmen's waits for the morning
     await at_the_preview(cast, "Start with the EEF's feedback guidance.")
     await dana.taps("Send")
