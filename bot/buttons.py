@@ -308,6 +308,37 @@ class TakenTap:
         return None if state_id is None else cls(state_id)
 
 
+# The partnership loop (bot/summaries/partnership*.py): o answer question `ref` · p "Not for
+# me" on it · l page `ref` of /questions · k page `ref` of /comment · s comment on summary
+# `ref` · c comment on account `ref`. `scope` is a /questions or /comment filter: "t<trio id>",
+# "a<local authority id>", or "" for none.
+QuestionAction = Literal["o", "p", "l", "k", "s", "c"]
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionTap:
+    """A button on a researcher's list of questions or agreed work, or on a passed question."""
+
+    PREFIX: ClassVar[str] = "q"
+    action: QuestionAction
+    ref: int
+    scope: str = ""
+
+    def fields(self) -> tuple[str | int, ...]:
+        return (self.action, self.ref, self.scope)
+
+    @classmethod
+    def parse(cls, fields: Sequence[str]) -> Self | None:
+        if len(fields) != 3:
+            return None
+        action, ref, scope = _one_of(fields[0], QuestionAction), _int(fields[1]), fields[2]
+        if action is None or ref is None or ref < 0:
+            return None
+        if scope and not (scope[0] in "ta" and scope[1:].isdigit()):
+            return None
+        return cls(action, ref, scope)  # type: ignore[arg-type]
+
+
 FAMILIES: dict[str, type[Tap]] = {
     family.PREFIX: family
     for family in (
@@ -321,5 +352,6 @@ FAMILIES: dict[str, type[Tap]] = {
         LessonStudyTap,
         PromptReplyTap,
         TakenTap,
+        QuestionTap,
     )
 }

@@ -69,7 +69,8 @@ class TrioAt:
 
 
 # Outbox rows are tied to a trio only through their dedupe keys, which name the meeting,
-# summary, action or lesson-study cycle (bot/scheduling/*.py, bot/lesson_study/*.py). The
+# summary, action, lesson-study cycle or researcher's reply (bot/scheduling/*.py,
+# bot/lesson_study/*.py, bot/summaries/partnership.py). The
 # colon after each id keeps meeting 1 from matching meeting 12.
 _DROP_MESSAGES = (
     "UPDATE outbox SET status = 'dropped', last_error = :reason"
@@ -80,6 +81,8 @@ _DROP_MESSAGES = (
     "   AND outbox.dedupe_key LIKE 'out:summary:' || s.id || ':%')"
     " OR EXISTS (SELECT 1 FROM action a WHERE a.trio_id = :trio"
     "   AND outbox.dedupe_key LIKE 'out:action:' || a.id || ':%')"
+    " OR EXISTS (SELECT 1 FROM research_reply r WHERE r.trio_id = :trio"
+    "   AND outbox.dedupe_key LIKE 'out:reply:' || r.id || ':%')"
     " OR EXISTS (SELECT 1 FROM lesson_study c WHERE c.trio_id = :trio"
     "   AND (outbox.dedupe_key LIKE 'ls:' || c.id || ':%'"
     "   OR outbox.dedupe_key LIKE 'out:ls:' || c.id || ':%')))"

@@ -41,7 +41,8 @@ async def test_the_author_sees_the_whole_account_before_it_goes(trio: BotUnderTe
     await carmen.taps("Write the account")
     await carmen.says("A shared number line lets new arrivals show what they know.")
     await carmen.sends_voice(duration=40)  # what changed, as a voice note
-    preview = await carmen.says("Draw before you talk.")
+    await carmen.says("Draw before you talk.")
+    preview = await carmen.taps("No questions")  # for the researchers
     text = preview[-1].plain_text
     assert "Here is the account" in text
     assert "What we learned: A shared number line lets new arrivals show what they know." in text
@@ -51,8 +52,11 @@ async def test_the_author_sees_the_whole_account_before_it_goes(trio: BotUnderTe
 
     # Back from the preview changes a part; the preview shows the change.
     await carmen.taps("Back")
+    assert "questions for the researchers" in carmen.last_text
+    await carmen.taps("Back")
     assert "colleagues" in carmen.last_text
-    preview = await carmen.says("Let them draw before they talk.")
+    await carmen.says("Let them draw before they talk.")
+    preview = await carmen.taps("No questions")
     assert "What we’d tell colleagues: Let them draw before they talk." in preview[-1].plain_text
     await carmen.taps("Send to the trio")
     assert "gone to the trio" in carmen.last_text
@@ -118,7 +122,8 @@ async def test_a_long_account_is_previewed_whole_across_messages(trio: BotUnderT
     await carmen.taps("Write the account")
     parts = [f"{word} " * 300 + "end." for word in ("learned", "changed", "advice")]
     for part in parts:
-        replies = await carmen.says(part.strip())
+        await carmen.says(part.strip())
+    replies = await carmen.taps("No questions")
     assert len(replies) >= 2  # more than one message can hold, split at paragraphs
     shown = "".join(r.plain_text for r in replies)
     assert all(part.strip() in shown for part in parts)

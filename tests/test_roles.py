@@ -29,15 +29,19 @@ async def test_a_researcher_is_welcomed_as_a_researcher(bot: BotUnderTest) -> No
     await join(dana, "DEMODANA", consent="No")
     welcome = dana.last_text
     assert "You're in" in welcome
-    assert "/reflect" not in welcome and "trio" not in welcome.lower()
+    # Trios appear only as whose questions they answer: nothing speaks to them as a member.
+    assert "/reflect" not in welcome and "your trio" not in welcome.lower()
     assert "/digest" in welcome and "short prompts" not in welcome
-    assert set(listed(welcome)) == {"help", "digest", "settings", "privacy", "cancel"}
-    assert set(menu(bot, dana)) == {"start", "help", "digest", "settings", "privacy", "cancel"}
+    answering = {"questions", "comment"}  # the trios' questions, and comments on agreed work
+    assert set(listed(welcome)) == {"help", "digest", *answering, "settings", "privacy", "cancel"}
+    assert set(menu(bot, dana)) == {
+        "start", "help", "digest", *answering, "settings", "privacy", "cancel"
+    }  # fmt: skip
 
     await dana.says("/help")
     shown = dana.last_text
     assert "researcher" in shown and "reflect" not in shown and "trio's" not in shown
-    assert listed(shown) == ["digest", "settings", "privacy", "cancel"]
+    assert listed(shown) == ["digest", "questions", "comment", "settings", "privacy", "cancel"]
     await dana.says("/reflect")  # typed anyway: a kind no, nothing opened
     assert "reflections are for the teachers" in dana.last_text and "/digest" in dana.last_text
     assert await bot.db.fetchval("SELECT COUNT(*) FROM flow_state WHERE status = 'open'") == 0
@@ -50,7 +54,9 @@ async def test_a_coordinator_is_told_of_invites_and_status_not_of_reflecting(
     await join(eve, "DEMOEVE")
     assert "/reflect" not in eve.last_text and "/status — the programme" in eve.last_text
     await eve.says("/help")
-    assert listed(eve.last_text) == ["digest", "status", "invite", "settings", "privacy", "cancel"]
+    assert listed(eve.last_text) == [
+        "digest", "status", "invite", "questions", "comment", "settings", "privacy", "cancel"
+    ]  # fmt: skip
 
 
 async def test_a_teachers_help_lists_only_what_works_and_each_command_does(

@@ -20,6 +20,7 @@ from bot.texts import (
     prompts_root,
     split_message,
 )
+from tests.partnership_researcher_samples import RESEARCHER_SIDE
 
 TEXTS = Texts()
 GLUED = re.compile(r"[0-9.!?:)][A-ZÁÉÍÓÚ¿¡][a-záéíóú]")
@@ -437,6 +438,7 @@ SAMPLE: dict[str, Any] = {
     "stalled_cycles": [{"trio": LONG, "stage": "plan", "round": 2, "since": "03 Dec"}] * 30,
     "more": 12,
 }
+SAMPLE.update(RESEARCHER_SIDE)  # the partnership loop's researcher side
 # Lesson study names some values as meetings do, with other shapes: its templates get these.
 LESSON_STUDY: dict[str, Any] = {
     "when": LESSON_WHEN,

@@ -20,6 +20,7 @@ from bot.buttons import (
     LessonStudyTap,
     MeetingTap,
     PromptReplyTap,
+    QuestionTap,
     ReflectionTap,
     SummaryTap,
     TakenTap,
@@ -44,6 +45,7 @@ from bot.telegram.handlers import (
     lesson_study,
     log_context,
     meetings,
+    questions,
     reflect,
     start,
     summaries,
@@ -74,6 +76,7 @@ BUTTON_ROUTES: tuple[tuple[type[Tap], Callback], ...] = (
     (ChosenTap, flow_input.chosen),
     (PromptReplyTap, flow_input.not_an_answer),
     (TakenTap, flow_input.not_an_answer_here),
+    (QuestionTap, questions.on_button),
 )
 
 
@@ -99,6 +102,7 @@ def register_handlers(app: App) -> None:
     summaries.register(app)
     digest.register(app)
     lesson_study.register(app)
+    questions.register(app)
     # 3. Buttons outside flows, by family; then flow input (a flow's buttons, and any data
     #    no route took, which the engine refuses unless it signed it), text, voice.
     for family, callback in BUTTON_ROUTES:
@@ -111,6 +115,9 @@ def register_handlers(app: App) -> None:
     # What runs once a flow finishes, when it needs more than messages.
     common.AFTER_FLOW["privacy"] = account.after_privacy
     common.AFTER_FLOW["onboarding"] = start.after_onboarding  # the menu fits their roles
+    # Who an answer or comment went to is known once it is stored: said after the flow's end.
+    common.AFTER_FLOW["partnership_answer"] = questions.after_reply
+    common.AFTER_FLOW["partnership_comment"] = questions.after_reply
 
 
 async def register_menu(app: App) -> None:

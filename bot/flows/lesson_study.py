@@ -326,6 +326,9 @@ def stage_flows(hooks: Hooks) -> tuple[Flow, ...]:
                 )
                 for field in ("learned", "changed", "advice")
             ),
+            # Questions for the researchers, as many as they like up to three: each goes to
+            # /questions once the account is agreed (bot/summaries/partnership.py answers).
+            Repeat("questions", ACCOUNT_QUESTION, MAX_QUESTIONS, done=_no_more_questions),
             # The author sees the whole account before it goes: sending it is their approval.
             Step(
                 "send",
@@ -345,6 +348,23 @@ def stage_flows(hooks: Hooks) -> tuple[Flow, ...]:
     return (voice, plan, schedule, observe, interview, discuss, account, suggest)
 
 
+MAX_QUESTIONS = 3
+ACCOUNT_QUESTION = SubFlow(
+    "account_question", (Step("question", "partnership/question_account", NOTE),)
+)
+
+
+def _no_more_questions(index: int) -> Label:
+    return Label("question_none" if index == 0 else "done")
+
+
+def account_questions(answers: Mapping[str, Any]) -> list[Any]:
+    """The questions the account flow collected, as a list of answers (text or voice)."""
+    items = answers.get("questions")
+    listed = items if isinstance(items, list) else []
+    return [i["question"] for i in listed if isinstance(i, dict) and i.get("question") is not None]
+
+
 def _account_preview(view: View) -> Mapping[str, Any]:
     """The account as the trio will read it, from the answers (a kept part is its text)."""
     a = view.answers
@@ -353,6 +373,7 @@ def _account_preview(view: View) -> Mapping[str, Any]:
         "focus_what": view.context["focus_what"],
         "focus_who": view.context["focus_who"],
         "account": {key: a.get(key) for key in ("learned", "changed", "advice")},
+        "questions": account_questions(a),
     }
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.buttons import LessonStudyTap
+from bot.flows.lesson_study import account_questions
 from bot.flows.model import StepContext
 from bot.lesson_study.cycle import CycleStages
 from bot.lesson_study.views import (
@@ -32,8 +33,10 @@ from bot.reflections.replies import Waiting
 from storage.db import Transaction
 from storage.lesson_study import Cycle, LessonStudyRepo, Stage
 from storage.lesson_study_accounts import LessonAccountRepo
+from storage.partnership import PartnershipRepo
 from storage.people import PeopleRepo, Role
 from storage.programme import ProgrammeRepo
+from storage.questions import QuestionRepo
 from storage.research_lessons import ResearchLessonRepo
 
 TaskRefusal = Literal["gone", "not_member", "stale", "not_for_you"]
@@ -240,6 +243,7 @@ class LessonStudy(CycleStages):
         await LessonAccountRepo.decide(
             tx, account.id, ctx.person_id, account.revision, "approved", now
         )
+        await PartnershipRepo.set_account_questions(tx, account.id, account_questions(a))
         snap = await self._enter(tx, c.id, "agreement", c.round, stall_from=now)
         values = {"author": snap.name(ctx.person_id), "account": {
             "learned": account.learned, "changed": account.changed, "advice": account.advice},
@@ -304,6 +308,7 @@ class LessonStudy(CycleStages):
             if any(decisions.get(m.person_id) != "approved" for m in snap.members):
                 return "approved"
             await LessonAccountRepo.agree(tx, account.id, now)
+            await QuestionRepo.from_account(tx, account.id, now)  # open for the researchers
             snap = await self._enter(tx, cycle.id, "agreed", cycle.round, stall_from=now)
             await self._tell_all(tx, snap, "lesson_study/agreed", {})
             return "agreed"

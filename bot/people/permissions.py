@@ -54,6 +54,8 @@ Action = Literal[
     "status.trio",
     "person.erase",
     "export.all",
+    "questions.answer",
+    "questions.comment",
 ]
 
 # fmt: off
@@ -83,6 +85,10 @@ MATRIX: dict[Action, tuple[Cell, Cell, Cell, Cell]] = {
     # Erasing someone else; everyone may erase themselves through /privacy.
     "person.erase":                    (NO,     NO,        NO,         ALL),
     "export.all":                      (NO,     NO,        ALL,        ALL),
+    # The partnership loop: the university team answer the trios' questions and comment on
+    # their agreed work as critical friends; the trios themselves do neither.
+    "questions.answer":                (NO,     NO,        ALL,        ALL),
+    "questions.comment":               (NO,     NO,        ALL,        ALL),
 }
 # fmt: on
 
@@ -104,6 +110,8 @@ COMMANDS: tuple[tuple[str, Action, Action | None], ...] = (
     ("lessonstudy", "lesson_study.run", None),
     ("status", "status.trio", None),
     ("invite", "invite.create_for_own_trio", None),
+    ("questions", "questions.answer", None),
+    ("comment", "questions.comment", None),
     ("settings", "settings", None),
     ("privacy", "privacy", None),
     ("cancel", "join", None),

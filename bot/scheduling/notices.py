@@ -176,6 +176,30 @@ class Notices:
                 dedupe_key=dedupe(index),
             )
 
+    async def send_voice(
+        self,
+        tx: Transaction,
+        chat_id: int,
+        file_id: str,
+        duration: int,
+        *,
+        dedupe: str,
+        person_id: int | None = None,
+        kind: str = "meeting",
+    ) -> None:
+        """Queue a voice note by its Telegram file id (a researcher's spoken answer), at the
+        person's next allowed moment like `send`: queued after its notice, it follows it."""
+        now = self.clock()
+        not_before = None
+        if person_id is not None:
+            chosen = await self.when_allowed(tx, person_id, now, None)
+            not_before = chosen if chosen > now else None
+        payload = {"voice": file_id, "duration": duration}
+        await OutboxRepo.enqueue(
+            tx, chat_id, kind, payload, now=now, person_id=person_id, not_before=not_before,
+            dedupe_key=dedupe,
+        )  # fmt: skip
+
     async def send_file(
         self,
         tx: Transaction,

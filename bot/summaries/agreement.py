@@ -24,6 +24,7 @@ from bot.summaries.revision import Marks, Revision, edit_context, ordered
 from bot.texts import Label
 from storage.db import Database, Reader, Transaction
 from storage.meetings import MeetingRepo
+from storage.questions import QuestionRepo
 from storage.schedule import Due, ScheduleRepo
 from storage.summaries import ACTION_STATUSES, Summary, SummaryRepo
 from storage.trio_membership import RECHECK_KIND
@@ -318,6 +319,8 @@ class Agreement:
 
     async def _agreed(self, tx: Transaction, summary: Summary, how: Literal["all", "lead"]) -> None:
         await SummaryRepo.mark_agreed(tx, summary.id, how, self.clock())
+        # Its questions for the researchers are open from now on (/questions).
+        await QuestionRepo.from_summary(tx, summary.id, self.clock())
         await ScheduleRepo.cancel(tx, f"summary:{summary.id}:deadline", "agreed")
         meeting = await MeetingRepo.get(tx, summary.meeting_id)
         values = {"trio": meeting.trio_name if meeting else "", "how": how}

@@ -25,6 +25,7 @@ from bot.flows.engine import FlowEngine
 from bot.flows.lesson_study import lesson_study_flows
 from bot.flows.meeting import meeting_flows
 from bot.flows.model import Flow
+from bot.flows.partnership import partnership_flows
 from bot.flows.reflection import reflection_flow
 from bot.flows.summary import summary_flows
 from bot.lesson_study.notices import Notices as LessonNotices
@@ -45,6 +46,8 @@ from bot.scheduling.scheduler import Scheduler
 from bot.scheduling.supervision import pause
 from bot.summaries.actions import ActionFollowUp
 from bot.summaries.agreement import Agreement
+from bot.summaries.partnership import Partnership
+from bot.summaries.partnership_views import PartnershipViews
 from bot.summaries.taps import SummaryTaps
 from bot.telegram.flood import FloodGuard
 from bot.telegram.ratelimit import SendLimits
@@ -127,6 +130,8 @@ class Services:
     meeting_taps: MeetingTaps
     agreement: Agreement
     summary_taps: SummaryTaps
+    partnership: Partnership
+    partnership_views: PartnershipViews
     follow_up: ActionFollowUp
     digests: Digests
     digest_delivery: DigestDelivery
@@ -192,6 +197,10 @@ class Services:
             clock=clock,
         )
         self.summary_taps = SummaryTaps(self.db, self.agreement, self.follow_up, clock)
+        self.partnership = Partnership(self.db, notices, clock=clock)
+        self.partnership_views = PartnershipViews(
+            self.db, self.agreement.draft_values, zone=zone, clock=clock
+        )
         self.lesson_study = LessonStudy(
             self.db,
             LessonNotices(notices),
@@ -207,6 +216,7 @@ class Services:
             *meeting_flows(self.meetings, clock),
             *summary_flows(self.agreement),
             *lesson_study_flows(self.lesson_study),
+            *partnership_flows(self.partnership),
             *extra_flows,
         )
         self.engine = FlowEngine(

@@ -119,6 +119,19 @@ async def send_file(
         await _send_later(context, chat_id, [payload], refused)
 
 
+async def send_voice(
+    context: Context, chat_id: int, file_id: str, caption: str | None = None
+) -> None:
+    """Send a voice note Telegram already holds, by its file id (a trio's spoken question)."""
+
+    def send() -> Awaitable[Any]:
+        return context.bot.send_voice(chat_id, file_id, caption=caption, parse_mode=ParseMode.HTML)
+
+    refused = await _attempt(send)
+    if refused is not None:
+        await _send_later(context, chat_id, [{"voice": file_id, "text": caption}], refused)
+
+
 async def _send_later(
     context: Context,
     chat_id: int,

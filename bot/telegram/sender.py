@@ -334,6 +334,14 @@ class OutboxSender:
 
     async def _send(self, row: Outgoing) -> Message:
         payload = row.payload
+        if "voice" in payload:  # a voice note by its file id (bot/scheduling/notices.py)
+            return await self.bot.send_voice(
+                row.chat_id,
+                payload["voice"],
+                duration=payload.get("duration") or None,
+                caption=payload.get("text"),
+                parse_mode=ParseMode.HTML,
+            )
         if "document" not in payload:
             markup = payload.get("reply_markup")
             return await self.bot.send_message(
