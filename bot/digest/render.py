@@ -292,7 +292,7 @@ def render(
         for name, png in images.items()
     }
     message = digest_message(values, texts, lang)
-    page = texts.render(lang, "digest/page.html", {"digest": values})
+    page = texts.render(lang, "digest/page.html", {"digest": values}, labels=False)  # plain data
     filename = f"triobot-digest-{compiled.week}-{audience}-{lang}.html"
     return Rendered(
         compiled.week,

@@ -142,6 +142,7 @@ class Digests:
     async def _week(self, tx: Transaction, week: str) -> Week:
         key = await pseudonym_key(tx)
         archived = await DigestArchive.load(tx, week)
+        who = await src.people(tx)  # read once: compiling needs them too
         if archived is not None:
             compiled = Compiled(
                 week,
@@ -150,12 +151,11 @@ class Digests:
                 figures_from_json(archived.figures),
             )
         else:
-            compiled = await compile_week(tx, week, self.zone, self.options, self.clock())
+            compiled = await compile_week(tx, week, self.zone, self.options, self.clock(), who=who)
             if self.is_past(week):
                 await DigestArchive.save(
                     tx, week, compiled.built_at, figures_json(compiled), _rows(compiled)
                 )
-        who = await src.people(tx)
         consenting = consent.consenting_ids(who)
         return Week(
             compiled,
