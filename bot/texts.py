@@ -96,6 +96,7 @@ class _SharedBytecode(BytecodeCache):
 
 
 _BYTECODE = _SharedBytecode()
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # never hold a Label
 
 
 class Texts:
@@ -132,9 +133,21 @@ class Texts:
             lang = DEFAULT_LANGUAGE
         return f"{lang}/{name}.j2"
 
-    def render(self, lang: str, name: str, context: Mapping[str, Any] | None = None) -> str:
-        """Telegram HTML for template `name`; Label values in the context are rendered first."""
-        values = {key: self._labels_in(lang, value) for key, value in (context or {}).items()}
+    def render(
+        self,
+        lang: str,
+        name: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        labels: bool = True,
+    ) -> str:
+        """Telegram HTML for template `name`; Label values in the context are rendered first.
+        `labels=False`: the context is plain data with no Label in it, passed as it is (a
+        digest's values: ~100,000 of them, not worth walking for labels on every render)."""
+        if labels:
+            values = {key: self._labels_in(lang, value) for key, value in (context or {}).items()}
+        else:
+            values = dict(context or {})
         template = self.env.get_template(self._template_path(lang, name))
         text = template.render(lang=lang, texts=self, **values)
         return re.sub(r"\n{3,}", "\n\n", text).strip()
@@ -142,6 +155,8 @@ class Texts:
     def _labels_in(self, lang: str, value: Any) -> Any:
         """`value` with every Label in it (inside lists and mappings too) rendered: a service
         may hand over a lesson's time as a label without knowing who will read it."""
+        if type(value) in _PLAIN:  # most of a digest's ~100,000 values: no ABC check
+            return value
         if isinstance(value, Label):
             return self.label_html(lang, value)
         if isinstance(value, Mapping):

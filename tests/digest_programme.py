@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -35,6 +36,21 @@ class Seeded:
     researchers: list[int]
     trios: int
     reflections: int
+    # What was made, counted as it was made (not read back): bench/digest.py checks the
+    # digests and exports against it. Per week (YYYY-Www), each a Counter of the keys below;
+    # "consenting" is about the person (or, for trio work, the summary's author) whose
+    # latest consent says yes.
+    #   delivered, answered, voice                        prompts to consenting teachers
+    #   delivered_in_trios, answered_in_trios             the same, of teachers in a trio
+    #   reflections, reflection_voice                     answers (all, consenting or not)
+    #   meetings, meetings_held                           meetings (none is cancelled)
+    #   summaries, summaries_consenting                   summaries agreed in the week
+    #   <kind>, <kind>_consenting                         their parts: focus, shared,
+    #                                                     barrier, question, action
+    weeks: dict[str, Counter[str]] = field(default_factory=dict)
+    schools: int = 0
+    las: int = 0
+    in_trios: int = 0  # consenting teachers who are in a trio (the digests' "people")
 
 
 async def seed(
@@ -83,12 +99,23 @@ async def seed(
         roles.append((person_id, "researcher"))
         consents.append((person_id, 1, stamp))
     week_names = [shift_week(last_week, -k) for k in range(weeks - 1, -1, -1)]
+    made: dict[str, Counter[str]] = {week: Counter() for week in week_names}
+    withdrawn = {c[0] for c in consents if c[1] == 0}
+    in_trio = {m[1] for m in members}
     for week in week_names:
         tuesday = monday_of(week) + timedelta(days=1)
         delivered = local_instant(tuesday, time(15, 45), ZONE)
         for pid in teacher_ids:
-            if rng.random() < answer_rate:
-                if rng.random() < 0.05:
+            answers = rng.random() < answer_rate
+            voice = answers and rng.random() < 0.05
+            count = made[week]
+            count.update(reflections=answers, reflection_voice=voice)
+            if pid not in withdrawn:
+                count.update(delivered=1, answered=answers, voice=voice)
+                if pid in in_trio:
+                    count.update(delivered_in_trios=1, answered_in_trios=answers)
+            if answers:
+                if voice:
                     answer = json.dumps({"voice": f"v{pid}{week}", "duration": 30})
                 else:
                     answer = json.dumps(
@@ -144,12 +171,27 @@ async def seed(
         )
         if trio_work:
             leads = {t: p for t, p, lead in members if lead}
-            await _trio_work(tx, rng, week_names, trio_count, leads)
-    return Seeded(len(teacher_ids), researchers, trio_count, len(reflections))
+            await _trio_work(tx, rng, week_names, trio_count, leads, made, withdrawn)
+    return Seeded(
+        len(teacher_ids),
+        researchers,
+        trio_count,
+        len(reflections),
+        weeks=made,
+        schools=schools,
+        las=las,
+        in_trios=len(in_trio - withdrawn),
+    )
 
 
 async def _trio_work(
-    tx: Transaction, rng: random.Random, weeks: list[str], trios: int, leads: dict[int, int]
+    tx: Transaction,
+    rng: random.Random,
+    weeks: list[str],
+    trios: int,
+    leads: dict[int, int],
+    made: dict[str, Counter[str]],
+    withdrawn: set[int],
 ) -> None:
     meetings: list[tuple[object, ...]] = []
     summaries: list[tuple[object, ...]] = []
@@ -172,10 +214,12 @@ async def _trio_work(
                 (meeting_id, trio, to_db_time(thursday), "Europe/London", focus,
                  "held" if held else "scheduled", stamp, stamp)
             )  # fmt: skip
+            made[week].update(meetings=1, meetings_held=held)
             if not held:
                 continue
             summary_id = len(summaries) + 1
             agreed = rng.random() < 0.8
+            first_item, first_action = len(items), len(actions)
             written = to_db_time(thursday + timedelta(hours=2))
             agreed_at = to_db_time(thursday + timedelta(hours=20)) if agreed else None
             summaries.append(
@@ -199,6 +243,13 @@ async def _trio_work(
                 items.append(
                     (summary_id, "question", None, said("What does research say about this?"), 4)
                 )
+            if agreed:  # only an agreed summary reaches a digest
+                consenting = leads.get(trio) not in withdrawn
+                parts = Counter(["summaries", "focus", *(i[1] for i in items[first_item:])])
+                parts["action"] += len(actions) - first_action
+                made[week].update(parts)
+                if consenting:
+                    made[week].update({f"{k}_consenting": n for k, n in parts.items()})
     await tx.executemany(
         "INSERT INTO meeting (id, trio_id, starts_at, time_zone, focus, status, created_at,"
         " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

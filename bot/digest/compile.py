@@ -120,12 +120,20 @@ def last_complete_week(now: datetime, zone: ZoneInfo) -> str:
 
 
 async def compile_week(
-    reader: Reader, week: str, zone: ZoneInfo, options: Options, now: datetime
+    reader: Reader,
+    week: str,
+    zone: ZoneInfo,
+    options: Options,
+    now: datetime,
+    *,
+    who: pd.DataFrame | None = None,
 ) -> Compiled:
-    """Read every source for `week` and put the digest's tables together."""
+    """Read every source for `week` and put the digest's tables together. `who`: everyone
+    as `src.people` reads them, when the caller has read them already in this transaction."""
     _, end = week_bounds(week, zone)
     have = await src.tables(reader)
-    who = await src.people(reader)
+    if who is None:
+        who = await src.people(reader)
     all_trios = await src.trios(reader)
     contributions, trend_trio, trend_la = await compile_span(
         reader,
@@ -220,10 +228,10 @@ def _trend(
 ) -> pd.DataFrame:
     index = pd.MultiIndex.from_product([weeks, sorted(set(names))], names=["week", by])
     table = pd.DataFrame(index=index)
-    if not delivered.empty:
-        grouped = delivered.groupby(["week", by])["answered"]
-        table["delivered"] = grouped.count()
-        table["answered"] = grouped.sum()
+    if not delivered.empty:  # counted per week, trio and local authority already
+        grouped = delivered.groupby(["week", by])
+        table["delivered"] = grouped["delivered"].sum()
+        table["answered"] = grouped["answered"].sum()
     if not meetings.empty:
         table["meetings_scheduled"] = meetings.groupby(["week", by])["held"].count()
         table["meetings_held"] = meetings.groupby(["week", by])["held"].sum()

@@ -62,14 +62,16 @@ def digest_message(values: dict[str, Any], texts: Texts, lang: str) -> list[str]
     """The message for one audience and language: counts and headlines, in one part."""
     lines = headlines(values)
 
+    # The values (bot/digest/render.py) are plain data: labels=False, nothing to look for.
     def block(shown: int, more: int, some: list[dict[str, str]] | None = None) -> str:
         chosen = lines[:shown] if some is None else some
-        return texts.render(lang, "digest/headlines", {"headlines": chosen, "more": more})
+        context = {"headlines": chosen, "more": more}
+        return texts.render(lang, "digest/headlines", context, labels=False)
 
     def message(shown: int) -> str:
         # message.j2 includes headlines.j2 when there are any.
         context = {"digest": values, "headlines": lines[:shown], "more": len(lines) - shown}
-        return texts.render(lang, "digest/message", context)
+        return texts.render(lang, "digest/message", context, labels=False)
 
     # Estimate from each headline's own length, then check the whole message: fewer fit only
     # when the estimate was off (the "more" line is longer than the headline it replaces).

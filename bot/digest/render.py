@@ -9,7 +9,8 @@ digest adds participation, drafts, questions, quiet trios, stalled cycles and ch
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections import namedtuple
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -52,6 +53,19 @@ def _tags(text: str) -> dict[str, str]:
 
 
 PRIVATE_KINDS = ("reflection", "meeting_reflection")  # never in the shared digest's words
+
+
+def _values(column: pd.Series) -> list[Any]:
+    """A column's values as they are (NaN where missing, as iterating the Series gives):
+    pandas iterates a text column's StringArray one __getitem__ at a time."""
+    return list(column.to_numpy(dtype=object))
+
+
+def _rows(table: pd.DataFrame) -> Iterator[Any]:
+    """`table.itertuples(index=False)`, column by column: the same named rows, in a
+    third of the time for a week's 6,000 contributions."""
+    row = namedtuple("Contribution", list(table.columns))  # type: ignore[misc]
+    return map(row._make, zip(*(_values(table[c]) for c in table.columns), strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +139,7 @@ def digest_values(
         "other": "other",
         "question": "questions",
     }
-    for row in source.sort_values("trio", kind="stable").itertuples(index=False):
+    for row in _rows(source.sort_values("trio", kind="stable")):
         trio = row.trio
         if not isinstance(trio, str):
             continue  # a person whose school is in no trio: counted, and in the exports
@@ -197,7 +211,9 @@ def digest_values(
                 for r in t.trios
             ],
         }
-        for t in recurring(zip(source_words["trio"], source_words["text"], strict=True))
+        for t in recurring(
+            zip(_values(source_words["trio"]), _values(source_words["text"]), strict=True)
+        )
     ]
     barriers = trio_work[trio_work["kind"] == "barrier"]
     arenas = barriers["tags"].map(lambda t: _tags(t).get("arena", ""))
@@ -292,7 +308,7 @@ def render(
         for name, png in images.items()
     }
     message = digest_message(values, texts, lang)
-    page = texts.render(lang, "digest/page.html", {"digest": values})
+    page = texts.render(lang, "digest/page.html", {"digest": values}, labels=False)  # plain data
     filename = f"triobot-digest-{compiled.week}-{audience}-{lang}.html"
     return Rendered(
         compiled.week,

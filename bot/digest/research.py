@@ -89,15 +89,16 @@ def _actions_by_trio(compiled: Compiled) -> list[dict[str, Any]]:
     """Every agreed action so far, counted per trio and status (the figure "actions")."""
     names = compiled.figure("by_trio").set_index("trio")["trio_name"].to_dict()
     counts = compiled.figure("actions")
+    # One pass over the (trio, status, count) rows: a filter per trio and status cost 0.2 s
+    # at 366 trios.
+    by_trio: dict[Any, dict[str, int]] = {}
+    for trio, status, count in zip(counts["trio"], counts["status"], counts["count"], strict=True):
+        tally = by_trio.setdefault(trio, dict.fromkeys(ACTION_STATUSES, 0))
+        if status in tally:
+            tally[status] += int(count)
     return [
-        {
-            **trio_label(str(trio), names.get(trio)),
-            "counts": {
-                status: int(group.loc[group["status"] == status, "count"].sum())
-                for status in ACTION_STATUSES
-            },
-        }
-        for trio, group in counts.groupby("trio", sort=True)
+        {**trio_label(str(trio), names.get(trio)), "counts": by_trio[trio]}
+        for trio in sorted(by_trio)
     ]
 
 
