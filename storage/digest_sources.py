@@ -289,7 +289,7 @@ async def deliveries(
     Counted in SQLite, not row by row here: at 1,100 schools eight trend weeks are 79,200
     deliveries, and reading each into pandas cost a third of a second. The week's bounds and
     who is in which (trio, local authority) go in as JSON; each week is one range of the
-    reflection_delivered index (migration 0013).
+    reflection_delivered index (migration 0014).
     """
     weeks: list[tuple[str, str, str]] = []
     monday = start.astimezone(zone).date()
@@ -336,7 +336,7 @@ def local_midnight(day: date, zone: ZoneInfo) -> datetime:
 async def last_activity(reader: Reader, end: datetime, have: frozenset[str]) -> pd.DataFrame:
     """Per trio: the latest answered reflection or held meeting before `end` (trio_id, last)."""
     parts = [
-        # Each member's latest answer is one step down reflection_person_answered (0013),
+        # Each member's latest answer is one step down reflection_person_answered (0014),
         # not a scan of every answered reflection of the programme.
         "SELECT m.trio_id AS trio_id, MAX((SELECT MAX(r.answered_at) FROM reflection r"
         "  WHERE r.person_id = m.person_id AND r.status = 'answered' AND r.answered_at < :end"
