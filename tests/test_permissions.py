@@ -40,6 +40,8 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "status.trio": ("", "own", "", "all"),
     "person.erase": ("", "", "", "all"),
     "export.all": ("", "", "all", "all"),
+    "questions.discuss": ("own", "own", "", ""),
+    "questions.view_answers": ("own", "own", "all", "all"),
 }
 
 OWN, LED, OTHER = 10, 11, 20  # trio ids: a member of 10, the lead of 11, not in 20

@@ -197,6 +197,26 @@ SAMPLE: dict[str, Any] = {
     "no_actions": False,
     "questions": [LONG],
     "other": [],
+    # The partnership loop's trio side (bot/meetings/researcher_answers.py).
+    "replies": [
+        {"id": 1, "kind": "answer", "body": LONG, "on": LONG, "author": LONG},
+        {
+            "id": 2,
+            "kind": "answer",
+            "body": {"voice": "f", "duration": 40},
+            "on": "x",
+            "author": None,
+        },
+        {
+            "id": 3,
+            "kind": "comment",
+            "body": LONG,
+            "on": {"voice": "f", "duration": 9},
+            "author": "A & B",
+        },
+    ],
+    "replies_more": 4,
+    "researcher_reply": {"id": 1, "kind": "comment", "body": LONG, "on": LONG, "author": None},
     "comment": LONG,
     "how": "all",
     "approved": 2,

@@ -54,6 +54,8 @@ Action = Literal[
     "status.trio",
     "person.erase",
     "export.all",
+    "questions.discuss",
+    "questions.view_answers",
 ]
 
 # fmt: off
@@ -83,6 +85,10 @@ MATRIX: dict[Action, tuple[Cell, Cell, Cell, Cell]] = {
     # Erasing someone else; everyone may erase themselves through /privacy.
     "person.erase":                    (NO,     NO,        NO,         ALL),
     "export.all":                      (NO,     NO,        ALL,        ALL),
+    # The partnership loop: a trio marks its own researchers' replies discussed, and only its
+    # members (and the research side) see them.
+    "questions.discuss":               (OWN,    OWN,       NO,         NO),
+    "questions.view_answers":          (OWN,    OWN,       ALL,        ALL),
 }
 # fmt: on
 

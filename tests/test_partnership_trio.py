@@ -1,0 +1,161 @@
+"""The partnership loop from the trio's side: a researcher's answer is listed in the next
+meeting's invitation (to each member and the trio's group), the next summary asks whether the
+trio discussed it, and once it did, later invitations no longer list it."""
+
+from __future__ import annotations
+
+from storage.questions import QuestionRepo, ReplyRepo
+from tests.conftest import FakeClock
+from tests.harness import BotUnderTest, join
+from tests.meeting_script import Trio, at, form_trio, newest, run_schedule, utc
+
+GROUP = -100555
+
+
+async def schedule(trio: Trio, day: str, focus: str) -> None:
+    alice = trio.alice
+    await alice.says("/meeting")
+    await alice.taps("New meeting")
+    await alice.says(day)
+    await alice.says("16:00")
+    await alice.taps("Skip")  # no link
+    await alice.says(focus)
+    await alice.taps("Send the invitations")
+    assert "Invitations are on their way" in alice.last_text
+
+
+async def attended(trio: Trio) -> None:
+    await trio.alice.taps("Record attendance", message=newest(trio.alice, "Who took part?"))
+    await trio.alice.taps("Alice")
+    await trio.alice.taps("Done")
+
+
+async def write_summary(trio: Trio, question: str | None) -> None:
+    """The lead's summary, from its focus to "Send"; the replies' questions come after the
+    focus and are answered by the caller before this goes on."""
+    alice = trio.alice
+    for _ in range(3):  # what each school shared: skipped
+        await alice.taps("Skip")
+    await alice.taps("Skip")  # evidence
+    await alice.taps("Skip")  # no barriers
+    await alice.says("Try the feedback sheets in Year 5")
+    await alice.taps("Bruno")
+    await alice.says("15/3/2027")
+    await alice.taps("That's all")
+    if question is None:
+        await alice.taps("Skip")
+    else:
+        await alice.says(question)
+    await alice.taps("Skip")  # anything else
+    await alice.taps("Send to the trio")
+    assert "Sent to the trio for agreement" in alice.last_text
+
+
+async def agree_all(bot: BotUnderTest, clock: FakeClock, trio: Trio) -> int:
+    await run_schedule(bot, clock)
+    for person in (trio.bruno, trio.carmen, trio.fran):
+        await person.taps("Approve", message=newest(person, "Draft summary"))
+    summary_id: int = await bot.db.fetchval("SELECT MAX(id) FROM summary")
+    assert (
+        await bot.db.fetchval("SELECT status FROM summary WHERE id = ?", (summary_id,)) == "agreed"
+    )
+    return summary_id
+
+
+async def dana_answers(bot: BotUnderTest, summary_id: int, clock: FakeClock, body: object) -> int:
+    """What the researchers' answer service records (QA's send_reply): an answer from Dana."""
+    async with bot.db.transaction() as tx:
+        # Agreement copies the questions (bot/summaries/agreement.py); once, however often.
+        await QuestionRepo.from_summary(tx, summary_id, clock.now)
+        question_id = await tx.fetchval(
+            "SELECT id FROM research_question WHERE summary_id = ?", (summary_id,)
+        )
+        trio_id = await tx.fetchval("SELECT trio_id FROM summary WHERE id = ?", (summary_id,))
+        dana = await tx.fetchval("SELECT id FROM person WHERE display_name = 'Dana'")
+        reply_id: int = await ReplyRepo.add(
+            tx,
+            kind="answer",
+            trio_id=trio_id,
+            author_id=dana,
+            body=body,
+            now=clock.now,
+            question_id=question_id,
+            shareable=True,
+        )
+    return reply_id
+
+
+async def test_an_answer_is_listed_asked_about_and_marked_discussed(
+    bot: BotUnderTest, clock: FakeClock
+) -> None:
+    trio = await form_trio(bot)
+    alice, bruno, carmen, fran = trio.members
+    await join(bot.person(805, "Dana"), "DEMODANA")  # the researcher
+    bot.api.add_group(GROUP, "Our trio", [801, 802, 803, 804])
+    await alice.says("/link", chat_id=GROUP)
+
+    # A first meeting, whose summary asks the researchers something; nothing to list yet.
+    await schedule(trio, "1/12/2026", "Feedback that moves learning on")
+    await run_schedule(bot, clock)
+    assert "Answers from the researchers" not in newest(bruno, "Trio meeting").plain_text
+    at(clock, utc(2026, 12, 1, 17, 0))
+    await run_schedule(bot, clock)
+    await attended(trio)
+    await alice.says("/summary")
+    await alice.taps("Keep the planned focus")
+    assert "From the researchers" not in alice.last_text  # nothing sent to the trio yet
+    await write_summary(trio, "Is there research on whole-class feedback in primary?")
+    summary_id = await agree_all(bot, clock, trio)
+
+    # Dana answers by voice note; then the next meeting is scheduled.
+    reply_id = await dana_answers(bot, summary_id, clock, {"voice": "dana-voice", "duration": 40})
+    await schedule(trio, "12/1/2027", "Feedback, round two")
+    await run_schedule(bot, clock)
+    for person in trio.members:
+        invite = newest(person, "Feedback, round two").plain_text
+        assert "Answers from the researchers" in invite
+        assert "Is there research on whole-class feedback in primary?" in invite
+        assert "voice note (40 s) — Dana" in invite
+    group_invite = newest(alice, "Feedback, round two", chat_id=GROUP).plain_text
+    assert "Answers from the researchers" in group_invite and "voice note (40 s)" in group_invite
+
+    # The next summary asks, after its focus, whether the trio discussed it.
+    at(clock, utc(2027, 1, 12, 17, 0))
+    await run_schedule(bot, clock)
+    await attended(trio)
+    await alice.says("/summary")
+    await alice.says("Feedback, round two")
+    asked = alice.last_text
+    assert "From the researchers (1 of 1)" in asked
+    assert "Did you discuss this at the meeting?" in asked and "voice note (40 s)" in asked
+    await alice.says("discussed")  # typed, not tapped
+    assert "Action 1 of 1 from last time" in alice.last_text
+    # Back to it: the answer shows again, and a changed mind is kept.
+    await alice.says("/back")
+    assert "Did you discuss this at the meeting?" in alice.last_text
+    await alice.taps("Not yet")
+    await alice.says("/back")
+    await alice.taps("Discussed")
+    assert (
+        await bot.db.fetchval("SELECT discussed_at FROM research_reply WHERE id = ?", (reply_id,))
+        is None
+    )  # marked when the summary is sent, with the summary it was marked in
+    await alice.taps("done")  # last time's action
+    await write_summary(trio, None)
+    row = await bot.db.fetchone(
+        "SELECT r.discussed_at, p.display_name AS who, r.discussed_in FROM research_reply r"
+        " JOIN person p ON p.id = r.discussed_by WHERE r.id = ?",
+        (reply_id,),
+    )
+    assert row is not None and row["who"] == "Alice" and row["discussed_at"] is not None
+    newest_summary = await bot.db.fetchval("SELECT MAX(id) FROM summary")
+    assert row["discussed_in"] == newest_summary != summary_id
+
+    # The meeting after that lists nothing: the trio has discussed it.
+    await schedule(trio, "9/2/2027", "Feedback, round three")
+    await run_schedule(bot, clock)
+    for person in (alice, carmen, fran):
+        assert "Answers from the researchers" not in newest(person, "round three").plain_text
+    assert "Answers from the researchers" not in (
+        newest(alice, "round three", chat_id=GROUP).plain_text
+    )
