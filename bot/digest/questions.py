@@ -6,7 +6,8 @@ message's lines.
   question it answers. Every question is agreed work of its trio (copied from an agreed
   summary or lesson-study account), so the trio's agreement and the researcher's consent to
   share are both there. The researcher is named as the shared digest names action owners,
-  by the name they go by now; an erased researcher is "the research team".
+  by the name they go by now ("the research team" when they have none; erasing a
+  researcher deletes their answers).
 - Researcher digest: the questions still open at the week's end, oldest first, with their
   age in days; per trio and per local authority how many are open, how many were answered
   this week, and the median days from question to first answer over every question
