@@ -4,7 +4,14 @@ trio discussed it, and once it did, later invitations no longer list it."""
 
 from __future__ import annotations
 
+import json
+
+from bot.meetings.researcher_answers import mark_discussed, to_discuss
+from storage.db import to_db_time
+from storage.invites import InviteRepo
+from storage.programme import ProgrammeRepo
 from storage.questions import QuestionRepo, ReplyRepo
+from storage.trio_membership import leave_trio
 from tests.conftest import FakeClock
 from tests.harness import BotUnderTest, join
 from tests.meeting_script import Trio, at, form_trio, newest, run_schedule, utc
@@ -159,3 +166,135 @@ async def test_an_answer_is_listed_asked_about_and_marked_discussed(
     assert "Answers from the researchers" not in (
         newest(alice, "round three", chat_id=GROUP).plain_text
     )
+
+
+async def _agreed_question(bot: BotUnderTest, clock: FakeClock, question: str) -> tuple[int, int]:
+    """An agreed summary of trio DEMO-T1 asking `question`, copied as agreement copies it:
+    (summary id, question id)."""
+    now = to_db_time(clock.now)
+    async with bot.db.transaction() as tx:
+        trio_id = await tx.fetchval("SELECT id FROM trio WHERE ref = 'DEMO-T1'")
+        alice = await tx.fetchval("SELECT id FROM person WHERE display_name = 'Alice'")
+        meeting = await tx.execute(
+            "INSERT INTO meeting (trio_id, starts_at, time_zone, focus, status, created_at,"
+            " updated_at) VALUES (?, ?, 'Europe/London', 'Talk partners', 'held', ?, ?)",
+            (trio_id, now, now, now),
+        )
+        summary = await tx.execute(
+            "INSERT INTO summary (meeting_id, trio_id, author_id, status, focus, circulated_at,"
+            " agree_by, agreed_at, created_at, updated_at)"
+            " VALUES (?, ?, ?, 'agreed', ?, ?, ?, ?, ?, ?)",
+            (meeting, trio_id, alice, json.dumps("Talk partners"), now, now, now, now, now),
+        )
+        await tx.execute(
+            "INSERT INTO summary_item (summary_id, kind, body, position)"
+            " VALUES (?, 'question', ?, 0)",
+            (summary, json.dumps(question)),
+        )
+        (question_id,) = await QuestionRepo.from_summary(tx, summary, clock.now)
+    return summary, question_id
+
+
+async def _reply(
+    bot: BotUnderTest, clock: FakeClock, body: object, *, question_id: int | None = None,
+    summary_id: int | None = None,
+) -> int:  # fmt: skip
+    async with bot.db.transaction() as tx:
+        trio_id = await tx.fetchval("SELECT id FROM trio WHERE ref = 'DEMO-T1'")
+        dana = await tx.fetchval("SELECT id FROM person WHERE display_name = 'Dana'")
+        return await ReplyRepo.add(
+            tx,
+            kind="answer" if question_id is not None else "comment",
+            trio_id=trio_id,
+            author_id=dana,
+            body=body,
+            now=clock.now,
+            question_id=question_id,
+            summary_id=summary_id,
+        )
+
+
+async def test_the_trio_as_it_stands_at_the_invitation_hears_the_replies(
+    bot: BotUnderTest, clock: FakeClock
+) -> None:
+    trio = await form_trio(bot)
+    _, bruno, carmen, fran = trio.members
+    await join(bot.person(805, "Dana"), "DEMODANA")
+    summary, question = await _agreed_question(bot, clock, "Do <talk> partners & pairs help?")
+    await _reply(bot, clock, "Yes — " + "the evidence is encouraging. " * 20, question_id=question)
+    for words in ("What did the case pupils say?", "Which <b>lessons</b> worked?", "And Y6?"):
+        await _reply(bot, clock, words, summary_id=summary)
+    # Bruno left the trio after the answers were sent; Gil is invited and joins later.
+    async with bot.db.transaction() as tx:
+        trio_id = await tx.fetchval("SELECT id FROM trio WHERE ref = 'DEMO-T1'")
+        bruno_id = await tx.fetchval("SELECT id FROM person WHERE display_name = 'Bruno'")
+        await leave_trio(tx, bruno_id, trio_id, clock.now, "moved school")
+        school = await tx.fetchval("SELECT id FROM school WHERE ref = 'DEMO-S'")
+        await InviteRepo.create(tx, role="teacher", school_id=school, trio_id=trio_id, code="GIL01")
+
+    await schedule(trio, "12/1/2027", "Talk partners, round two")
+    await run_schedule(bot, clock)
+    invite = newest(carmen, "Talk partners, round two")
+    text = invite.plain_text
+    assert "Do <talk> partners & pairs help?" in text  # escaped in the HTML, shown as typed
+    assert "&lt;talk&gt;" in invite.text and "<b>lessons</b>" not in invite.text
+    assert "the evidence is encouraging. the evidence" in text and "…" in text
+    assert len(text) < 2000  # cut short: the answers reached them in full already
+    assert "What did the case pupils say?" in text and "On “Talk partners”:" in text
+    assert "And Y6?" not in text and "…and 1 more." in text
+    assert "Answers from the researchers" in newest(fran, "round two").plain_text
+    assert not [m for m in bruno.inbox if "round two" in m.plain_text]  # he has left
+
+    gil = bot.person(806, "Gil")
+    await join(gil, "GIL01")
+    await run_schedule(bot, clock)
+    assert "Do <talk> partners & pairs help?" in newest(gil, "round two").plain_text
+
+
+async def test_another_trios_lead_can_neither_tap_nor_mark_this_trios_replies(
+    bot: BotUnderTest, clock: FakeClock
+) -> None:
+    trio = await form_trio(bot)
+    alice = trio.alice
+    await join(bot.person(805, "Dana"), "DEMODANA")
+    async with bot.db.transaction() as tx:
+        other = await ProgrammeRepo.upsert_trio(
+            tx, ref="T-OTHER", kind="teachers", name="Another trio"
+        )
+        await InviteRepo.create(tx, role="trio_lead", school_id=None, trio_id=other, code="OLGAX1")
+    olga = bot.person(807, "Olga")
+    await join(olga, "OLGAX1")
+    summary, question = await _agreed_question(bot, clock, "Is there research on talk partners?")
+    reply_id = await _reply(bot, clock, "Yes, plenty", question_id=question)
+
+    await schedule(trio, "12/1/2027", "Talk partners, round two")
+    at(clock, utc(2027, 1, 12, 17, 0))
+    await run_schedule(bot, clock)
+    await attended(trio)
+    await alice.says("/summary")
+    await alice.says("Talk partners, round two")
+    asked = alice.last
+    assert asked is not None and "Did you discuss this at the meeting?" in asked.plain_text
+    discussed = next(data for row in asked.buttons for label, data in row if "Discussed" in label)
+
+    # Alice's button, from Olga's chat: not her conversation; altered, not one the bot made.
+    await olga.taps_data(discussed, message_id=asked.message_id)
+    assert "someone else's conversation" in (olga.last_answer or {}).get("text", "")
+    payload, _, mac = discussed.rpartition("~")
+    await olga.taps_data(payload.rsplit(":", 1)[0] + ":o1~" + mac, message_id=asked.message_id)
+    assert "isn't one I made" in (olga.last_answer or {}).get("text", "")
+    # And the rule itself: only a member marks, and only their own trio's replies.
+    async with bot.db.transaction() as tx:
+        olga_id = await tx.fetchval("SELECT id FROM person WHERE display_name = 'Olga'")
+        alice_id = await tx.fetchval("SELECT id FROM person WHERE display_name = 'Alice'")
+        trio_id = await tx.fetchval("SELECT id FROM trio WHERE ref = 'DEMO-T1'")
+        assert await mark_discussed(tx, olga_id, trio_id, summary, [reply_id], clock.now) == []
+        assert await mark_discussed(tx, olga_id, other, summary, [reply_id], clock.now) == []
+        assert await mark_discussed(tx, alice_id, other, summary, [reply_id], clock.now) == []
+        assert await to_discuss(tx, trio_id, olga_id) == []
+    assert (
+        await bot.db.fetchval("SELECT discussed_at FROM research_reply WHERE id = ?", (reply_id,))
+        is None
+    )
+    await alice.taps("Discussed")  # Alice's own tap still works
+    assert "What did Northfield Primary share or try" in alice.last_text  # no previous actions
