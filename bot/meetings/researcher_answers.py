@@ -54,8 +54,11 @@ MAX_ASKED = 5  # how many the next summary asks about; the rest wait for the one
 
 async def to_discuss(q: Reader, trio_id: int, writer_id: int) -> list[dict[str, Any]]:
     """The replies the summary flow asks its writer about ("Did you discuss this at the
-    meeting?"): none unless the writer may mark their trio's replies discussed."""
-    if not await may(q, writer_id, "questions.discuss", trio_id):
+    meeting?"): none unless the writer may see their trio's replies and mark them."""
+    if not (
+        await may(q, writer_id, "questions.view_answers", trio_id)
+        and await may(q, writer_id, "questions.discuss", trio_id)
+    ):
         return []
     return (await undiscussed(q, trio_id))[:MAX_ASKED]
 
