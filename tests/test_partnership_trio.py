@@ -37,6 +37,17 @@ async def attended(trio: Trio) -> None:
     await trio.alice.taps("Done")
 
 
+async def summary_after_the_meeting(
+    bot: BotUnderTest, clock: FakeClock, trio: Trio, focus: str
+) -> None:
+    """The meeting of 12 January 2027 is over: attendance, then the lead's /summary."""
+    at(clock, utc(2027, 1, 12, 17, 0))
+    await run_schedule(bot, clock)
+    await attended(trio)
+    await trio.alice.says("/summary")
+    await trio.alice.says(focus)
+
+
 async def write_summary(trio: Trio, question: str | None) -> None:
     """The lead's summary, from its focus to "Send"; the replies' questions come after the
     focus and are answered by the caller before this goes on."""
@@ -70,26 +81,36 @@ async def agree_all(bot: BotUnderTest, clock: FakeClock, trio: Trio) -> int:
 
 
 async def dana_answers(bot: BotUnderTest, summary_id: int, clock: FakeClock, body: object) -> int:
-    """What the researchers' answer service records (QA's send_reply): an answer from Dana."""
+    """What the researchers' answer service records (QA's send_reply): an answer from Dana,
+    shared, to the summary's question."""
     async with bot.db.transaction() as tx:
         # Agreement copies the questions (bot/summaries/agreement.py); once, however often.
         await QuestionRepo.from_summary(tx, summary_id, clock.now)
         question_id = await tx.fetchval(
             "SELECT id FROM research_question WHERE summary_id = ?", (summary_id,)
         )
-        trio_id = await tx.fetchval("SELECT trio_id FROM summary WHERE id = ?", (summary_id,))
+    return await _reply(bot, clock, body, question_id=question_id, shareable=True)
+
+
+async def _reply(
+    bot: BotUnderTest, clock: FakeClock, body: object, *, question_id: int | None = None,
+    summary_id: int | None = None, shareable: bool = False,
+) -> int:  # fmt: skip
+    """An answer (to `question_id`) or a comment (on `summary_id`) from Dana to DEMO-T1."""
+    async with bot.db.transaction() as tx:
+        trio_id = await tx.fetchval("SELECT id FROM trio WHERE ref = 'DEMO-T1'")
         dana = await tx.fetchval("SELECT id FROM person WHERE display_name = 'Dana'")
-        reply_id: int = await ReplyRepo.add(
+        return await ReplyRepo.add(
             tx,
-            kind="answer",
+            kind="answer" if question_id is not None else "comment",
             trio_id=trio_id,
             author_id=dana,
             body=body,
             now=clock.now,
             question_id=question_id,
-            shareable=True,
+            summary_id=summary_id,
+            shareable=shareable,
         )
-    return reply_id
 
 
 async def test_an_answer_is_listed_asked_about_and_marked_discussed(
@@ -127,11 +148,7 @@ async def test_an_answer_is_listed_asked_about_and_marked_discussed(
     assert "Answers from the researchers" in group_invite and "voice note (40 s)" in group_invite
 
     # The next summary asks, after its focus, whether the trio discussed it.
-    at(clock, utc(2027, 1, 12, 17, 0))
-    await run_schedule(bot, clock)
-    await attended(trio)
-    await alice.says("/summary")
-    await alice.says("Feedback, round two")
+    await summary_after_the_meeting(bot, clock, trio, "Feedback, round two")
     asked = alice.last_text
     assert "From the researchers (1 of 1)" in asked
     assert "Did you discuss this at the meeting?" in asked and "voice note (40 s)" in asked
@@ -195,25 +212,6 @@ async def _agreed_question(bot: BotUnderTest, clock: FakeClock, question: str) -
     return summary, question_id
 
 
-async def _reply(
-    bot: BotUnderTest, clock: FakeClock, body: object, *, question_id: int | None = None,
-    summary_id: int | None = None,
-) -> int:  # fmt: skip
-    async with bot.db.transaction() as tx:
-        trio_id = await tx.fetchval("SELECT id FROM trio WHERE ref = 'DEMO-T1'")
-        dana = await tx.fetchval("SELECT id FROM person WHERE display_name = 'Dana'")
-        return await ReplyRepo.add(
-            tx,
-            kind="answer" if question_id is not None else "comment",
-            trio_id=trio_id,
-            author_id=dana,
-            body=body,
-            now=clock.now,
-            question_id=question_id,
-            summary_id=summary_id,
-        )
-
-
 async def test_the_trio_as_it_stands_at_the_invitation_hears_the_replies(
     bot: BotUnderTest, clock: FakeClock
 ) -> None:
@@ -268,11 +266,7 @@ async def test_another_trios_lead_can_neither_tap_nor_mark_this_trios_replies(
     reply_id = await _reply(bot, clock, "Yes, plenty", question_id=question)
 
     await schedule(trio, "12/1/2027", "Talk partners, round two")
-    at(clock, utc(2027, 1, 12, 17, 0))
-    await run_schedule(bot, clock)
-    await attended(trio)
-    await alice.says("/summary")
-    await alice.says("Talk partners, round two")
+    await summary_after_the_meeting(bot, clock, trio, "Talk partners, round two")
     asked = alice.last
     assert asked is not None and "Did you discuss this at the meeting?" in asked.plain_text
     discussed = next(data for row in asked.buttons for label, data in row if "Discussed" in label)
