@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
+from bot.digest import questions
 from bot.digest.exports import pseudonym
 from bot.digest.questions import for_researchers
 from bot.people.data_rights import DataRights
@@ -218,3 +220,16 @@ async def test_erasing_who_marked_a_reply_discussed_forgets_who(db: Database) ->
         "SELECT discussed_at, discussed_by FROM research_reply WHERE kind = 'answer'"
     )
     assert row is not None and row[0] == to_db_time(NOW) and row[1] is None
+
+
+async def test_the_open_list_is_cut_and_says_how_many_more(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _programme(db)
+    week = await digests(db).week(WEEK)
+    assert week.research is not None
+    monkeypatch.setattr(questions, "MAX_OPEN", 0)
+    seen = questions.for_researchers(week.research, NOW)
+    assert seen["open"] == [] and seen["open_more"] == 1 and seen["totals"]["open"] == 1
+    page = digests(db).render(week, "researchers", "en").html.decode()
+    assert "and 1 more in the export" in page

@@ -43,7 +43,10 @@ def shared(research: Research) -> list[dict[str, Any]]:
     start = to_db_time(research.span[0])
     sent = research.replies
     sent = sent[(sent["kind"] == "answer") & (sent["shareable"] == 1) & (sent["sent_at"] >= start)]
-    asked = {q.question_id: q for q in research.questions.itertuples(index=False)}
+    questions = research.questions
+    # Only the questions answered here: the frame holds every question asked so far.
+    questions = questions[questions["question_id"].isin(sent["question_id"])]
+    asked = {q.question_id: q for q in questions.itertuples(index=False)}
     rows = []
     for reply in sent.itertuples(index=False):
         question = asked.get(reply.question_id)
@@ -86,8 +89,9 @@ def for_researchers(research: Research, as_of: datetime) -> dict[str, Any]:
     asked["answered_week"] = (first >= start) & (first < end)
     asked["days"] = days_between(asked["asked_at"], asked["first_answer_at"])
     asked["local_authority"] = asked["local_authority"].fillna(NO_AUTHORITY)
-    ages = days_between(asked["asked_at"], pd.Series(to_db_time(as_of), index=asked.index))
     waiting = asked[asked["open"]]
+    shown = waiting.iloc[:MAX_OPEN]  # oldest first, as read
+    ages = days_between(shown["asked_at"], pd.Series(to_db_time(as_of), index=shown.index))
     listed = [
         {
             **trio_label(str(q.trio), q.trio_name),
@@ -95,17 +99,17 @@ def for_researchers(research: Research, as_of: datetime) -> dict[str, Any]:
             "withheld": bool(q.withheld),
             **_said(q.text, q.voice),
         }
-        for q, age in zip(waiting.itertuples(index=False), ages[waiting.index], strict=True)
+        for q, age in zip(shown.itertuples(index=False), ages, strict=True)
     ]
     everything = asked["days"].median()
     by_trio = [
         {**row, **trio_label(row["trio"], row["trio_name"])} for row in _counts(asked, "trio")
     ]
     return {
-        "open": listed[:MAX_OPEN],
-        "open_more": max(0, len(listed) - MAX_OPEN),
+        "open": listed,
+        "open_more": len(waiting) - len(listed),
         "totals": {
-            "open": len(listed),
+            "open": len(waiting),
             "answered_week": int(asked["answered_week"].sum()),
             "median_days": None if pd.isna(everything) else round(float(everything), 1),
         },
