@@ -49,7 +49,16 @@ NEXT_WEEK = "2026-W48"  # the week in progress when the bench's clock reads (its
 ZONE = ZoneInfo("Europe/London")
 TREND_WEEKS = 8  # Options() default: the participation table's weeks in a week's export
 PARTS = ("focus", "shared", "barrier", "question", "action")  # a summary's, as seeded
-RESEARCH_TABLES = ("actions", "action_history", "lesson_study", "attendance")
+# The seeded programme has no lesson study, attendance, action history, or questions copied
+# from agreed summaries and researchers' replies (the partnership loop): those tables are empty.
+RESEARCH_TABLES = (
+    "actions",
+    "action_history",
+    "lesson_study",
+    "attendance",
+    "questions",
+    "researcher_replies",
+)
 
 
 def _made_path(db: Path) -> Path:

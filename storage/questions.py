@@ -316,3 +316,21 @@ class ReplyRepo:
             (to_db_time(now), person_id, summary_id, reply_id),
         )
         return changed > 0
+
+
+# --- the trio side (README "The partnership loop: what the trio and the digests show") -------
+async def comment_subjects(q: Reader, trio_id: int) -> dict[int, Any]:
+    """What each of the trio's undiscussed comments is on, by reply id: the commented summary's
+    focus (text or voice JSON, as the trio wrote it) or the lesson study's "how to teach" focus."""
+    rows = await q.fetchall(
+        "SELECT r.id, r.summary_id, s.focus AS summary_focus, ls.focus_what"
+        " FROM research_reply r LEFT JOIN summary s ON s.id = r.summary_id"
+        " LEFT JOIN lesson_study_account a ON a.id = r.account_id"
+        " LEFT JOIN lesson_study ls ON ls.id = a.lesson_study_id"
+        " WHERE r.trio_id = ? AND r.kind = 'comment' AND r.discussed_at IS NULL",
+        (trio_id,),
+    )
+    return {
+        r["id"]: json.loads(r["summary_focus"]) if r["summary_id"] is not None else r["focus_what"]
+        for r in rows
+    }

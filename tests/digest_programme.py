@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -416,4 +417,42 @@ async def research_work(db: Database, week: str) -> ResearchWork:
             (cycle, json.dumps("Pictures help"), json.dumps("We wait longer"),
              json.dumps("Try it with a partner school"), at(20), at(20), at(30)),
         )  # fmt: skip
+        await _partnership(tx, summary, at)
     return ResearchWork(cycle, members, 2)
+
+
+RESEARCHER = 19  # the first researcher of `seed`'s default programme (18 teachers)
+
+
+async def _partnership(tx: Transaction, summary: int, at: Callable[[float], str]) -> None:
+    """The partnership loop in research_work's week: the summary's question (asked by its
+    author, person 1), answered by RESEARCHER a day later and shared; a question from the
+    account, still open; and another researcher's comment on the summary, not shared."""
+    item = await tx.execute(
+        "INSERT INTO summary_item (summary_id, kind, position, body, school_id)"
+        " VALUES (?, 'question', 0, ?, 1)",
+        (summary, json.dumps("Is there research on fractions with pictures?")),
+    )
+    asked = await tx.execute(
+        "INSERT INTO research_question (trio_id, summary_id, summary_item_id, body, asked_by,"
+        " asked_at) VALUES (1, ?, ?, ?, 1, ?)",
+        (summary, item, json.dumps("Is there research on fractions with pictures?"), at(24)),
+    )
+    account = await tx.fetchval("SELECT MAX(id) FROM lesson_study_account")
+    await tx.execute(
+        "INSERT INTO research_question (trio_id, account_id, body, asked_by, asked_at)"
+        " VALUES (1, ?, ?, 1, ?)",
+        (account, json.dumps({"voice": "q-voice", "duration": 12}), at(30)),
+    )
+    await tx.execute(
+        "INSERT INTO research_reply (kind, trio_id, question_id, author_id, body, shareable,"
+        " sent_at) VALUES ('answer', 1, ?, ?, ?, 1, ?)",
+        (asked, RESEARCHER, json.dumps("Yes: start from the EEF guidance"), at(48)),
+    )
+    await tx.execute("UPDATE research_question SET status = 'answered' WHERE id = ?", (asked,))
+    await tx.execute(
+        "INSERT INTO research_reply (kind, trio_id, summary_id, author_id, body, sent_at)"
+        " VALUES ('comment', 1, ?, ?, ?, ?)",
+        (summary, RESEARCHER + 1, json.dumps("What would show it works for the case pupils?"),
+         at(50)),
+    )  # fmt: skip

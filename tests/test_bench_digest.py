@@ -48,7 +48,7 @@ def test_the_tiny_run_verifies_what_it_built(tmp_path: Path) -> None:
     # The seed's own arithmetic: 32 schools of 9 teachers, 10 LAs, trios of the first 30
     # schools; 8 trend weeks of (10 trios + 10 LAs) participation rows; 6 sheets.
     assert "trios 10, schools 32, las 10," in figures
-    assert "participation 160," in exports and "xlsx_sheets 6" in exports
+    assert "participation 160," in exports and "xlsx_sheets 8" in exports
     assert "message_and_pages 1" in researchers
     assert "rows.reflection 0" in schools
     assert "participation 220," in year  # 10 weeks and the one in progress

@@ -343,3 +343,112 @@ async def test_withdrawing_in_privacy_says_what_it_does_and_does_it(bot: BotUnde
     await bruno.taps("Give my consent")
     assert "consent is recorded" in bruno.last_text
     assert await researchers_see()
+
+
+# --- the partnership loop: questions for the researchers and their replies ----------------
+ASKED = "Could the vocabulary routine work in Year 3?"  # the summary's, by the lead
+OPEN_ASKED = "How do we judge pre-teaching went well?"  # the account's, by person 4, open
+ANSWERED = "Yes: the EEF oracy guidance has a Year 3 example"
+COMMENTED = "What would show it reached Pupil B?"
+RESEARCHER = 19  # the first researcher of the seeded programme (18 teachers)
+
+
+async def _partnership(db: Database) -> None:
+    """The summary's question answered and shared by RESEARCHER; the account's still open;
+    another researcher's comment on the summary, not shared."""
+    start, _ = week_bounds(WEEK, ZONE)
+    friday = to_db_time(start + timedelta(days=4, hours=10))
+    said = json.dumps
+    async with db.transaction() as tx:
+        item = await tx.execute(
+            "INSERT INTO summary_item (summary_id, kind, body, position)"
+            " VALUES (1, 'question', ?, 1)",
+            (said(ASKED),),
+        )
+        asked = await tx.execute(
+            "INSERT INTO research_question (trio_id, summary_id, summary_item_id, body,"
+            " asked_by, asked_at, status) VALUES (1, 1, ?, ?, ?, ?, 'answered')",
+            (item, said(ASKED), LEAD, friday),
+        )
+        await tx.execute(
+            "INSERT INTO research_question (trio_id, account_id, body, asked_by, asked_at)"
+            " VALUES (1, 1, ?, ?, ?)",
+            (said(OPEN_ASKED), AUTHOR, friday),
+        )
+        await tx.execute(
+            "INSERT INTO research_reply (kind, trio_id, question_id, author_id, body,"
+            " shareable, sent_at) VALUES ('answer', 1, ?, ?, ?, 1, ?)",
+            (asked, RESEARCHER, said(ANSWERED), friday),
+        )
+        await tx.execute(
+            "INSERT INTO research_reply (kind, trio_id, summary_id, author_id, body, sent_at)"
+            " VALUES ('comment', 1, 1, ?, ?, ?)",
+            (RESEARCHER + 1, said(COMMENTED), friday),
+        )
+
+
+async def test_a_question_is_agreed_work_shown_to_schools_whatever_the_askers_consent(
+    db: Database,
+) -> None:
+    await _programme(db)
+    await _partnership(db)
+    await _consent(db, LEAD, False)
+    service = digests(db)
+    week = await service.week(WEEK)
+    assert _shows(service, week, "schools", ASKED)
+    assert _shows(service, week, "schools", ANSWERED)
+
+
+async def test_a_questions_words_are_its_askers_in_research_outputs(db: Database) -> None:
+    await _programme(db)
+    await _partnership(db)
+    service = digests(db)
+    week = await service.week(WEEK)
+    assert _shows(service, week, "researchers", OPEN_ASKED)
+    await _consent(db, AUTHOR, False)
+    week = await service.week(WEEK)
+    assert not _shows(service, week, "researchers", OPEN_ASKED)
+    assert _shows(service, week, "researchers", 'class="note withheld"')
+    for tables in (week.export_tables(), await service.export_everything()):
+        asked = tables["questions"]
+        assert len(asked) == 2  # the trio's record stays
+        assert OPEN_ASKED not in set(asked["text"]) and ASKED in set(asked["text"])
+        account = asked[asked["source"] == "account"]
+        assert list(account["asker"]) == [""] and list(account["text"]) == [""]
+
+
+async def test_a_researchers_replies_are_their_own_words_in_research_outputs(
+    db: Database,
+) -> None:
+    await _programme(db)
+    await _partnership(db)
+    await _consent(db, RESEARCHER + 1, False)
+    service = digests(db)
+    week = await service.week(WEEK)
+    for tables in (week.export_tables(), await service.export_everything()):
+        sent = tables["researcher_replies"]
+        assert sent[["kind", "text"]].values.tolist() == [["answer", ANSWERED], ["comment", ""]]
+        assert sent["author"].iloc[1] == "" and sent["author"].iloc[0].startswith("P-")
+    await _consent(db, RESEARCHER + 1, True)
+    week = await service.week(WEEK)
+    assert COMMENTED in set(week.export_tables()["researcher_replies"]["text"])
+
+
+async def test_an_answer_reaches_schools_only_when_shared_named_as_its_researcher(
+    db: Database,
+) -> None:
+    await _programme(db)
+    await _partnership(db)
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE person SET display_name = 'Dr Rivera' WHERE id = ?", (RESEARCHER,))
+    service = digests(db)
+    week = await service.week(WEEK)
+    assert _shows(service, week, "schools", "Dr Rivera")
+    assert not _shows(service, week, "schools", COMMENTED)  # never marked shareable
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE research_reply SET shareable = 0 WHERE kind = 'answer'")
+    assert not _shows(service, await service.week(WEEK), "schools", ANSWERED)
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE research_reply SET shareable = 1 WHERE kind = 'answer'")
+    assert await DataRights(db, service.clock).erase(RESEARCHER)
+    assert not _shows(service, await service.week(WEEK), "schools", ANSWERED)

@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,9 @@ import pytest
 from matplotlib import image
 
 from bot.digest import charts
-from storage.db import Database
+from bot.digest.compile import week_bounds
+from storage.db import Database, to_db_time
+from tests.digest_programme import ZONE
 from tests.test_digest import WEEK
 from tests.test_digest_page import TAKE_BACK, archived_with_action_tags, programme_with_trio_work
 
@@ -161,11 +164,38 @@ def _screenshot(page: Path, profile: Path, width: int, height: int) -> Path:
     return shot
 
 
+async def _partnership(db: Database) -> None:
+    """The partnership loop in WEEK: trio 1's summary asked two questions; a researcher
+    answered one at length, for sharing; the other is still open."""
+    start, _ = week_bounds(WEEK, ZONE)
+    friday = to_db_time(start + timedelta(days=4, hours=9))
+    long_words = "A long answer that has to wrap on a phone, " * 12
+    async with db.transaction() as tx:
+        summary = await tx.fetchval("SELECT id FROM summary WHERE meeting_id = 900")
+        for position, words in enumerate(("Is there research on oracy?", "What about Y6? " * 9)):
+            item = await tx.execute(
+                "INSERT INTO summary_item (summary_id, kind, body, position)"
+                " VALUES (?, 'question', ?, ?)",
+                (summary, json.dumps(words), 10 + position),
+            )
+            question = await tx.execute(
+                "INSERT INTO research_question (trio_id, summary_id, summary_item_id, body,"
+                " asked_by, asked_at) VALUES (1, ?, ?, ?, 1, ?)",
+                (summary, item, json.dumps(words), friday),
+            )
+        await tx.execute(
+            "INSERT INTO research_reply (kind, trio_id, question_id, author_id, body,"
+            " shareable, sent_at) VALUES ('answer', 1, ?, 28, ?, 1, ?)",
+            (question - 1, json.dumps(long_words), friday),
+        )
+
+
 @pytest.fixture
 async def pages(db: Database) -> dict[str, Path]:
     """Both digests (English; the researchers' also in Portuguese, whose labels run longest)
     of a week with trio work, action owners and post-meeting reflections."""
     await programme_with_trio_work(db)
+    await _partnership(db)
     service = await archived_with_action_tags(db)
     week = await service.week(WEEK)
     OUTPUT.mkdir(parents=True, exist_ok=True)
@@ -203,7 +233,9 @@ def test_the_digests_fit_the_screen_and_keep_their_line_breaks(
         if audience.startswith("researchers"):
             assert TAKE_BACK in [s["text"] for s in measured["said"]]
             assert len(measured["charts"]) == 2
-            assert len(measured["tables"]) == 3  # two participation tables and the actions
+            # two participation tables, the actions, and the open questions by authority
+            # and by trio (the partnership loop)
+            assert len(measured["tables"]) == 5
         for chart in measured["charts"]:
             text_px = charts.shown_text_px(chart["shown"], chart["natural"])
             assert text_px >= charts.MIN_TEXT_PX, (chart, text_px)

@@ -102,6 +102,8 @@ async def test_a_seeded_week_reads_back_cell_for_cell(db: Database) -> None:
             "action_history",
             "lesson_study",
             "attendance",
+            "questions",
+            "researcher_replies",
         ]
     )
     for name, table in tables.items():

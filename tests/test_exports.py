@@ -22,7 +22,13 @@ from tests.test_digest import WEEK, _say, _withdraw, digests
 
 ROOT = Path(__file__).resolve().parent.parent
 PSEUDONYM = re.compile(r"P-[0-9a-f]{12}")
-PERSON_COLUMNS = {"person": "", "owner": "trio", "by": ""}  # and what else each may hold
+PERSON_COLUMNS = {
+    "person": "",
+    "owner": "trio",
+    "by": "",
+    "asker": "",
+    "author": "",
+}  # and what else each may hold
 
 
 async def _programme(db: Database, week: str = WEEK) -> ResearchWork:

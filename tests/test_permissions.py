@@ -42,6 +42,8 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "export.all": ("", "", "all", "all"),
     "questions.answer": ("", "", "all", "all"),
     "questions.comment": ("", "", "all", "all"),
+    "questions.discuss": ("own", "own", "", ""),
+    "questions.view_answers": ("own", "own", "all", "all"),
 }
 
 OWN, LED, OTHER = 10, 11, 20  # trio ids: a member of 10, the lead of 11, not in 20

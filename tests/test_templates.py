@@ -45,6 +45,14 @@ LONG = "Ünïcode & <angle> “quotes” " * 3
 # A lesson's time as lesson-study templates get it (shown to others, so with its zone).
 LESSON_WHEN = {"wd": 3, "d": 3, "m": 12, "y": 2026, "hm": "10:15", "zone": "America/Sao_Paulo"}
 
+# The shared digest's answers from the researchers (bot/digest/questions.py).
+PARTNERSHIP_SHARED = [
+    {"ref": "T-<1>", "name": LONG, "aside": "T-<1>", "question": {"text": LONG, "voice": None},
+     "answer": {"text": "", "voice": 40}, "by": LONG},
+    {"ref": "T2", "name": "B & C", "aside": None, "question": {"text": "", "voice": 9},
+     "answer": {"text": LONG, "voice": None}, "by": None},
+]  # fmt: skip
+
 # One context holding every variable any template reads, with awkward values.
 SAMPLE: dict[str, Any] = {
     "answers": {
@@ -198,6 +206,26 @@ SAMPLE: dict[str, Any] = {
     "no_actions": False,
     "questions": [LONG],
     "other": [],
+    # The partnership loop's trio side (bot/meetings/researcher_answers.py).
+    "replies": [
+        {"id": 1, "kind": "answer", "body": LONG, "on": LONG, "author": LONG},
+        {
+            "id": 2,
+            "kind": "answer",
+            "body": {"voice": "f", "duration": 40},
+            "on": "x",
+            "author": None,
+        },
+        {
+            "id": 3,
+            "kind": "comment",
+            "body": LONG,
+            "on": {"voice": "f", "duration": 9},
+            "author": "A & B",
+        },
+    ],
+    "replies_more": 4,
+    "researcher_reply": {"id": 1, "kind": "comment", "body": LONG, "on": LONG, "author": None},
     "comment": LONG,
     "how": "all",
     "approved": 2,
@@ -222,6 +250,61 @@ SAMPLE: dict[str, Any] = {
     "weeks": {"first": "2026-W02", "latest": "2026-W48", "current": "2026-W49"},
     "digest": {
         "audience": "researchers",
+        # The partnership loop (bot/digest/questions.py).
+        "partnership": {
+            "open": [
+                {
+                    "ref": "T-<1>",
+                    "name": LONG,
+                    "aside": "T-<1>",
+                    "age": 12,
+                    "withheld": False,
+                    "text": LONG,
+                    "voice": None,
+                },
+                {
+                    "ref": "T2",
+                    "name": "B & C",
+                    "aside": None,
+                    "age": 1,
+                    "withheld": True,
+                    "text": "",
+                    "voice": None,
+                },
+                {
+                    "ref": "T2",
+                    "name": "B & C",
+                    "aside": None,
+                    "age": 0,
+                    "withheld": False,
+                    "text": "",
+                    "voice": 40,
+                },
+            ],
+            "open_more": 7,
+            "totals": {"open": 10, "answered_week": 2, "median_days": 4.5},
+            "by_trio": [
+                {
+                    "trio": "T-<1>",
+                    "ref": "T-<1>",
+                    "name": LONG,
+                    "aside": "T-<1>",
+                    "trio_name": LONG,
+                    "open": 3,
+                    "answered_week": 1,
+                    "median_days": None,
+                },
+            ],
+            "by_la": [
+                {
+                    "local_authority": LONG,
+                    "trio_name": LONG,
+                    "open": 3,
+                    "answered_week": 1,
+                    "median_days": 2.0,
+                },
+            ],
+        },
         "week": "2026-W47",
         "partial_to": {"wd": 3, "d": 19, "m": 11, "y": 2026, "hm": "14:05", "zone": "UTC"},
         "week_from": "2026-11-16",
@@ -542,6 +625,7 @@ VARIANTS: list[dict[str, Any]] = [
             "audience": "schools",
             "themes": [],
             "charts": {},
+            "partnership": {"shared": PARTNERSHIP_SHARED},
             "totals": {**SAMPLE["digest"]["totals"], "response_rate": None},
         },
         "person": {**SAMPLE["person"], "digest": True},

@@ -26,6 +26,14 @@ place it is applied to a week's words. Two consents govern two different uses:
   "[erased]" and no author or owner (storage/personal_data.py); an erased person has no
   consent, so nothing of theirs is in any research output.
 
+- **The partnership loop** (storage/question_digest.py's rows): a question the trio agreed
+  for the researchers is agreed work, shown in the shared digest beside a shared answer
+  whatever the asker's consent; in a research output its words and its asker are the
+  asker's own, kept only while the asker consents (the row stays). A researcher's answers and
+  comments are that researcher's own words, kept in a research output only while they consent
+  (the row stays); an answer reaches the shared digest only when its researcher marked it
+  shareable.
+
 Participation figures (prompts delivered and answered) are counts of people consenting when
 the week was compiled; they hold no one's words, and an archived week's counts stay as built.
 """
@@ -93,3 +101,30 @@ def _without_owners(rows: pd.DataFrame, ids: frozenset[int], *, keep: bool) -> p
     rows = rows.copy()
     rows.loc[actions, "tags"] = rows.loc[actions, "tags"].astype(str).map(blank)
     return rows
+
+
+def questions_for_research(questions: pd.DataFrame, consenting: frozenset[int]) -> pd.DataFrame:
+    """The trios' questions (storage/question_digest.py QUESTION_COLUMNS) as a research output
+    may hold them: every row, but `text`, `voice` and `asked_by` only while the asker consents;
+    `withheld` says where they were taken out."""
+    return _own_words(questions, "asked_by", consenting, also=())
+
+
+def replies_for_research(replies: pd.DataFrame, consenting: frozenset[int]) -> pd.DataFrame:
+    """The researchers' answers and comments (REPLY_COLUMNS) as a research output may hold
+    them: every row, but `text`, `voice`, `author_id` and `author_name` only while the author
+    consents."""
+    return _own_words(replies, "author_id", consenting, also=("author_name",))
+
+
+def _own_words(
+    rows: pd.DataFrame, whose: str, consenting: frozenset[int], *, also: tuple[str, ...]
+) -> pd.DataFrame:
+    own = pd.to_numeric(rows[whose], errors="coerce").isin(list(consenting))
+    kept = rows.copy()
+    kept["withheld"] = ~own
+    kept["text"] = kept["text"].where(own, "")
+    kept["voice"] = kept["voice"].where(own, pd.NA)
+    for column in (whose, *also):
+        kept[column] = kept[column].astype(object).where(own, None)
+    return kept

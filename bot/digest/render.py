@@ -295,11 +295,14 @@ def render(
     *,
     partial_to: Mapping[str, Any] | None = None,
     owners: Mapping[int, Owner] | None = None,
+    partnership: Mapping[str, Any] | None = None,
 ) -> Rendered:
-    """The Telegram message (split to fit) and the self-contained HTML file."""
+    """The Telegram message (split to fit) and the self-contained HTML file; `partnership`,
+    the questions and answers of bot/digest/questions.py, read live, never archived."""
     values = digest_values(
         compiled, contributions, key, audience, partial_to=partial_to, owners=owners
     )
+    values["partnership"] = dict(partnership or {})
     images = chart_images(values, compiled, texts, lang) if audience == "researchers" else {}
     values["trend_weeks"] = trend_weeks(compiled)
     values["trend_min_weeks"] = charts.TREND_MIN_WEEKS

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,7 @@ import pandas as pd
 
 from bot.digest.exports import pseudonym
 from storage import digest_sources as src
+from storage import question_digest as qd
 from storage import research_exports as rx
 from storage.db import Reader
 
@@ -86,6 +87,11 @@ class Research:
     consenting: frozenset[int]
     zone: ZoneInfo
     current_week: str | None  # the week not yet over when read (its rows are partial)
+    # The partnership loop (bot/digest/question_tables.py, bot/digest/questions.py): every
+    # question and reply before `end`, whatever the span's start, and the span itself.
+    questions: pd.DataFrame = field(default_factory=lambda: src.frame([], qd.QUESTION_COLUMNS))
+    replies: pd.DataFrame = field(default_factory=lambda: src.frame([], qd.REPLY_COLUMNS))
+    span: tuple[datetime, datetime] | None = None
 
     def tables(self, key: bytes) -> dict[str, pd.DataFrame]:
         name = _Names(key, self.consenting)
@@ -241,4 +247,7 @@ async def read(
         consenting=consenting,
         zone=zone,
         current_week=current_week,
+        questions=await qd.questions(reader, have, end),
+        replies=await qd.replies(reader, have, end),
+        span=(start, end),
     )

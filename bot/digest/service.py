@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from bot.clock import Clock
-from bot.digest import consent, research_tables
+from bot.digest import consent, question_tables, questions, research_tables
 from bot.digest.compile import (
     Compiled,
     Options,
@@ -83,7 +83,9 @@ def _export_tables(
             compiled.figure("trend_trio"), compiled.figure("trend_la"), current
         ),
     }
-    return tables | (research.tables(key) if research else {})
+    if research is None:
+        return tables
+    return tables | research.tables(key) | question_tables.tables(research, key)
 
 
 async def _owners(
@@ -227,6 +229,7 @@ class Digests:
             self.texts,
             partial_to=self._so_far(week),
             owners=week.owners,
+            partnership=questions.digest_values(week.research, audience, week.partial_to),
         )
 
     async def render_async(self, week: Week, audience: Audience, lang: str) -> Rendered:

@@ -1,7 +1,9 @@
 """The summary of a trio meeting, as a flow; and the flow to suggest a change to it (the flow
 that makes changes is bot/flows/summary_edit.py).
 
-The summary flow walks: focus → what happened to last time's actions → what each school
+The summary flow walks: focus → the researchers' replies the trio has not discussed yet, each
+with "Did you discuss this at the meeting?" (Discussed marks it, when the summary is sent) →
+what happened to last time's actions → what each school
 shared or tried → evidence → barriers, each tagged within / between / beyond schools and, in
 a trio of several schools, with the school it belongs to (bot/summaries/attribution.py) →
 actions (what, who, by when; at least one, or an explicit "no actions") → questions for the
@@ -30,6 +32,7 @@ from bot.flows.summary_answers import (
     trio_schools,
 )
 from bot.flows.summary_edit import summary_edit_flow
+from bot.meetings.researcher_answers import MAX_ASKED, mark_discussed
 from bot.people.permissions import may
 from bot.summaries.agreement import MORE_DONE, NO_ACTIONS, Agreement
 from bot.summaries.attribution import barrier_school
@@ -58,6 +61,21 @@ def _end_of_actions(index: int) -> Label:
 def _previous(view: View) -> Mapping[str, Any]:
     _, what, owner, due, status = view.item
     return {"prev": {"what": what, "owner": owner, "due": due, "status": status}}
+
+
+def _researcher_reply(view: View) -> Mapping[str, Any]:
+    return {"researcher_reply": view.item}
+
+
+def discussed(answers: Mapping[str, JSON], context: Mapping[str, JSON]) -> list[int]:
+    """The replies the writer said the trio discussed (the context lists what was asked)."""
+    asked = context.get("replies") or []
+    assert isinstance(asked, list)
+    return [
+        int(item["id"])
+        for item, answer in zip(asked, listed(answers, "replies"), strict=False)
+        if isinstance(item, dict) and answer.get("discussed") == "discussed"
+    ]
 
 
 def _school(view: View) -> Mapping[str, Any]:
@@ -148,6 +166,15 @@ def draft(answers: Mapping[str, JSON]) -> dict[str, JSON]:
     return flat
 
 
+DISCUSSED = (
+    Option("discussed", Label("discussed_yes")),
+    Option("not_yet", Label("discussed_not_yet")),
+)
+RESEARCHER_REPLY = SubFlow(
+    "researcher_reply",
+    (Step("discussed", "partnership/discussed_ask", OneOf(DISCUSSED),
+          prompt_context=_researcher_reply),),
+)  # fmt: skip
 PREVIOUS = SubFlow(
     "previous_action",
     (Step("status", "summary/ask_previous", OneOf(STATUS_OPTIONS), optional=True,
@@ -180,6 +207,8 @@ ACTION = SubFlow(
 def _summary_steps() -> tuple[Step | Repeat, ...]:
     return (
         Step("focus", "summary/ask_focus", TextOrChoice(_planned)),
+        Repeat("replies", RESEARCHER_REPLY, MAX_ASKED,
+               each=lambda view: view.context.get("replies", [])),
         Repeat("previous", PREVIOUS, MAX_PREVIOUS,
                each=lambda view: view.context.get("prev_actions", [])),
         Repeat("shared", SHARED, MAX_SCHOOLS, each=lambda view: view.context.get("schools", [])),
@@ -208,7 +237,13 @@ def summary_flows(agreement: Agreement) -> tuple[Flow, ...]:
         )
         if not (lead or named):
             return Rejected("not_summary_writer")
-        await agreement.save_draft(tx, ctx.person_id, dict(ctx.context), draft(ctx.answers))
+        summary_id = await agreement.save_draft(
+            tx, ctx.person_id, dict(ctx.context), draft(ctx.answers)
+        )
+        replies = discussed(ctx.answers, ctx.context)
+        await mark_discussed(
+            tx, ctx.person_id, meeting.trio_id, summary_id, replies, agreement.clock()
+        )
         return None
 
     async def suggest(tx: Transaction, ctx: StepContext) -> None:

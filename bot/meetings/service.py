@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from bot.buttons import MeetingTap, Tap
 from bot.clock import Clock
 from bot.meetings.calendar_invite import meeting_ics
+from bot.meetings.researcher_answers import researcher_answers
 from bot.scheduling.notices import Notices, moment
 from bot.scheduling.scheduler import Fired, Kind, Late
 from bot.scheduling.timing import REMINDER_LEADS, promising, relative_day, reminders_ahead
@@ -330,13 +331,11 @@ class Meetings:
         )
 
     @staticmethod
-    def _base(meeting: Meeting, what: Announcement) -> dict[str, Any]:
-        return {
-            "trio": meeting.trio_name,
-            "change": what,
-            "link": meeting.link,
-            "focus": meeting.focus,
-        }
+    async def _base(tx: Transaction, meeting: Meeting, what: Announcement) -> dict[str, Any]:
+        # An invitation lists the researchers' replies the trio has not discussed yet.
+        listed = {} if what == "cancelled" else await researcher_answers(tx, meeting.trio_id)
+        return {"trio": meeting.trio_name, "change": what, "link": meeting.link,
+                "focus": meeting.focus, **listed}  # fmt: skip
 
     async def _tell(
         self, tx: Transaction, meeting: Meeting, member: Member, what: Announcement, ics: bytes
@@ -344,7 +343,7 @@ class Meetings:
         """One member's announcement and calendar file, in their language and zone."""
         key = f"out:meeting:{meeting.id}:v{meeting.version}:{what}:{member.person_id}"
         zone = member.time_zone or self.zone
-        values = {**self._base(meeting, what), "when": moment(meeting.starts_at, zone)}
+        values = {**await self._base(tx, meeting, what), "when": moment(meeting.starts_at, zone)}
         await self.notices.send(
             tx,
             member.chat_id,
@@ -370,7 +369,7 @@ class Meetings:
         """Tell every member (and the trio's group), each in their language and zone."""
         content = self._ics(meeting, what)
         key = f"out:meeting:{meeting.id}:v{meeting.version}:{what}"
-        base = self._base(meeting, what)
+        base = await self._base(tx, meeting, what)
         for member in await MeetingRepo.members(tx, meeting.trio_id):
             await self._tell(tx, meeting, member, what, content)
         group = await MeetingRepo.group_of(tx, meeting.trio_id)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from bot.buttons import MeetingTap
+from bot.meetings.researcher_answers import to_discuss
 from bot.meetings.service import Meetings
 from bot.people.permissions import allowed, may
 from bot.scheduling.notices import moment
@@ -141,6 +142,7 @@ async def summary_context(q: Reader, found: Meeting, writer_id: int) -> dict[str
         "members": [[m.person_id, m.name] for m in members],
         "writer_school": next((m.school_id for m in members if m.person_id == writer_id), None),
         "prev_actions": [[a.id, a.what, a.owner_name, a.due_on, a.status] for a in previous],
+        "replies": await to_discuss(q, found.trio_id, writer_id),
     }
 
 

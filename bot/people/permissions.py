@@ -56,6 +56,8 @@ Action = Literal[
     "export.all",
     "questions.answer",
     "questions.comment",
+    "questions.discuss",
+    "questions.view_answers",
 ]
 
 # fmt: off
@@ -89,6 +91,10 @@ MATRIX: dict[Action, tuple[Cell, Cell, Cell, Cell]] = {
     # their agreed work as critical friends; the trios themselves do neither.
     "questions.answer":                (NO,     NO,        ALL,        ALL),
     "questions.comment":               (NO,     NO,        ALL,        ALL),
+    # The partnership loop: a trio marks its own researchers' replies discussed, and only its
+    # members (and the research side) see them.
+    "questions.discuss":               (OWN,    OWN,       NO,         NO),
+    "questions.view_answers":          (OWN,    OWN,       ALL,        ALL),
 }
 # fmt: on
 
