@@ -1,8 +1,9 @@
 """One phase's schools as the search sees them: distances, the hard rules, the groups so far.
 
 Schools are indices into `schools`; a group is a list of them; the spare bin holds those not
-(yet) placed. `fits` is the one place the hard rules live (three different local authorities,
-no two schools together again), so every construction and every move keeps them.
+(yet) placed. The hard rules (three different local authorities, no two schools together
+again) live here only: `fits` for one school and a group, `apart` (the same pairs as a matrix)
+for costing many splits at once. So every construction and every move keeps them.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ class PhaseSearch:
         # The distances once, as a matrix (numpy: a Python double loop cost 0.15 s on 880
         # schools) and as lists, which the search's scalar loops index faster.
         points = np.array([self.z[s.school_id] for s in self.schools], dtype=float).reshape(n, 2)
-        x, y = points[:, 0], points[:, 1]
-        self.dist = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+        fsm, prior = points[:, 0], points[:, 1]
+        self.dist = np.hypot(fsm[:, None] - fsm[None, :], prior[:, None] - prior[None, :])
         self.d: list[list[float]] = self.dist.tolist()
         # Pairs the rules keep apart: the same local authority, or together before.
         la = np.array(self.la, dtype=int)
