@@ -114,12 +114,10 @@ class PhaseSearch:
         the rules.
         """
         table = split_table(tuple(sorted(sizes)))
-        at = np.array(items, dtype=int)
-        a, b = at[table.pair_a], at[table.pair_b]
-        groups = len(table.groups)
-        cost = np.bincount(table.pair_group, weights=self.dist[a, b], minlength=groups)
-        broken = np.bincount(table.pair_group, weights=self.apart[a, b], minlength=groups) > 0
-        totals = np.where(broken[table.splits].any(axis=1), np.inf, cost[table.splits].sum(axis=1))
+        at = np.array(items, dtype=np.intp)
+        pairs = at[table.pair_a] * self.n + at[table.pair_b]  # into the flattened matrices
+        weight = np.where(self.apart.take(pairs), np.inf, self.dist.take(pairs))
+        totals = weight[table.split_pairs].sum(axis=1)
         best = int(np.argmin(totals))
         if not math.isfinite(totals[best]):
             return math.inf, []
@@ -131,15 +129,16 @@ class PhaseSearch:
 class SplitTable:
     """Every split of k items into groups of given sizes, as positions 0..k-1.
 
-    `groups` are the groups any split uses; `splits` has one row per split, naming its groups;
-    pair_a, pair_b and pair_group list each group's pairs, so a group's cost is a bincount.
+    `groups` are the groups any split uses and `splits` names each split's groups; pair_a and
+    pair_b list every pair of positions, and `split_pairs` each split's pairs among them, so a
+    split's cost is a sum along its row.
     """
 
     groups: tuple[tuple[int, ...], ...]
     splits: npt.NDArray[np.intp]
     pair_a: npt.NDArray[np.intp]
     pair_b: npt.NDArray[np.intp]
-    pair_group: npt.NDArray[np.intp]
+    split_pairs: npt.NDArray[np.intp]
 
 
 @cache
@@ -164,11 +163,16 @@ def split_table(sizes: tuple[int, ...]) -> SplitTable:
 
     extend(tuple(range(sum(sizes))), sizes, [])
     groups = tuple(number)
-    pairs = [(a, b, g) for g, group in enumerate(groups) for a, b in combinations(group, 2)]
-    pair_a, pair_b, pair_group = (
-        np.array(column, dtype=np.intp) for column in zip(*pairs, strict=True)
+    pairs = list(combinations(range(sum(sizes)), 2))
+    pair = {p: i for i, p in enumerate(pairs)}
+    split_pairs = [[pair[p] for g in row for p in combinations(groups[g], 2)] for row in rows]
+    return SplitTable(
+        groups,
+        np.array(rows, dtype=np.intp),
+        np.array([a for a, _ in pairs], dtype=np.intp),
+        np.array([b for _, b in pairs], dtype=np.intp),
+        np.array(split_pairs, dtype=np.intp),
     )
-    return SplitTable(groups, np.array(rows, dtype=np.intp), pair_a, pair_b, pair_group)
 
 
 def max_trios(la_counts: list[int]) -> int:
