@@ -89,7 +89,9 @@ def city_region(
             )
             for s in schools
         ]
-        earlier = propose_trios(last_year, options=SearchOptions(seed=seed))
+        # Last year's round as one search formed it before restarts came in (restarts=1), so
+        # the instances, and their optima, stay those of the figures before.
+        earlier = propose_trios(last_year, options=SearchOptions(seed=seed, restarts=1))
         previous = [PreviousTrio(t.trio_id, t.school_ids) for t in earlier.trios]
     return schools, previous
 

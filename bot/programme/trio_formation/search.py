@@ -2,7 +2,8 @@
 
 Swaps of two schools between groups (and a fourth member moving to a trio of three), taken
 greedily (`descend`) and, earlier, by simulated annealing with seeded random kicks; then
-regrouping three neighbouring groups at a time in the best way (`best_partition`).
+regrouping three neighbouring groups at a time in the best way (`best_partition`). A small
+phase is searched so from several seeds, and the cheapest grouping kept (`search_phase`).
 """
 
 from __future__ import annotations
@@ -11,11 +12,36 @@ import math
 import time
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import replace
 
 from bot.programme.trio_formation.build import attach_spares, build, repair
+from bot.programme.trio_formation.model import School, SearchOptions
 from bot.programme.trio_formation.phase import EPS, PhaseSearch
 
 _Move = tuple[tuple[int, int], ...]  # (school, group it moves to), applied in order
+
+
+def search_phase(
+    members: list[School],
+    z: dict[str, tuple[float, float]],
+    banned: set[frozenset[str]],
+    options: SearchOptions,
+    deadline: float,
+) -> PhaseSearch:
+    """The phase grouped: from several seeds when it is small, the cheapest kept (the first
+    of equals, so the result depends on the seed given only)."""
+    runs = options.restarts if len(members) <= options.restart_up_to else 1
+    best: tuple[int, float, PhaseSearch] | None = None
+    for run in range(max(runs, 1)):
+        search = PhaseSearch(
+            members, z, banned, replace(options, seed=options.seed + run), deadline
+        )
+        solve(search)
+        cost = sum(search.group_cost(g) for g in search.groups)
+        if best is None or (len(search.spare), cost) < (best[0], best[1] - EPS):
+            best = (len(search.spare), cost, search)
+    assert best is not None
+    return best[2]
 
 
 def solve(search: PhaseSearch) -> None:
