@@ -14,6 +14,7 @@ total cost scaled to integers. Each phase is solved on its own, as the heuristic
     .venv/bin/python bench/trios.py
     .venv/bin/python bench/trios.py --seeds 5 --exact-seconds 120
     .venv/bin/python bench/trios.py --tiny         # seconds: 30 schools twice, then 152
+    .venv/bin/python bench/trios.py --first-seed 5 --scale-sizes ''   # other instances
 
 "seconds" is wall time; "cpu s" is this process's CPU time, which other work on a shared
 machine does not inflate.
@@ -265,7 +266,10 @@ def sizes(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--seeds", type=int, default=4, help="instances of each gap size")
+    parser.add_argument(
+        "--first-seed", type=int, default=1, help="the generator's first seed (5: held-out ones)"
+    )
     parser.add_argument("--exact-seconds", type=float, default=60.0)
     parser.add_argument("--gap-sizes", type=sizes, default=[30, 45, 60, 90])
     parser.add_argument("--scale-sizes", type=sizes, default=[150, 1100])
@@ -295,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     gaps: dict[int, list[float]] = {}
     for n in args.gap_sizes:
         primary, secondary = split(n)
-        for seed in range(1, args.seeds + 1):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             with_previous = seed % 2 == 0
             schools, previous = city_region(primary, secondary, seed, with_previous)
             started = time.perf_counter()
