@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.verdict import conclude
 from storage import db as db_module
 from storage.db import Database
 from storage.schema import migration_scripts
@@ -159,14 +160,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     print(f"archived practices re-filed under another school than the writer's: {m.moved:,}")
     print(f"  of {m.shared:,} (the writer's own school's stay; so do words two schools share)")
     print()
-    failures = check(m)
-    for line in failures:
-        print(f"NOT VERIFIED: {line}")
-    if failures:
-        return 1
-    for line in verified(m):
-        print(f"verified: {line}")
-    return 0
+    return conclude(check(m), verified(m))
 
 
 if __name__ == "__main__":

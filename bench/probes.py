@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.verdict import conclude
 from storage.db import Database, to_db_time
 from storage.health import HEARTBEAT_KEY, Backlog, backlog, heartbeat
 
@@ -174,14 +175,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
         finally:
             await db.close()
     print()
-    failures = check(seeded, measured)
-    for line in failures:
-        print(f"NOT VERIFIED: {line}")
-    if failures:
-        return 1
-    for line in verified(seeded, measured):
-        print(f"verified: {line}")
-    return 0
+    return conclude(check(seeded, measured), verified(seeded, measured))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from bench.verdict import verdict
+
 if TYPE_CHECKING:
     from bench.term import Outcome
 
@@ -22,11 +24,8 @@ def report(outcome: Outcome) -> tuple[list[str], int]:
         shown = json.dumps(value) if isinstance(value, dict) else value
         lines.append(f"{name:<44} {shown}")
     lines.append("")
-    if outcome.failures:
-        lines.extend(f"NOT VERIFIED: {failure}" for failure in outcome.failures)
-        return lines, 1
-    lines.extend(f"verified: {line}" for line in verified(outcome.figures))
-    return lines, 0
+    ending, status = verdict(outcome.failures, verified(outcome.figures))
+    return lines + ending, status
 
 
 def verified(figures: dict[str, Any]) -> list[str]:

@@ -43,6 +43,7 @@ from types import ModuleType
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import describe, peak_rss_mb
+from bench.verdict import conclude
 from bot.programme.trio_formation import (
     PreviousTrio,
     Proposal,
@@ -354,13 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"peak memory: {peak_rss_mb():.0f} MB")
     print()
     checked = check(runs, gap_instances)
-    for line in checked.failures:
-        print(f"NOT VERIFIED: {line}")
-    if checked.failures:
-        return 1
-    for line in checked.verified:
-        print(f"verified: {line}")
-    return 0
+    return conclude(checked.failures, checked.verified)
 
 
 if __name__ == "__main__":

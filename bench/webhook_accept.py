@@ -30,6 +30,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import describe
+from bench.verdict import conclude
 from bot.app.factory import build_application, running
 from bot.app.http import HttpServer
 from bot.app.webhook import SECRET_HEADER, WebhookRoute
@@ -140,14 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         f" {run.took / args.updates * 1000:.2f} ms each, {args.updates / run.took:.0f} a second"
     )
     print()
-    failures = check(run)
-    for line in failures:
-        print(f"NOT VERIFIED: {line}")
-    if failures:
-        return 1
-    for line in verified(run):
-        print(f"verified: {line}")
-    return 0
+    return conclude(check(run), verified(run))
 
 
 if __name__ == "__main__":

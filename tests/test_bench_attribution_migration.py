@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 from bench.attribution_migration import Migrated, check
 from storage.db import Database
+from tests.bench_run import run_bench, verified_lines
 from tests.digest_programme import seed
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 async def seeded(path: Path) -> tuple[int, int]:
@@ -35,13 +31,9 @@ async def seeded(path: Path) -> tuple[int, int]:
 
 def test_a_tiny_run_gives_every_seeded_item_and_action_a_school(tmp_path: Path) -> None:
     items, actions = asyncio.run(seeded(tmp_path / "counted.db"))
-    run = subprocess.run(
-        [sys.executable, "bench/attribution_migration.py", "--schools", "30", "--weeks", "8"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
+    run = run_bench("attribution_migration", "--schools", "30", "--weeks", "8")
     assert run.returncode == 0, run.stdout + run.stderr
-    lines = [line for line in run.stdout.splitlines() if line.startswith("verified: ")]
+    lines = verified_lines(run.stdout)
     assert items and actions
     assert lines[0] == f"verified: every summary item ({items}) and action ({actions}) has a school"
     kept = re.fullmatch(

@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 
 from bench.probes import NOW, PLANS, Measured, Seeded, check
 from storage.db import to_db_time
 from storage.health import Backlog
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.bench_run import run_bench, verified_lines
 
 
 def test_a_tiny_run_verifies_the_seeded_counts_the_heartbeat_and_the_plans() -> None:
-    run = subprocess.run(
-        [sys.executable, "bench/probes.py", "--sent", "2400", "--pending", "50", "--due", "20",
-         "--repeat", "5"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
+    run = run_bench("probes", "--sent", "2400", "--pending", "50", "--due", "20", "--repeat", "5")
     assert run.returncode == 0, run.stdout + run.stderr
     # 2,400 sent leave 600 done schedule rows; the 20 due are rows 600-619, due 0-19 minutes
     # ago: row 600 falls due now, so 19 are overdue. One read shown, five timed.
-    assert [line for line in run.stdout.splitlines() if line.startswith("verified: ")] == [
+    assert verified_lines(run.stdout) == [
         "verified: all 6 reads of the backlog counted what was seeded: 50 pending, 20 due, 19 of"
         " them overdue, the oldest due now, under 2,400 sent",
         "verified: the heartbeat row holds the time written",

@@ -3,34 +3,26 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 from bench.trios import Run, check, city_region
 from bot.programme.trio_formation import PreviousTrio, Trio, propose_trios
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.bench_run import run_bench, verified_lines
 
 
 def tiny(tmp_path: Path, *, hide_ortools: bool = False) -> subprocess.CompletedProcess[str]:
-    path = [str(ROOT)]
-    if hide_ortools:
-        # A package of that name first on the path, which refuses to import: as without it.
-        (tmp_path / "ortools").mkdir()
-        (tmp_path / "ortools" / "__init__.py").write_text("raise ImportError('hidden')\n")
-        path.insert(0, str(tmp_path))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
-    return subprocess.run(
-        [sys.executable, "bench/trios.py", "--tiny"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    if not hide_ortools:
+        return run_bench("trios", "--tiny")
+    # A package of that name first on the path, which refuses to import: as without it.
+    (tmp_path / "ortools").mkdir()
+    (tmp_path / "ortools" / "__init__.py").write_text("raise ImportError('hidden')\n")
+    return run_bench("trios", "--tiny", path=(tmp_path,))
 
 
 def verified(out: str) -> list[str]:
-    return [line.removeprefix("verified: ") for line in out.splitlines() if "verified: " in line]
+    return [line.removeprefix("verified: ") for line in verified_lines(out)]
 
 
 # The tiny run: 30 schools (21 primary, 9 secondary) with seeds 1 and 2, then 152 (122 and 30)

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections import Counter
 from dataclasses import replace
-from pathlib import Path
 
 from bench.webhook_accept import Accepted, check
 from bot.texts import Texts
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.bench_run import run_bench, verified_lines
 
 
 def test_a_tiny_run_handles_every_update_once_and_says_so() -> None:
-    run = subprocess.run(
-        [sys.executable, "bench/webhook_accept.py", "--updates", "30", "--people", "10",
-         "--redeliver", "5"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
+    run = run_bench("webhook_accept", "--updates", "30", "--people", "10", "--redeliver", "5")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert [line for line in run.stdout.splitlines() if line.startswith("verified: ")] == [
+    assert verified_lines(run.stdout) == [
         "verified: all 35 posts answered 200 (30 updates, 5 posted again)",
         "verified: every update handled exactly once: 30 replies to 10 people, one for each"
         " update they sent, none to the 5 posted again",
