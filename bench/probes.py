@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.machine import describe
 from bench.verdict import conclude
 from storage.db import Database, to_db_time
 from storage.health import HEARTBEAT_KEY, Backlog, backlog, heartbeat
@@ -152,6 +153,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--due", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=50)
     args = parser.parse_args(argv)
+    print(describe())
     with tempfile.TemporaryDirectory() as folder:
         db = await Database.open(Path(folder) / "probes.db", clock=lambda: NOW)
         try:
