@@ -13,7 +13,8 @@ with SIGTERM (each stop timed), and restarted; every fault kind is injected thro
 /sim/faults; during weekly fan-outs a second connection locks the database past the bot's
 patience, and the disk under it (a tmpfs of its own) fills up (term_faults.py). At the end
 the simulator's own record is checked against the stand-in's messages and the database; it
-exits 1 if any invariant fails.
+prints what it verified, or a NOT VERIFIED line for each invariant that failed and exits 1
+(term_verdict.py).
 
 Simulated time stands still while the bot works, but the stand-in enforces Telegram's limits
 in real time (30 messages a second overall, about one a second per chat), so 1,000 teachers
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import sys
 import tempfile
@@ -47,6 +47,7 @@ from bench.term_checks import check, prompt_days
 from bench.term_faults import FULL_SECONDS, LOCK_SECONDS, SLOW_ANSWER, Faults, tmpfs_megabytes
 from bench.term_people import NoReply, Person, Record
 from bench.term_roster import Term, make_people, make_term, seed
+from bench.term_verdict import report
 from bench.term_work import Work, ready, starters
 from bench.term_world import TRACE, BotProcess, Ledger, SimClock, WatchedTelegram
 from bot.scheduling.timing import iso_week, local_instant
@@ -422,13 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     print(describe())
     print(f"wall time: {time.monotonic() - started:.0f} s")
-    for name, value in outcome.figures.items():
-        shown = json.dumps(value) if isinstance(value, dict) else value
-        print(f"{name:<44} {shown}")
-    for failure in outcome.failures:
-        print(f"INVARIANT FAILED: {failure}")
-    print("all invariants hold" if not outcome.failures else f"{len(outcome.failures)} failed")
-    return 1 if outcome.failures else 0
+    lines, status = report(outcome)
+    print("\n".join(lines))
+    return status
 
 
 if __name__ == "__main__":

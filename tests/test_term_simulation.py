@@ -19,6 +19,7 @@ from bench.term import Options, simulate
 from bench.term_checks import _silence_figures, _silences
 from bench.term_people import NoReply, Person, Record
 from bench.term_roster import Member
+from bench.term_verdict import report
 from bench.term_world import WatchedTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +65,15 @@ def test_a_short_term_survives_crashes_and_faults_and_loses_nothing(tmp_path: Pa
     assert figures["due deliveries checked"] > 0
     # The meeting after-cycle ran as far as the short test takes it: attendance, reflections.
     assert not figures["meetings held (attendance) / reflections after them"].startswith("0 ")
+    # What bench/term.py prints at the end of this run, and its exit status.
+    lines, status = report(outcome)
+    assert status == 0
+    said = [line for line in lines if line.startswith("verified: ")]
+    assert len(said) == 6 and not [line for line in lines if "NOT VERIFIED" in line]
+    assert said[0] == (
+        "verified: every acknowledged answer is stored as given: "
+        f"{figures['answers acknowledged']} acknowledged, 0 lost"
+    )
 
 
 async def test_the_checker_tells_a_late_answer_from_a_missing_one_and_a_loop() -> None:

@@ -4,7 +4,8 @@ Pure: no Telegram, no database. `propose_trios` takes schools and earlier trios 
 `Proposal`. Per phase it builds trios greedily (the least typical schools first, each with the
 closest schools it may join), attaches any school left over as a fourth member where the rules
 allow, then improves the grouping by local search (swapping two schools between groups, moving
-a fourth member, and rotating three schools round three groups) with seeded random kicks.
+a fourth member, and rotating three schools round three groups) with seeded random kicks; a
+small phase is searched from a few seeds and the cheapest grouping kept.
 Every move keeps the hard rules, so no proposal ever breaks them.
 
 The parts: model.py (inputs, options, the answer, the cost), phase.py
@@ -32,7 +33,7 @@ from bot.programme.trio_formation.model import (
     standardise,
 )
 from bot.programme.trio_formation.phase import PhaseSearch
-from bot.programme.trio_formation.search import solve
+from bot.programme.trio_formation.search import search_phase
 
 __all__ = [
     "FourthMember",
@@ -66,8 +67,7 @@ def propose_trios(
     unplaced: list[Unplaced] = []
     for phase in sorted({s.phase for s in schools}):
         members = sorted((s for s in schools if s.phase == phase), key=lambda s: s.school_id)
-        search = PhaseSearch(members, z, banned, options, deadline)
-        solve(search)
+        search = search_phase(members, z, banned, options, deadline)
         for group in search.groups:
             index = len(trios)
             chosen = [members[i] for i in group]

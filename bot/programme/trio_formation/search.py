@@ -2,7 +2,8 @@
 
 Swaps of two schools between groups (and a fourth member moving to a trio of three), taken
 greedily (`descend`) and, earlier, by simulated annealing with seeded random kicks; then
-regrouping three neighbouring groups at a time in the best way (`best_partition`).
+regrouping three neighbouring groups at a time in the best way (`best_partition`). A small
+phase is searched so from several seeds, and the cheapest grouping kept (`search_phase`).
 """
 
 from __future__ import annotations
@@ -11,11 +12,36 @@ import math
 import time
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import replace
 
 from bot.programme.trio_formation.build import attach_spares, build, repair
+from bot.programme.trio_formation.model import School, SearchOptions
 from bot.programme.trio_formation.phase import EPS, PhaseSearch
 
 _Move = tuple[tuple[int, int], ...]  # (school, group it moves to), applied in order
+
+
+def search_phase(
+    members: list[School],
+    z: dict[str, tuple[float, float]],
+    banned: set[frozenset[str]],
+    options: SearchOptions,
+    deadline: float,
+) -> PhaseSearch:
+    """The phase grouped: from several seeds when it is small, the cheapest kept (the first
+    of equals, so the result depends on the seed given only)."""
+    runs = options.restarts if len(members) <= options.restart_up_to else 1
+    best: tuple[int, float, PhaseSearch] | None = None
+    for run in range(max(runs, 1)):
+        search = PhaseSearch(
+            members, z, banned, replace(options, seed=options.seed + run), deadline
+        )
+        solve(search)
+        cost = sum(search.group_cost(g) for g in search.groups)
+        if best is None or (len(search.spare), cost) < (best[0], best[1] - EPS):
+            best = (len(search.spare), cost, search)
+    assert best is not None
+    return best[2]
 
 
 def solve(search: PhaseSearch) -> None:
@@ -86,15 +112,25 @@ def anneal(search: PhaseSearch) -> None:
     # The hot loop of a city-region run: move_delta and place, inlined (both schools are
     # in groups here), which halves the time for 1,100 schools.
     d, la, banned, groups = search.d, search.la, search.banned, search.groups
-    randrange, random_, exp = rng.randrange, rng.random, math.exp
+    # randrange(n), inlined as the rejection sampling it is (draw n.bit_length() bits until
+    # below n): the same numbers, so the same groupings, at a third of the loop's time.
+    getrandbits, random_, exp = rng.getrandbits, rng.random, math.exp
     temperature = search.options.start_temperature
     cooling = (0.001) ** (1 / max(steps, 1))
     count = len(placed)
+    count_bits = count.bit_length()
     for step in range(steps):
         temperature *= cooling
-        x = placed[randrange(count)]
+        r = getrandbits(count_bits)
+        while r >= count:
+            r = getrandbits(count_bits)
+        x = placed[r]
         near_x = near[x]
-        y = near_x[randrange(len(near_x))]
+        width = len(near_x)
+        r = getrandbits(width.bit_length())
+        while r >= width:
+            r = getrandbits(width.bit_length())
+        y = near_x[r]
         gx, gy = where[x], where[y]
         if gy < 0 or gy == gx:
             continue
