@@ -130,7 +130,8 @@ def _disk_bytecode() -> BytecodeCache | None:
         return None
 
 
-_BYTECODE = _SharedBytecode(_disk_bytecode())
+_BYTECODE = _SharedBytecode(_disk_bytecode())  # the package's own templates
+_BYTECODE_IN_MEMORY = _SharedBytecode()  # any other root's (a test's): nothing left on disk
 
 
 _DICT_ATTRIBUTES = frozenset(dir(dict))
@@ -169,7 +170,7 @@ class Texts:
             # Templates ship with the package; checking their files on every render
             # (Jinja's default) costs a stat() per message.
             auto_reload=False,
-            bytecode_cache=_BYTECODE,
+            bytecode_cache=_BYTECODE if self.root == prompts_root() else _BYTECODE_IN_MEMORY,
         )
         self.env.filters["answer"] = _answer_filter
         self.env.filters["label"] = _label_filter
