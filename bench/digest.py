@@ -198,8 +198,10 @@ def _digests(db: object, now: object) -> object:
 
 async def _week(path: Path) -> dict[str, float]:
     """The week built twice in one process: first as the first digest of a fresh process
-    (its templates compiled, matplotlib's fonts loaded, SQLite's page cache empty), then as
-    a running bot builds each later week (the `warm_` figures). Both must give the same."""
+    (its templates loaded — from Jinja's cache on disk once any process has compiled them,
+    as Python loads its own from __pycache__ —, matplotlib's fonts loaded, SQLite's page
+    cache empty), then as a running bot builds each later week (the `warm_` figures). Both
+    must give the same."""
     import bot.digest.exports  # noqa: F401  (the libraries loaded before the baseline)
     from storage.db import Database
 

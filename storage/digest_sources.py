@@ -336,11 +336,11 @@ def local_midnight(day: date, zone: ZoneInfo) -> datetime:
 async def last_activity(reader: Reader, end: datetime, have: frozenset[str]) -> pd.DataFrame:
     """Per trio: the latest answered reflection or held meeting before `end` (trio_id, last)."""
     parts = [
-        # Each member's latest answer is one step down reflection_person_answered (0014),
-        # not a scan of every answered reflection of the programme.
-        "SELECT m.trio_id AS trio_id, MAX((SELECT MAX(r.answered_at) FROM reflection r"
-        "  WHERE r.person_id = m.person_id AND r.status = 'answered' AND r.answered_at < :end"
-        " )) AS last FROM trio_member m GROUP BY m.trio_id HAVING last IS NOT NULL"
+        # Each member's latest answer is one step down reflection_person_answered (migration
+        # 0014), not a scan of every answered reflection of the programme; materialized, so
+        # that the step is taken once per member (flattened into MAX(...) with a HAVING on
+        # it, SQLite took it twice: 23 → 16 ms at 9,900 members).
+        "SELECT trio_id, MAX(answered) AS last FROM latest GROUP BY trio_id HAVING last IS NOT NULL"
     ]
     if "meeting" in have:
         parts.append(
@@ -349,5 +349,10 @@ async def last_activity(reader: Reader, end: datetime, have: frozenset[str]) -> 
         )
     # The parts are fixed text chosen above; only :end is a value.
     union = " UNION ALL ".join(parts)
-    sql = f"SELECT trio_id, MAX(last) FROM ({union}) GROUP BY trio_id"  # noqa: S608
+    latest = (
+        "WITH latest AS MATERIALIZED (SELECT m.trio_id AS trio_id,"
+        " (SELECT MAX(r.answered_at) FROM reflection r WHERE r.person_id = m.person_id"
+        "  AND r.status = 'answered' AND r.answered_at < :end) AS answered FROM trio_member m)"
+    )
+    sql = f"{latest} SELECT trio_id, MAX(last) FROM ({union}) GROUP BY trio_id"  # noqa: S608
     return frame(await reader.fetchall(sql, {"end": to_db_time(end)}), ("trio_id", "last"))

