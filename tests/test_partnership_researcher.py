@@ -92,6 +92,7 @@ async def test_a_summary_the_lead_confirms_opens_its_question_too(
     await agreed_summary(bot, clock, cast, approvers=("Bruno",))
     await dana.says("/questions")
     assert "No open questions" in dana.last_text  # a draft's question is not open yet
+    assert "When a trio agrees a question for the researchers" in dana.last_text  # none yet
     at(clock, utc(2026, 12, 7, 9, 0))  # past the five days (a Sunday): told on Monday
     await run_schedule(bot, clock)
     await alice.taps("Confirm as agreed", message=newest(alice, "The summary is still waiting"))
