@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import aiosqlite
 
@@ -25,6 +25,20 @@ Params = Sequence[Any] | dict[str, Any]
 # other tasks, and a stop is not held up by writes queued behind a lock.
 WRITE_PATIENCE = 10.0
 BUSY_RETRY_PAUSE = 0.05
+
+
+Synchronous = Literal["FULL", "NORMAL"]
+# What each `synchronous` setting keeps, in WAL mode (the only mode we use). Either way every
+# COMMIT is in the WAL file before `transaction()` returns, and so before any reply is sent:
+# a crash of the process loses nothing acknowledged, and neither setting ever corrupts the
+# database.
+SYNCHRONOUS: dict[Synchronous, str] = {
+    # fsync of the WAL at every COMMIT: a power loss or OS crash loses nothing acknowledged.
+    "FULL": "every commit survives a power loss",
+    # fsync only at checkpoints: a power loss or OS crash may lose the last commits (answers
+    # people were told were saved), never the database.
+    "NORMAL": "a power loss may lose the last commits",
+}
 
 
 class StorageUnavailable(Exception):
@@ -114,7 +128,11 @@ class Database:
                 self._holder = None
 
     @classmethod
-    async def open(cls, path: Path | str, *, clock: Clock = utcnow) -> Database:
+    async def open(
+        cls, path: Path | str, *, clock: Clock = utcnow, synchronous: Synchronous = "NORMAL"
+    ) -> Database:
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {sorted(SYNCHRONOUS)}")
         path = Path(path)
         if str(path) != ":memory:":
             private_files.make_folder(path.parent)
@@ -128,9 +146,7 @@ class Database:
         conn.row_factory = sqlite3.Row
         for pragma in (
             "PRAGMA journal_mode = WAL",
-            # NORMAL in WAL mode survives a crash of the process (not of the OS) without an
-            # fsync per commit; that is the durability the bot promises.
-            "PRAGMA synchronous = NORMAL",
+            f"PRAGMA synchronous = {synchronous}",  # one of SYNCHRONOUS, checked above
             # Migrating (rare, at an upgrade) waits like any SQLite client; after it,
             # transaction() does the waiting (see WRITE_PATIENCE).
             "PRAGMA busy_timeout = 5000",
