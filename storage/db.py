@@ -102,10 +102,20 @@ class Database:
 
     One connection serves the whole bot; an asyncio lock keeps two tasks from interleaving
     statements inside one transaction on it.
+
+    Where a statement runs: each call through aiosqlite is a hop to its thread and back
+    (~70 µs here, more than most of our statements take), so only what may wait or take long
+    goes there — BEGIN IMMEDIATE (it may wait for another connection's lock), `fetchall`
+    outside a transaction (the digest's and exports' large reads), migrations, checkpoints
+    and closing. The rest — a transaction's statements and its COMMIT, `fetchone`/`fetchval`
+    — runs on the same connection directly, in the event loop: in WAL mode, once BEGIN
+    IMMEDIATE holds the write lock nothing else waits for a lock, and readers never do. The
+    asyncio lock still serialises every use of the connection, whichever thread runs it.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, clock: Clock) -> None:
+    def __init__(self, conn: aiosqlite.Connection, raw: sqlite3.Connection, clock: Clock) -> None:
         self._conn = conn
+        self._raw = raw  # the same connection, used directly (see above)
         # Repositories stamp rows (created_at, used_at, …) with this clock, the process's one.
         self.clock = clock
         self._lock = asyncio.Lock()
@@ -142,7 +152,16 @@ class Database:
             private_files.touch(path)
             for suffix in ("-wal", "-shm", "-journal"):
                 private_files.tighten(path.with_name(path.name + suffix))
-        conn = await aiosqlite.connect(path, isolation_level=None)
+        opened: list[sqlite3.Connection] = []
+
+        def connector() -> sqlite3.Connection:
+            # Used from aiosqlite's thread and, directly, from the event loop (never both
+            # at once: Database's lock); SQLite itself is built thread-safe (serialized).
+            raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            opened.append(raw)
+            return raw
+
+        conn = await aiosqlite.Connection(connector, iter_chunk_size=64)
         conn.row_factory = sqlite3.Row
         for pragma in (
             "PRAGMA journal_mode = WAL",
@@ -156,7 +175,7 @@ class Database:
             "PRAGMA secure_delete = ON",
         ):
             await conn.execute(pragma)
-        db = cls(conn, clock)
+        db = cls(conn, opened[0], clock)
         try:
             await db.migrate()
             await conn.execute("PRAGMA busy_timeout = 100")
@@ -232,16 +251,17 @@ class Database:
                         raise StorageUnavailable(str(exc)) from exc
                 else:
                     try:
-                        yield Transaction(self._conn, self.clock)
+                        yield Transaction(self._raw, self.clock)
                     except BaseException as exc:
-                        await self._rollback()
+                        self._rollback()
                         if isinstance(exc, sqlite3.OperationalError) and is_transient(exc):
                             raise StorageUnavailable(str(exc)) from exc
                         raise
                     try:
-                        await self._conn.execute("COMMIT")
+                        # On disk (in the WAL) when this returns: before any reply is sent.
+                        self._raw.execute("COMMIT")
                     except sqlite3.OperationalError as exc:
-                        await self._rollback()
+                        self._rollback()
                         raise StorageUnavailable(str(exc)) from exc
                     return
             await asyncio.sleep(BUSY_RETRY_PAUSE)
@@ -256,13 +276,13 @@ class Database:
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await begin
-            await self._rollback()
+            self._rollback()
             raise
 
-    async def _rollback(self) -> None:
+    def _rollback(self) -> None:
         # SQLite may have rolled back by itself (SQLITE_FULL does): nothing left to undo.
-        if self._conn.in_transaction:
-            await self._conn.execute("ROLLBACK")
+        if self._raw.in_transaction:
+            self._raw.execute("ROLLBACK")
 
     async def _applied(self, number: int) -> bool:
         rows = await self._conn.execute_fetchall(
@@ -285,12 +305,11 @@ class Database:
                 return False
             await asyncio.sleep(BUSY_RETRY_PAUSE)
 
-    # Each aiosqlite call is a hop to its thread (~70 µs here), so reads use
-    # execute_fetchall: one hop instead of execute + fetch + close.
+    # One row is a short read: directly. Many rows may be a long one (a digest's, an
+    # export's): on aiosqlite's thread, in one hop (execute_fetchall), the loop free meanwhile.
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         async with self._locked():
-            rows = await self._conn.execute_fetchall(sql, params)
-        return next(iter(rows), None)
+            return self._raw.execute(sql, params).fetchone()  # type: ignore[no-any-return]
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         async with self._locked():
@@ -302,29 +321,29 @@ class Database:
 
 
 class Transaction:
-    """Statements inside one open write transaction, and the database's clock."""
+    """Statements inside one open write transaction, and the database's clock.
 
-    def __init__(self, conn: aiosqlite.Connection, clock: Clock) -> None:
+    They run on the connection directly (see Database): the transaction holds the write
+    lock, so none of them waits for another connection."""
+
+    def __init__(self, conn: sqlite3.Connection, clock: Clock) -> None:
         self._conn = conn
         self.clock = clock
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        """Run a statement; returns lastrowid (for INSERT) or the rowcount.
-
-        The cursor is left to the garbage collector: closing it would cost another hop.
-        """
-        cursor = await self._conn.execute(sql, params)
+        """Run a statement; returns lastrowid (for INSERT) or the rowcount."""
+        cursor = self._conn.execute(sql, params)
         result = cursor.lastrowid if sql.lstrip().upper().startswith("INSERT") else None
         return int(result) if result else cursor.rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        await self._conn.executemany(sql, rows)
+        self._conn.executemany(sql, rows)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """A part of the transaction that an exception undoes alone: the exception still
         propagates, and what the transaction did before the savepoint stays."""
-        await self._conn.execute("SAVEPOINT part")
+        self._conn.execute("SAVEPOINT part")
         try:
             yield
         except BaseException:
@@ -332,17 +351,16 @@ class Transaction:
             # taking the savepoint with it: then there is nothing left to undo here, and the
             # exception that says why is the one to raise.
             with contextlib.suppress(sqlite3.Error):
-                await self._conn.execute("ROLLBACK TO part")
-                await self._conn.execute("RELEASE part")
+                self._conn.execute("ROLLBACK TO part")
+                self._conn.execute("RELEASE part")
             raise
-        await self._conn.execute("RELEASE part")
+        self._conn.execute("RELEASE part")
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        rows = await self._conn.execute_fetchall(sql, params)
-        return next(iter(rows), None)
+        return self._conn.execute(sql, params).fetchone()  # type: ignore[no-any-return]
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        return list(await self._conn.execute_fetchall(sql, params))
+        return self._conn.execute(sql, params).fetchall()
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)
