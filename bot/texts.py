@@ -19,6 +19,7 @@ from jinja2 import (
     Environment,
     FileSystemLoader,
     StrictUndefined,
+    Template,
     pass_context,
     select_autoescape,
 )
@@ -37,6 +38,7 @@ class Label:
 
 
 LANGUAGES = ("en", "es", "pt")
+_BLANK_LINES = re.compile(r"\n{3,}")
 DEFAULT_LANGUAGE = "en"
 TELEGRAM_LIMIT = 4096
 
@@ -123,6 +125,11 @@ class Texts:
         self.env.filters["when"] = _when_filter
         self.env.filters["plural"] = _plural_filter
         self._labels: dict[str, Any] = {}
+        # Looked up once per process, like the compiled templates (auto_reload is off): the
+        # file a (language, name) renders from, and each label that takes no values.
+        self._templates: dict[tuple[str, str], Template] = {}
+        self._plain_labels: dict[tuple[str, str], Markup] = {}
+        self._plain_texts: dict[tuple[str, str], str] = {}
 
     def exists(self, lang: str, name: str) -> bool:
         return (self.root / lang / f"{name}.j2").is_file()
@@ -135,9 +142,12 @@ class Texts:
     def render(self, lang: str, name: str, context: Mapping[str, Any] | None = None) -> str:
         """Telegram HTML for template `name`; Label values in the context are rendered first."""
         values = {key: self._labels_in(lang, value) for key, value in (context or {}).items()}
-        template = self.env.get_template(self._template_path(lang, name))
+        template = self._templates.get((lang, name))
+        if template is None:
+            template = self.env.get_template(self._template_path(lang, name))
+            self._templates[lang, name] = template
         text = template.render(lang=lang, texts=self, **values)
-        return re.sub(r"\n{3,}", "\n\n", text).strip()
+        return _BLANK_LINES.sub("\n\n", text).strip()
 
     def _labels_in(self, lang: str, value: Any) -> Any:
         """`value` with every Label in it (inside lists and mappings too) rendered: a service
@@ -166,6 +176,11 @@ class Texts:
     def label_html(self, lang: str, label: Label) -> Markup:
         if label.text is not None:
             return Markup.escape(label.text)
+        if not label.params:
+            found = self._plain_labels.get((lang, label.key))
+            if found is None:
+                found = self._plain_labels[lang, label.key] = self._macro(lang, label.key)().strip()
+            return found
         params = {
             key: self.label_html(lang, value) if isinstance(value, Label) else value
             for key, value in label.params.items()
@@ -176,6 +191,12 @@ class Texts:
 
     def label(self, lang: str, label: Label) -> str:
         """Plain text, for buttons and command descriptions (Telegram shows it verbatim)."""
+        if label.text is None and not label.params:
+            found = self._plain_texts.get((lang, label.key))
+            if found is None:
+                found = html.unescape(str(self.label_html(lang, label)))
+                self._plain_texts[lang, label.key] = found
+            return found
         return html.unescape(str(self.label_html(lang, label)))
 
 

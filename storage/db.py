@@ -267,6 +267,10 @@ class Database:
             await asyncio.sleep(BUSY_RETRY_PAUSE)
 
     async def _begin(self) -> None:
+        if self._begin_now():
+            return
+        # Another connection holds the write lock: wait for it on aiosqlite's thread
+        # (busy_timeout), the event loop free meanwhile.
         # aiosqlite runs the statement on its thread even if this task is cancelled while
         # waiting: wait for it anyway and undo it, or the connection would stay inside a
         # transaction, holding the write lock, and every later BEGIN would fail.
@@ -278,6 +282,22 @@ class Database:
                 await begin
             self._rollback()
             raise
+
+    def _begin_now(self) -> bool:
+        """BEGIN IMMEDIATE directly, without waiting: True once it holds the write lock;
+        False, with nothing changed, when another connection holds it."""
+        raw = self._raw
+        patience = int(raw.execute("PRAGMA busy_timeout").fetchone()[0])
+        raw.execute("PRAGMA busy_timeout = 0")
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                return False
+            raise
+        finally:
+            raw.execute(f"PRAGMA busy_timeout = {patience}")
+        return True
 
     def _rollback(self) -> None:
         # SQLite may have rolled back by itself (SQLITE_FULL does): nothing left to undo.
