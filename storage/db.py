@@ -122,6 +122,9 @@ class Database:
         self._holder: asyncio.Task[Any] | None = None
         self.write_patience = WRITE_PATIENCE
         self.stopping = False  # set at a stop: a write that would wait gives up at once
+        # With synchronous=FULL a COMMIT waits for an fsync: done on aiosqlite's thread, so
+        # the event loop is not held up meanwhile (NORMAL's COMMIT takes microseconds).
+        self.commit_waits = False
 
     @asynccontextmanager
     async def _locked(self) -> AsyncIterator[None]:
@@ -176,6 +179,7 @@ class Database:
         ):
             await conn.execute(pragma)
         db = cls(conn, opened[0], clock)
+        db.commit_waits = synchronous == "FULL"
         try:
             await db.migrate()
             await conn.execute("PRAGMA busy_timeout = 100")
@@ -258,8 +262,8 @@ class Database:
                             raise StorageUnavailable(str(exc)) from exc
                         raise
                     try:
-                        # On disk (in the WAL) when this returns: before any reply is sent.
-                        self._raw.execute("COMMIT")
+                        # In the WAL when this returns: before any reply is sent.
+                        await self._commit()
                     except sqlite3.OperationalError as exc:
                         self._rollback()
                         raise StorageUnavailable(str(exc)) from exc
@@ -281,6 +285,21 @@ class Database:
             with contextlib.suppress(Exception):
                 await begin
             self._rollback()
+            raise
+
+    async def _commit(self) -> None:
+        if not self.commit_waits:
+            self._raw.execute("COMMIT")
+            return
+        # Cancelled while the fsync runs, the COMMIT still completes on the thread: wait
+        # for it, so the connection is never left mid-commit for the next transaction.
+        commit = asyncio.ensure_future(self._conn.execute("COMMIT"))
+        try:
+            await asyncio.shield(commit)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await commit
+            self._rollback()  # if the COMMIT failed; nothing to undo once it went through
             raise
 
     def _begin_now(self) -> bool:
