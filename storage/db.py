@@ -28,16 +28,11 @@ BUSY_RETRY_PAUSE = 0.05
 
 
 Synchronous = Literal["FULL", "NORMAL"]
-# What each `synchronous` setting keeps, in WAL mode (the only mode we use). Either way every
-# COMMIT is in the WAL file before `transaction()` returns, and so before any reply is sent:
-# a crash of the process loses nothing acknowledged, and neither setting ever corrupts the
-# database.
+# In WAL mode either way every COMMIT is in the WAL file before `transaction()` returns (before
+# any reply): a crash of the process loses nothing acknowledged, and nothing is ever corrupted.
 SYNCHRONOUS: dict[Synchronous, str] = {
-    # fsync of the WAL at every COMMIT: a power loss or OS crash loses nothing acknowledged.
-    "FULL": "every commit survives a power loss",
-    # fsync only at checkpoints: a power loss or OS crash may lose the last commits (answers
-    # people were told were saved), never the database.
-    "NORMAL": "a power loss may lose the last commits",
+    "FULL": "fsync at every COMMIT: a power loss or OS crash loses nothing acknowledged",
+    "NORMAL": "fsync at checkpoints: a power loss or OS crash may lose the last commits",
 }
 
 
@@ -103,14 +98,12 @@ class Database:
     One connection serves the whole bot; an asyncio lock keeps two tasks from interleaving
     statements inside one transaction on it.
 
-    Where a statement runs: each call through aiosqlite is a hop to its thread and back
-    (~70 µs here, more than most of our statements take), so only what may wait or take long
-    goes there — BEGIN IMMEDIATE (it may wait for another connection's lock), `fetchall`
-    outside a transaction (the digest's and exports' large reads), migrations, checkpoints
-    and closing. The rest — a transaction's statements and its COMMIT, `fetchone`/`fetchval`
-    — runs on the same connection directly, in the event loop: in WAL mode, once BEGIN
-    IMMEDIATE holds the write lock nothing else waits for a lock, and readers never do. The
-    asyncio lock still serialises every use of the connection, whichever thread runs it.
+    A call through aiosqlite is a hop to its thread and back (~70 µs, more than most
+    statements take): only what may wait or take long goes there — a BEGIN that meets another
+    connection's lock, `fetchall` outside a transaction (digests', exports' reads), a COMMIT
+    under synchronous=FULL, migrations, checkpoints. The rest runs on the same connection
+    directly: in WAL mode, once BEGIN IMMEDIATE holds the write lock nothing waits for a
+    lock, and readers never do. The asyncio lock serialises every use, on either thread.
     """
 
     def __init__(self, conn: aiosqlite.Connection, raw: sqlite3.Connection, clock: Clock) -> None:
