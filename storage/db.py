@@ -115,8 +115,7 @@ class Database:
         self._holder: asyncio.Task[Any] | None = None
         self.write_patience = WRITE_PATIENCE
         self.stopping = False  # set at a stop: a write that would wait gives up at once
-        # With synchronous=FULL a COMMIT waits for an fsync: done on aiosqlite's thread, so
-        # the event loop is not held up meanwhile (NORMAL's COMMIT takes microseconds).
+        # synchronous=FULL: a COMMIT waits for an fsync, on aiosqlite's thread (see above).
         self.commit_waits = False
 
     @asynccontextmanager
@@ -239,6 +238,8 @@ class Database:
         disk is full, StorageUnavailable says so: the caller's work was not saved.
         """
         deadline = time.monotonic() + self.write_patience
+        # Statements run directly never wait, so let other tasks take their turn first.
+        await asyncio.sleep(0)
         while True:
             async with self._locked():
                 try:
@@ -284,8 +285,7 @@ class Database:
         if not self.commit_waits:
             self._raw.execute("COMMIT")
             return
-        # Cancelled while the fsync runs, the COMMIT still completes on the thread: wait
-        # for it, so the connection is never left mid-commit for the next transaction.
+        # Cancelled mid-fsync, the COMMIT still completes on the thread: wait for it.
         commit = asyncio.ensure_future(self._conn.execute("COMMIT"))
         try:
             await asyncio.shield(commit)
