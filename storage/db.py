@@ -160,7 +160,7 @@ class Database:
         conn.row_factory = sqlite3.Row
         for pragma in (
             "PRAGMA journal_mode = WAL",
-            f"PRAGMA synchronous = {synchronous}",  # one of SYNCHRONOUS, checked above
+            "PRAGMA synchronous = FULL" if synchronous == "FULL" else "PRAGMA synchronous = NORMAL",
             # Migrating (rare, at an upgrade) waits like any SQLite client; after it,
             # transaction() does the waiting (see WRITE_PATIENCE).
             "PRAGMA busy_timeout = 5000",
@@ -296,10 +296,10 @@ class Database:
             raise
 
     def _begin_now(self) -> bool:
-        """BEGIN IMMEDIATE directly, without waiting: True once it holds the write lock;
-        False, with nothing changed, when another connection holds it."""
+        """BEGIN IMMEDIATE directly, not waiting: False, nothing changed, if it cannot."""
         raw = self._raw
-        patience = int(raw.execute("PRAGMA busy_timeout").fetchone()[0])
+        if raw.execute("PRAGMA busy_timeout").fetchone()[0] != 100:
+            return False  # waiting set otherwise (a test, an operator): on the thread, as set
         raw.execute("PRAGMA busy_timeout = 0")
         try:
             raw.execute("BEGIN IMMEDIATE")
@@ -308,7 +308,7 @@ class Database:
                 return False
             raise
         finally:
-            raw.execute(f"PRAGMA busy_timeout = {patience}")
+            raw.execute("PRAGMA busy_timeout = 100")  # as Database.open leaves it
         return True
 
     def _rollback(self) -> None:
