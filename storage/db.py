@@ -265,34 +265,28 @@ class Database:
             await asyncio.sleep(BUSY_RETRY_PAUSE)
 
     async def _begin(self) -> None:
-        if self._begin_now():
-            return
-        # Another connection holds the write lock: wait for it on aiosqlite's thread
-        # (busy_timeout), the event loop free meanwhile.
-        # aiosqlite runs the statement on its thread even if this task is cancelled while
-        # waiting: wait for it anyway and undo it, or the connection would stay inside a
-        # transaction, holding the write lock, and every later BEGIN would fail.
-        begin = asyncio.ensure_future(self._conn.execute("BEGIN IMMEDIATE"))
-        try:
-            await asyncio.shield(begin)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await begin
-            self._rollback()
-            raise
+        if not self._begin_now():
+            # Another connection holds the write lock: wait for it on aiosqlite's thread
+            # (busy_timeout), the event loop free meanwhile.
+            await self._on_thread("BEGIN IMMEDIATE")
 
     async def _commit(self) -> None:
-        if not self.commit_waits:
+        if self.commit_waits:
+            await self._on_thread("COMMIT")
+        else:
             self._raw.execute("COMMIT")
-            return
-        # Cancelled mid-fsync, the COMMIT still completes on the thread: wait for it.
-        commit = asyncio.ensure_future(self._conn.execute("COMMIT"))
+
+    async def _on_thread(self, sql: str) -> None:
+        # aiosqlite runs the statement on its thread even if this task is cancelled while
+        # waiting: wait for it anyway and undo what is left open (a BEGIN, a failed COMMIT),
+        # or the connection would stay inside a transaction holding the write lock.
+        running = asyncio.ensure_future(self._conn.execute(sql))
         try:
-            await asyncio.shield(commit)
+            await asyncio.shield(running)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                await commit
-            self._rollback()  # if the COMMIT failed; nothing to undo once it went through
+                await running
+            self._rollback()
             raise
 
     def _begin_now(self) -> bool:
