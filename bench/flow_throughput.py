@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import pickle
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -29,11 +32,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from jinja2 import meta
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
-    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -52,7 +55,9 @@ from bot.standin.limits import Limits
 from bot.standin.request import StandInRequest
 from bot.telegram.context import Context, Services
 from bot.telegram.handlers.common import deliver, identify
+from bot.texts import Texts
 from storage.clock import utcnow
+from storage.db import SYNCHRONOUS
 from storage.invites import InviteRepo
 from storage.programme import ProgrammeRepo
 
@@ -63,7 +68,7 @@ CHECKIN = Flow(
     name="checkin",
     command="/checkin",
     done_template="settings/saved",
-    done_context=lambda view: {"what": "check-in"},
+    done_context=lambda view: {"what": "check-in", "reminder_moved": None},
     steps=tuple(
         Step(f"q{i}", "onboarding/name", FreeText(max_len=2000)) for i in range(1, QUESTIONS + 1)
     ),
@@ -78,6 +83,53 @@ def script_for(user_id: int) -> Script:
     steps.append(("text", "/checkin"))
     steps += [("text", f"Answer {i} from {user_id}: what we tried and saw.") for i in range(6)]
     return steps
+
+
+def answers_for(user_id: int) -> list[str]:
+    """The six answers the script sends for this person, in order (what must be stored)."""
+    return [value for kind, value in script_for(user_id)[6:] if kind == "text"]
+
+
+# Replies that mean an update was not handled as the script meant: a command the bot did not
+# know, a flood refusal, text that was not taken as an answer, or a failure.
+FORBIDDEN = (
+    "errors/unknown_command",
+    "errors/slow_down",
+    "errors/not_expected",
+    "errors/internal",
+    "errors/not_saved",
+    "start/finish_joining",
+    "start/no_invite",
+)
+
+
+def fingerprints(texts: Texts, lang: str = "en") -> dict[str, str]:
+    """Each forbidden template's longest fixed run of text, rendered by the bot's own
+    catalogue with every value replaced by a marker: a sent message containing it was that
+    template, whatever values it was given."""
+    marker = "\x00"
+    found = {}
+    for name in FORBIDDEN:
+        path = f"{lang}/{name}.j2"
+        source = texts.env.loader.get_source(texts.env, path)[0]  # type: ignore[union-attr]
+        names = meta.find_undeclared_variables(texts.env.parse(source)) - {"lang", "texts"}
+        rendered = texts.render(lang, name, {key: marker for key in names})
+        found[name] = max((part.strip() for part in rendered.split(marker)), key=len)
+    return found
+
+
+def forbidden_replies(api: FakeTelegram, user_ids: list[int], texts: Texts) -> dict[str, Any]:
+    """How many messages sent to these people were one of the FORBIDDEN templates."""
+    prints = fingerprints(texts)
+    counts: dict[str, int] = {}
+    example = ""
+    for user_id in user_ids:
+        for message in api.messages_in(user_id):
+            for name, fixed in prints.items():
+                if fixed and fixed in (message.text or ""):
+                    counts[name] = counts.get(name, 0) + 1
+                    example = example or f"{user_id}: {message.text!r}"
+    return {"counts": counts, "example": example}
 
 
 def next_update(app: Application, api: FakeTelegram, user_id: int, step: int) -> Update:  # type: ignore[type-arg]
@@ -98,19 +150,21 @@ async def drive(
     in_flight: int = 1,
     after_each: Callable[[], Awaitable[None]] | None = None,
     deadline: float | None = None,
-) -> tuple[list[float], int]:
+) -> tuple[list[float], list[float], int]:
     """Round-robin: every person takes step k before anyone takes step k+1.
 
     With in_flight > 1 the updates go through the Application's update processor, up to
     that many at once (people answering at the same moment); latency is measured from
-    the moment an update is handed to the bot until its handling finished.
+    the moment an update is handed to the bot until its handling finished. Returns the
+    latencies, when (since the start) each update was done, and the calls refused.
     """
     latencies: list[float] = []
-    user_ids = list(range(10_000_001, 10_000_001 + people))
-    for user_id in user_ids:
+    done_at: list[float] = []
+    for user_id in user_ids(people):
         api.add_user(user_id, f"T{user_id}", language_code="en")
     refusals = len(api.refusals)
     window = asyncio.Semaphore(in_flight)
+    start = time.perf_counter()
 
     async def one(update: Update) -> None:
         async with window:
@@ -121,27 +175,70 @@ async def drive(
                 await app.update_processor.process_update(update, app.process_update(update))
             if after_each is not None:
                 await after_each()
-            latencies.append(time.perf_counter() - began)
+            # Let whatever else is running take its turn (triobot's outbox sender, its
+            # schedule tick), as updates arriving over a network would: the stand-in never
+            # waits, and with the database used directly neither does triobot, so without
+            # this its background work would wait until the run ended and go unmeasured.
+            await asyncio.sleep(0)
+            ended = time.perf_counter()
+            latencies.append(ended - began)
+            done_at.append(ended - start)
 
     for step in range(len(script_for(0))):
-        updates = [next_update(app, api, user_id, step) for user_id in user_ids]
+        updates = [next_update(app, api, user_id, step) for user_id in user_ids(people)]
         if in_flight == 1:
             for update in updates:
                 await one(update)
                 if deadline is not None and time.perf_counter() > deadline:
-                    return latencies, len(api.refusals) - refusals
+                    return latencies, done_at, len(api.refusals) - refusals
         else:
             await asyncio.gather(*(one(update) for update in updates))
-    return latencies, len(api.refusals) - refusals
+    return latencies, done_at, len(api.refusals) - refusals
+
+
+def user_ids(people: int) -> list[int]:
+    return list(range(10_000_001, 10_000_001 + people))
+
+
+def as_sent(stored: dict[int, list[Any]], people: int) -> tuple[int, str]:
+    """How many people's stored answers are exactly the six the script sent, and the first
+    that is not (empty if none)."""
+    wrong = ""
+    right = 0
+    for user_id, answers in stored.items():
+        if answers == answers_for(user_id):
+            right += 1
+        elif not wrong:
+            wrong = f"{user_id}: stored {answers!r}"
+    return right, wrong
 
 
 # --- triobot -----------------------------------------------------------------------------
-async def run_triobot(people: int, folder: Path, in_flight: int) -> dict[str, Any]:
+def stored_checkins(path: Path) -> tuple[int, dict[int, list[Any]]]:
+    """Finished check-ins read back from the database file by a connection of our own, after
+    the bot closed its own: what is on disk, not what the bot holds. (Count, answers by
+    Telegram id.)"""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute(
+            "SELECT p.telegram_id, f.answers FROM flow_state f JOIN person p ON p.id = f.person_id"
+            " WHERE f.flow = 'checkin' AND f.status = 'done'"
+        ).fetchall()
+    answers = {
+        int(telegram_id): [json.loads(text).get(f"q{i}") for i in range(1, QUESTIONS + 1)]
+        for telegram_id, text in rows
+    }
+    return len(rows), answers
+
+
+async def run_triobot(people: int, folder: Path, in_flight: int, sync: str) -> dict[str, Any]:
     api = FakeTelegram(limits=Limits(enabled=False))
     # Flood control off: the workload sends each person's updates at machine speed, which a
     # person never does (the guard has its own tests), and it would drop most of them.
     settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, db_path=folder / "triobot.db", TRIOBOT_FLOOD_PER_MINUTE=0
+        _env_file=None,
+        db_path=folder / "triobot.db",
+        TRIOBOT_FLOOD_PER_MINUTE=0,
+        TRIOBOT_DB_SYNCHRONOUS=sync,
     )
     app = build_application(
         settings,
@@ -158,11 +255,11 @@ async def run_triobot(people: int, folder: Path, in_flight: int) -> dict[str, An
         if who is not None:
             outcome = await context.bot_data.engine.start(who.actor, "checkin")
             await deliver(update, context, outcome, who.lang)
-        raise ApplicationHandlerStop  # handled: the unknown-command fallback must not see it
 
-    # Before the flood guard's group (-1): PTB runs one handler per group, and the guard's
-    # TypeHandler takes every update there.
-    app.add_handler(CommandHandler("checkin", checkin), group=-2)
+    # Where a real command sits: first in group 0, after the log context (-2) and the flood
+    # guard (-1), whose TypeHandlers take every update in their groups, and before the
+    # unknown-command fallback at the end of group 0.
+    app.handlers.setdefault(0, []).insert(0, CommandHandler("checkin", checkin))
     async with running(app):
         services: Services = app.bot_data
         async with services.db.transaction() as tx:
@@ -172,14 +269,22 @@ async def run_triobot(people: int, folder: Path, in_flight: int) -> dict[str, An
             await InviteRepo.create(
                 tx, role="teacher", school_id=school, max_uses=people, code=CODE
             )
-        began = time.perf_counter()
-        latencies, refusals = await drive(app, api, people, in_flight=in_flight)
-        elapsed = time.perf_counter() - began
-        done = await services.db.fetchval(
-            "SELECT COUNT(*) FROM flow_state WHERE flow = 'checkin' AND status = 'done'"
-        )
-    extra = {"completed_flows": done, "in_flight": in_flight}
-    return summary("triobot", latencies, elapsed, refusals, extra)
+        cpu, began = time.process_time(), time.perf_counter()
+        latencies, done_at, refusals = await drive(app, api, people, in_flight=in_flight)
+        elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
+        forbidden = forbidden_replies(api, user_ids(people), services.texts)
+    completed, stored = stored_checkins(folder / "triobot.db")
+    right, wrong = as_sent(stored, people)
+    extra = {
+        "completed_flows": completed,
+        "answers_as_sent": right,
+        "wrong_answer": wrong,
+        "forbidden": forbidden,
+        "in_flight": in_flight,
+        "synchronous": sync,
+        "done_at": done_at,
+    }
+    return summary("triobot", latencies, elapsed, cpu, refusals, extra)
 
 
 # --- PTB's stock ConversationHandler + PicklePersistence ------------------------------------
@@ -286,14 +391,29 @@ async def run_ptb(people: int, folder: Path, seconds: float | None) -> dict[str,
     api = FakeTelegram(limits=Limits(enabled=False))
     app = build_baseline(api, folder / "ptb.pickle")
     async with app:
-        began = time.perf_counter()
+        cpu, began = time.process_time(), time.perf_counter()
         deadline = None if seconds is None else began + seconds
-        latencies, refusals = await drive(
+        latencies, _, refusals = await drive(
             app, api, people, after_each=app.update_persistence, deadline=deadline
         )
-        elapsed = time.perf_counter() - began
+        elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
+    # What PicklePersistence wrote, read back from its file.
+    with (folder / "ptb.pickle").open("rb") as file:
+        user_data = pickle.load(file)["user_data"]
+    stored = {
+        int(user_id): [data.get(f"q{i}") for i in range(1, QUESTIONS + 1)]
+        for user_id, data in user_data.items()
+        if f"q{QUESTIONS}" in data
+    }
+    right, wrong = as_sent(stored, people)
     total = people * len(script_for(0))
-    return summary("ptb", latencies, elapsed, refusals, {"finished": len(latencies) == total})
+    extra = {
+        "finished": len(latencies) == total,
+        "completed_flows": len(stored),
+        "answers_as_sent": right,
+        "wrong_answer": wrong,
+    }
+    return summary("ptb", latencies, elapsed, cpu, refusals, extra)
 
 
 def build_floor(api: FakeTelegram) -> Application:  # type: ignore[type-arg]
@@ -328,14 +448,22 @@ async def run_floor(people: int) -> dict[str, Any]:
     api = FakeTelegram(limits=Limits(enabled=False))
     app = build_floor(api)
     async with app:
-        began = time.perf_counter()
-        latencies, refusals = await drive(app, api, people)
-        elapsed = time.perf_counter() - began
-    return summary("floor", latencies, elapsed, refusals, {})
+        cpu, began = time.process_time(), time.perf_counter()
+        latencies, _, refusals = await drive(app, api, people)
+        elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
+    # Its flow is complete for someone once each of their updates got its one message.
+    steps = len(script_for(0))
+    completed = sum(len(api.messages_in(user_id)) == steps for user_id in user_ids(people))
+    return summary("floor", latencies, elapsed, cpu, refusals, {"completed_flows": completed})
 
 
 def summary(
-    name: str, latencies: list[float], elapsed: float, refusals: int, extra: dict[str, Any]
+    name: str,
+    latencies: list[float],
+    elapsed: float,
+    cpu: float,
+    refusals: int,
+    extra: dict[str, Any],
 ) -> dict[str, Any]:
     ordered = sorted(latencies)
     return {
@@ -343,6 +471,7 @@ def summary(
         "updates": len(latencies),
         "seconds": elapsed,
         "updates_per_s": len(latencies) / elapsed if elapsed else 0.0,
+        "cpu_ms_per_update": cpu * 1000 / len(latencies) if latencies else 0.0,
         "p50_ms": statistics.median(ordered) * 1000 if ordered else 0.0,
         "p99_ms": ordered[int(len(ordered) * 0.99) - 1] * 1000 if ordered else 0.0,
         "peak_rss_mb": peak_rss_mb(),
@@ -351,13 +480,74 @@ def summary(
     }
 
 
-def child(variant: str, people: int, seconds: float | None, in_flight: int) -> None:
+def check(people: int, results: dict[str, dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """What the run recorded, checked: (verified lines, failures). The figures count only if
+    the work was done — every person finished, every answer stored as sent, no reply that
+    says an update was not handled, no call refused — for triobot and for both references."""
+    steps = len(script_for(0))
+    ok: list[str] = []
+    failed: list[str] = []
+
+    def expect(passed: bool, line: str) -> None:
+        (ok if passed else failed).append(line)
+
+    ours, stock, floor = results["triobot"], results["ptb"], results["floor"]
+    expect(
+        ours["updates"] == people * steps,
+        f"triobot handled {ours['updates']} of {people * steps} updates",
+    )
+    expect(
+        ours["completed_flows"] == people,
+        f"triobot: {ours['completed_flows']} of {people} check-ins completed (read back from"
+        " the database file after the bot closed it)",
+    )
+    line = f"triobot: {ours['answers_as_sent']} of {people} people's six answers stored as sent"
+    expect(ours["answers_as_sent"] == people, line)
+    if ours["wrong_answer"]:
+        failed.append(f"triobot: first answer not as sent: {ours['wrong_answer']}")
+    counts = ours["forbidden"]["counts"]
+    named = ", ".join(f"{n} {name}" for name, n in sorted(counts.items())) or "none"
+    expect(
+        not counts,
+        f"triobot: replies saying an update was not handled ({', '.join(FORBIDDEN)}): {named}",
+    )
+    if counts:
+        failed.append(f"triobot: for example {ours['forbidden']['example']}")
+    # The baseline may stop early (--baseline-seconds); round-robin, so the people who
+    # finished are those whose last update was reached.
+    expected = min(people, max(0, stock["updates"] - (steps - 1) * people))
+    expect(
+        stock["completed_flows"] == expected and stock["answers_as_sent"] == expected,
+        f"PTB+Pickle: {stock['completed_flows']} check-ins completed in its pickle file"
+        f" ({stock['answers_as_sent']} with all six answers as sent) of the {expected} its"
+        f" {stock['updates']} updates reached",
+    )
+    expect(
+        floor["completed_flows"] == people and floor["updates"] == people * steps,
+        f"PTB floor: {floor['completed_flows']} of {people} people got a reply to each of"
+        f" their {steps} updates",
+    )
+    refused = {name: result["refused_by_telegram"] for name, result in results.items()}
+    expect(not any(refused.values()), f"calls refused by the stand-in: {refused}")
+    return ok, failed
+
+
+def like_for_like(ours: dict[str, Any], stock: dict[str, Any]) -> tuple[float, str]:
+    """triobot's rate over the updates the baseline handled: all of them, or, when the
+    baseline was stopped early, the same first N updates (the same people at the same steps)."""
+    n = stock["updates"]
+    if stock["finished"] or not n:
+        return ours["updates_per_s"], "the full run"
+    return n / ours["done_at"][n - 1], f"the same first {n} updates"
+
+
+def child(variant: str, people: int, seconds: float | None, in_flight: int, sync: str) -> None:
     # Under bench/results (ignored by git), on the same disk as the repository.
     scratch = Path(__file__).resolve().parent / "results"
     scratch.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=scratch) as folder:
         if variant == "triobot":
-            result = asyncio.run(run_triobot(people, Path(folder), in_flight))
+            result = asyncio.run(run_triobot(people, Path(folder), in_flight, sync))
         elif variant == "floor":
             result = asyncio.run(run_floor(people))
         else:
@@ -380,15 +570,21 @@ def main() -> None:
         default=1,
         help="updates handed to triobot at once (people answering at the same moment)",
     )
+    parser.add_argument(
+        "--synchronous",
+        choices=sorted(SYNCHRONOUS),
+        default=Settings.model_fields["db_synchronous"].default,
+        help="triobot's SQLite synchronous setting (TRIOBOT_DB_SYNCHRONOUS; the bot's default)",
+    )
     parser.add_argument("--variant", choices=["triobot", "ptb", "floor"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:
-        child(args.variant, args.people, args.baseline_seconds, args.in_flight)
+        child(args.variant, args.people, args.baseline_seconds, args.in_flight, args.synchronous)
         return
     results = {}
     for variant in ("triobot", "ptb", "floor"):
         command = [sys.executable, __file__, "--variant", variant, "--people", str(args.people)]
-        command += ["--in-flight", str(args.in_flight)]
+        command += ["--in-flight", str(args.in_flight), "--synchronous", args.synchronous]
         if args.baseline_seconds is not None:
             command += ["--baseline-seconds", str(args.baseline_seconds)]
         out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
@@ -400,31 +596,50 @@ def main() -> None:
     for key, label in [
         ("updates", "updates handled"),
         ("updates_per_s", "updates per second"),
+        ("cpu_ms_per_update", "CPU time per update (ms)"),
         ("p50_ms", "p50 handling latency (ms)"),
         ("p99_ms", "p99 handling latency (ms)"),
         ("peak_rss_mb", "peak memory (MB)"),
         ("refused_by_telegram", "calls refused by the stand-in"),
+        ("completed_flows", "check-ins completed"),
     ]:
         print(f"{label:34}{ours[key]:>12.1f}{stock[key]:>14.1f}{floor[key]:>12.1f}")
-    print(f"completed check-in flows (triobot): {ours['completed_flows']} of {args.people}")
     print(
-        f"triobot: {ours['in_flight']} updates in flight through its per-chat update processor;"
+        f"triobot: {ours['in_flight']} updates in flight through its per-chat update processor,"
+        f" synchronous={ours['synchronous']}, one COMMIT per answer;"
         " PTB baseline: one at a time (its persistence is flushed after each update)"
     )
-    if not stock.get("finished"):
+    if not stock["finished"]:
         print(f"PTB baseline stopped after {args.baseline_seconds} s (rate over what it finished)")
-    print(f"ratio, updates/s triobot ÷ PTB: {ours['updates_per_s'] / stock['updates_per_s']:.1f}×")
+    rate, span = like_for_like(ours, stock)
+    print(
+        f"ratio, updates/s triobot ÷ PTB over {span}: {rate / stock['updates_per_s']:.1f}×"
+        f" (full run ÷ baseline: {ours['updates_per_s'] / stock['updates_per_s']:.1f}×)"
+    )
     print(f"ratio, p99 PTB ÷ triobot:       {stock['p99_ms'] / ours['p99_ms']:.1f}×")
+    share = ours["updates_per_s"] / floor["updates_per_s"]
+    print(f"ratio, updates/s triobot ÷ PTB floor: {share:.2f}")
     own = 1000 / ours["updates_per_s"] - 1000 / floor["updates_per_s"]
+    own_cpu = ours["cpu_ms_per_update"] - floor["cpu_ms_per_update"]
     print(
         f"PTB floor = the same Bot API calls with no logic or storage: triobot's own work"
-        f" (flows, SQLite, templates) costs {own:.2f} ms per update on top of it"
+        f" (flows, SQLite, templates, signing) costs {own:.2f} ms per update on top of it"
+        f" ({own_cpu:.2f} ms of CPU)"
     )
-    # The figures count only if the work was done: every person finished the check-in.
-    if ours["completed_flows"] != args.people or ours["refused_by_telegram"]:
-        print("NOT VERIFIED: not every check-in completed, or the stand-in refused a call")
+    # The issue's targets, for the reader: a slow run on a busy machine is not a failed one.
+    print(
+        f"targets: triobot ÷ floor {share:.2f} (≥ 0.5: {'met' if share >= 0.5 else 'missed'});"
+        f" ÷ PTB over {span} {rate / stock['updates_per_s']:.1f}×"
+        f" (≥ 10×: {'met' if rate / stock['updates_per_s'] >= 10 else 'missed'});"
+        f" p99 {ours['p99_ms']:.1f} ms (≤ 5 ms: {'met' if ours['p99_ms'] <= 5 else 'missed'})"
+    )
+    verified, failures = check(args.people, results)
+    for line in verified:
+        print(f"verified: {line}")
+    for line in failures:
+        print(f"NOT VERIFIED: {line}")
+    if failures:
         sys.exit(1)
-    print(f"verified: all {args.people} check-ins completed, no call refused")
 
 
 if __name__ == "__main__":

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # text: the lines `triobot run` always wrote; json: one object per line (bot/logs.py).
     log_format: Literal["text", "json"] = Field(default="text", alias="TRIOBOT_LOG_FORMAT")
     db_path: Path = Field(default=Path("./data/triobot.db"), alias="TRIOBOT_DB")
+    # SQLite's fsync policy (storage/db.py SYNCHRONOUS says what each keeps on a power loss).
+    db_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="NORMAL", alias="TRIOBOT_DB_SYNCHRONOUS"
+    )
     programme_tz: str = Field(default="Europe/London", alias="TRIOBOT_TZ")
     # An open flow nobody touches for this long is closed; the person is told next time.
     flow_expiry_hours: float = Field(default=72.0, gt=0, alias="TRIOBOT_FLOW_EXPIRY_HOURS")

@@ -24,6 +24,7 @@ from jinja2 import (
     FileSystemBytecodeCache,
     FileSystemLoader,
     StrictUndefined,
+    Template,
     pass_context,
     select_autoescape,
 )
@@ -42,6 +43,7 @@ class Label:
 
 
 LANGUAGES = ("en", "es", "pt")
+_BLANK_LINES = re.compile(r"\n{3,}")
 DEFAULT_LANGUAGE = "en"
 TELEGRAM_LIMIT = 4096
 
@@ -84,15 +86,10 @@ def prompts_root() -> Path:
 
 
 class _SharedBytecode(BytecodeCache):
-    """Compiled templates kept for the life of the process, shared by every `Texts`: a bot
-    restarted in the same process (tests, the console, benchmarks) does not compile them all
-    again. Jinja checks each entry against the source's checksum, so an edit still shows.
-
-    Also kept on disk, as Python keeps its own bytecode in __pycache__: a fresh process loads
-    a template in well under a millisecond instead of compiling it (the digest's, with the
-    label catalogue, took 0.08-0.15 s of a fresh process's first digest; issue 22). Jinja's
-    own cache directory: per user, made private, checked as it is opened. Without a usable
-    directory (a read-only machine) templates are compiled in memory as before."""
+    """Compiled templates kept for the life of the process, shared by every `Texts` (Jinja
+    checks each against its source's checksum, so an edit still shows), and on disk like
+    __pycache__, in Jinja's private per-user cache directory: a fresh process loads them
+    instead of compiling (0.08-0.15 s of its first digest). No usable directory: memory only."""
 
     def __init__(self, disk: BytecodeCache | None = None) -> None:
         self._store: dict[str, bytes] = {}
@@ -132,18 +129,14 @@ def _disk_bytecode() -> BytecodeCache | None:
 
 _BYTECODE = _SharedBytecode(_disk_bytecode())  # the package's own templates
 _BYTECODE_IN_MEMORY = _SharedBytecode()  # any other root's (a test's): nothing left on disk
-
-
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 
 class _Environment(Environment):
-    """Jinja's Environment, with `{{ row.name }}` on a plain dict looked up as a key first.
-
-    Jinja tries the attribute first and falls back to the key, so every such lookup on a dict
-    raised and caught an AttributeError: the researcher digest's page makes ~48,000 of them
-    (62 → 39 ms to render it). A dict has no attributes beyond its class's, so for any other
-    name the result is the one Jinja gives: the value, else (a missing key) Jinja's own."""
+    """Jinja's Environment, with `{{ row.name }}` on a plain dict looked up as a key first:
+    Jinja tries the attribute first, raising and catching an AttributeError each time (~48,000
+    on the researcher page: 62 → 39 ms). For a name that is no dict attribute the result is
+    the one Jinja gives: the value, else (a missing key) Jinja's own."""
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
@@ -182,6 +175,11 @@ class Texts:
         self.env.filters["when"] = _when_filter
         self.env.filters["plural"] = _plural_filter
         self._labels: dict[str, Any] = {}
+        # Looked up once per process, like the compiled templates (auto_reload is off): the
+        # file a (language, name) renders from, and each label that takes no values.
+        self._templates: dict[tuple[str, str], Template] = {}
+        self._plain_labels: dict[tuple[str, str], Markup] = {}
+        self._plain_texts: dict[tuple[str, str], str] = {}
 
     def exists(self, lang: str, name: str) -> bool:
         return (self.root / lang / f"{name}.j2").is_file()
@@ -206,9 +204,12 @@ class Texts:
             values = {key: self._labels_in(lang, value) for key, value in (context or {}).items()}
         else:
             values = dict(context or {})
-        template = self.env.get_template(self._template_path(lang, name))
+        template = self._templates.get((lang, name))
+        if template is None:
+            template = self.env.get_template(self._template_path(lang, name))
+            self._templates[lang, name] = template
         text = template.render(lang=lang, texts=self, **values)
-        return re.sub(r"\n{3,}", "\n\n", text).strip()
+        return _BLANK_LINES.sub("\n\n", text).strip()
 
     def _labels_in(self, lang: str, value: Any) -> Any:
         """`value` with every Label in it (inside lists and mappings too) rendered: a service
@@ -239,6 +240,11 @@ class Texts:
     def label_html(self, lang: str, label: Label) -> Markup:
         if label.text is not None:
             return Markup.escape(label.text)
+        if not label.params:
+            found = self._plain_labels.get((lang, label.key))
+            if found is None:
+                found = self._plain_labels[lang, label.key] = self._macro(lang, label.key)().strip()
+            return found
         params = {
             key: self.label_html(lang, value) if isinstance(value, Label) else value
             for key, value in label.params.items()
@@ -249,6 +255,12 @@ class Texts:
 
     def label(self, lang: str, label: Label) -> str:
         """Plain text, for buttons and command descriptions (Telegram shows it verbatim)."""
+        if label.text is None and not label.params:
+            found = self._plain_texts.get((lang, label.key))
+            if found is None:
+                found = html.unescape(str(self.label_html(lang, label)))
+                self._plain_texts[lang, label.key] = found
+            return found
         return html.unescape(str(self.label_html(lang, label)))
 
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import aiosqlite
 
@@ -25,6 +25,15 @@ Params = Sequence[Any] | dict[str, Any]
 # other tasks, and a stop is not held up by writes queued behind a lock.
 WRITE_PATIENCE = 10.0
 BUSY_RETRY_PAUSE = 0.05
+
+
+Synchronous = Literal["FULL", "NORMAL"]
+# In WAL mode either way every COMMIT is in the WAL file before `transaction()` returns (before
+# any reply): a crash of the process loses nothing acknowledged, and nothing is ever corrupted.
+SYNCHRONOUS: dict[Synchronous, str] = {
+    "FULL": "fsync at every COMMIT: a power loss or OS crash loses nothing acknowledged",
+    "NORMAL": "fsync at checkpoints: a power loss or OS crash may lose the last commits",
+}
 
 
 class StorageUnavailable(Exception):
@@ -88,16 +97,26 @@ class Database:
 
     One connection serves the whole bot; an asyncio lock keeps two tasks from interleaving
     statements inside one transaction on it.
+
+    A call through aiosqlite is a hop to its thread and back (~70 µs, more than most
+    statements take): only what may wait or take long goes there — a BEGIN that meets another
+    connection's lock, `fetchall` outside a transaction (digests', exports' reads), a COMMIT
+    under synchronous=FULL, migrations, checkpoints. The rest runs on the same connection
+    directly: in WAL mode, once BEGIN IMMEDIATE holds the write lock nothing waits for a
+    lock, and readers never do. The asyncio lock serialises every use, on either thread.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, clock: Clock) -> None:
+    def __init__(self, conn: aiosqlite.Connection, raw: sqlite3.Connection, clock: Clock) -> None:
         self._conn = conn
+        self._raw = raw  # the same connection, used directly (see above)
         # Repositories stamp rows (created_at, used_at, …) with this clock, the process's one.
         self.clock = clock
         self._lock = asyncio.Lock()
         self._holder: asyncio.Task[Any] | None = None
         self.write_patience = WRITE_PATIENCE
         self.stopping = False  # set at a stop: a write that would wait gives up at once
+        # synchronous=FULL: a COMMIT waits for an fsync, on aiosqlite's thread (see above).
+        self.commit_waits = False
 
     @asynccontextmanager
     async def _locked(self) -> AsyncIterator[None]:
@@ -114,7 +133,11 @@ class Database:
                 self._holder = None
 
     @classmethod
-    async def open(cls, path: Path | str, *, clock: Clock = utcnow) -> Database:
+    async def open(
+        cls, path: Path | str, *, clock: Clock = utcnow, synchronous: Synchronous = "NORMAL"
+    ) -> Database:
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {sorted(SYNCHRONOUS)}")
         path = Path(path)
         if str(path) != ":memory:":
             private_files.make_folder(path.parent)
@@ -124,13 +147,20 @@ class Database:
             private_files.touch(path)
             for suffix in ("-wal", "-shm", "-journal"):
                 private_files.tighten(path.with_name(path.name + suffix))
-        conn = await aiosqlite.connect(path, isolation_level=None)
+        opened: list[sqlite3.Connection] = []
+
+        def connector() -> sqlite3.Connection:
+            # Used from aiosqlite's thread and, directly, from the event loop (never both
+            # at once: Database's lock); SQLite itself is built thread-safe (serialized).
+            raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            opened.append(raw)
+            return raw
+
+        conn = await aiosqlite.Connection(connector, iter_chunk_size=64)
         conn.row_factory = sqlite3.Row
         for pragma in (
             "PRAGMA journal_mode = WAL",
-            # NORMAL in WAL mode survives a crash of the process (not of the OS) without an
-            # fsync per commit; that is the durability the bot promises.
-            "PRAGMA synchronous = NORMAL",
+            "PRAGMA synchronous = FULL" if synchronous == "FULL" else "PRAGMA synchronous = NORMAL",
             # Migrating (rare, at an upgrade) waits like any SQLite client; after it,
             # transaction() does the waiting (see WRITE_PATIENCE).
             "PRAGMA busy_timeout = 5000",
@@ -140,7 +170,8 @@ class Database:
             "PRAGMA secure_delete = ON",
         ):
             await conn.execute(pragma)
-        db = cls(conn, clock)
+        db = cls(conn, opened[0], clock)
+        db.commit_waits = synchronous == "FULL"
         try:
             await db.migrate()
             await conn.execute("PRAGMA busy_timeout = 100")
@@ -207,6 +238,8 @@ class Database:
         disk is full, StorageUnavailable says so: the caller's work was not saved.
         """
         deadline = time.monotonic() + self.write_patience
+        # Statements run directly never wait, so let other tasks take their turn first.
+        await asyncio.sleep(0)
         while True:
             async with self._locked():
                 try:
@@ -216,37 +249,66 @@ class Database:
                         raise StorageUnavailable(str(exc)) from exc
                 else:
                     try:
-                        yield Transaction(self._conn, self.clock)
+                        yield Transaction(self._raw, self.clock)
                     except BaseException as exc:
-                        await self._rollback()
+                        self._rollback()
                         if isinstance(exc, sqlite3.OperationalError) and is_transient(exc):
                             raise StorageUnavailable(str(exc)) from exc
                         raise
                     try:
-                        await self._conn.execute("COMMIT")
+                        # In the WAL when this returns: before any reply is sent.
+                        await self._commit()
                     except sqlite3.OperationalError as exc:
-                        await self._rollback()
+                        self._rollback()
                         raise StorageUnavailable(str(exc)) from exc
                     return
             await asyncio.sleep(BUSY_RETRY_PAUSE)
 
     async def _begin(self) -> None:
+        if not self._begin_now():
+            # Another connection holds the write lock: wait for it on aiosqlite's thread
+            # (busy_timeout), the event loop free meanwhile.
+            await self._on_thread("BEGIN IMMEDIATE")
+
+    async def _commit(self) -> None:
+        if self.commit_waits:
+            await self._on_thread("COMMIT")
+        else:
+            self._raw.execute("COMMIT")
+
+    async def _on_thread(self, sql: str) -> None:
         # aiosqlite runs the statement on its thread even if this task is cancelled while
-        # waiting: wait for it anyway and undo it, or the connection would stay inside a
-        # transaction, holding the write lock, and every later BEGIN would fail.
-        begin = asyncio.ensure_future(self._conn.execute("BEGIN IMMEDIATE"))
+        # waiting: wait for it anyway and undo what is left open (a BEGIN, a failed COMMIT),
+        # or the connection would stay inside a transaction holding the write lock.
+        running = asyncio.ensure_future(self._conn.execute(sql))
         try:
-            await asyncio.shield(begin)
+            await asyncio.shield(running)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                await begin
-            await self._rollback()
+                await running
+            self._rollback()
             raise
 
-    async def _rollback(self) -> None:
+    def _begin_now(self) -> bool:
+        """BEGIN IMMEDIATE directly, not waiting: False, nothing changed, if it cannot."""
+        raw = self._raw
+        if raw.execute("PRAGMA busy_timeout").fetchone()[0] != 100:
+            return False  # waiting set otherwise (a test, an operator): on the thread, as set
+        raw.execute("PRAGMA busy_timeout = 0")
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                return False
+            raise
+        finally:
+            raw.execute("PRAGMA busy_timeout = 100")  # as Database.open leaves it
+        return True
+
+    def _rollback(self) -> None:
         # SQLite may have rolled back by itself (SQLITE_FULL does): nothing left to undo.
-        if self._conn.in_transaction:
-            await self._conn.execute("ROLLBACK")
+        if self._raw.in_transaction:
+            self._raw.execute("ROLLBACK")
 
     async def _applied(self, number: int) -> bool:
         rows = await self._conn.execute_fetchall(
@@ -269,12 +331,11 @@ class Database:
                 return False
             await asyncio.sleep(BUSY_RETRY_PAUSE)
 
-    # Each aiosqlite call is a hop to its thread (~70 µs here), so reads use
-    # execute_fetchall: one hop instead of execute + fetch + close.
+    # One row is a short read: directly. Many rows may be a long one (a digest's, an
+    # export's): on aiosqlite's thread, in one hop (execute_fetchall), the loop free meanwhile.
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         async with self._locked():
-            rows = await self._conn.execute_fetchall(sql, params)
-        return next(iter(rows), None)
+            return self._raw.execute(sql, params).fetchone()  # type: ignore[no-any-return]
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         async with self._locked():
@@ -286,29 +347,29 @@ class Database:
 
 
 class Transaction:
-    """Statements inside one open write transaction, and the database's clock."""
+    """Statements inside one open write transaction, and the database's clock.
 
-    def __init__(self, conn: aiosqlite.Connection, clock: Clock) -> None:
+    They run on the connection directly (see Database): the transaction holds the write
+    lock, so none of them waits for another connection."""
+
+    def __init__(self, conn: sqlite3.Connection, clock: Clock) -> None:
         self._conn = conn
         self.clock = clock
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        """Run a statement; returns lastrowid (for INSERT) or the rowcount.
-
-        The cursor is left to the garbage collector: closing it would cost another hop.
-        """
-        cursor = await self._conn.execute(sql, params)
+        """Run a statement; returns lastrowid (for INSERT) or the rowcount."""
+        cursor = self._conn.execute(sql, params)
         result = cursor.lastrowid if sql.lstrip().upper().startswith("INSERT") else None
         return int(result) if result else cursor.rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        await self._conn.executemany(sql, rows)
+        self._conn.executemany(sql, rows)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """A part of the transaction that an exception undoes alone: the exception still
         propagates, and what the transaction did before the savepoint stays."""
-        await self._conn.execute("SAVEPOINT part")
+        self._conn.execute("SAVEPOINT part")
         try:
             yield
         except BaseException:
@@ -316,17 +377,16 @@ class Transaction:
             # taking the savepoint with it: then there is nothing left to undo here, and the
             # exception that says why is the one to raise.
             with contextlib.suppress(sqlite3.Error):
-                await self._conn.execute("ROLLBACK TO part")
-                await self._conn.execute("RELEASE part")
+                self._conn.execute("ROLLBACK TO part")
+                self._conn.execute("RELEASE part")
             raise
-        await self._conn.execute("RELEASE part")
+        self._conn.execute("RELEASE part")
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        rows = await self._conn.execute_fetchall(sql, params)
-        return next(iter(rows), None)
+        return self._conn.execute(sql, params).fetchone()  # type: ignore[no-any-return]
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        return list(await self._conn.execute_fetchall(sql, params))
+        return self._conn.execute(sql, params).fetchall()
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)

@@ -133,13 +133,18 @@ class PeopleRepo:
     async def grants(q: Reader, person_id: int) -> Grants:
         """Read afresh, in the caller's transaction if it holds one: roles and trios may
         have changed since the update (or the flow) began."""
-        roles = await q.fetchall("SELECT role FROM person_role WHERE person_id = ?", (person_id,))
-        trios = await q.fetchall(
-            "SELECT trio_id, is_lead FROM trio_member WHERE person_id = ?", (person_id,)
+        # One row, one read (a few roles and trios each, comma-separated: "3:1,5:0").
+        row = await q.fetchone(
+            "SELECT (SELECT group_concat(role) FROM person_role WHERE person_id = ?),"
+            " (SELECT group_concat(trio_id || ':' || is_lead) FROM trio_member"
+            " WHERE person_id = ?)",
+            (person_id, person_id),
         )
+        roles, trios = (row[0], row[1]) if row is not None else (None, None)
+        pairs = (pair.split(":") for pair in (trios or "").split(",") if pair)
         return Grants(
-            roles=frozenset(row[0] for row in roles),
-            trios={int(row[0]): bool(row[1]) for row in trios},
+            roles=frozenset((roles or "").split(",")) - {""},
+            trios={int(trio): lead == "1" for trio, lead in pairs},
         )
 
     async def consent(self, person_id: int) -> ConsentRecord | None:

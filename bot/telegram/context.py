@@ -155,7 +155,9 @@ class Services:
             if settings.flood_per_minute > 0
             else None
         )
-        self.db = await Database.open(settings.db_path, clock=clock)
+        self.db = await Database.open(
+            settings.db_path, clock=clock, synchronous=settings.db_synchronous
+        )
         self.texts = Texts()
         self.people = PeopleRepo(self.db)
         self.programme = ProgrammeRepo(self.db)
