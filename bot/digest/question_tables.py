@@ -15,8 +15,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bot.digest import consent
-from bot.digest.exports import pseudonym
-from bot.digest.research_tables import Research, local_times, partial_flags, person_number
+from bot.digest.research_tables import Names, Research, local_times
 from storage import digest_sources as src
 from storage.db import to_db_time
 
@@ -69,15 +68,11 @@ def tables(research: Research, key: bytes) -> dict[str, pd.DataFrame]:
     """Both tables for the span `research` was read for (questions asked, replies sent in it)."""
     start = research.span[0] if research.span else None
 
-    def name(person_id: object) -> str:
-        """Consent has left only consenting people's ids (bot/digest/consent.py)."""
-        number = person_number(person_id)
-        return "" if number is None else pseudonym(key, number)
+    # Consent has left only consenting people's ids (bot/digest/consent.py).
+    name = Names(key, research.consenting)
 
     def finish(table: pd.DataFrame, at: pd.Series, columns: tuple[str, ...]) -> pd.DataFrame:
-        table["week"] = src.local_weeks(at, research.zone).astype("object")
-        table["partial"] = partial_flags(table["week"], research.current_week)
-        return table.loc[:, list(columns)].reset_index(drop=True)
+        return research.finish(table, src.local_weeks(at, research.zone), columns)
 
     found = consent.questions_for_research(research.questions, research.consenting)
     if start is not None:

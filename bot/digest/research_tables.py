@@ -94,7 +94,7 @@ class Research:
     span: tuple[datetime, datetime] | None = None
 
     def tables(self, key: bytes) -> dict[str, pd.DataFrame]:
-        name = _Names(key, self.consenting)
+        name = Names(key, self.consenting)
         return {
             "actions": self._actions(name),
             "action_history": self._history(name),
@@ -102,7 +102,7 @@ class Research:
             "attendance": self._attendance(name),
         }
 
-    def _actions(self, name: _Names) -> pd.DataFrame:
+    def _actions(self, name: Names) -> pd.DataFrame:
         found = self.actions
         table = pd.DataFrame(
             {
@@ -125,9 +125,9 @@ class Research:
         written = found["author_id"].map(name.consents).astype(bool)
         table.insert(7, "what", found["what"].where(written, ""))
         table.insert(8, "voice", found["voice"].where(written, pd.NA))
-        return self._finish(table, src.local_weeks(found["agreed_at"], self.zone), ACTIONS)
+        return self.finish(table, src.local_weeks(found["agreed_at"], self.zone), ACTIONS)
 
-    def _history(self, name: _Names) -> pd.DataFrame:
+    def _history(self, name: Names) -> pd.DataFrame:
         found = self.events
         table = pd.DataFrame(
             {
@@ -139,9 +139,9 @@ class Research:
                 "changed_at": local_times(found["changed_at"], self.zone),
             }
         )
-        return self._finish(table, src.local_weeks(found["changed_at"], self.zone), ACTION_HISTORY)
+        return self.finish(table, src.local_weeks(found["changed_at"], self.zone), ACTION_HISTORY)
 
-    def _lesson_study(self, name: _Names) -> pd.DataFrame:
+    def _lesson_study(self, name: Names) -> pd.DataFrame:
         found = self.lesson_study
         together = found["kind"] == "discussion"
         everyone = self.members.groupby("cycle")["person_id"].agg(
@@ -155,9 +155,9 @@ class Research:
         table.insert(11, "date", src.local_dates(kept["at"], self.zone))
         table["pupil"] = table["pupil"].astype("Int64")
         table["moment"] = table["moment"].astype("Int64")
-        return self._finish(table, src.local_weeks(kept["at"], self.zone), LESSON_STUDY)
+        return self.finish(table, src.local_weeks(kept["at"], self.zone), LESSON_STUDY)
 
-    def _attendance(self, name: _Names) -> pd.DataFrame:
+    def _attendance(self, name: Names) -> pd.DataFrame:
         found = self.attendance
         kept = found[found["person_id"].map(name.consents).astype(bool)]
         table = pd.DataFrame(
@@ -170,9 +170,9 @@ class Research:
                 "attended": kept["attended"],
             }
         )
-        return self._finish(table, src.local_weeks(kept["starts_at"], self.zone), ATTENDANCE)
+        return self.finish(table, src.local_weeks(kept["starts_at"], self.zone), ATTENDANCE)
 
-    def _finish(
+    def finish(
         self, table: pd.DataFrame, weeks: pd.Series, columns: tuple[str, ...]
     ) -> pd.DataFrame:
         table = table.copy()
@@ -181,7 +181,7 @@ class Research:
         return table.loc[:, list(columns)].reset_index(drop=True)
 
 
-class _Names:
+class Names:
     """Pseudonyms for consenting people; "" for anyone else (and for nobody)."""
 
     def __init__(self, key: bytes, consenting: Collection[int]) -> None:
