@@ -53,7 +53,9 @@ class Settings(BaseSettings):
     telegram_api_url: str = Field(default="https://api.telegram.org", alias="TELEGRAM_API_URL")
     # text: the lines `triobot run` always wrote; json: one object per line (bot/logs.py).
     log_format: Literal["text", "json"] = Field(default="text", alias="TRIOBOT_LOG_FORMAT")
-    db_path: Path = Field(default=Path("./data/triobot.db"), alias="TRIOBOT_DB")
+    # A SQLite file's path, or a PostgreSQL URL (postgresql://user@host:port/db): a URL is
+    # kept as text, never taken for a path (storage/store.py).
+    db_path: Path | str = Field(default=Path("./data/triobot.db"), alias="TRIOBOT_DB")
     # SQLite's fsync policy (storage/db.py SYNCHRONOUS says what each keeps on a power loss).
     db_synchronous: Literal["FULL", "NORMAL"] = Field(
         default="NORMAL", alias="TRIOBOT_DB_SYNCHRONOUS"
@@ -120,6 +122,12 @@ class Settings(BaseSettings):
     webhook_max_connections: int = Field(
         default=1, ge=1, le=100, alias="TRIOBOT_WEBHOOK_MAX_CONNECTIONS"
     )
+
+    @field_validator("db_path", mode="after")
+    @classmethod
+    def _store(cls, value: Path | str) -> Path | str:
+        text = str(value)
+        return text if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text) else Path(text)
 
     @field_validator("http_listen", "webhook_url")
     @classmethod

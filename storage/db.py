@@ -91,6 +91,9 @@ class Reader(Protocol):
     async def fetchall(self, sql: str, params: Params = ...) -> list[sqlite3.Row]: ...
     async def fetchval(self, sql: str, params: Params = ...) -> Any: ...
 
+    @property
+    def dialect(self) -> str: ...
+
 
 class Database:
     """Shared by every repository. Writes go through `transaction()` (BEGIN IMMEDIATE).
@@ -105,6 +108,8 @@ class Database:
     directly: in WAL mode, once BEGIN IMMEDIATE holds the write lock nothing waits for a
     lock, and readers never do. The asyncio lock serialises every use, on either thread.
     """
+
+    dialect = "sqlite"  # PostgresDatabase (storage/postgres.py): "postgresql"
 
     def __init__(self, conn: aiosqlite.Connection, raw: sqlite3.Connection, clock: Clock) -> None:
         self._conn = conn
@@ -351,6 +356,8 @@ class Transaction:
 
     They run on the connection directly (see Database): the transaction holds the write
     lock, so none of them waits for another connection."""
+
+    dialect = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection, clock: Clock) -> None:
         self._conn = conn

@@ -16,9 +16,12 @@ class StorageError(Exception):
     saying what is wrong and what to do (the command line prints it, not a traceback)."""
 
 
-def migration_scripts() -> list[tuple[int, str, str]]:
-    """(number, name, sql) for every file in storage/migrations, in order."""
+def migration_scripts(dialect: str = "sqlite") -> list[tuple[int, str, str]]:
+    """(number, name, sql) for every file in storage/migrations (SQLite) or
+    storage/migrations/postgresql, in order."""
     folder = resources.files("storage") / "migrations"
+    if dialect == "postgresql":
+        folder = folder / "postgresql"
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):

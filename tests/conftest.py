@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from storage.db import Database
+from storage.store import open_store
 
 
 class FakeClock:
@@ -36,9 +38,53 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "both_stores: run the test on SQLite and on PostgreSQL (tests/postgres.py)",
+    )
+    config.addinivalue_line("markers", "sqlite_only: in a both_stores module, SQLite alone")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store" not in metafunc.fixturenames:
+        return
+    node = metafunc.definition
+    if node.get_closest_marker("both_stores") and not node.get_closest_marker("sqlite_only"):
+        metafunc.parametrize("store", ["sqlite", "postgresql"], indirect=True)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests.postgres import drop_template
+
+    drop_template()
+
+
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "triobot.db"
+def store(request: pytest.FixtureRequest) -> str:
+    """Which store the test runs on: "sqlite", or "postgresql" in a both_stores test.
+
+    TRIOBOT_TEST_STORE=postgresql runs every other test that opens a database on PostgreSQL
+    instead (not sqlite_only ones): a sweep for SQL that only SQLite takes, not run in CI."""
+    if hasattr(request, "param"):
+        return str(request.param)
+    if os.environ.get("TRIOBOT_TEST_STORE") == "postgresql":
+        if request.node.get_closest_marker("sqlite_only") is None:
+            return "postgresql"
+    return "sqlite"
+
+
+@pytest.fixture
+def db_path(tmp_path: Path, store: str) -> Iterator[Path | str]:
+    """Where the test's database is: a SQLite file, or a fresh PostgreSQL database's URL."""
+    if store == "sqlite":
+        yield tmp_path / "triobot.db"
+        return
+    from tests.postgres import drop_database, fresh_database
+
+    url = fresh_database()
+    yield url
+    drop_database(url)
 
 
 @pytest.fixture
@@ -56,7 +102,7 @@ def locker(db_path: Path) -> Iterator[sqlite3.Connection]:
 async def db(db_path: Path, clock: FakeClock) -> AsyncIterator[Database]:
     # On the test's clock, as the bot's database is: rows are stamped with the same "now"
     # that the services given `clock` read.
-    database = await Database.open(db_path, clock=clock)
+    database = await open_store(db_path, clock=clock)
     yield database
     await database.close()
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.both_stores
+
 from storage import meta
 from storage.db import Database, utcnow
 from storage.people import PeopleRepo

@@ -22,6 +22,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from aiohttp import web
 from telegram import Update
@@ -38,8 +39,9 @@ from bot.config import Settings
 from bot.programme.demo import withdraw_demo_invites
 from bot.scheduling.supervision import Backoff, pause, unless_stopped
 from bot.telegram.context import App
-from storage.db import Database, StorageUnavailable, unavailable
+from storage.db import StorageUnavailable, unavailable
 from storage.lease import LeaseHeld, check_free
+from storage.store import check_target, is_url, open_store
 
 log = logging.getLogger(__name__)
 TELEGRAM = "https://api.telegram.org"
@@ -62,7 +64,7 @@ async def close_demo_door(settings: Settings, clock: Clock) -> int:
     server keeps them, for simulations."""
     if settings.telegram_api_url != TELEGRAM:
         return 0
-    db = await Database.open(settings.db_path, clock=clock)
+    db = await open_store(settings.db_path, clock=clock)
     try:
         withdrawn = await withdraw_demo_invites(db)
     finally:
@@ -166,7 +168,9 @@ async def _serve(settings: Settings, clock: Clock, early: Sequence[int] = ()) ->
         return 0
     try:
         # Before anything opens the database (and migrates it): one bot per database.
-        check_free(settings.db_path)
+        check_target(settings.db_path)
+        if not is_url(settings.db_path):  # PostgreSQL: a lease per worker (storage/lease.py)
+            check_free(Path(settings.db_path))
         await close_demo_door(settings, clock)
     except LeaseHeld as exc:
         raise StartRefused(f"Not starting: {exc}") from None

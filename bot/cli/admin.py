@@ -32,6 +32,7 @@ from storage.db import Database
 from storage.invites import InviteAdminRepo, InviteRepo
 from storage.programme import ProgrammeRepo
 from storage.status import StatusRepo
+from storage.store import is_url, open_store
 
 ADMIN_COMMANDS = frozenset({"invite", "roster", "calendar", "person", "status", "backup"})
 PRIMARY_ROLE = ("coordinator", "researcher", "trio_lead", "teacher")  # shown first in invites
@@ -190,8 +191,15 @@ def take_backup(settings: Settings, args: argparse.Namespace) -> int:
     if not allowed(CLI_ROLES, "person.erase"):
         print("not allowed: person.erase", file=sys.stderr)
         return 2
+    if is_url(settings.db_path):
+        print(
+            "triobot backup copies a SQLite file; for PostgreSQL use pg_dump"
+            " (README: Scaling out, Backups)",
+            file=sys.stderr,
+        )
+        return 2
     try:
-        report = backup(settings.db_path, args.file)
+        report = backup(Path(settings.db_path), args.file)
     except BackupError as exc:
         print(exc, file=sys.stderr)
         return 2 if isinstance(exc, BackupRefused) else 1
@@ -205,7 +213,7 @@ async def _with_db(
     if not allowed(CLI_ROLES, action):
         print(f"not allowed: {action}")
         return 2
-    db = await Database.open(settings.db_path, clock=clock)
+    db = await open_store(settings.db_path, clock=clock)
     try:
         return int(await handler(db, *extra))
     finally:

@@ -14,6 +14,7 @@ from storage.db import Database
 from storage.deliveries import DeliveriesRepo, Delivery, Which
 from storage.lease import Lease, real_now
 from storage.outbox import OutboxRepo
+from storage.store import open_store
 
 
 def add_parser(sub: Any) -> None:
@@ -37,7 +38,7 @@ def run(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
 
 
 async def _run(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
-    db = await Database.open(settings.db_path, clock=clock)
+    db = await open_store(settings.db_path, clock=clock)
     try:
         repo = DeliveriesRepo(db)
         now = clock()

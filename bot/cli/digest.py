@@ -16,7 +16,7 @@ from bot.digest.service import Digests, Week
 from bot.people.permissions import CLI_ROLES, Action, allowed
 from bot.texts import LANGUAGES, Texts
 from storage import private_files
-from storage.db import Database
+from storage.store import open_store
 
 COMMANDS = frozenset({"digest", "export"})
 
@@ -72,7 +72,7 @@ def _unusable(args: argparse.Namespace) -> str | None:
 
 
 async def _run(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
-    db = await Database.open(settings.db_path, clock=clock)
+    db = await open_store(settings.db_path, clock=clock)
     try:
         digests = Digests(
             db,

@@ -66,6 +66,7 @@ from storage.people import Role as Role
 from storage.programme import ProgrammeRepo
 from storage.schedule import ScheduleRepo
 from storage.status import StatusRepo
+from storage.store import open_store
 
 log = logging.getLogger(__name__)
 # StorageUnavailable, Person and Role are imported "as" themselves: handlers take them from
@@ -155,7 +156,7 @@ class Services:
             if settings.flood_per_minute > 0
             else None
         )
-        self.db = await Database.open(
+        self.db = await open_store(
             settings.db_path, clock=clock, synchronous=settings.db_synchronous
         )
         self.texts = Texts()
