@@ -68,9 +68,9 @@ def store(request: pytest.FixtureRequest) -> str:
     instead (not sqlite_only ones): a sweep for SQL that only SQLite takes, not run in CI."""
     if hasattr(request, "param"):
         return str(request.param)
-    if os.environ.get("TRIOBOT_TEST_STORE") == "postgresql":
-        if request.node.get_closest_marker("sqlite_only") is None:
-            return "postgresql"
+    sweeping = os.environ.get("TRIOBOT_TEST_STORE") == "postgresql"
+    if sweeping and request.node.get_closest_marker("sqlite_only") is None:
+        return "postgresql"
     return "sqlite"
 
 

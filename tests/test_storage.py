@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.both_stores
-
 from storage import meta
 from storage.db import Database, utcnow
 from storage.people import PeopleRepo
 from storage.reflections import ReflectionRepo
 from storage.schedule import ScheduleRepo
 from storage.schema import migration_scripts
+
+pytestmark = pytest.mark.both_stores
 
 
 async def test_migrations_are_recorded_and_applied_once(db_path: Path) -> None:
