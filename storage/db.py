@@ -20,9 +20,8 @@ from storage.schema import check_applied, migration_checksum, migration_scripts,
 
 Params = Sequence[Any] | dict[str, Any]
 # How long a write waits for another connection's lock in all, and the pause between its
-# tries. SQLite's own busy_timeout is kept short (100 ms) and the waiting is done here,
-# between tries, so the one connection (and its thread) is free meanwhile for reads and
-# other tasks, and a stop is not held up by writes queued behind a lock.
+# tries. SQLite's busy_timeout is kept short (100 ms) and the waiting done here, between
+# tries: the connection is free meanwhile, and a stop is not held up by queued writes.
 WRITE_PATIENCE = 10.0
 BUSY_RETRY_PAUSE = 0.05
 
@@ -90,9 +89,7 @@ class Reader(Protocol):
     async def fetchone(self, sql: str, params: Params = ...) -> sqlite3.Row | None: ...
     async def fetchall(self, sql: str, params: Params = ...) -> list[sqlite3.Row]: ...
     async def fetchval(self, sql: str, params: Params = ...) -> Any: ...
-
-    @property
-    def dialect(self) -> str: ...
+    dialect: str  # "sqlite" or "postgresql": where the SQL must differ, it asks
 
 
 class Database:
@@ -143,6 +140,8 @@ class Database:
     ) -> Database:
         if synchronous not in SYNCHRONOUS:
             raise ValueError(f"synchronous must be one of {sorted(SYNCHRONOUS)}")
+        if "://" in str(path):  # a URL is never taken for a file (storage/store.py opens it)
+            raise ValueError(f"not a SQLite file but a URL: {str(path).split('://')[0]}://…")
         path = Path(path)
         if str(path) != ":memory:":
             private_files.make_folder(path.parent)
