@@ -1,6 +1,7 @@
-"""`triobot migrate`, as the operator runs it before an upgrade's first start: it applies
-what is pending and names each migration; a store whose history differs from the files is
-refused in one line, nothing changed."""
+"""The store's own commands. `triobot migrate`, as the operator runs it before an upgrade's
+first start: it applies what is pending and names each migration; a store whose history
+differs from the files is refused in one line, nothing changed. `triobot backup` copies a
+SQLite file and, on PostgreSQL, says what to use instead."""
 
 from __future__ import annotations
 
@@ -100,3 +101,20 @@ def test_migrate_waits_for_the_running_bot_on_a_sqlite_file(
     status, out, err = run(capsys, "migrate")
     assert status == 2 and out == ""
     assert err.startswith("triobot: not migrating: another triobot holds this database")
+
+
+def test_backup_copies_a_sqlite_file_and_sends_postgresql_to_pg_dump(
+    cli: object, db_path: Path | str, store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "backup.db"
+    assert run(capsys, "migrate")[0] == 0
+    status, out, err = run(capsys, "backup", str(target))
+    if store == "sqlite":
+        assert status == 0 and out.startswith(f"{target}: ") and target.exists()
+        return
+    assert (status, out) == (2, "")
+    assert err.strip() == (
+        "triobot backup copies a SQLite file; for PostgreSQL use pg_dump"
+        " (README: Backups on PostgreSQL)"
+    )
+    assert not target.exists()
