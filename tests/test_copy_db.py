@@ -177,6 +177,22 @@ def test_a_programme_moves_whole_and_new_ids_follow_the_copied_ones(
     differing = [t for t in names if before[t] != after[t]]
     assert differing == [], {t: (before[t][:2], after[t][:2]) for t in differing}
     assert new_id == copied_max + 1
+    # And so for every table with an identity: its next id is past the largest copied.
+    with psycopg.connect(target) as pg:
+        sequences = pg.execute(
+            "SELECT table_name, pg_get_serial_sequence(table_name, 'id')"
+            " FROM information_schema.columns WHERE table_schema = current_schema()"
+            " AND column_name = 'id' AND is_identity = 'YES'"
+        ).fetchall()
+        behind = []
+        for table, sequence in sequences:
+            next_id, largest = pg.execute(
+                f"SELECT (SELECT last_value + is_called::int FROM {sequence}),"
+                f' (SELECT MAX(id) FROM "{table}")'
+            ).fetchone() or (None, None)
+            if largest is not None and next_id <= largest:
+                behind.append(table)
+    assert len(sequences) > 20 and behind == []
 
 
 def refused(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
