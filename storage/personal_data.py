@@ -31,6 +31,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import psycopg
+
 from storage import meta
 from storage.catalogue import column_defaults, row_keys, table_columns
 from storage.db import Database, Reader, Transaction, to_db_time
@@ -258,7 +260,8 @@ async def after_erasure(db: Database) -> bool:
 
     SQLite (secure_delete on) zeroes what was deleted or overwritten in the database file;
     the WAL still holds the old pages until a checkpoint copies them back (`checkpoint`).
-    False if a reader held the checkpoint up (SQLite makes one by itself later).
+    False if a reader held the checkpoint up (SQLite makes one by itself later), or if
+    PostgreSQL's VACUUM could not run (autovacuum does it later).
 
     PostgreSQL never overwrites a row in place: an UPDATE or DELETE leaves the old version
     as a dead tuple, invisible to every query (no SQL reads it back) but still in the table's
@@ -272,8 +275,15 @@ async def after_erasure(db: Database) -> bool:
     if not isinstance(db, PostgresDatabase):
         return await db.checkpoint()
     schema = await table_columns(db)
-    touched = {s.table for s in await scrubs(db)} | {"person"}
-    await db.vacuum(sorted(t for t in touched if t in schema))
+    touched = sorted(t for t in {s.table for s in await scrubs(db)} | {"person"} if t in schema)
+    # Its own short connection: VACUUM cannot run inside a transaction, and erasures are rare.
+    # The erasure has committed either way: a failure here leaves the sweep to autovacuum.
+    try:
+        async with await psycopg.AsyncConnection.connect(db.url, autocommit=True) as conn:
+            for table in touched:  # names of the schema's own tables (table_columns)
+                await conn.execute(f'VACUUM "{table}"'.encode())
+    except psycopg.Error:
+        return False
     return True
 
 

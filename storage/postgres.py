@@ -402,15 +402,8 @@ class PostgresDatabase(Database):
                 raise
 
     async def checkpoint(self) -> bool:
-        """Nothing to copy: PostgreSQL's erased rows go with VACUUM (see `vacuum`)."""
+        """Nothing to copy: PostgreSQL's erased rows go with VACUUM (autovacuum)."""
         return True
-
-    async def vacuum(self, tables: Iterable[str]) -> None:
-        """VACUUM these tables now, outside any transaction (storage/personal_data.py's
-        after_erasure): old row versions an erasure left go, in the TOAST tables and indexes too."""
-        async with self._pool.connection(timeout=self.write_patience) as conn:
-            for table in tables:
-                await conn.execute(f'VACUUM "{table}"'.encode())  # a table of the schema
 
     async def _read(self, sql: str, params: Params) -> list[Any]:
         text, takes = to_postgres(sql)

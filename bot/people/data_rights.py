@@ -78,8 +78,9 @@ class DataRights:
             done = await personal_data.erase(tx, person_id)
         if done and not await personal_data.after_erasure(self.db):
             # The words are gone from the database; SQLite's WAL still holds the old pages
-            # until the next checkpoint that no reader holds up (SQLite makes one by itself).
-            log.warning("after an erasure the write-ahead log could not be emptied yet")
+            # until the next checkpoint that no reader holds up (SQLite makes one by itself),
+            # PostgreSQL's dead row versions until autovacuum comes by.
+            log.warning("after an erasure the old copies could not be swept yet")
         return done
 
     async def find(self, ref_or_telegram_id: str) -> Person | None:
