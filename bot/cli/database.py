@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
+from bot.people.permissions import CLI_ROLES, allowed
 from storage.copy_db import CopyRefused, copy_database, postgres_versions, sqlite_versions
 from storage.lease import LeaseHeld, check_free
 from storage.postgres import safe_url
@@ -32,6 +33,10 @@ def add_parsers(sub: Any) -> None:
 def run(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "migrate":
         return migrate(settings.db_path)
+    # Everyone's data, identities included, to another place: coordinator-only, as backup is.
+    if not allowed(CLI_ROLES, "person.erase"):
+        print("not allowed: person.erase", file=sys.stderr)
+        return 2
     try:
         report = copy_database(args.sqlite_file, args.postgres_url)
     except CopyRefused as exc:
