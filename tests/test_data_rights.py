@@ -121,9 +121,6 @@ async def test_erasure_from_privacy_leaves_no_trace_in_any_table(
     if store == "sqlite":
         # Not in the file's free pages or the write-ahead log either.
         assert b"Quintanilha" not in on_disk(db_path)
-    else:
-        # No old version of any row (a dead tuple) holds it either: erasure ran VACUUM.
-        assert tuples_holding(str(db_path), "Quintanilha") == []
 
     # The row stays, emptied, so the programme's counts still add up.
     row = await bot.db.fetchone("SELECT * FROM person WHERE id = ?", (bruno_id,))
@@ -144,6 +141,10 @@ async def test_erasure_from_privacy_leaves_no_trace_in_any_table(
     await bruno.says("/privacy")
     assert "invite" in bruno.last_text.lower()
     assert traces(db_path, BRUNO_ID) == []
+    if store == "postgresql":
+        # No old version of any row (a dead tuple) holds his name either: erasure ran VACUUM.
+        # Last, as it skips where the server has no pageinspect.
+        assert tuples_holding(str(db_path), "Quintanilha") == []
 
 
 async def test_keeping_the_data_after_all_changes_nothing(bot: BotUnderTest, db_path: Path) -> None:
