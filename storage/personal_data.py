@@ -31,8 +31,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import psycopg
+
 from storage import meta
-from storage.db import Reader, Transaction, to_db_time
+from storage.catalogue import column_defaults, row_keys, table_columns
+from storage.db import Database, Reader, Transaction, to_db_time
+from storage.postgres import PostgresDatabase
 
 REDACTED = "[erased]"
 # Names shorter than this are not searched for in other people's words: "Al" would match too much.
@@ -232,16 +236,16 @@ async def erase(tx: Transaction, person_id: int) -> bool:
     if row["ref"]:
         digest = ref_hash(await ref_key(tx), row["ref"])
         await tx.execute(
-            "INSERT OR IGNORE INTO erased_ref (ref_hash, erased_at) VALUES (?, ?)", (digest, now)
+            "INSERT INTO erased_ref (ref_hash, erased_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (digest, now),
         )
     # Every column, including ones later migrations add, back to its default (mostly NULL):
     # name, Telegram id, roster reference, school, language, time zone, settings…
     # Names and defaults are read from the schema itself, so only the schema is spliced.
-    columns = await tx.fetchall("SELECT name, dflt_value FROM pragma_table_info('person')")
     emptied = ", ".join(
-        f"{c['name']} = {c['dflt_value'] or 'NULL'}"
-        for c in columns
-        if c["name"] not in _PERSON_KEEP
+        f"{name} = {default or 'NULL'}"
+        for name, default in await column_defaults(tx, "person")
+        if name not in _PERSON_KEEP
     )
     await tx.execute(
         f"UPDATE person SET {emptied}, status = 'erased', erased_at = ?,"  # noqa: S608
@@ -251,16 +255,36 @@ async def erase(tx: Transaction, person_id: int) -> bool:
     return True
 
 
-async def table_columns(q: Reader) -> dict[str, frozenset[str]]:
-    """Every table's columns, from sqlite_master and table_info."""
-    rows = await q.fetchall(
-        "SELECT m.name, c.name FROM sqlite_master m JOIN pragma_table_info(m.name) c"
-        " WHERE m.type = 'table'"
-    )
-    found: dict[str, set[str]] = {}
-    for table, column in rows:
-        found.setdefault(table, set()).add(column)
-    return {table: frozenset(columns) for table, columns in found.items()}
+async def after_erasure(db: Database) -> bool:
+    """After an erasure has committed: no copy of the words left where the store keeps them.
+
+    SQLite (secure_delete on) zeroes what was deleted or overwritten in the database file;
+    the WAL still holds the old pages until a checkpoint copies them back (`checkpoint`).
+    False if a reader held the checkpoint up (SQLite makes one by itself later), or if
+    PostgreSQL's VACUUM could not run (autovacuum does it later).
+
+    PostgreSQL never overwrites a row in place: an UPDATE or DELETE leaves the old version
+    as a dead tuple, invisible to every query (no SQL reads it back) but still in the table's
+    pages, its TOAST table and its index entries, until VACUUM removes it. Autovacuum would,
+    some time later; erasure runs VACUUM (not FULL: no lock that stops the bot) on every
+    table it may have touched, at once, so no version of the person's rows remains as a
+    tuple anywhere (one that a transaction still open elsewhere may see stays for the next
+    VACUUM: autovacuum's). VACUUM frees the space without zeroing it: the bytes stay in the data
+    files until new rows overwrite them, and in the WAL and in backups until those age out
+    (the server's and the managed service's retention: README "Backups", "Data rights")."""
+    if not isinstance(db, PostgresDatabase):
+        return await db.checkpoint()
+    schema = await table_columns(db)
+    touched = sorted(t for t in {s.table for s in await scrubs(db)} | {"person"} if t in schema)
+    # Its own short connection: VACUUM cannot run inside a transaction, and erasures are rare.
+    # The erasure has committed either way: a failure here leaves the sweep to autovacuum.
+    try:
+        async with await psycopg.AsyncConnection.connect(db.url, autocommit=True) as conn:
+            for table in touched:  # names of the schema's own tables (table_columns)
+                await conn.execute(f'VACUUM "{table}"'.encode())
+    except psycopg.Error:
+        return False
+    return True
 
 
 def _check_names(scrub: Scrub, schema: dict[str, frozenset[str]]) -> None:
@@ -288,7 +312,7 @@ def _spellings(name: str, in_json: bool) -> list[str]:
 
 
 async def _redact(tx: Transaction, scrub: Scrub, name: str, params: dict[str, Any]) -> None:
-    keys = await _row_keys(tx, scrub.table)
+    keys = await row_keys(tx, scrub.table)
     # "AS row_key_N": a table whose INTEGER PRIMARY KEY aliases rowid names it after that
     # column, so found["rowid"] would not exist. Key names come from the schema itself.
     chosen = ", ".join(f"{k} AS row_key_{i}" for i, k in enumerate(keys))
@@ -311,17 +335,3 @@ async def _redact(tx: Transaction, scrub: Scrub, name: str, params: dict[str, An
                     f"UPDATE {scrub.table} SET {scrub.column} = ? WHERE {matches}",  # noqa: S608
                     (changed, *(found[f"row_key_{i}"] for i in range(len(keys)))),
                 )
-
-
-async def _row_keys(q: Reader, table: str) -> list[str]:
-    """How to name one row of `table`: its rowid, or for a WITHOUT ROWID table (the digest
-    archive's contributions) its primary key's columns."""
-    sql = await q.fetchval(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
-    )
-    if "WITHOUT ROWID" not in str(sql).upper():
-        return ["rowid"]
-    rows = await q.fetchall(
-        "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", (table,)
-    )
-    return [str(r[0]) for r in rows]

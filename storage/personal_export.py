@@ -9,8 +9,8 @@ import json
 import re
 from typing import Any
 
+from storage.catalogue import table_columns
 from storage.db import Database, Reader
-from storage.personal_data import table_columns
 
 # Sections of the download: (name, query with :person_id). Rows become JSON objects.
 EXPORT: tuple[tuple[str, str], ...] = (

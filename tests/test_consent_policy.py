@@ -12,6 +12,7 @@ import json
 from datetime import timedelta
 
 import pandas as pd
+import pytest
 
 from bot.digest.compile import week_bounds
 from bot.digest.consent import for_research, for_schools
@@ -27,6 +28,8 @@ from storage.people import PeopleRepo
 from tests.digest_programme import ZONE, seed
 from tests.harness import BotUnderTest, join
 from tests.test_digest import WEEK, digests
+
+pytestmark = pytest.mark.both_stores
 
 ACCOUNT = "Pupil B read more when the three of us pre-taught vocabulary."
 SUMMARY_FOCUS = "Oracy in year 5"

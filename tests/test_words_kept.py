@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from bot.standin.driver import SimPerson
@@ -25,6 +26,8 @@ from tests.meeting_script import at, form_trio, newest, run_schedule, utc
 from tests.test_lesson_study import newest_with, people, plan_lesson, settle, start_cycle
 from tests.test_meeting_cycle import schedule_first_meeting
 from tests.test_scheduling import NUDGE, joined_bruno, prompts_in
+
+pytestmark = pytest.mark.both_stores
 
 SENTENCE = "We paired the quiet ones with patient talkers and listened."
 LONG_REFLECTION = "\n\n".join(
@@ -58,6 +61,17 @@ async def tap_spot(person: SimPerson, message: SentMessage, row: int, column: in
     return label
 
 
+def committed_answer(db_path: Path | str) -> str | None:
+    """The reflection's answer as a separate connection sees it: only what was committed."""
+    if isinstance(db_path, str):
+        with psycopg.connect(db_path) as pg:
+            row = pg.execute("SELECT answer FROM reflection").fetchone()
+    else:
+        with sqlite3.connect(db_path) as other:
+            row = other.execute("SELECT answer FROM reflection").fetchone()
+    return None if row is None else str(row[0])
+
+
 # --- a reply is an answer ----------------------------------------------------------------
 
 
@@ -75,10 +89,7 @@ async def test_typed_straight_under_a_fresh_prompt_is_its_answer_with_an_undo(
         method: str, params: dict[str, Any], files: dict[str, tuple[str, bytes]] | None = None
     ) -> tuple[int, dict[str, Any]]:
         if method.lower() == "sendmessage":
-            # A separate connection sees only what was committed.
-            with sqlite3.connect(bot.settings.db_path) as other:
-                row = other.execute("SELECT answer FROM reflection").fetchone()
-            seen.append(row[0] if row else None)
+            seen.append(committed_answer(bot.settings.db_path))
         return await original(method, params, files)
 
     bot.api.handle = spy  # type: ignore[method-assign]

@@ -194,7 +194,7 @@ def take_backup(settings: Settings, args: argparse.Namespace) -> int:
     if is_url(settings.db_path):
         print(
             "triobot backup copies a SQLite file; for PostgreSQL use pg_dump"
-            " (README: Scaling out, Backups)",
+            " (README: Backups on PostgreSQL)",
             file=sys.stderr,
         )
         return 2

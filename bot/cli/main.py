@@ -154,6 +154,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot.cli import digest as digest_cli
 
     digest_cli.add_parsers(sub)  # digest build, export
+    from bot.cli import database as database_cli
+
+    database_cli.add_parsers(sub)  # migrate, copy-db
     return parser
 
 
@@ -247,6 +250,10 @@ def _command(argv: Sequence[str] | None) -> int:
 
     if command in digest_cli.COMMANDS:
         return digest_cli.run(settings, args, clock)
+    from bot.cli import database as database_cli
+
+    if command in database_cli.COMMANDS:
+        return database_cli.run(settings, args)
     from bot.cli.admin import ADMIN_COMMANDS
 
     if command in ADMIN_COMMANDS:

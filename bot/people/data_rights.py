@@ -52,10 +52,11 @@ class DataRights:
     async def after_privacy(
         self, answers: Mapping[str, Any], person_id: int | None, roles: frozenset[Role]
     ) -> bytes | None:
-        """Once the /privacy flow ends: after an erasure the WAL is flushed; a download asked
+        """Once the /privacy flow ends: after an erasure old copies are swept (WAL flushed,
+        or VACUUM on PostgreSQL: storage/personal_data.py after_erasure); a download asked
         for is the export, for a person who may still have one."""
         if answers.get("confirm_erase") == "erase":
-            await self.db.checkpoint()
+            await personal_data.after_erasure(self.db)
             return None
         if answers.get("consent") != "download" or person_id is None:
             return None
@@ -75,10 +76,11 @@ class DataRights:
         """Erase one person in one transaction; False if there was no one (left) to erase."""
         async with self.db.transaction() as tx:
             done = await personal_data.erase(tx, person_id)
-        if done and not await self.db.checkpoint():
-            # The words are gone from the database; the WAL still holds the old pages until
-            # the next checkpoint that no reader holds up (SQLite makes one by itself).
-            log.warning("after an erasure the write-ahead log could not be emptied yet")
+        if done and not await personal_data.after_erasure(self.db):
+            # The words are gone from the database; SQLite's WAL still holds the old pages
+            # until the next checkpoint that no reader holds up (SQLite makes one by itself),
+            # PostgreSQL's dead row versions until autovacuum comes by.
+            log.warning("after an erasure the old copies could not be swept yet")
         return done
 
     async def find(self, ref_or_telegram_id: str) -> Person | None:
