@@ -217,7 +217,7 @@ class Simulation:
         """The term, in the database's own folder (a tmpfs, unmounted whatever happens), or
         on a PostgreSQL database of its own (dropped whatever happens)."""
         if self.opts.db is not None:
-            with scratch_database(self.opts.db, "term", keep=self.opts.workdir is not None) as url:
+            with scratch_database(self.opts.db, "term") as url:
                 self.db_path = url
                 return await self._run(url)
         self.db_path = self.faults.folder.open()
@@ -285,7 +285,12 @@ class Simulation:
             await control.aclose()
             await runner.cleanup()
         self.log(f"bot stopped with status {status}")
-        return check(self, ledger, stats)
+        outcome = check(self, ledger, stats)
+        if isinstance(bot, Fleet):
+            outcome.figures["workers: starts of each / the balancer's forwards"] = (
+                f"{[w.starts for w in bot.workers]} / {dict(bot.balancer.counts)}"
+            )
+        return outcome
 
     async def settle(self, ledger: Ledger) -> None:
         """Until every dialogue ended and nothing due now is left in the schedule or outbox
