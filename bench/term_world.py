@@ -355,7 +355,7 @@ class Ledger:
         row = self._one(
             "SELECT MIN(t) FROM (SELECT MIN(due_at) AS t FROM schedule WHERE status = 'pending'"
             " AND due_at > ? UNION ALL SELECT MIN(not_before) FROM outbox"
-            " WHERE status = 'pending' AND not_before > ?)",
+            " WHERE status = 'pending' AND not_before > ?) AS due",
             (stamp, stamp),
         )
         return from_db_time(row[0]) if row[0] else None

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -23,8 +24,11 @@ from bench.fanout_workers import shortfalls
 from bench.term import Options, simulate
 from bench.term_fleet import WEBHOOK_PATH, Balancer
 from bench.term_verdict import report
-from bench.term_world import free_port
+from bench.term_world import Ledger, free_port
+from storage.db import Database, to_db_time
 from tests.postgres import server_url
+
+pytestmark = pytest.mark.both_stores  # the ledger test; the runs make their own databases
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_server = pytest.mark.skipif(
@@ -95,6 +99,49 @@ def test_three_workers_each_spending_the_whole_send_budget_fail_the_fanout() -> 
         "the workers together sent at 1.176 of the configured 25/s: each spent the whole budget",
     ]
     assert shortfalls({**found, "duplicated": 0, "too_many_requests": 0, "ratio": 0.99}) == []
+
+
+async def test_the_ledger_reads_what_is_due_and_stuck_from_either_store(
+    db: Database, db_path: Path | str
+) -> None:
+    def at(hour: int, minute: int = 0) -> str:
+        return to_db_time(datetime(2027, 1, 5, hour, minute, tzinfo=UTC))
+
+    async with db.transaction() as tx:
+        for due, status in ((at(9), "pending"), (at(11), "pending"), (at(8), "done")):
+            await tx.execute(
+                "INSERT INTO schedule (kind, payload, due_at, status, created_at)"
+                " VALUES ('digest_weekly', '{}', ?, ?, ?)",
+                (due, status, at(7)),
+            )
+        for text, kind, status, not_before in (
+            ("Prompt", "prompt", "pending", at(9, 30)),
+            ("In flight", "prompt", "sending", at(12)),
+            ("Sent", "prompt", "sent", at(8)),
+            ("Answer", "reply", "pending", at(9, 45)),
+        ):
+            await tx.execute(
+                "INSERT INTO outbox (chat_id, kind, payload, status, not_before, created_at)"
+                " VALUES (5, ?, ?, ?, ?, ?)",
+                (kind, f'{{"text": "{text}"}}', status, not_before, at(7)),
+            )
+    ledger = Ledger(db_path)
+    try:
+        ten = datetime(2027, 1, 5, 10, tzinfo=UTC)
+        # At 10:00: the 9:00 schedule row, the prompt and the answer waiting, one in flight.
+        assert ledger.outstanding(ten) == 4
+        assert ledger.next_due() == datetime(2027, 1, 5, 9, tzinfo=UTC)
+        assert ledger.next_due(after=ten) == datetime(2027, 1, 5, 11, tzinfo=UTC)
+        assert ledger.stuck(before=ten) == 2  # the prompt and the answer; in flight is not late
+        initiated = ledger.query(
+            "SELECT chat_id, json_extract(payload, '$.text') AS text FROM outbox"
+            " WHERE kind != 'reply' ORDER BY id"
+        )
+        assert [(r[0], r["text"]) for r in initiated] == [
+            (5, "Prompt"), (5, "In flight"), (5, "Sent")
+        ]
+    finally:
+        ledger.close()
 
 
 def _databases(prefix: str) -> list[str]:
