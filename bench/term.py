@@ -281,7 +281,8 @@ class Simulation:
                         break
             stats = (await control.get("/sim/stats")).json()
         finally:
-            status = await bot.stop() if bot.alive else 0
+            # A fleet is stopped whole (a worker down at the end is not left to the others).
+            status = await bot.stop() if bot.alive or isinstance(bot, Fleet) else 0
             await control.aclose()
             await runner.cleanup()
         self.log(f"bot stopped with status {status}")

@@ -120,8 +120,8 @@ class Fleet:
         return await self._one().terminate(final)
 
     async def stop(self) -> int:
-        """Every worker's last stop; the first nonzero exit code, else 0."""
-        codes = await asyncio.gather(*(w.stop() for w in self.workers if w.process))
+        """Every running worker's last stop; the first nonzero exit code, else 0."""
+        codes = await asyncio.gather(*(w.stop() for w in self.workers if w.alive))
         await self.balancer.close()
         return next((c for c in codes if c != 0), 0)
 
