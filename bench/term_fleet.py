@@ -30,8 +30,8 @@ WEBHOOK_PATH = "/telegram/update"
 class Balancer:
     """Round-robin over `backends` (host:port each), passing over refused connections."""
 
-    def __init__(self, backends: list[str]) -> None:
-        self.backends = backends
+    def __init__(self, backends: list[str] | None = None) -> None:
+        self.backends = backends or []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}{WEBHOOK_PATH}"
         self._next = 0
@@ -46,6 +46,10 @@ class Balancer:
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    @property
+    def started(self) -> bool:
+        return self._runner is not None
 
     async def close(self) -> None:
         if self._runner is not None:
@@ -93,21 +97,21 @@ class Fleet:
         rng: random.Random,
     ) -> None:
         self.rng = rng
+        self.balancer = Balancer()
         self.workers: list[BotProcess] = []
         for i in range(count):
             folder = workdir / f"worker-{i + 1}"
             folder.mkdir(parents=True, exist_ok=True)
             self.workers.append(BotProcess(
-                db, url, clock, folder / "bot.log", poll, webhook=True, webhook_url="pending",
+                db, url, clock, folder / "bot.log", poll, webhook=True,
+                webhook_url=self.balancer.url,
             ))  # fmt: skip
-        self.balancer = Balancer([str(w.listen) for w in self.workers])
-        for w in self.workers:
-            w.env["TRIOBOT_WEBHOOK_URL"] = self.balancer.url
+        self.balancer.backends = [str(w.listen) for w in self.workers]
         self.log = self.workers[0].log  # the first worker's: read by the fault episodes
 
     async def start(self) -> None:
         """Start every worker that is not running (and the balancer, the first time)."""
-        if self.balancer._runner is None:
+        if not self.balancer.started:
             await self.balancer.start()
         for w in self.workers:
             if not w.alive:
