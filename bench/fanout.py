@@ -3,6 +3,8 @@
     python bench/fanout.py                      # 10,000 people, 100,000 pending rows
     python bench/fanout.py --people 2000 --rearm-rows 20000 --baseline 300
     python bench/fanout.py --people 200 --rearm-rows 2000 --baseline 30   # CI's size
+    python bench/fanout.py --db postgresql://postgres@127.0.0.1:5432/postgres --workers 3
+                           [--people 600]   # real worker processes: bench/fanout_workers.py
 
 Part 1 — the fan-out. N consenting teachers share a reminder time. The weekly round fans out
 into N deliveries, all due at Tuesday 15:45; the scheduler fires them (each claimed in a
@@ -497,7 +499,18 @@ def main() -> int:
     )
     parser.add_argument("--baseline", type=int, default=600, help="messages for PTB, real time")
     parser.add_argument("--rearm-rows", type=int, default=100_000)
+    parser.add_argument("--db", help="a PostgreSQL server: the fan-out by --workers processes")
+    parser.add_argument("--workers", type=int, default=3, help="bot processes (with --db)")
     args = parser.parse_args()
+    if args.db is not None:
+        from bench import fanout_workers
+        from bench.scratch_db import check_server
+
+        if why := check_server(args.db):
+            parser.error(why)
+        print(f"fanout: {args.people} people due at the same minute, {args.workers} workers;"
+              f" {args.per_second:g}/s configured; machine: {describe()}")  # fmt: skip
+        return fanout_workers.main(args.db, args.people, args.workers, args.per_second)
     if args.people < 2 or not 0 <= args.answer_share <= 1 or args.rearm_rows < 10:
         parser.error("--people needs at least 2, --rearm-rows 10, --answer-share 0 to 1")
     print(f"fanout: {args.people} people due at the same minute; limit {args.per_second:g}/s;")

@@ -1,7 +1,7 @@
 """A simulated term against the real bot process: crashes, Telegram faults, and invariants.
 
     .venv/bin/python bench/term.py [--teachers 1000] [--weeks 12] [--crashes 20] [--seed N]
-                                   [--webhook]
+                                   [--webhook] [--db postgresql://… [--workers 3]]
 
 The real `triobot run` runs as a child process on the stand-in over HTTP and on a simulated
 clock (TRIOBOT_SIM_CLOCK). Teachers join through their invites, answer, snooze, skip and
@@ -21,6 +21,13 @@ in real time (30 messages a second overall, about one a second per chat), so 1,0
 take most of an hour: the run is bound by what Telegram would allow, not by the bot.
 TERM_TRACE=1 prints clock steps, slow waits and every API call. With --workdir the database
 ends up in <workdir>/db/term.db and the bot's log in <workdir>/bot.log.
+
+With --db postgresql://…/postgres the term runs on a PostgreSQL database of its own made on
+that server (bench/scratch_db.py, dropped after), seeded through the CLI and read by the
+ledger there; --workers N (webhook mode) runs N bot processes on it behind a round-robin
+load balancer (bench/term_fleet.py), and each crash or stop takes one worker at random.
+The lock and disk-full episodes are SQLite's (a second sqlite3 connection, the database's
+own tmpfs) and are not run on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -43,8 +50,10 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import describe
+from bench.scratch_db import check_server, scratch_database
 from bench.term_checks import check, prompt_days
 from bench.term_faults import FULL_SECONDS, LOCK_SECONDS, SLOW_ANSWER, Faults, tmpfs_megabytes
+from bench.term_fleet import Fleet
 from bench.term_people import NoReply, Person, Record
 from bench.term_roster import Term, make_people, make_term, seed
 from bench.term_verdict import report
@@ -88,6 +97,8 @@ class Options:
     # Webhook mode: the stand-in posts updates to the bot's HTTP server (README "Webhook mode").
     webhook: bool = False
     db_megabytes: int | None = None  # the database's tmpfs; by default sized to the term
+    db: str | None = None  # a PostgreSQL server's URL: the term runs on a database made there
+    workers: int = 1  # bot processes (more than one: PostgreSQL, webhook mode)
 
 
 @dataclass
@@ -129,8 +140,8 @@ class Simulation:
         self.written_off = 0  # rows due that sat unsent for STALL seconds (a failure)
         self.work = Work(self)
         megabytes = opts.db_megabytes or tmpfs_megabytes(opts.teachers, opts.weeks)
-        self.faults = Faults(self, megabytes)
-        self.db_path = self.faults.folder.path / "term.db"
+        self.faults = Faults(self, megabytes, postgres=opts.db is not None)
+        self.db_path: Path | str = self.faults.folder.path / "term.db"
 
     def log(self, text: str) -> None:
         if self.opts.verbose:
@@ -203,22 +214,33 @@ class Simulation:
 
     # -- running -------------------------------------------------------------------------
     async def run(self) -> Outcome:
-        """The term, in the database's own folder (a tmpfs, unmounted whatever happens)."""
+        """The term, in the database's own folder (a tmpfs, unmounted whatever happens), or
+        on a PostgreSQL database of its own (dropped whatever happens)."""
+        if self.opts.db is not None:
+            with scratch_database(self.opts.db, "term") as url:
+                self.db_path = url
+                return await self._run(url)
         self.db_path = self.faults.folder.open()
         try:
             return await self._run(self.db_path)
         finally:
             self.faults.folder.close(keep=self.opts.workdir is not None)
 
-    async def _run(self, db_path: Path) -> Outcome:
+    async def _run(self, db_path: Path | str) -> Outcome:
         await asyncio.to_thread(seed, self.workdir, db_path, self.members, self.term)
         server = StandInServer(api=self.api)
         runner, port = await server.start("127.0.0.1", 0)
         url = f"http://127.0.0.1:{port}"
-        bot = BotProcess(
-            db_path, url, self.clock.path, self.workdir / "bot.log", poll=0.2,
-            webhook=self.opts.webhook,
-        )  # fmt: skip
+        bot: BotProcess | Fleet
+        if self.opts.workers > 1:
+            bot = Fleet(
+                self.opts.workers, db_path, url, self.clock.path, self.workdir, 0.2, self.rng
+            )
+        else:
+            bot = BotProcess(
+                db_path, url, self.clock.path, self.workdir / "bot.log", poll=0.2,
+                webhook=self.opts.webhook,
+            )  # fmt: skip
         self.bot = bot
         await bot.start()
         self.ledger = ledger = Ledger(db_path)
@@ -227,7 +249,9 @@ class Simulation:
         finally:
             ledger.close()
 
-    async def _term(self, bot: BotProcess, ledger: Ledger, runner: Any, url: str) -> Outcome:
+    async def _term(
+        self, bot: BotProcess | Fleet, ledger: Ledger, runner: Any, url: str
+    ) -> Outcome:
         control = httpx.AsyncClient(base_url=url, timeout=10)
         events = self.plan()
         self.log(f"{len(self.people)} people, {len(events)} planned events")
@@ -257,11 +281,17 @@ class Simulation:
                         break
             stats = (await control.get("/sim/stats")).json()
         finally:
-            status = await bot.stop() if bot.alive else 0
+            # A fleet is stopped whole (a worker down at the end is not left to the others).
+            status = await bot.stop() if bot.alive or isinstance(bot, Fleet) else 0
             await control.aclose()
             await runner.cleanup()
         self.log(f"bot stopped with status {status}")
-        return check(self, ledger, stats)
+        outcome = check(self, ledger, stats)
+        if isinstance(bot, Fleet):
+            outcome.figures["workers: starts of each / the balancer's forwards"] = (
+                f"{[w.starts for w in bot.workers]} / {dict(bot.balancer.counts)}"
+            )
+        return outcome
 
     async def settle(self, ledger: Ledger) -> None:
         """Until every dialogue ended and nothing due now is left in the schedule or outbox
@@ -413,12 +443,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--webhook", action="store_true", help="webhook mode: updates posted, not polled"
     )
+    parser.add_argument("--db", help="a PostgreSQL server's URL: the term runs on a database of"
+                        " its own made there (by default a SQLite file)")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=1, help="bot processes (PostgreSQL)")
     args = parser.parse_args(argv)
+    if args.db is not None and (why := check_server(args.db)):
+        parser.error(why)
+    if args.workers > 1 and (args.db is None or not args.webhook):
+        parser.error("--workers above 1 needs --db postgresql://… and --webhook (workers"
+                     " polling one bot would take getUpdates from each other)")  # fmt: skip
     started = time.monotonic()
     outcome = simulate(
         Options(
             args.teachers, args.weeks, args.crashes, args.seed, workdir=args.workdir,
-            webhook=args.webhook,
+            webhook=args.webhook, db=args.db, workers=args.workers,
         )
     )  # fmt: skip
     print(describe())

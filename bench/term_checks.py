@@ -362,7 +362,8 @@ def _work(
             there = {
                 r["person_id"]
                 for r in ledger.query(
-                    "SELECT person_id FROM meeting_attendance WHERE meeting_id = ? AND attended",
+                    "SELECT person_id FROM meeting_attendance WHERE meeting_id = ?"
+                    " AND attended = 1",
                     (mid,),
                 )
             }

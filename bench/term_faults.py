@@ -159,8 +159,9 @@ class Episode:
 class Faults:
     """Plans and runs the stops and episodes, and reports on them."""
 
-    def __init__(self, sim: Simulation, megabytes: int) -> None:
+    def __init__(self, sim: Simulation, megabytes: int, postgres: bool = False) -> None:
         self.sim = sim
+        self.postgres = postgres  # the episodes are SQLite's: none is planned on PostgreSQL
         self.folder = DbFolder(sim.workdir / "db", megabytes)
         self.planned: list[str] = []
         self.episodes: list[Episode] = []
@@ -170,7 +171,7 @@ class Faults:
     def plan(self, fan_outs: list[datetime]) -> list[tuple[datetime, str, Any]]:
         """A lock at one weekly fan-out and a full disk at another (the same one, one after
         the other, when the term has only one)."""
-        if not fan_outs:
+        if not fan_outs or self.postgres:
             return []
         kinds = ["database lock"] + (["disk full"] if self.folder.mounted else [])
         if len(fan_outs) >= len(kinds):
@@ -373,6 +374,10 @@ class Faults:
             figures[f"{ep.kind} episode"] = _describe(ep)
         if not self.folder.mounted and self.folder.note:
             figures["disk full episode"] = f"skipped: {self.folder.note}"
+        if self.postgres:
+            figures["database lock and disk full episodes"] = (
+                "skipped: SQLite's (a second sqlite3 connection, the database's own tmpfs)"
+            )
         for kind in self.planned:
             if not any(ep.kind == kind for ep in self.episodes):
                 failures.append(f"the {kind} episode was planned but never ran")

@@ -24,6 +24,8 @@ from typing import Any
 from bot import clock as sim_clock
 from bot.standin.api import FakeTelegram, SentMessage
 from storage.db import from_db_time, to_db_time
+from storage.postgres import connect_reader, to_postgres
+from storage.store import is_postgres
 
 TOKEN = "123456:TERMSIM"
 REFUSED_GRACE = 3.0  # real seconds
@@ -42,6 +44,8 @@ RESEND_PAUSE = 2.0
 # bot/app/runner.py's line once a start is done: handlers installed, polling, the outbox running.
 RUNNING = (b"running: polling", b"running: webhook")
 STOP_GIVE_UP = 30.0
+# Before anything the bot schedules: "nothing due after it" leaves nothing out.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class WatchedTelegram(FakeTelegram):
@@ -217,7 +221,14 @@ class BotProcess:
     """The real bot, started, SIGKILLed and restarted."""
 
     def __init__(
-        self, db_path: Path, url: str, clock: Path, log: Path, poll: float, webhook: bool = False
+        self,
+        db_path: Path | str,
+        url: str,
+        clock: Path,
+        log: Path,
+        poll: float,
+        webhook: bool = False,
+        webhook_url: str | None = None,
     ) -> None:
         self.env = {
             **os.environ,
@@ -231,12 +242,15 @@ class BotProcess:
             sim_clock.ENV: str(clock),
             "TRIOBOT_SCHEDULE_POLL_SECONDS": str(poll),
         }
+        self.listen: str | None = None  # host:port of its HTTP server (webhook mode)
         if webhook:
-            # The stand-in posts updates to this port, the same one across restarts.
+            # The stand-in posts updates to this port, the same one across restarts (or,
+            # with `webhook_url`, to a load balancer in front of several workers).
             listen = f"127.0.0.1:{free_port()}"
+            self.listen = listen
             self.env.update(
                 TRIOBOT_HTTP_LISTEN=listen,
-                TRIOBOT_WEBHOOK_URL=f"http://{listen}/telegram/update",
+                TRIOBOT_WEBHOOK_URL=webhook_url or f"http://{listen}/telegram/update",
                 TRIOBOT_WEBHOOK_SECRET="term-simulation-secret",
             )
         self.log = log
@@ -311,45 +325,58 @@ class BotProcess:
 
 
 class Ledger:
-    """Read-only looks at the bot's database: what is due, what is waiting to be sent."""
+    """Read-only looks at the bot's database: what is due, what is waiting to be sent.
+    On PostgreSQL its SQL goes through the store's own translation (storage/postgres.py)."""
 
-    def __init__(self, db_path: Path) -> None:
-        self.db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
-        self.db.row_factory = sqlite3.Row
+    def __init__(self, db_path: Path | str) -> None:
+        self.postgres = is_postgres(db_path)
+        self.db: Any
+        if self.postgres:
+            self.db = connect_reader(str(db_path))
+        else:
+            self.db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+            self.db.row_factory = sqlite3.Row
 
     def outstanding(self, now: datetime) -> int:
         """Work due by `now` and not done: schedule rows, and outbox rows waiting or claimed
         by a sender (a claimed row is a message in flight, or one a killed sender left)."""
         stamp = to_db_time(now)
-        row = self.db.execute(
+        row = self._one(
             "SELECT (SELECT COUNT(*) FROM schedule WHERE status = 'pending' AND due_at <= ?)"
             " + (SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND not_before <= ?)"
             " + (SELECT COUNT(*) FROM outbox WHERE status = 'sending')",
             (stamp, stamp),
-        ).fetchone()
+        )
         return int(row[0])
 
     def next_due(self, after: datetime | None = None) -> datetime | None:
         """The first moment something is due (later than `after`, if given)."""
-        stamp = to_db_time(after) if after is not None else ""
-        row = self.db.execute(
+        stamp = to_db_time(after if after is not None else EARLIEST)
+        row = self._one(
             "SELECT MIN(t) FROM (SELECT MIN(due_at) AS t FROM schedule WHERE status = 'pending'"
             " AND due_at > ? UNION ALL SELECT MIN(not_before) FROM outbox"
-            " WHERE status = 'pending' AND not_before > ?)",
+            " WHERE status = 'pending' AND not_before > ?) AS due",
             (stamp, stamp),
-        ).fetchone()
+        )
         return from_db_time(row[0]) if row[0] else None
 
     def stuck(self, before: datetime) -> int:
         """Outbox rows still waiting or claimed that were due before `before`."""
-        row = self.db.execute(
+        row = self._one(
             "SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending') AND not_before < ?",
             (to_db_time(before),),
-        ).fetchone()
+        )
         return int(row[0])
 
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """Rows readable by name and by position, from either store."""
+        if self.postgres:
+            text, takes = to_postgres(sql)
+            return list(self.db.execute(text, params if takes else None).fetchall())
         return self.db.execute(sql, params).fetchall()
+
+    def _one(self, sql: str, params: tuple[Any, ...]) -> Any:
+        return self.query(sql, params)[0]
 
     def close(self) -> None:
         self.db.close()

@@ -199,6 +199,10 @@ class _FlagDumper(Dumper):
 
 
 async def _configure(conn: AsyncConnection[Any]) -> None:
+    _register_types(conn)
+
+
+def _register_types(conn: AsyncConnection[Any] | psycopg.Connection[Any]) -> None:
     types = psycopg.adapters.types
     conn.adapters.register_loader(types["timestamptz"].oid, _InstantLoader)
     for name in ("json", "jsonb"):
@@ -429,3 +433,18 @@ class PostgresDatabase(Database):
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
+
+
+def connect_reader(url: str) -> psycopg.Connection[Any]:
+    """A blocking autocommit connection that reads rows as the store does (by name or
+    position; instants as UTC text; JSON as text; flags as 0/1): for tools outside the bot,
+    such as the benches' ledgers. Pass its SQL through to_postgres."""
+    conn = psycopg.connect(
+        url,
+        autocommit=True,
+        cursor_factory=psycopg.ClientCursor,
+        row_factory=_row_factory,
+        options="-c TimeZone=UTC -c DateStyle=ISO",
+    )
+    _register_types(conn)
+    return conn
