@@ -42,3 +42,9 @@ def transient(exc: BaseException) -> bool:
     if isinstance(exc, sqlite3.Error):
         return is_transient(exc)
     return isinstance(exc, psycopg.Error) and postgres.is_transient(exc)
+
+
+def conflicted(exc: BaseException) -> bool:
+    """StorageUnavailable because another worker's transaction conflicted (PostgreSQL's
+    serialization failure or deadlock): nothing was kept, and trying again at once may do."""
+    return getattr(exc.__cause__, "sqlstate", None) in ("40001", "40P01")
