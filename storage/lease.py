@@ -1,5 +1,9 @@
 """One running bot per database: a lease row, taken at start and renewed while it runs.
 
+On PostgreSQL several workers share the database by design (README "Scaling out"): each
+holds a lease row of its own ('worker:<holder>'), renewed the same way, so `triobot status`
+can list the live ones; nothing refuses a second worker.
+
 Leases run on real time, never the simulated clock (TRIOBOT_SIM_CLOCK moves people's time,
 not the processes'): they say whether a process is alive.
 """
@@ -118,13 +122,32 @@ def _alive(pid: int) -> bool:
     return True
 
 
+WORKER = "worker:"
+
+
+def lease_name(db: Database, holder: str | None = None) -> str:
+    """SQLite: the one 'bot' lease; PostgreSQL: this worker's own."""
+    return "bot" if db.dialect == "sqlite" else f"{WORKER}{holder or new_holder_id()}"
+
+
+async def live_workers(db: Database, now: datetime | None = None) -> list[Holder]:
+    """The workers whose lease is live (PostgreSQL; SQLite has none of these rows)."""
+    rows = await db.fetchall(
+        "SELECT * FROM instance_lease WHERE name LIKE ? AND expires_at > ? ORDER BY started_at",
+        (f"{WORKER}%", to_db_time(now or real_now())),
+    )
+    return [Holder.from_row(row) for row in rows]
+
+
 class Lease:
     """`acquire` once, `renew` every LEASE_RENEW, `release` at a clean stop."""
 
     def __init__(self, db: Database, name: str = "bot", holder: str | None = None) -> None:
         self.db = db
         self.name = name
-        self.holder = holder or new_holder_id()
+        # A worker's lease is named after its holder (lease_name): the same id.
+        own = name[len(WORKER) :] if name.startswith(WORKER) else None
+        self.holder: str = holder or own or new_holder_id()
         self.host = socket.gethostname()
         self.pid = os.getpid()
 
@@ -145,6 +168,11 @@ class Lease:
                 and not self._free(previous, now)
             ):
                 raise LeaseHeld(self.name, previous)
+            if self.name.startswith(WORKER):  # workers that died: their rows go
+                await tx.execute(
+                    "DELETE FROM instance_lease WHERE name LIKE ? AND expires_at <= ?",
+                    (f"{WORKER}%", to_db_time(now)),
+                )
             await tx.execute(
                 "INSERT INTO instance_lease (name, holder, pid, host, started_at, renewed_at,"
                 " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"

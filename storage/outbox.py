@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from storage.db import Database, Reader, Transaction, from_db_time, to_db_time
+from storage.turns import claim_transaction
 
 OutboxStatus = Literal["pending", "sent", "failed", "dropped"]
 
@@ -122,8 +123,15 @@ class OutboxRepo:
         Only the claimer sends it; a claim is cleared when the row is sent, failed or put
         back, and one whose owner died is put back by `release_stale`. `until` is real time
         (claims say whether a process is alive); `now` the bot's clock, as not_before is.
+        Several workers (PostgreSQL): a row another sender is claiming is skipped, not
+        waited for (FOR UPDATE SKIP LOCKED, READ COMMITTED; SQLite: the write lock).
         """
-        async with self.db.transaction() as tx:
+        async with claim_transaction(self.db) as tx:
+            if tx.dialect == "postgresql" and not await tx.fetchval(
+                "SELECT id FROM outbox WHERE id = ? AND status = 'pending' FOR UPDATE SKIP LOCKED",
+                (row_id,),
+            ):
+                return False
             changed = await tx.execute(
                 "UPDATE outbox SET status = 'sending', claimed_by = ?, claim_expires_at = ?"
                 " WHERE id = ? AND status = 'pending' AND not_before <= ?",
@@ -135,7 +143,7 @@ class OutboxRepo:
         """Put back rows whose claim expired (claims run on real time, like leases: they say
         whether a process is alive), and those claimed by `dead_here`: senders of this host
         whose process is gone (a SIGKILL before a restart), so they need not wait out it."""
-        async with self.db.transaction() as tx:
+        async with claim_transaction(self.db) as tx:
             released = await tx.execute(
                 "UPDATE outbox SET status = 'pending', claimed_by = NULL, claim_expires_at = NULL"
                 " WHERE status = 'sending' AND (claim_expires_at <= ? OR claimed_by IS NULL)",
@@ -158,7 +166,7 @@ class OutboxRepo:
 
     async def unclaim(self, row_id: int) -> None:
         """Put a claimed row back as it was (a 429 pause, or stopping before it went)."""
-        async with self.db.transaction() as tx:
+        async with claim_transaction(self.db) as tx:
             await tx.execute(
                 "UPDATE outbox SET status = 'pending', claimed_by = NULL, claim_expires_at = NULL"
                 " WHERE id = ? AND status = 'sending'",
@@ -199,10 +207,12 @@ class OutboxRepo:
 
     # A sender passes its `owner` id: its update then applies only while the row is still its
     # claim, so a sender that stalled past its claim cannot undo what another has done since.
+    # Each is one conditional UPDATE of the claimed row (PostgreSQL: READ COMMITTED, as the
+    # claim: SERIALIZABLE would fail senders of other rows on a shared page's conflict).
     async def mark_sent(
         self, row_id: int, message_id: int | None, now: datetime, owner: str | None = None
     ) -> None:
-        async with self.db.transaction() as tx:
+        async with claim_transaction(self.db) as tx:
             await tx.execute(
                 "UPDATE outbox SET status = 'sent', sent_at = :now,"
                 " telegram_message_id = :message, attempts = attempts + 1, claimed_by = NULL,"
@@ -222,7 +232,7 @@ class OutboxRepo:
     ) -> None:
         """Back to the queue until `when`; `count`: this try counts against the row (not
         when the Bot API as a whole was away)."""
-        async with self.db.transaction() as tx:
+        async with claim_transaction(self.db) as tx:
             await tx.execute(
                 "UPDATE outbox SET attempts = attempts + :count, not_before = :when,"
                 " last_error = :error, status = 'pending', claimed_by = NULL,"
@@ -238,7 +248,7 @@ class OutboxRepo:
             )
 
     async def fail(self, row_id: int, error: str, owner: str | None = None) -> None:
-        async with self.db.transaction() as tx:
+        async with claim_transaction(self.db) as tx:
             changed = await tx.execute(
                 "UPDATE outbox SET status = 'failed', attempts = attempts + 1,"
                 " last_error = :error, claimed_by = NULL, claim_expires_at = NULL WHERE id = :id"

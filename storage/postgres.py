@@ -39,6 +39,7 @@ from psycopg.adapt import Dumper, Loader
 
 from storage.clock import Clock, utcnow
 from storage.db import Database, Params, StorageUnavailable, Transaction, to_db_time
+from storage.pg_locks import person_turn
 from storage.schema import StorageError, check_applied, migration_checksum, migration_scripts
 
 Isolation = Literal["serializable", "read committed"]
@@ -388,14 +389,20 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def transaction(
-        self, isolation: Isolation = "serializable"
+        self, isolation: Isolation = "serializable", *, person: int | None = None
     ) -> AsyncIterator[PostgresTransaction]:
         """A transaction: commits on success, rolls back on any exception. A failure of the
         database's situation (connection lost, server full, a conflict with another worker)
-        raises StorageUnavailable: nothing of the work was kept."""
+        raises StorageUnavailable: nothing of the work was kept.
+
+        `person`: the transaction is this person's turn across every worker (their updates
+        one at a time, storage/turns.py)."""
         async with self._turn():
             try:
-                async with self._pool.connection(timeout=self.write_patience) as conn:
+                async with (
+                    self._pool.connection(timeout=self.write_patience) as conn,
+                    person_turn(conn, person),
+                ):
                     conn_tx = conn.transaction()
                     await conn.set_isolation_level(_ISOLATION[isolation])
                     async with conn_tx:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from storage.db import Database, Transaction, from_db_time, to_db_time
+from storage.turns import claim_transaction
 
 ScheduleStatus = Literal["pending", "done", "dropped", "cancelled", "failed"]
 
@@ -89,6 +90,48 @@ class ScheduleRepo:
             (to_db_time(now), limit),
         )
         return [Due.from_row(row) for row in rows]
+
+    async def claim_due(
+        self, now: datetime, limit: int, owner: str, until: datetime, real_now: datetime
+    ) -> list[Due]:
+        """Several workers (PostgreSQL): take up to `limit` due rows for `owner` until `until`
+        (real time, as leases), skipping rows another worker is claiming or holds unexpired.
+        The claim commits at once; the rows are fired in a transaction of their own."""
+        async with claim_transaction(self.db) as tx:
+            rows = await tx.fetchall(
+                "UPDATE schedule SET claimed_by = ?, claim_expires_at = ? WHERE id IN"
+                " (SELECT id FROM schedule WHERE status = 'pending' AND due_at <= ?"
+                "  AND (claimed_by IS NULL OR claim_expires_at <= ?)"
+                "  ORDER BY due_at, id LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *",
+                (owner, to_db_time(until), to_db_time(now), to_db_time(real_now), limit),
+            )
+        return sorted((Due.from_row(row) for row in rows), key=lambda due: (due.due_at, due.id))
+
+    @staticmethod
+    async def still_claimed(tx: Transaction, row_ids: list[int], owner: str) -> set[int]:
+        """Of these rows, those still pending and claimed by `owner` (a claim that expired
+        while its worker stalled may have been taken and fired by another)."""
+        rows = await tx.fetchall(
+            "SELECT id FROM schedule WHERE status = 'pending' AND claimed_by = ?"
+            " AND id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))",
+            (owner, json.dumps(row_ids)),
+        )
+        return {int(row[0]) for row in rows}
+
+    @staticmethod
+    async def unclaim(tx: Transaction, row_ids: list[int], owner: str) -> None:
+        """Let go of `owner`'s claims on these rows (fired, postponed or given back)."""
+        await tx.execute(
+            "UPDATE schedule SET claimed_by = NULL, claim_expires_at = NULL WHERE claimed_by = ?"
+            " AND id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))",
+            (owner, json.dumps(row_ids)),
+        )
+
+    async def give_back(self, row_ids: list[int], owner: str) -> None:
+        """A fire transaction that failed (a conflict, the database away): its rows are free
+        again at once rather than when the claims expire."""
+        async with claim_transaction(self.db) as tx:
+            await self.unclaim(tx, row_ids, owner)
 
     @staticmethod
     async def finish(

@@ -218,6 +218,7 @@ def build_application(
             # them a share: ratelimit.Budget); after a reply the outbox keeps that chat's gap.
             limiter.budget_of = lambda: services.sender.budget
             limiter.on_sent = lambda chat: services.sender.pacer.sent(chat)
+            limiter.shared_of = lambda: services.sender.shared  # several workers: theirs
         stopping.clear()
         services.stopping = stopping
         # Each prompt's current round exists (idempotent): the schedule is complete at start.
@@ -235,6 +236,11 @@ def build_application(
         if instance_lease:
             spawn("instance lease", lambda: services.keep_lease(stopping))
         if background and app.job_queue is not None:
+            # Several workers on one PostgreSQL: one of them, the leader, runs the periodic
+            # jobs (storage/leader.py); the others try for the lead every few seconds.
+            await services.leader.check()
+            if services.db.dialect == "postgresql":
+                spawn("leadership", lambda: services.keep_leading(stopping))
             # Each job logs its failures and backs off (its state is this Application's).
             tick = guarded_job("schedule tick")(_tick)
             sweep = guarded_job("flow expiry sweep")(_sweep_expired)
@@ -306,6 +312,8 @@ async def _tick(context: object) -> None:
     if app is None:
         return
     services: Services = app.bot_data
+    if not services.leader.leading:
+        return  # another worker runs the schedule
     report = await services.scheduler.run_due(stopping=services.stopping.is_set)
     if report.fired:
         services.sender.wake()
@@ -317,6 +325,8 @@ async def _sweep_expired(context: object) -> None:
     if app is None:
         return
     services: Services = app.bot_data
+    if not services.leader.leading:
+        return
     count = await services.engine.expire_due()
     if count:
         log.info("expired %d open flows", count)

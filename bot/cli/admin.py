@@ -30,6 +30,7 @@ from storage import trio_membership as membership
 from storage.backup import BackupError, BackupRefused, backup
 from storage.db import Database
 from storage.invites import InviteAdminRepo, InviteRepo
+from storage.lease import live_workers
 from storage.programme import ProgrammeRepo
 from storage.status import StatusRepo
 from storage.store import is_url, open_store
@@ -383,4 +384,9 @@ async def show_status(db: Database, settings: Settings, args: argparse.Namespace
     weeks = args.quiet_weeks or settings.quiet_weeks
     found = await Status(StatusRepo(db)).programme(db.clock(), weeks)
     print_status(found, await sender_health(db, settings), db.clock())
+    workers = await live_workers(db)  # PostgreSQL: the `triobot run` processes now
+    if workers:
+        print(f"Workers running: {len(workers)}")
+    for worker in workers:
+        print(f"  {worker.describe()}")
     return 0

@@ -9,6 +9,7 @@ looks is `bot.flows.render`; this module moves the state from one question to th
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 
 from bot.buttons import ButtonSigner
@@ -22,6 +23,7 @@ from bot.flows.transitions import Transitions
 from bot.texts import Label
 from storage.db import Database, Transaction
 from storage.flow_states import TAKEN, FlowState, FlowStateRepo
+from storage.turns import person_transaction
 
 __all__ = ["Actor", "Button", "FlowEngine", "Keyboard", "Outcome", "Reply", "Say", "Tapped",
            "Toast"]  # fmt: skip
@@ -59,7 +61,7 @@ class FlowEngine(Transitions):
         """Open flow `name`, or offer to continue the one already open."""
         flow = self.registry[name]
         now = self.clock()
-        async with self.db.transaction() as tx:
+        async with self._turn(actor) as tx:
             existing, notice = await self._load_open(tx, actor, now)
             if existing is not None and notice and existing.flow == name:
                 return Outcome([*notice, self.render.question(flow, existing, now, actor.tz)])
@@ -78,7 +80,7 @@ class FlowEngine(Transitions):
     async def handle(self, actor: Actor, given: Input) -> Outcome:
         """Text, a voice note or another kind of message, from a person in a chat."""
         now = self.clock()
-        async with self.db.transaction() as tx:
+        async with self._turn(actor) as tx:
             state, notice = await self._load_open(tx, actor, now)
             if state is None:
                 return Outcome(notice, handled=False)
@@ -98,7 +100,7 @@ class FlowEngine(Transitions):
         transaction: what someone sends under a prompt is its answer, stored before the reply
         (not handled if a flow is open here: that flow's question comes first)."""
         flow, now = self.registry[name], self.clock()
-        async with self.db.transaction() as tx:
+        async with self._turn(actor) as tx:
             existing, notice = await self._load_open(tx, actor, now)
             if existing is not None:
                 return Outcome(notice, handled=False)
@@ -122,7 +124,7 @@ class FlowEngine(Transitions):
         except ValueError:
             return Outcome([Toast(Label("button_forged"), alert=True)])
         action, now = fields[3], self.clock()
-        async with self.db.transaction() as tx:
+        async with self._turn(actor) as tx:
             state = await FlowStateRepo.get(tx, state_id)
             if state is None or state.person_id != actor.person_id:
                 return Outcome([Toast(Label("button_not_yours"), alert=True)])
@@ -164,7 +166,7 @@ class FlowEngine(Transitions):
         """Ask the current step of flow `name` again if it is open here (None if not): for
         someone who asks for the same thing twice, usually because a reply never reached them."""
         now = self.clock()
-        async with self.db.transaction() as tx:
+        async with self._turn(actor) as tx:
             state, _ = await self._load_open(tx, actor, now)
             if state is None or state.flow != name:
                 return None
@@ -174,7 +176,7 @@ class FlowEngine(Transitions):
     async def offer_resume(self, actor: Actor) -> Outcome:
         """If a flow is open here, ask whether to continue or discard it."""
         now = self.clock()
-        async with self.db.transaction() as tx:
+        async with self._turn(actor) as tx:
             state, notice = await self._load_open(tx, actor, now)
             if state is None:
                 return Outcome(notice, handled=False)
@@ -184,7 +186,7 @@ class FlowEngine(Transitions):
 
     async def cancel(self, actor: Actor) -> Outcome:
         now = self.clock()
-        async with self.db.transaction() as tx:
+        async with self._turn(actor) as tx:
             state, _ = await self._load_open(tx, actor, now)
             if state is None:
                 return Outcome([Say("engine/nothing_to_cancel")], handled=False)
@@ -197,6 +199,11 @@ class FlowEngine(Transitions):
             return await FlowStateRepo.expire_due(tx, self.clock())
 
     # --- the work -----------------------------------------------------------------------
+    def _turn(self, actor: Actor) -> AbstractAsyncContextManager[Transaction]:
+        """The transaction of one of this person's updates: with several workers on one
+        PostgreSQL, their updates take turns across all of them (storage/turns.py)."""
+        return person_transaction(self.db, actor.person_id)
+
     async def _kept(
         self, tx: Transaction, actor: Actor, flow: Flow, context: dict[str, JSON], now: datetime
     ) -> FlowState | None:

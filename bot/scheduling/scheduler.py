@@ -5,12 +5,19 @@ due rows inside one BEGIN IMMEDIATE transaction and runs each kind's handler in 
 within it, so the handler's own writes (outbox messages, the next occurrence) commit together
 with the row being marked done. Two loops — or two processes — racing serialise on SQLite's
 write lock, and the second finds the rows already done: nothing fires twice.
+
+On PostgreSQL, where several workers may tick, the due rows are first claimed in a short
+READ COMMITTED transaction (`FOR UPDATE SKIP LOCKED`: another worker's rows are skipped),
+then fired as above in a SERIALIZABLE one that checks each claim is still this worker's. A
+worker that dies between the two leaves claims that expire after `claim_ttl` (real time):
+another worker then fires those rows.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import sqlite3
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,14 +25,20 @@ from enum import Enum
 
 from bot import logs
 from bot.clock import Clock
-from storage.db import Database, Transaction, is_transient
+from storage.db import Database, StorageUnavailable, Transaction
+from storage.lease import new_holder_id, real_now
 from storage.schedule import Due, ScheduleRepo
+from storage.turns import conflicted, transient
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 # Rows claimed per transaction. The write lock is held for the whole batch (~2 ms a row for a
 # reflection delivery), so a big fan-out must not keep people's own replies waiting long.
 BATCH = 100
+# A claimed row not fired within this (real) time is free again: its worker died.
+CLAIM_TTL = timedelta(minutes=2)
+# Tries of a firing that conflicted with another worker's transaction (PostgreSQL).
+CONFLICT_TRIES = 3
 
 
 class Late(Enum):
@@ -75,11 +88,15 @@ class TickReport:
 
 
 class Scheduler:
-    def __init__(self, db: Database, kinds: dict[str, Kind], *, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, kinds: dict[str, Kind], *, clock: Clock, owner: str | None = None
+    ) -> None:
         self.db = db
         self.kinds = kinds
         self.clock = clock
         self.repo = ScheduleRepo(db)
+        self.owner = owner or new_holder_id()  # whose claims (PostgreSQL)
+        self.claim_ttl = CLAIM_TTL
         # For /readyz and /metrics: when a tick last went through, and what ticks did since
         # the start.
         self.ticked_at: datetime | None = None
@@ -89,12 +106,12 @@ class Scheduler:
         """Fire what is due now (up to `limit` rows; call again while rows remain)."""
         now = self.clock()
         report = TickReport()
-        async with self.db.transaction() as tx:
-            due = await ScheduleRepo.due(tx, now, limit)
-            superseded = self._superseded(due)
-            for row in due:
-                with logs.context(row_id=row.id, person_id=row.person_id):
-                    await self._fire(tx, row, now, row.id in superseded, report)
+        if self.db.dialect == "postgresql":
+            await self._claimed_tick(now, limit, report)
+        else:
+            async with self.db.transaction() as tx:
+                due = await ScheduleRepo.due(tx, now, limit)
+                await self._fire_all(tx, due, now, report)
         self.ticked_at = now
         self.totals.add(report)
         return report
@@ -111,6 +128,48 @@ class Scheduler:
             if report.touched < limit or report.touched == report.postponed:
                 return total
         return total
+
+    async def _claimed_tick(self, now: datetime, limit: int, report: TickReport) -> None:
+        claimed = await self.repo.claim_due(
+            now, limit, self.owner, real_now() + self.claim_ttl, real_now()
+        )
+        if not claimed:
+            return
+        ids = [row.id for row in claimed]
+        try:
+            for attempt in range(1, CONFLICT_TRIES + 1):
+                tried = TickReport()
+                try:
+                    async with self.db.transaction() as tx:
+                        mine = await ScheduleRepo.still_claimed(tx, ids, self.owner)
+                        due = [row for row in claimed if row.id in mine]
+                        await self._fire_all(tx, due, now, tried)
+                        await ScheduleRepo.unclaim(tx, ids, self.owner)
+                except StorageUnavailable as exc:
+                    # A conflict with another worker's transaction undid all of it: at once
+                    # again, rather than after the job's back-off.
+                    if attempt == CONFLICT_TRIES or not conflicted(exc):
+                        raise
+                    await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311
+                    continue
+                report.add(tried)
+                return
+        except BaseException:
+            # Nothing of the firing was kept: the rows go again at the next tick, here or in
+            # another worker, without waiting for the claims to expire.
+            try:
+                await self.repo.give_back(ids, self.owner)
+            except Exception as exc:
+                log.warning("schedule claims not given back (%s): they expire", exc)
+            raise
+
+    async def _fire_all(
+        self, tx: Transaction, due: list[Due], now: datetime, report: TickReport
+    ) -> None:
+        superseded = self._superseded(due)
+        for row in due:
+            with logs.context(row_id=row.id, person_id=row.person_id):
+                await self._fire(tx, row, now, row.id in superseded, report)
 
     def _superseded(self, due: list[Due]) -> set[int]:
         """Rows of a LATEST_ONLY series that a later due row of the same series replaces."""
@@ -147,14 +206,12 @@ class Scheduler:
             # One broken row must not hold up the rest: the savepoint undoes its writes alone.
             async with tx.savepoint():
                 verdict = await kind.handler(tx, row, now)
-        except sqlite3.Error as exc:
-            if is_transient(exc):
-                # The database's trouble (full, locked), not this row's: the whole tick is
-                # rolled back and tried again, and no attempt is counted against the row.
-                raise
-            await self._failed(tx, row, now, exc, report)
-            return
         except Exception as exc:
+            if transient(exc):
+                # The database's trouble (full, locked, a conflict with another worker), not
+                # this row's: the whole tick is rolled back and tried again, and no attempt
+                # is counted against the row.
+                raise
             await self._failed(tx, row, now, exc, report)
             return
         if verdict is not None and verdict.until is not None:

@@ -52,19 +52,22 @@ from bot.summaries.taps import SummaryTaps
 from bot.telegram.flood import FloodGuard
 from bot.telegram.ratelimit import SendLimits
 from bot.telegram.sender import OutboxSender
+from bot.telegram.shared_budget import SharedBudget
 from bot.texts import Texts
 from storage import meta
 from storage.db import Database, Transaction
 from storage.db import StorageUnavailable as StorageUnavailable
 from storage.flow_states import FlowStateRepo
 from storage.invites import InviteRepo
-from storage.lease import LEASE_RENEW, LEASE_TTL, Lease, LeaseLost
+from storage.leader import LEAD_EVERY, Leadership
+from storage.lease import LEASE_RENEW, LEASE_TTL, Lease, LeaseLost, lease_name
 from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
 from storage.people import Person as Person
 from storage.people import Role as Role
 from storage.programme import ProgrammeRepo
 from storage.schedule import ScheduleRepo
+from storage.send_budget import SendBudgetRepo
 from storage.status import StatusRepo
 from storage.store import open_store
 
@@ -138,6 +141,8 @@ class Services:
     digest_delivery: DigestDelivery
     flood: FloodGuard | None
     lease: Lease | None = None
+    # Which worker runs the periodic jobs (PostgreSQL, several workers); SQLite: this one.
+    leader: Leadership
     # Set when the bot is stopping: long loops (a big fan-out's ticks) end at their next step.
     stopping: asyncio.Event
 
@@ -257,6 +262,7 @@ class Services:
             **self.lesson_study.kinds(),
         }
         self.scheduler = Scheduler(self.db, kinds, clock=clock)
+        self.leader = Leadership(self.db)
         self.schedule = ScheduleRepo(self.db)
         self.outbox = OutboxRepo(self.db)
 
@@ -282,13 +288,28 @@ class Services:
             sleep=sleep,
             owner=self.lease.holder if self.lease is not None else None,
         )
+        if self.db.dialect == "postgresql":
+            # Several workers: Telegram's budget is the deployment's, kept in the database,
+            # on the server's clock (or the simulated one tests and benchmarks pass).
+            simulated = monotonic is not time.monotonic
+            self.sender.shared = SharedBudget(
+                SendBudgetRepo(self.db), limits, clock=monotonic if simulated else None, sleep=sleep
+            )
         return self.sender
+
+    async def keep_leading(self, stop: asyncio.Event) -> None:
+        """Try for (or keep) the lead every LEAD_EVERY seconds while the bot runs."""
+        while True:
+            await self.leader.check()
+            if await pause(stop, LEAD_EVERY):
+                return
 
     async def take_lease(self) -> None:
         """One bot per database: raises LeaseHeld, naming the holder, if another runs."""
-        lease = Lease(self.db)
+        lease = Lease(self.db, lease_name(self.db))
         replaced = await lease.acquire()
         self.lease = lease
+        self.scheduler.owner = lease.holder
         if replaced is not None and replaced.holder != lease.holder:
             log.info("took over the lease of a stopped process (%s)", replaced.describe())
 
@@ -312,6 +333,9 @@ class Services:
         if not hasattr(self, "db"):
             return
         try:
+            leader = getattr(self, "leader", None)
+            if leader is not None:
+                await leader.close()
             if self.lease is not None:
                 await self.lease.release()
         except Exception as exc:  # it expires by itself: a stop must not fail over it

@@ -37,11 +37,14 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiolimiter import AsyncLimiter
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
+
+if TYPE_CHECKING:
+    from bot.telegram.shared_budget import SharedBudget
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +197,11 @@ class Pacer:
     def pause(self, seconds: float) -> None:
         self._overall_next = max(self._overall_next, self.clock() + seconds)
 
+    def hold(self, chat_id: int, seconds: float) -> None:
+        """Another worker wrote into this chat: it cools for `seconds` here too."""
+        until = self.clock() + seconds
+        self._chat_next[chat_id] = max(self._chat_next.get(chat_id, 0.0), until)
+
 
 class ChatRateLimiter(BaseRateLimiter[int]):
     def __init__(
@@ -213,6 +221,8 @@ class ChatRateLimiter(BaseRateLimiter[int]):
             else None
         )
         self.budget_of: Callable[[], Budget] | None = None
+        # Several workers on one PostgreSQL: the deployment's budget too (shared_budget.py).
+        self.shared_of: Callable[[], SharedBudget | None] | None = None
         self._sleep = sleep
         self._group_per_minute = group_per_minute
         self._limiters: dict[int | str, AsyncLimiter] = {}
@@ -261,6 +271,9 @@ class ChatRateLimiter(BaseRateLimiter[int]):
                     budget = self.budget()
                     if budget is not None:
                         await budget.reply_room()
+                    shared = self.shared_of() if self.shared_of is not None else None
+                    if shared is not None and _is_message(endpoint):
+                        await shared.reply_room(chat if isinstance(chat, int) else None)
                     result = await callback(*args, **kwargs)
                 if isinstance(chat, int) and _is_message(endpoint):
                     self.sent += 1

@@ -35,6 +35,7 @@ from bot import logs
 from bot.clock import Clock
 from bot.scheduling.supervision import Backoff, Heartbeat, pause, unless_stopped
 from bot.telegram.ratelimit import Budget, Pacer, SendLimits, retry_seconds
+from bot.telegram.shared_budget import SharedBudget
 from storage.db import Database, StorageUnavailable, unavailable
 from storage.digests import DigestArchive, StoredFile
 from storage.lease import dead_on_this_host, new_holder_id, real_now
@@ -84,6 +85,9 @@ class OutboxSender:
         # limiter); a reply waiting for room waits on the same clock as the outbox.
         self.budget = Budget(reply_share=limits.reply_share, clock=monotonic, sleep=sleep)
         self.pacer = Pacer(limits, monotonic, self.budget)
+        # Several workers on one PostgreSQL: Telegram's budget for them all (README
+        # "Scaling out"); None on SQLite, where this process is the only sender.
+        self.shared: SharedBudget | None = None
         self.clock = clock
         self.sleep = sleep
         self.owner = owner or new_holder_id()  # the instance lease's holder, when there is one
@@ -187,6 +191,10 @@ class OutboxSender:
                 if not await self._room():
                     await self.repo.unclaim(row.id)
                     return sent
+                if self.shared is not None and not await self._shared_room(row.chat_id):
+                    await self.repo.unclaim(row.id)
+                    held.add(row.chat_id)  # another worker wrote there: its gap, here too
+                    continue
                 with logs.context(row_id=row.id, chat_id=row.chat_id, person_id=row.person_id):
                     outcome = await self.send_one(row)
                 if outcome == "sent":
@@ -214,6 +222,20 @@ class OutboxSender:
         """Replies may have taken room while the row was claimed: wait for it again (they go
         first). False if the sender was stopped meanwhile."""
         while (wait := self.pacer.overall_wait()) > 0:
+            await self._wait(wait)
+            if self._stopping():
+                return False
+        return True
+
+    async def _shared_room(self, chat_id: int) -> bool:
+        """The deployment's budget (several workers): the chat's gap, then room overall
+        with the reply share left free. False if the chat is cooling, or on a stop."""
+        assert self.shared is not None
+        wait = await self.shared.chat_wait(chat_id)
+        if wait > 0:
+            self.pacer.hold(chat_id, wait)
+            return False
+        while (wait := await self.shared.outbox_wait()) > 0:
             await self._wait(wait)
             if self._stopping():
                 return False

@@ -1,0 +1,84 @@
+"""Telegram's limits for the whole deployment, when several workers share one PostgreSQL.
+
+Each worker keeps its own `Budget` and `Pacer` (bot/telegram/ratelimit.py: replies first
+within the process). Across workers the same limits are kept in the database
+(storage/send_budget.py), on the server's clock, which every worker shares:
+- 'all': Telegram's 30 messages a second. A reply takes room when there is any; the outbox
+  only while the reply share stays free (TRIOBOT_REPLY_SHARE), as within one process;
+- 'chat:<id>': one message a second to a private chat, one every 3 s to a group (20 a
+  minute). The outbox waits for it; a reply goes at once (Telegram tolerates short bursts
+  in a private chat; a worker's own limiter paces its replies to a group) but starts the
+  chat's gap, so no worker's outbox writes into that chat within it.
+One more round trip per message (~0.3 ms on a local network) buys a budget that holds
+however many workers there are and whichever of them sends. On SQLite (one process) this is
+not used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from bot.telegram.ratelimit import TELEGRAM_PER_SECOND, SendLimits
+from storage.send_budget import SendBudgetRepo
+
+OVERALL = "all"
+
+
+class SharedBudget:
+    def __init__(
+        self,
+        repo: SendBudgetRepo,
+        limits: SendLimits,
+        *,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        per_second: float = TELEGRAM_PER_SECOND,
+    ) -> None:
+        self.repo = repo
+        self.limits = limits
+        # None: the database server's clock (production); a simulated one in tests.
+        self.clock = clock
+        self.sleep = sleep
+        self.per_second = per_second
+        self.replies = 0
+        self.outbox = 0
+
+    def _at(self) -> float | None:
+        return None if self.clock is None else self.clock()
+
+    def _chat_rate(self, chat_id: int) -> float:
+        if chat_id < 0:
+            return self.limits.group_per_minute / 60.0
+        return self.limits.private_per_second
+
+    async def chat_wait(self, chat_id: int) -> float:
+        """The outbox: take the chat's room (0), or the seconds until it has some."""
+        return await self.repo.room(f"chat:{chat_id}", self._chat_rate(chat_id), 1.0, at=self._at())
+
+    async def outbox_wait(self) -> float:
+        """The outbox: take room in the overall budget, leaving the reply share free (0), or
+        the seconds until it may."""
+        wait = await self.repo.room(
+            OVERALL,
+            self.per_second,
+            self.per_second,
+            keep_free=self.per_second * self.limits.reply_share,
+            at=self._at(),
+        )
+        if not wait:
+            self.outbox += 1
+        return wait
+
+    async def reply_room(self, chat_id: int | None) -> None:
+        """A reply: wait for room in the overall budget, then take it; the chat's gap starts."""
+        full = self.per_second
+        while wait := await self.repo.room(OVERALL, self.per_second, full, at=self._at()):
+            await self.sleep(wait)
+        if chat_id is not None:
+            # The chat's gap starts for every worker's outbox; the reply itself is not held
+            # (this worker's limiter keeps its own group replies to 20 a minute).
+            await self.repo.room(
+                f"chat:{chat_id}", self._chat_rate(chat_id), 1.0, force=True, at=self._at()
+            )
+        self.replies += 1
