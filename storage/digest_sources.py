@@ -311,17 +311,8 @@ async def deliveries(
             authority if isinstance(authority, str) else None,
         )
         group[str(person)] = places.setdefault(key, len(places))
-    # SQLite's CROSS JOIN keeps the join order: each week, one range of the index, then
-    # who each one is.
-    unpack = _UNPACK_SQLITE if reader.dialect == "sqlite" else _UNPACK_POSTGRESQL
     rows = await reader.fetchall(
-        f"WITH {unpack}"  # noqa: S608 (fixed text chosen above; values are parameters)
-        " SELECT w.week, g.place, COUNT(*),"
-        "  SUM(CASE WHEN r.status = 'answered' AND r.answered_at < :end THEN 1 ELSE 0 END)"
-        " FROM w CROSS JOIN reflection r CROSS JOIN g"
-        " WHERE r.delivered_at >= w.low AND r.delivered_at < w.high"
-        " AND g.person_id = r.person_id AND r.prompt != 'free'"
-        " GROUP BY w.week, g.place ORDER BY w.week, g.place",
+        _DELIVERIES_SQLITE if reader.dialect == "sqlite" else _DELIVERIES_POSTGRESQL,
         {"weeks": json.dumps(weeks), "groups": json.dumps(group), "end": to_db_time(end)},
     )
     named = list(places)
@@ -331,20 +322,34 @@ async def deliveries(
     )
 
 
-# The weeks [[week, low, high], …] and the groups {person_id: place} as tables w and g; on
-# PostgreSQL the bounds are instants (timestamptz), so the index on delivered_at serves.
-_UNPACK_SQLITE = (
-    "w AS MATERIALIZED (SELECT json_extract(value, '$[0]') AS week,"
+# The weeks [[week, low, high], …] and the groups {person_id: place} as tables w and g.
+# SQLite's CROSS JOIN keeps the join order: each week one range of the index, then who each
+# one is. PostgreSQL plans its own order, without row counts for w and g: it is given the
+# whole span as one range of the same index (its bounds as instants, timestamptz), and sorts
+# the rows into weeks after.
+_DELIVERIES_SQLITE = (
+    "WITH w AS MATERIALIZED (SELECT json_extract(value, '$[0]') AS week,"
     "  json_extract(value, '$[1]') AS low, json_extract(value, '$[2]') AS high"
     "  FROM json_each(:weeks)),"
     " g AS MATERIALIZED (SELECT CAST(key AS INTEGER) AS person_id, value AS place"
     "  FROM json_each(:groups))"
+    " SELECT w.week, g.place, COUNT(*), SUM(r.status = 'answered' AND r.answered_at < :end)"
+    " FROM w CROSS JOIN reflection r ON r.delivered_at >= w.low AND r.delivered_at < w.high"
+    " CROSS JOIN g ON g.person_id = r.person_id"
+    " WHERE r.prompt != 'free' GROUP BY w.week, g.place ORDER BY w.week, g.place"
 )
-_UNPACK_POSTGRESQL = (
-    "w AS MATERIALIZED (SELECT e ->> 0 AS week, CAST(e ->> 1 AS TIMESTAMPTZ) AS low,"
+_DELIVERIES_POSTGRESQL = (
+    "WITH w AS MATERIALIZED (SELECT e ->> 0 AS week, CAST(e ->> 1 AS TIMESTAMPTZ) AS low,"
     "  CAST(e ->> 2 AS TIMESTAMPTZ) AS high FROM jsonb_array_elements(CAST(:weeks AS JSONB)) e),"
     " g AS MATERIALIZED (SELECT CAST(key AS BIGINT) AS person_id, CAST(value AS INTEGER) AS place"
     "  FROM jsonb_each_text(CAST(:groups AS JSONB)))"
+    " SELECT w.week, g.place, COUNT(*),"
+    "  SUM(CASE WHEN r.status = 'answered' AND r.answered_at < :end THEN 1 ELSE 0 END)"
+    " FROM reflection r JOIN g ON g.person_id = r.person_id"
+    " JOIN w ON r.delivered_at >= w.low AND r.delivered_at < w.high"
+    " WHERE r.delivered_at >= (SELECT MIN(low) FROM w)"
+    " AND r.delivered_at < (SELECT MAX(high) FROM w) AND r.prompt != 'free'"
+    " GROUP BY w.week, g.place ORDER BY w.week, g.place"
 )
 
 
