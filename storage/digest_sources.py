@@ -38,6 +38,12 @@ import pandas as pd
 
 from storage.catalogue import tables as tables  # src.tables: which sources can read
 from storage.db import Reader, to_db_time
+from storage.digest_statements import (
+    DELIVERIES_POSTGRESQL,
+    DELIVERIES_SQLITE,
+    REFLECTIONS_POSTGRESQL,
+    REFLECTIONS_SQLITE,
+)
 
 CONTRIBUTION_COLUMNS = (
     "person_id",
@@ -259,16 +265,7 @@ async def reflections(
     # The answer is JSON: text, a list of choices, or a voice note {"voice", "duration"},
     # whose words are not here (only its length) and whose file id is never read.
     rows = await reader.fetchall(
-        "SELECT person_id, answered_at,"
-        " CASE json_type(answer) WHEN 'text' THEN json_extract(answer, '$')"
-        "  WHEN 'array' THEN (SELECT group_concat(value, '; ') FROM json_each(answer))"
-        "  WHEN 'object' THEN ''"
-        "  ELSE COALESCE(CAST(json_extract(answer, '$') AS TEXT), '') END,"
-        " 'prompt=' || prompt || CASE WHEN json_type(answer, '$.voice') IS NOT NULL"
-        "  THEN ';voice=' || COALESCE(CAST(json_extract(answer, '$.duration') AS INTEGER), 0)"
-        "  ELSE '' END"
-        " FROM reflection WHERE status = 'answered' AND answered_at >= ? AND answered_at < ?"
-        " ORDER BY answered_at, id",
+        REFLECTIONS_SQLITE if reader.dialect == "sqlite" else REFLECTIONS_POSTGRESQL,
         (to_db_time(start), to_db_time(end)),
     )
     found = frame(rows, ("person_id", "answered_at", "text", "tags"))
@@ -312,7 +309,7 @@ async def deliveries(
         )
         group[str(person)] = places.setdefault(key, len(places))
     rows = await reader.fetchall(
-        _DELIVERIES_SQLITE if reader.dialect == "sqlite" else _DELIVERIES_POSTGRESQL,
+        DELIVERIES_SQLITE if reader.dialect == "sqlite" else DELIVERIES_POSTGRESQL,
         {"weeks": json.dumps(weeks), "groups": json.dumps(group), "end": to_db_time(end)},
     )
     named = list(places)
@@ -320,37 +317,6 @@ async def deliveries(
         [(r[0], *named[int(r[1])], int(r[2]), int(r[3] or 0)) for r in rows],
         ("week", "trio", "local_authority", "delivered", "answered"),
     )
-
-
-# The weeks [[week, low, high], …] and the groups {person_id: place} as tables w and g.
-# SQLite's CROSS JOIN keeps the join order: each week one range of the index, then who each
-# one is. PostgreSQL plans its own order, without row counts for w and g: it is given the
-# whole span as one range of the same index (its bounds as instants, timestamptz), and sorts
-# the rows into weeks after.
-_DELIVERIES_SQLITE = (
-    "WITH w AS MATERIALIZED (SELECT json_extract(value, '$[0]') AS week,"
-    "  json_extract(value, '$[1]') AS low, json_extract(value, '$[2]') AS high"
-    "  FROM json_each(:weeks)),"
-    " g AS MATERIALIZED (SELECT CAST(key AS INTEGER) AS person_id, value AS place"
-    "  FROM json_each(:groups))"
-    " SELECT w.week, g.place, COUNT(*), SUM(r.status = 'answered' AND r.answered_at < :end)"
-    " FROM w CROSS JOIN reflection r ON r.delivered_at >= w.low AND r.delivered_at < w.high"
-    " CROSS JOIN g ON g.person_id = r.person_id"
-    " WHERE r.prompt != 'free' GROUP BY w.week, g.place ORDER BY w.week, g.place"
-)
-_DELIVERIES_POSTGRESQL = (
-    "WITH w AS MATERIALIZED (SELECT e ->> 0 AS week, CAST(e ->> 1 AS TIMESTAMPTZ) AS low,"
-    "  CAST(e ->> 2 AS TIMESTAMPTZ) AS high FROM jsonb_array_elements(CAST(:weeks AS JSONB)) e),"
-    " g AS MATERIALIZED (SELECT CAST(key AS BIGINT) AS person_id, CAST(value AS INTEGER) AS place"
-    "  FROM jsonb_each_text(CAST(:groups AS JSONB)))"
-    " SELECT w.week, g.place, COUNT(*),"
-    "  SUM(CASE WHEN r.status = 'answered' AND r.answered_at < :end THEN 1 ELSE 0 END)"
-    " FROM reflection r JOIN g ON g.person_id = r.person_id"
-    " JOIN w ON r.delivered_at >= w.low AND r.delivered_at < w.high"
-    " WHERE r.delivered_at >= (SELECT MIN(low) FROM w)"
-    " AND r.delivered_at < (SELECT MAX(high) FROM w) AND r.prompt != 'free'"
-    " GROUP BY w.week, g.place ORDER BY w.week, g.place"
-)
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
