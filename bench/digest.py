@@ -85,6 +85,9 @@ async def _seed(path: Path | str, schools: int, weeks: int) -> dict[str, int]:
             db, las=min(10, schools), schools=schools, teachers_per_school=9, weeks=weeks,
             last_week=WEEK, withdrawn_share=0.02, trio_work=True,
         )  # fmt: skip
+        if db.dialect == "postgresql":  # row counts for the planner, as autovacuum keeps them
+            async with db.transaction() as tx:
+                await tx.execute("ANALYZE")
         counts = {
             "teachers": found.teachers,
             "trios": found.trios,
