@@ -14,6 +14,9 @@ Each measured phase runs in a fresh process, so its peak memory is its own:
     .venv/bin/python bench/digest.py --reseed
     .venv/bin/python bench/digest.py --repeat 5 # each phase 5 times, then the medians
     .venv/bin/python bench/digest.py --schools 30 --weeks 12 --repeat 1   # a few seconds (CI)
+    .venv/bin/python bench/digest.py --db postgresql://postgres@127.0.0.1:55432/postgres
+        # the same on PostgreSQL: a database of the run's own on that server (seeded, then
+        # dropped; bench/scratch_db.py)
 
 What it built is checked against what the seeder made (tests/digest_programme.py counts each
 prompt, answer, meeting, summary part and action as it makes them, kept beside the database
@@ -37,11 +40,15 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import describe, peak_rss_mb
+from bench.scratch_db import scratch_database
+from storage.postgres import safe_url
+from storage.store import is_postgres
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WEEK = "2026-W47"
@@ -61,20 +68,26 @@ RESEARCH_TABLES = (
 )
 
 
-def _made_path(db: Path) -> Path:
+def _made_path(db: Path | str) -> Path:
+    if is_postgres(db):  # the run's own database: what it made, kept beside the run
+        return Path(tempfile.gettempdir()) / (urlsplit(str(db)).path.strip("/") + ".made.json")
+    db = Path(db)
     return db.with_name(db.name + ".made.json")
 
 
-async def _seed(path: Path, schools: int, weeks: int) -> dict[str, int]:
-    from storage.db import Database
+async def _seed(path: Path | str, schools: int, weeks: int) -> dict[str, int]:
+    from storage.store import open_store
     from tests.digest_programme import seed
 
-    db = await Database.open(path)
+    db = await open_store(path)
     try:
         found = await seed(
             db, las=min(10, schools), schools=schools, teachers_per_school=9, weeks=weeks,
             last_week=WEEK, withdrawn_share=0.02, trio_work=True,
         )  # fmt: skip
+        if db.dialect == "postgresql":  # row counts for the planner, as autovacuum keeps them
+            async with db.transaction() as tx:
+                await tx.execute("ANALYZE")
         counts = {
             "teachers": found.teachers,
             "trios": found.trios,
@@ -196,16 +209,16 @@ def _digests(db: object, now: object) -> object:
     return Digests(db, Texts(), ZONE, Options(), lambda: now)  # type: ignore[arg-type]
 
 
-async def _week(path: Path) -> dict[str, float]:
+async def _week(path: Path | str) -> dict[str, float]:
     """The week built twice in one process: first as the first digest of a fresh process
     (its templates loaded — from Jinja's cache on disk once any process has compiled them,
     as Python loads its own from __pycache__ —, matplotlib's fonts loaded, SQLite's page
     cache empty), then as a running bot builds each later week (the `warm_` figures). Both
     must give the same."""
     import bot.digest.exports  # noqa: F401  (the libraries loaded before the baseline)
-    from storage.db import Database
+    from storage.store import open_store
 
-    db = await Database.open(path)
+    db = await open_store(path)
     baseline = peak_rss_mb()
     try:
         with tempfile.TemporaryDirectory() as folder:
@@ -320,13 +333,13 @@ def _seen_week(
     }
 
 
-async def _year(path: Path) -> dict[str, float]:
+async def _year(path: Path | str) -> dict[str, float]:
     from datetime import UTC, datetime
 
     from bot.digest.exports import write_csv, write_xlsx
-    from storage.db import Database
+    from storage.store import open_store
 
-    db = await Database.open(path)
+    db = await open_store(path)
     baseline = peak_rss_mb()
     try:
         digests = _digests(db, datetime(2026, 11, 23, 9, tzinfo=UTC))
@@ -379,7 +392,11 @@ def _child(phase: str, args: argparse.Namespace) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reseed", action="store_true", help="make the programme again")
-    parser.add_argument("--db", type=Path, help="default bench/results/digest[-SCHOOLS].db")
+    parser.add_argument(
+        "--db",
+        help="a SQLite file (default bench/results/digest[-SCHOOLS].db), or a PostgreSQL"
+        " server's URL: the run seeds a database of its own there, dropped after",
+    )
     parser.add_argument("--schools", type=int, default=1100, help="schools (9 teachers each)")
     parser.add_argument("--weeks", type=int, default=52, help="weeks of the programme")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each phase (median)")
@@ -389,6 +406,8 @@ def main() -> None:
         default = args.schools == 1100 and args.weeks == 52
         size = "" if default else f"-{args.schools}x{args.weeks}"
         args.db = RESULTS / f"digest{size}.db"
+    elif not is_postgres(args.db):
+        args.db = Path(args.db)
     if args.phase is not None:
         if args.phase == "seed":
             result = asyncio.run(_seed(args.db, args.schools, args.weeks))
@@ -397,8 +416,25 @@ def main() -> None:
         print(json.dumps(result))
         return
     print(f"machine: {describe()}")
-    args.db.parent.mkdir(parents=True, exist_ok=True)
-    if args.reseed or not args.db.exists() or not _made_path(args.db).exists():
+    if is_postgres(args.db):
+        with scratch_database(args.db, "digest") as url:
+            print(f"store: PostgreSQL, {safe_url(url)}")
+            _measure(argparse.Namespace(**{**vars(args), "db": url, "reseed": True}))
+            _made_path(url).unlink(missing_ok=True)
+        return
+    print("store: SQLite")
+    _measure(args)
+
+
+def _measure(args: argparse.Namespace) -> None:
+    """Seed (once, for a SQLite file), build, check: the same on either store."""
+    if not is_postgres(args.db):
+        args.db.parent.mkdir(parents=True, exist_ok=True)
+    if is_postgres(args.db):
+        started = time.perf_counter()
+        counts = _child("seed", args)
+        print(f"seeded {safe_url(args.db)} in {time.perf_counter() - started:.0f} s: {counts}")
+    elif args.reseed or not args.db.exists() or not _made_path(args.db).exists():
         for stale in args.db.parent.glob(args.db.name + "*"):  # the file, its WAL, made.json
             stale.unlink()
         started = time.perf_counter()

@@ -1,8 +1,8 @@
-"""The digest's sources: each reads SQLite into a pandas DataFrame of a documented shape.
+"""The digest's sources: each reads the store into a pandas DataFrame of a documented shape.
 
 A source is independent of the others, so a feature that lands later (meetings and summaries,
 lesson study) adds a source without touching the rest; the sources for tables that are not in
-this database yet return empty frames of the right shape (checked in sqlite_master).
+this database yet return empty frames of the right shape (checked in storage/catalogue.py).
 
 The long format every contribution source returns, one row per contribution:
 
@@ -36,7 +36,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from storage.catalogue import tables as tables  # src.tables: which sources can read
 from storage.db import Reader, to_db_time
+from storage.digest_statements import (
+    DELIVERIES_POSTGRESQL,
+    DELIVERIES_SQLITE,
+    REFLECTIONS_POSTGRESQL,
+    REFLECTIONS_SQLITE,
+)
 
 CONTRIBUTION_COLUMNS = (
     "person_id",
@@ -70,11 +77,6 @@ def empty_contributions() -> pd.DataFrame:
             for c in CONTRIBUTION_COLUMNS
         }
     )
-
-
-async def tables(reader: Reader) -> frozenset[str]:
-    rows = await reader.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
-    return frozenset(str(r[0]) for r in rows)
 
 
 def local_dates(values: pd.Series, zone: ZoneInfo) -> pd.Series:
@@ -158,18 +160,23 @@ def _main_role(roles: str) -> str:
 
 async def trios(reader: Reader) -> pd.DataFrame:
     """Every trio: trio_id, trio, trio_name, and its schools' local authorities (a list)."""
+    # One row per trio and school, gathered here: the same lists from either store.
     rows = await reader.fetchall(
-        "SELECT t.id, t.ref, t.name, json_group_array(DISTINCT la.name)"
+        "SELECT t.id, t.ref, t.name, la.name"
         " FROM trio t LEFT JOIN trio_school ts ON ts.trio_id = t.id"
         " LEFT JOIN school s ON s.id = ts.school_id"
         " LEFT JOIN local_authority la ON la.id = s.local_authority_id"
-        " GROUP BY t.id ORDER BY t.ref"
+        " ORDER BY t.ref, t.id"
     )
-    found = frame(rows, ("trio_id", "trio", "trio_name", "local_authorities"))
-    found["local_authorities"] = found["local_authorities"].map(
-        lambda text: sorted(x for x in json.loads(text) if x)
+    gathered: dict[int, tuple[str, str, set[str]]] = {}
+    for trio_id, ref, name, authority in rows:
+        found_trio = gathered.setdefault(int(trio_id), (ref, name, set()))
+        if authority:
+            found_trio[2].add(str(authority))
+    return frame(
+        [(i, ref, name, sorted(las)) for i, (ref, name, las) in gathered.items()],
+        ("trio_id", "trio", "trio_name", "local_authorities"),
     )
-    return found
 
 
 async def trio_members(reader: Reader) -> pd.DataFrame:
@@ -200,7 +207,8 @@ async def display_names(reader: Reader, person_ids: Sequence[int]) -> dict[int, 
     if not person_ids:
         return {}
     rows = await reader.fetchall(
-        "SELECT id, display_name FROM person WHERE id IN (SELECT value FROM json_each(?))"
+        "SELECT id, display_name FROM person"
+        " WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))"
         " AND status != 'erased' AND display_name IS NOT NULL",
         (json.dumps(sorted({int(i) for i in person_ids})),),
     )
@@ -257,16 +265,7 @@ async def reflections(
     # The answer is JSON: text, a list of choices, or a voice note {"voice", "duration"},
     # whose words are not here (only its length) and whose file id is never read.
     rows = await reader.fetchall(
-        "SELECT person_id, answered_at,"
-        " CASE json_type(answer) WHEN 'text' THEN json_extract(answer, '$')"
-        "  WHEN 'array' THEN (SELECT group_concat(value, '; ') FROM json_each(answer))"
-        "  WHEN 'object' THEN ''"
-        "  ELSE COALESCE(CAST(json_extract(answer, '$') AS TEXT), '') END,"
-        " 'prompt=' || prompt || CASE WHEN json_type(answer, '$.voice') IS NOT NULL"
-        "  THEN ';voice=' || CAST(COALESCE(json_extract(answer, '$.duration'), 0) AS INTEGER)"
-        "  ELSE '' END"
-        " FROM reflection WHERE status = 'answered' AND answered_at >= ? AND answered_at < ?"
-        " ORDER BY answered_at, id",
+        REFLECTIONS_SQLITE if reader.dialect == "sqlite" else REFLECTIONS_POSTGRESQL,
         (to_db_time(start), to_db_time(end)),
     )
     found = frame(rows, ("person_id", "answered_at", "text", "tags"))
@@ -286,7 +285,7 @@ async def deliveries(
     week, trio, local_authority (None where the person has none), delivered, answered
     (answered before `end`).
 
-    Counted in SQLite, not row by row here: at 1,100 schools eight trend weeks are 79,200
+    Counted in the database, not row by row here: at 1,100 schools eight trend weeks are 79,200
     deliveries, and reading each into pandas cost a third of a second. The week's bounds and
     who is in which (trio, local authority) go in as JSON; each week is one range of the
     reflection_delivered index (migration 0014).
@@ -310,15 +309,7 @@ async def deliveries(
         )
         group[str(person)] = places.setdefault(key, len(places))
     rows = await reader.fetchall(
-        "WITH w AS MATERIALIZED (SELECT json_extract(value, '$[0]') AS week,"
-        "  json_extract(value, '$[1]') AS low, json_extract(value, '$[2]') AS high"
-        "  FROM json_each(:weeks)),"
-        " g AS MATERIALIZED (SELECT CAST(key AS INTEGER) AS person_id, value AS place"
-        "  FROM json_each(:groups))"
-        " SELECT w.week, g.place, COUNT(*), SUM(r.status = 'answered' AND r.answered_at < :end)"
-        " FROM w CROSS JOIN reflection r ON r.delivered_at >= w.low AND r.delivered_at < w.high"
-        " CROSS JOIN g ON g.person_id = r.person_id"
-        " WHERE r.prompt != 'free' GROUP BY w.week, g.place ORDER BY w.week, g.place",
+        DELIVERIES_SQLITE if reader.dialect == "sqlite" else DELIVERIES_POSTGRESQL,
         {"weeks": json.dumps(weeks), "groups": json.dumps(group), "end": to_db_time(end)},
     )
     named = list(places)
@@ -340,7 +331,8 @@ async def last_activity(reader: Reader, end: datetime, have: frozenset[str]) -> 
         # 0014), not a scan of every answered reflection of the programme; materialized, so
         # that the step is taken once per member (flattened into MAX(...) with a HAVING on
         # it, SQLite took it twice: 23 → 16 ms at 9,900 members).
-        "SELECT trio_id, MAX(answered) AS last FROM latest GROUP BY trio_id HAVING last IS NOT NULL"
+        "SELECT trio_id, MAX(answered) AS last FROM latest GROUP BY trio_id"
+        " HAVING MAX(answered) IS NOT NULL"
     ]
     if "meeting" in have:
         parts.append(
@@ -354,5 +346,5 @@ async def last_activity(reader: Reader, end: datetime, have: frozenset[str]) -> 
         " (SELECT MAX(r.answered_at) FROM reflection r WHERE r.person_id = m.person_id"
         "  AND r.status = 'answered' AND r.answered_at < :end) AS answered FROM trio_member m)"
     )
-    sql = f"{latest} SELECT trio_id, MAX(last) FROM ({union}) GROUP BY trio_id"  # noqa: S608
+    sql = f"{latest} SELECT trio_id, MAX(last) FROM ({union}) AS parts GROUP BY trio_id"  # noqa: S608
     return frame(await reader.fetchall(sql, {"end": to_db_time(end)}), ("trio_id", "last"))

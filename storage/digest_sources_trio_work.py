@@ -1,7 +1,7 @@
 """Digest sources for trio meetings, summaries, actions and lesson study.
 
 These read tables that other work adds (meetings and summaries; lesson study). Each source
-checks sqlite_master first and, when its tables are not there, returns an empty frame of the
+checks the catalogue first and, when its tables are not there, returns an empty frame of the
 same shape, so the digest works, with less in it, before that work lands.
 
 The columns read (the contract in the header of storage/migrations/0004_meetings.sql):
@@ -86,8 +86,11 @@ async def summary_items(
         "WITH agreed AS (SELECT s.id, s.author_id, s.trio_id, s.agreed_at, s.focus"
         "  FROM summary s WHERE s.status = 'agreed' AND s.agreed_at >= ? AND s.agreed_at < ?),"
         " parts AS ("
-        "  SELECT a.id AS sid, 0 AS pos, 'focus' AS kind, NULL AS level, a.focus AS body,"
-        "   NULL AS school_id, NULL AS owner_id, NULL AS due_on, NULL AS status"
+        # The first part's NULLs are typed: PostgreSQL takes each column's type from it.
+        "  SELECT a.id AS sid, 0 AS pos, 'focus' AS kind, CAST(NULL AS TEXT) AS level,"
+        "   a.focus AS body, CAST(NULL AS INTEGER) AS school_id,"
+        "   CAST(NULL AS INTEGER) AS owner_id, CAST(NULL AS TEXT) AS due_on,"
+        "   CAST(NULL AS TEXT) AS status"
         "  FROM agreed a"
         "  UNION ALL SELECT i.summary_id, 1 + i.position, i.kind, i.level, i.body, i.school_id,"
         "   NULL, NULL, NULL"
@@ -100,7 +103,7 @@ async def summary_items(
         "   WHEN json_type(p.body) = 'text' THEN json_extract(p.body, '$')"
         "   ELSE '' END AS text,"
         "  CASE WHEN json_valid(p.body) AND json_type(p.body) = 'object'"
-        "   THEN CAST(COALESCE(json_extract(p.body, '$.duration'), 0) AS INTEGER) END AS voice,"
+        "   THEN COALESCE(CAST(json_extract(p.body, '$.duration') AS INTEGER), 0) END AS voice,"
         "  a.id, sc.ref, COALESCE(la.name, ''), p.owner_id, p.due_on, p.status"
         " FROM parts p JOIN agreed a ON a.id = p.sid JOIN trio t ON t.id = a.trio_id"
         # The item's school, else the author's: one school and its own local authority.
@@ -203,13 +206,15 @@ async def lesson_study_accounts(
     rows = await reader.fetchall(
         # The three parts are JSON answers (text, or a voice note, whose words are not ours
         # to export); they come out as one text, in the order the trio wrote them.
+        # (The blank lines between them are newlines in the literals: both stores read
+        # those, where only SQLite has char().)
         "SELECT a.author_id, t.ref, t.name, a.agreed_at,"
         " trim(CASE WHEN json_valid(a.learned) AND json_type(a.learned) = 'text'"
-        "   THEN json_extract(a.learned, '$') ELSE '' END || char(10) || char(10) ||"
+        "   THEN json_extract(a.learned, '$') ELSE '' END || '\n\n' ||"
         "  CASE WHEN json_valid(a.changed) AND json_type(a.changed) = 'text'"
-        "   THEN json_extract(a.changed, '$') ELSE '' END || char(10) || char(10) ||"
+        "   THEN json_extract(a.changed, '$') ELSE '' END || '\n\n' ||"
         "  CASE WHEN json_valid(a.advice) AND json_type(a.advice) = 'text'"
-        "   THEN json_extract(a.advice, '$') ELSE '' END, char(10)),"
+        "   THEN json_extract(a.advice, '$') ELSE '' END, '\n'),"
         " c.id, c.focus_what || ' — ' || c.focus_who"
         " FROM lesson_study_account a JOIN lesson_study c ON c.id = a.lesson_study_id"
         " JOIN trio t ON t.id = c.trio_id"
@@ -279,7 +284,7 @@ async def meeting_reflections(
         "   WHEN json_type(a.body) = 'text' THEN json_extract(a.body, '$')"
         "   ELSE '' END,"
         "  CASE WHEN json_valid(a.body) AND json_type(a.body) = 'object'"
-        "   THEN CAST(COALESCE(json_extract(a.body, '$.duration'), 0) AS INTEGER) END"
+        "   THEN COALESCE(CAST(json_extract(a.body, '$.duration') AS INTEGER), 0) END"
         " FROM answers a JOIN meeting m ON m.id = a.meeting_id JOIN trio t ON t.id = m.trio_id"
         " WHERE a.body IS NOT NULL AND a.body NOT IN ('null', '\"\"')"
         " ORDER BY a.answered_at, a.meeting_id, a.person_id, a.prompt = 'surprise'",

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from storage.catalogue import columns
 from storage.db import Reader, from_db_time, to_db_time
 from storage.digest_sources import frame
 
@@ -108,11 +109,6 @@ ACCOUNTS_SQL = (
 )
 
 
-async def _columns(reader: Reader, table: str) -> frozenset[str]:
-    rows = await reader.fetchall("SELECT name FROM pragma_table_info(?)", (table,))
-    return frozenset(str(r[0]) for r in rows)
-
-
 async def actions(
     reader: Reader, have: frozenset[str], start: datetime, end: datetime
 ) -> pd.DataFrame:
@@ -121,7 +117,7 @@ async def actions(
     no history was recorded."""
     if not have >= ACTION_TABLES:
         return frame([], ACTION_COLUMNS)
-    own_school = "school_id" in await _columns(reader, "action")
+    own_school = "school_id" in await columns(reader, "action")
     if "action_event" in have:
         sql = ACTIONS_OWN_SCHOOL_SQL if own_school else ACTIONS_SQL
     else:
@@ -231,6 +227,7 @@ async def first_recorded(reader: Reader, have: frozenset[str]) -> datetime | Non
         " UNION ALL SELECT MIN(created_at) FROM lesson_study_note"
         " UNION ALL SELECT MIN(ends_at) FROM research_lesson WHERE discussion IS NOT NULL"
         " UNION ALL SELECT MIN(agreed_at) FROM lesson_study_account WHERE status = 'agreed')"
+        " AS firsts"
     )
     return from_db_time(None if first is None else str(first))
 

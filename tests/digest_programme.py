@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.digest.compile import monday_of, shift_week
 from bot.scheduling.timing import local_instant
-from storage.db import Database, Transaction, to_db_time
+from storage.db import Database, Transaction, from_db_time, to_db_time
 
 PHRASES = (
     "exit tickets at the end of the lesson",
@@ -173,6 +173,7 @@ async def seed(
         if trio_work:
             leads = {t: p for t, p, lead in members if lead}
             await _trio_work(tx, rng, week_names, trio_count, leads, made, withdrawn)
+        await ids_past_given(tx)
     return Seeded(
         len(teacher_ids),
         researchers,
@@ -310,6 +311,29 @@ class ResearchWork:
     owner: int  # owns the first action of every summary of trio 1
 
 
+# The tables the seed gives ids of its own (the people and trios the tests name by number).
+GIVEN_IDS = ("local_authority", "school", "trio", "person", "meeting", "summary")
+
+
+async def ids_past_given(tx: Transaction) -> None:
+    """On PostgreSQL, move each identity past the ids the seed gave, so that rows the bot
+    adds later get new ones (SQLite's next rowid is past the largest already)."""
+    if tx.dialect != "postgresql":
+        return
+    for table in GIVEN_IDS:
+        await tx.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), MAX(id)) FROM {table}"
+            " HAVING COUNT(*) > 0"
+        )
+
+
+def later(stored: str, **step: float) -> str:
+    """A stored instant (UTC text) moved on by `step`, stored the same way."""
+    moment = from_db_time(stored)
+    assert moment is not None
+    return to_db_time(moment + timedelta(**step))
+
+
 async def research_work(db: Database, week: str) -> ResearchWork:
     """On top of `seed(..., trio_work=True)`: action history for the seeded actions (created,
     then marked), owners for trio 1's first actions; and in `week`, a held meeting of trio 1
@@ -329,11 +353,15 @@ async def research_work(db: Database, week: str) -> ResearchWork:
             " SELECT x.id, 'open', s.author_id, x.created_at, 'created'"
             " FROM action x JOIN summary s ON s.id = x.summary_id"
         )
-        await tx.execute(
-            "INSERT INTO action_event (action_id, status, changed_by, changed_at, how)"
-            " SELECT x.id, x.status, COALESCE(x.owner_id, s.author_id),"
-            "  strftime('%Y-%m-%dT%H:%M:%f', x.created_at, '+1 day') || '000Z', 'marked'"
+        # Marked a day after each was made: the instants reckoned here, the same on both stores.
+        marked = await tx.fetchall(
+            "SELECT x.id, x.status, COALESCE(x.owner_id, s.author_id), x.created_at"
             " FROM action x JOIN summary s ON s.id = x.summary_id WHERE x.status != 'open'"
+        )
+        await tx.executemany(
+            "INSERT INTO action_event (action_id, status, changed_by, changed_at, how)"
+            " VALUES (?, ?, ?, ?, 'marked')",
+            [(r[0], r[1], r[2], later(r[3], days=1)) for r in marked],
         )
         meeting = await tx.execute(
             "INSERT INTO meeting (trio_id, starts_at, time_zone, focus, status, created_at,"
@@ -363,12 +391,15 @@ async def research_work(db: Database, week: str) -> ResearchWork:
             " VALUES (?, ?, ?, ?, ?)",
             events,
         )
-        await tx.execute(
-            "INSERT INTO meeting_attendance (meeting_id, person_id, attended, recorded_at)"
-            " SELECT m.id, tm.person_id, tm.person_id % 3 != 0,"
-            "  strftime('%Y-%m-%dT%H:%M:%f', m.starts_at, '+1 hour') || '000Z'"
+        present = await tx.fetchall(
+            "SELECT m.id, tm.person_id, m.starts_at"
             " FROM meeting m JOIN trio_member tm ON tm.trio_id = m.trio_id"
             " WHERE m.status = 'held'"
+        )
+        await tx.executemany(
+            "INSERT INTO meeting_attendance (meeting_id, person_id, attended, recorded_at)"
+            " VALUES (?, ?, ?, ?)",
+            [(r[0], r[1], int(r[1] % 3 != 0), later(r[2], hours=1)) for r in present],
         )
         cycle = await tx.execute(
             "INSERT INTO lesson_study (trio_id, started_by, subject, class_group, focus_what,"

@@ -5,11 +5,17 @@ out short."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
 
 from bench.digest import expected_week, expected_year, failures, verified_lines
+from tests.postgres import ENV, server_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,17 +39,42 @@ MADE = {
 }  # fmt: skip
 
 
-def test_the_tiny_run_verifies_what_it_built(tmp_path: Path) -> None:
+def _tiny_run(db: str) -> str:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "bench/digest.py", "--schools", "32", "--weeks", "10", "--repeat", "1",
-         "--db", str(tmp_path / "digest.db")],
+         "--db", db],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    verified = [line for line in done.stdout.splitlines() if line.startswith("verified: ")]
-    assert len(verified) == 5, done.stdout
-    assert "NOT VERIFIED" not in done.stdout
+    return done.stdout
+
+
+def test_the_tiny_run_verifies_what_it_built(tmp_path: Path) -> None:
+    stdout = _tiny_run(str(tmp_path / "digest.db"))
+    assert "store: SQLite" in stdout
+    _verified_as_seeded(stdout)
+
+
+def test_the_tiny_run_on_postgresql_verifies_the_same(tmp_path: Path) -> None:
+    server = server_url()
+    if server is None:
+        pytest.skip(f"no PostgreSQL server: set {ENV}")
+    stdout = _tiny_run(server)
+    made = re.search(r"store: PostgreSQL, (\S+)", stdout)
+    assert made is not None, stdout
+    _verified_as_seeded(stdout)
+    name = urlsplit(made.group(1)).path.strip("/")
+    with psycopg.connect(server) as admin:  # the run's own database went with it
+        gone = admin.execute("SELECT COUNT(*) FROM pg_database WHERE datname = %s", (name,))
+        assert gone.fetchone() == (0,)
+
+
+def _verified_as_seeded(stdout: str) -> None:
+    """The five "verified:" lines, each with the seed's own arithmetic."""
+    verified = [line for line in stdout.splitlines() if line.startswith("verified: ")]
+    assert len(verified) == 5, stdout
+    assert "NOT VERIFIED" not in stdout
     figures, researchers, schools, exports, year = verified
     # The seed's own arithmetic: 32 schools of 9 teachers, 10 LAs, trios of the first 30
     # schools; 8 trend weeks of (10 trios + 10 LAs) participation rows; 6 sheets.

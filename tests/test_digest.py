@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
+import pytest
 from openpyxl import load_workbook
 
 from bot.digest.compile import Options, parse_week, shift_week, week_bounds
@@ -19,6 +20,8 @@ from bot.standin.html import check_telegram_html
 from bot.texts import LANGUAGES, TELEGRAM_LIMIT, Texts
 from storage.db import Database, to_db_time
 from tests.digest_programme import ZONE, seed
+
+pytestmark = pytest.mark.both_stores
 
 WEEK = "2026-W47"
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday after WEEK
@@ -64,7 +67,9 @@ async def test_figures_equal_an_independent_count(db: Database) -> None:
         "(SELECT given FROM consent c WHERE c.person_id = r.person_id ORDER BY id DESC LIMIT 1) = 1"
     )
     delivered, answered = await db.fetchone(
-        "SELECT COUNT(*), SUM(status = 'answered' AND answered_at < :end) FROM reflection r"
+        "SELECT COUNT(*),"
+        " SUM(CASE WHEN status = 'answered' AND answered_at < :end THEN 1 ELSE 0 END)"
+        " FROM reflection r"
         f" WHERE prompt != 'free' AND delivered_at >= :start AND delivered_at < :end"
         f" AND {consenting}",
         {"start": to_db_time(start), "end": to_db_time(end)},

@@ -16,18 +16,19 @@ from matplotlib import image
 from bot.cli.main import main
 from bot.digest.compile import last_complete_week
 from storage.clock import utcnow
-from storage.db import Database
+from storage.store import open_store
 from tests.digest_programme import ZONE, seed
 
 CHROMIUM = next(
     (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
 )
 LAST = last_complete_week(utcnow(), ZONE)
+pytestmark = pytest.mark.both_stores
 
 
-def _seed(db_path: Path) -> None:
+def _seed(db_path: Path | str) -> None:
     async def go() -> None:
-        db = await Database.open(db_path)
+        db = await open_store(db_path)
         try:
             await seed(db, las=3, schools=9, teachers_per_school=3, weeks=6, last_week=LAST,
                        trio_work=True)  # fmt: skip
@@ -38,8 +39,7 @@ def _seed(db_path: Path) -> None:
 
 
 @pytest.fixture
-def programme(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    db_path = tmp_path / "triobot.db"
+def programme(tmp_path: Path, db_path: Path | str, monkeypatch: pytest.MonkeyPatch) -> Path:
     _seed(db_path)
     monkeypatch.setenv("TRIOBOT_DB", str(db_path))
     monkeypatch.setenv("TRIOBOT_TZ", "Europe/London")
@@ -83,6 +83,7 @@ def test_export_writes_every_week(programme: Path, capsys: pytest.CaptureFixture
     assert (programme / "all.xlsx").stat().st_size > 5_000
 
 
+@pytest.mark.sqlite_only  # what the browser draws is the same page, from either store
 @pytest.mark.skipif(
     CHROMIUM is None,
     reason="Chromium not found: `apt-get install chromium` (scripts/test does it when it can)",

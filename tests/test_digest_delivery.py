@@ -7,12 +7,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 
+import pytest
+
 from bot.standin.driver import SimPerson
 from bot.standin.world import SentMessage
 from storage.calendar import CalendarRepo
 from storage.db import to_db_time
 from tests.digest_programme import agreed_summary
 from tests.harness import BotUnderTest, join
+
+pytestmark = pytest.mark.both_stores
 
 ANSWERED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # Wednesday of 2026-W48
 

@@ -4,11 +4,12 @@ charts, every export table as CSV and as XLSX, for a past week (compiled, then r
 the archive), for the week in progress, and for the export of everything.
 
 tests/golden/digest_outputs.json holds the SHA-256 of each output, written at 1490c21 (before
-the work) with `python -m tests.test_digest_golden --write`. A change that means to change an
-output writes the file again and says so in its commit. The chart PNGs are compared byte for
-byte only under the matplotlib version they were drawn with (its text rendering and the PNG's
-metadata change between versions); under another one the page is still compared with each
-chart's data replaced by its pixel size.
+the work) with `python -m tests.test_digest_golden --write` (on SQLite). The same outputs
+come from a programme kept on PostgreSQL: the test runs on both stores. A change that means
+to change an output writes the file again and says so in its commit. The chart PNGs are
+compared byte for byte only under the matplotlib version they were drawn with (its text
+rendering and the PNG's metadata change between versions); under another one the page is
+still compared with each chart's data replaced by its pixel size.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import matplotlib
+import pytest
 
 from bot.digest.compile import Options
 from bot.digest.exports import write_csv, write_xlsx
@@ -33,6 +35,7 @@ from bot.digest.render import AUDIENCES
 from bot.digest.service import Digests
 from bot.texts import LANGUAGES, Texts
 from storage.db import Database
+from storage.store import open_store
 from tests.digest_programme import ZONE, research_work, seed
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "digest_outputs.json"
@@ -41,6 +44,7 @@ AFTER_WEEK = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # the Monday after WEEK
 MID_WEEK = datetime(2026, 11, 26, 14, 30, tzinfo=UTC)  # Thursday of 2026-W48: a week so far
 KEY = bytes(range(32))  # a fixed pseudonym key, so the pseudonyms are the same every run
 CHART = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
+pytestmark = pytest.mark.both_stores
 
 
 def _sha(data: bytes) -> str:
@@ -71,8 +75,8 @@ def _tables(prefix: str, tables: dict[str, object], folder: Path) -> dict[str, s
     return found
 
 
-async def _programme(path: Path) -> Database:
-    db = await Database.open(path)
+async def _programme(target: Path | str) -> Database:
+    db = await open_store(target)
     async with db.transaction() as tx:
         await tx.execute("INSERT INTO meta (key, value) VALUES ('pseudonym_key', ?)", (KEY,))
     await seed(
@@ -86,11 +90,14 @@ def _digests(db: Database, now: datetime) -> Digests:
     return Digests(db, Texts(), ZONE, Options(quiet_weeks=3, trend_weeks=4), lambda: now)
 
 
-async def outputs(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """(what must be the same under any matplotlib, the chart PNGs' hashes)."""
+async def outputs(
+    folder: Path, target: Path | str | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(what must be the same under any matplotlib, the chart PNGs' hashes), of the
+    programme built in `target` (a new SQLite file in `folder` by default)."""
     found: dict[str, str] = {}
     charts: dict[str, str] = {}
-    db = await _programme(folder / "golden.db")
+    db = await _programme(folder / "golden.db" if target is None else target)
     try:
         for label, now in (
             ("compiled", AFTER_WEEK),
@@ -118,14 +125,14 @@ async def outputs(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
     return found, charts
 
 
-def _run() -> tuple[dict[str, str], dict[str, str]]:
+def _run(target: Path | str | None = None) -> tuple[dict[str, str], dict[str, str]]:
     with tempfile.TemporaryDirectory() as folder:
-        return asyncio.run(outputs(Path(folder)))
+        return asyncio.run(outputs(Path(folder), target))
 
 
-def test_the_outputs_are_the_ones_recorded() -> None:
+def test_the_outputs_are_the_ones_recorded(db_path: Path | str) -> None:
     golden = json.loads(GOLDEN.read_text())
-    found, charts = _run()
+    found, charts = _run(db_path)
     assert len(found) > 120  # every audience, language, week and table was built
     differ = sorted(
         k

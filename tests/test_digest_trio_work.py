@@ -6,13 +6,18 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
+
 from bot.digest.compile import week_bounds
 from bot.digest.render import digest_values
 from storage import personal_data
+from storage.catalogue import tables
 from storage.db import Database, to_db_time
 from storage.digest_sources_trio_work import SUMMARY_TABLES
 from tests.digest_programme import ZONE, seed
 from tests.test_digest import WEEK, digests
+
+pytestmark = pytest.mark.both_stores
 
 DRAFT_WORDS = "Unagreed draft wording about setting by ability"
 
@@ -97,8 +102,9 @@ async def test_sources_activate_when_their_tables_exist(db: Database) -> None:
     week = await digests(db).week(WEEK)
     assert set(week.contributions["kind"]) == {"reflection"}
     assert week.compiled.figure("drafts").empty and week.compiled.figure("stalled").empty
-    tables = {r[0] for r in await db.fetchall("SELECT name FROM sqlite_master")}
-    assert tables >= SUMMARY_TABLES  # the meetings migration made them; they are just empty
+    assert (
+        await tables(db) >= SUMMARY_TABLES
+    )  # the meetings migration made them; they are just empty
 
 
 async def test_a_draft_never_appears_in_the_shared_digest(db: Database) -> None:
@@ -131,7 +137,8 @@ async def test_meetings_held_and_scheduled_equal_an_independent_count(db: Databa
     values = digest_values(*_parts(await digests(db).week(WEEK)), "researchers")
     start, end = week_bounds(WEEK, ZONE)
     held, scheduled = await db.fetchone(
-        "SELECT SUM(status = 'held'), COUNT(*) FROM meeting WHERE status != 'cancelled'"
+        "SELECT SUM(CASE WHEN status = 'held' THEN 1 ELSE 0 END), COUNT(*) FROM meeting"
+        " WHERE status != 'cancelled'"
         " AND starts_at >= ? AND starts_at < ?",
         (to_db_time(start), to_db_time(end)),
     ) or (0, 0)

@@ -29,6 +29,8 @@ from tests.conftest import FakeClock
 from tests.digest_programme import ZONE, seed
 from tests.harness import BotUnderTest, join
 
+pytestmark = pytest.mark.both_stores
+
 # -- reading a typed week ---------------------------------------------------------------
 
 

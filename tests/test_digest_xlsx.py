@@ -27,6 +27,8 @@ from storage.db import Database
 from tests.digest_programme import research_work, seed
 from tests.test_digest import WEEK, digests
 
+pytestmark = pytest.mark.both_stores
+
 HOSTILE = [
     '=HYPERLINK("http://example.invalid")',
     "+1",

@@ -20,6 +20,8 @@ from storage.db import Database, to_db_time
 from tests.digest_programme import ZONE, ResearchWork, research_work, seed
 from tests.test_digest import WEEK, _say, _withdraw, digests
 
+pytestmark = pytest.mark.both_stores
+
 ROOT = Path(__file__).resolve().parent.parent
 PSEUDONYM = re.compile(r"P-[0-9a-f]{12}")
 PERSON_COLUMNS = {

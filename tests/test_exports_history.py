@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.digest.compile import Options
 from bot.digest.exports import pseudonym
 from bot.digest.service import Digests
@@ -15,6 +17,8 @@ from tests.conftest import FakeClock
 from tests.harness import BotUnderTest
 from tests.meeting_script import at, form_trio, newest, run_schedule, utc
 from tests.test_meeting_cycle import schedule_first_meeting
+
+pytestmark = pytest.mark.both_stores
 
 
 async def test_each_status_change_is_exported_with_when_and_who(

@@ -24,6 +24,8 @@ from storage.db import Database, to_db_time
 from tests.digest_programme import RESEARCHER, research_work, seed
 from tests.test_digest import NOW, WEEK, digests
 
+pytestmark = pytest.mark.both_stores
+
 QUESTION = "Is there research on fractions with pictures?"
 ANSWER = "Yes: start from the EEF guidance"
 COMMENT = "What would show it works for the case pupils?"
