@@ -35,7 +35,9 @@ from storage.store import is_postgres, is_url
 
 # Tables the PostgreSQL migrations fill themselves: replaced by the source's rows.
 SEED_TABLES = ("erasure_rule", "export_section")
-NOT_COPIED = ("schema_version",)  # each store keeps its own migration history
+# Each store keeps its own migration history; the send budget is the running workers' pace
+# of the last second, not the programme's (storage/send_budget.py).
+NOT_COPIED = ("schema_version", "send_budget")
 
 
 class CopyRefused(StorageError):

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from storage import meta, personal_data
+from storage.copy_db import NOT_COPIED, latest_version
 from storage.db import Database, Reader, to_db_time
 from storage.digests import DigestArchive
 from storage.invites import InviteRepo
@@ -135,9 +136,12 @@ async def rows_of(q: Reader, table: str) -> list[tuple[Any, ...]]:
     return sorted(named, key=repr)
 
 
+LATEST = latest_version("sqlite")
+
+
 def all_tables(path: Path) -> list[str]:
     with sqlite3.connect(path) as conn:
-        return [t for t in tables(conn) if t != "schema_version"]
+        return [t for t in tables(conn) if t not in NOT_COPIED]
 
 
 def test_a_programme_moves_whole_and_new_ids_follow_the_copied_ones(
@@ -153,7 +157,7 @@ def test_a_programme_moves_whole_and_new_ids_follow_the_copied_ones(
     status, out = cli("copy-db", str(source), target)
     assert status == 0, out
     assert "verified: row counts equal in every table" in out
-    assert f"rows in {len(names)} tables at schema version 15" in out
+    assert f"rows in {len(names)} tables at schema version {LATEST}" in out
     with sqlite3.connect(source) as conn:
         people = conn.execute("SELECT COUNT(*) FROM person").fetchone()[0]
     assert ["person", str(people), str(people)] in [line.split() for line in out.splitlines()]
@@ -228,7 +232,7 @@ def test_a_target_without_the_schema_is_refused(
     url = with_database(server, blank)
     try:
         said = refused(capsys, "copy-db", str(source), url)
-        assert "is at schema version 0, not 15" in said and "triobot migrate" in said
+        assert f"is at schema version 0, not {LATEST}" in said and "triobot migrate" in said
         with psycopg.connect(url) as conn:  # nothing was created there
             assert conn.execute("SELECT to_regclass('person')").fetchone() == (None,)
     finally:
@@ -244,10 +248,13 @@ def test_refusals_say_why_in_one_line_and_write_nothing(
     def said(*argv: str) -> str:
         return refused(capsys, *argv)
 
-    with sqlite3.connect(source) as conn:  # a file from before migration 0015
-        latest = conn.execute("SELECT * FROM schema_version WHERE version = 15").fetchone()
-        conn.execute("DELETE FROM schema_version WHERE version = 15")
-    assert "at schema version 14, this triobot's is 15" in said("copy-db", str(source), target)
+    with sqlite3.connect(source) as conn:  # a file from before the latest migration
+        latest = conn.execute(
+            "SELECT * FROM schema_version WHERE version = ?", (LATEST,)
+        ).fetchone()
+        conn.execute("DELETE FROM schema_version WHERE version = ?", (LATEST,))
+    older = f"at schema version {LATEST - 1}, this triobot's is {LATEST}"
+    assert older in said("copy-db", str(source), target)
     assert "triobot migrate" in said("copy-db", str(source), target)
     with sqlite3.connect(source) as conn:
         conn.execute("INSERT INTO schema_version VALUES (?, ?, ?, ?)", latest)

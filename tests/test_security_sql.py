@@ -26,6 +26,21 @@ SPLICED = {
     ): "EXPORT queries and export_section rows (migrations)",
     ("storage/personal_data.py", "erase"): "table and column checked against the schema",
     ("storage/personal_data.py", "_redact"): "table and column checked against the schema",
+    ("storage/personal_data.py", "after_erasure"): "VACUUM of tables erasure just touched",
+    # PostgreSQL: the caller's statement as translated (to_postgres), checked at its call.
+    ("storage/postgres.py", "PostgresTransaction._run"): "the caller's statement, translated",
+    ("storage/postgres.py", "PostgresTransaction.executemany"): "the caller's, translated",
+    ("storage/postgres.py", "PostgresDatabase._read"): "the caller's statement, translated",
+    ("storage/postgres.py", "PostgresDatabase.migrate"): "the migration files shipped",
+    # copy-db: every table and column name read from the two stores' own catalogues.
+    ("storage/copy_db.py", "copy_database"): "tables from the catalogue",
+    ("storage/copy_db.py", "_check_same_tables"): "tables from the catalogue",
+    ("storage/copy_db.py", "_has_rows"): "tables from the catalogue",
+    ("storage/copy_db.py", "_count"): "tables from the catalogue",
+    ("storage/copy_db.py", "_copy_table"): "tables and columns from the catalogue",
+    ("storage/copy_db.py", "_move_sequences"): "identity columns from the catalogue",
+    ("bench/scratch_db.py", "scratch_database"): "a database name the bench makes (pid)",
+    ("bench/term_world.py", "Ledger.query"): "the ledger's own constant statements, translated",
 }
 
 
