@@ -33,7 +33,7 @@ class SendBudgetRepo:
         """Drop chats' buckets empty for a minute (the overall one stays)."""
         async with self.db.transaction() as tx:
             return await tx.execute(
-                "DELETE FROM send_budget WHERE name <> 'all'"
+                "DELETE FROM send_budget WHERE name NOT IN ('all', 'outbox')"
                 " AND free_at < COALESCE(?, extract(epoch FROM clock_timestamp())) - 60",
                 (before,),
             )

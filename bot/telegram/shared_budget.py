@@ -3,6 +3,8 @@
 Each worker keeps its own `Budget` and `Pacer` (bot/telegram/ratelimit.py: replies first
 within the process). Across workers the same limits are kept in the database
 (storage/send_budget.py), on the server's clock, which every worker shares:
+- 'outbox': every worker's outbox together at TRIOBOT_SEND_PER_SECOND (25/s): three
+  workers send no faster than one would;
 - 'all': Telegram's 30 messages a second. A reply takes room when there is any; the outbox
   only while the reply share stays free (TRIOBOT_REPLY_SHARE), as within one process;
 - 'chat:<id>': one message a second to a private chat, one every 3 s to a group (20 a
@@ -23,6 +25,7 @@ from bot.telegram.ratelimit import TELEGRAM_PER_SECOND, SendLimits
 from storage.send_budget import SendBudgetRepo
 
 OVERALL = "all"
+OUTBOX = "outbox"  # every worker's outbox together, at the configured pace
 
 
 class SharedBudget:
@@ -57,8 +60,14 @@ class SharedBudget:
         return await self.repo.room(f"chat:{chat_id}", self._chat_rate(chat_id), 1.0, at=self._at())
 
     async def outbox_wait(self) -> float:
-        """The outbox: take room in the overall budget, leaving the reply share free (0), or
-        the seconds until it may."""
+        """The outbox: take room at the outbox's own pace (TRIOBOT_SEND_PER_SECOND, for the
+        deployment, not per worker) and in the overall budget, leaving the reply share free
+        (0), or the seconds until it may."""
+        pace = self.limits.overall_per_second
+        # A few in hand: a worker that wakes late does not lose the slot to the clock.
+        wait = await self.repo.room(OUTBOX, pace, 3.0, at=self._at())
+        if wait:
+            return wait
         wait = await self.repo.room(
             OVERALL,
             self.per_second,
