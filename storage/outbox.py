@@ -171,8 +171,9 @@ class OutboxRepo:
             # The supergroup may be linked already (someone ran /link in it): then the old
             # link simply goes.
             await tx.execute(
-                "UPDATE OR IGNORE trio_chat SET chat_id = ? WHERE chat_id = ?",
-                (new_chat_id, old_chat_id),
+                "UPDATE trio_chat SET chat_id = ? WHERE chat_id = ?"
+                " AND NOT EXISTS (SELECT 1 FROM trio_chat WHERE chat_id = ?)",
+                (new_chat_id, old_chat_id, new_chat_id),
             )
             await tx.execute("DELETE FROM trio_chat WHERE chat_id = ?", (old_chat_id,))
             return await tx.execute(

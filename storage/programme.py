@@ -102,7 +102,9 @@ class ProgrammeRepo:
 
     @staticmethod
     async def upsert_local_authority(tx: Transaction, name: str) -> int:
-        await tx.execute("INSERT OR IGNORE INTO local_authority (name) VALUES (?)", (name,))
+        await tx.execute(
+            "INSERT INTO local_authority (name) VALUES (?) ON CONFLICT DO NOTHING", (name,)
+        )
         la_id = await tx.fetchval("SELECT id FROM local_authority WHERE name = ?", (name,))
         return int(la_id)
 
@@ -142,7 +144,7 @@ class ProgrammeRepo:
     @staticmethod
     async def add_trio_school(tx: Transaction, trio_id: int, school_id: int) -> None:
         await tx.execute(
-            "INSERT OR IGNORE INTO trio_school (trio_id, school_id) VALUES (?, ?)",
+            "INSERT INTO trio_school (trio_id, school_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (trio_id, school_id),
         )
 

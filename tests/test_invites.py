@@ -8,8 +8,12 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Cli
 from tests.harness import BotUnderTest, join
+
+pytestmark = pytest.mark.both_stores
 
 SCHOOLS = """school_id,name,local_authority,phase,pupils,fsm_pct,prior_attainment
 N1,Northfield Primary,Oldham,primary,310,41.0,98.5

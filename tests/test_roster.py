@@ -10,6 +10,8 @@ import pytest
 from tests.conftest import Cli
 from tests.dbscan import snapshot
 
+pytestmark = pytest.mark.both_stores
+
 SCHOOLS = """school_id,name,local_authority,phase,pupils,fsm_pct,prior_attainment
 N1,Northfield Primary,Oldham,primary,310,41.0,98.5
 S1,Southgate Primary,Stockport,primary,280,38.5,99.2

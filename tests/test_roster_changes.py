@@ -25,6 +25,8 @@ from tests.dbscan import snapshot
 from tests.harness import BotUnderTest, bot_under_test, join
 from tests.meeting_script import at, newest, run_schedule, utc
 
+pytestmark = pytest.mark.both_stores
+
 SCHOOLS = """school_id,name,local_authority,phase,pupils,fsm_pct,prior_attainment
 N1,Northfield Primary,Oldham,primary,310,41.0,98.5
 S1,Southgate Primary,Stockport,primary,280,38.5,99.2
