@@ -185,7 +185,7 @@ class InviteAdminRepo:
             "SELECT i.*, s.ref AS school, t.ref AS trio, p.ref AS person FROM invite i"
             " LEFT JOIN school s ON s.id = i.school_id LEFT JOIN trio t ON t.id = i.trio_id"
             " LEFT JOIN person p ON p.id = i.person_id"
-            " WHERE :everything OR (i.revoked_at IS NULL AND i.uses < i.max_uses"
+            " WHERE :everything = 1 OR (i.revoked_at IS NULL AND i.uses < i.max_uses"
             " AND (i.expires_at IS NULL OR i.expires_at > :now))"
             " ORDER BY i.created_at, i.code",
             {"now": to_db_time(now), "everything": int(everything)},

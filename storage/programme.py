@@ -153,6 +153,7 @@ class ProgrammeRepo:
         await tx.execute(
             "INSERT INTO trio_member (trio_id, person_id, is_lead, joined_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(trio_id, person_id)"
-            " DO UPDATE SET is_lead = MAX(is_lead, excluded.is_lead)",
+            " DO UPDATE SET is_lead = CASE WHEN trio_member.is_lead > excluded.is_lead"
+            " THEN trio_member.is_lead ELSE excluded.is_lead END",
             (trio_id, person_id, int(lead), to_db_time(tx.clock())),
         )

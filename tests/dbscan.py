@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,43 @@ def tables(conn: sqlite3.Connection) -> list[str]:
     return [r[0] for r in rows]
 
 
-def snapshot(db_path: Path) -> Snapshot:
+async def _on_postgres(url: str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    from storage.store import open_store
+
+    db = await open_store(url)
+    try:
+        async with db.transaction() as tx:
+            if sql.lstrip().upper().startswith("SELECT"):
+                return [tuple(row) for row in await tx.fetchall(sql, params)]
+            await tx.execute(sql, params)
+            return []
+    finally:
+        await db.close()
+
+
+def query(db_path: Path | str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """One statement from outside the bot, committed; a SELECT's rows. On either store (a
+    PostgreSQL test database's URL: its own event loop, in a thread, so async tests may
+    call it too)."""
+    if isinstance(db_path, str):
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, _on_postgres(db_path, sql, params)).result()
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def snapshot(db_path: Path | str) -> Snapshot:
     """Every row of every table, in a stable order: equal snapshots mean nothing changed."""
+    if isinstance(db_path, str):
+        names = query(
+            db_path,
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+            " ORDER BY table_name",
+        )
+        return {
+            str(t): sorted(query(db_path, f'SELECT * FROM "{t}"'), key=repr) for (t,) in names
+        }
     with sqlite3.connect(db_path) as conn:
         return {
             table: sorted(conn.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr)

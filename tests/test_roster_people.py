@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ import pytest
 from bot.people.data_rights import DataRights
 from storage.store import open_store
 from tests.conftest import Cli
-from tests.dbscan import snapshot, traces
+from tests.dbscan import query, snapshot, traces
 from tests.harness import BotUnderTest, join
 from tests.test_roster import PEOPLE, load_all, rows, write
 
@@ -279,8 +278,7 @@ def test_an_email_is_in_the_persons_download_and_gone_when_they_are_erased(
     status, out = cli("person", "erase", "p-cai", "--yes")
     assert status == 0, out
     assert traces(db_path, "cai@westbrook.example", "westbrook.example") == []
-    with sqlite3.connect(db_path) as conn:
-        held = conn.execute("SELECT email FROM person WHERE ref = 'p-ana'").fetchone()
+    held = query(db_path, "SELECT email FROM person WHERE ref = 'p-ana'")[0]
     assert held == ("ana.lima@northfield.sch.uk",)  # only theirs went
 
 
