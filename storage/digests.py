@@ -209,6 +209,6 @@ async def programme_began(q: Reader) -> datetime | None:
         await q.fetchval(
             "SELECT MIN(t) FROM (SELECT MIN(created_at) AS t FROM trio"
             " UNION ALL SELECT MIN(created_at) FROM person"
-            " UNION ALL SELECT MIN(delivered_at) FROM reflection)"
+            " UNION ALL SELECT MIN(delivered_at) FROM reflection) AS firsts"
         )
     )

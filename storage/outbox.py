@@ -250,7 +250,7 @@ class OutboxRepo:
                 await tx.execute(
                     "UPDATE reflection SET status = 'due', delivered_at = NULL"
                     " WHERE status = 'delivered' AND id ="
-                    " (SELECT json_extract(payload, '$.reflection') FROM outbox"
+                    " (SELECT CAST(json_extract(payload, '$.reflection') AS INTEGER) FROM outbox"
                     "  WHERE id = ? AND kind = 'reflection')",
                     (row_id,),
                 )
@@ -266,7 +266,7 @@ class OutboxRepo:
             await tx.execute(
                 "UPDATE reflection SET status = 'due', delivered_at = NULL"
                 " WHERE status = 'delivered' AND id IN"
-                " (SELECT json_extract(payload, '$.reflection') FROM outbox"
+                " (SELECT CAST(json_extract(payload, '$.reflection') AS INTEGER) FROM outbox"
                 "  WHERE person_id = ? AND kind = 'reflection'"
                 "  AND status IN ('pending', 'sending'))",
                 (person_id,),
