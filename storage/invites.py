@@ -185,7 +185,7 @@ class InviteAdminRepo:
             "SELECT i.*, s.ref AS school, t.ref AS trio, p.ref AS person FROM invite i"
             " LEFT JOIN school s ON s.id = i.school_id LEFT JOIN trio t ON t.id = i.trio_id"
             " LEFT JOIN person p ON p.id = i.person_id"
-            " WHERE :everything OR (i.revoked_at IS NULL AND i.uses < i.max_uses"
+            " WHERE :everything = 1 OR (i.revoked_at IS NULL AND i.uses < i.max_uses"
             " AND (i.expires_at IS NULL OR i.expires_at > :now))"
             " ORDER BY i.created_at, i.code",
             {"now": to_db_time(now), "everything": int(everything)},
@@ -213,7 +213,7 @@ class InviteAdminRepo:
             " (SELECT group_concat(role) FROM person_role r WHERE r.person_id = p.id) AS roles,"
             " p.email, (SELECT json_group_array(json_array(ref, name)) FROM (SELECT t.ref, t.name"
             "  FROM trio_member m JOIN trio t ON t.id = m.trio_id WHERE m.person_id = p.id"
-            "  ORDER BY t.kind, t.ref)) AS trios"
+            "  ORDER BY t.kind, t.ref) AS mine) AS trios"
             " FROM person p LEFT JOIN school s ON s.id = p.school_id"
             " WHERE p.status = 'invited' AND p.telegram_id IS NULL AND p.ref IS NOT NULL"
             " AND NOT EXISTS (SELECT 1 FROM invite i WHERE i.person_id = p.id"

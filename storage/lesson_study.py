@@ -103,7 +103,8 @@ class LessonStudyRepo:
     @staticmethod
     async def for_trios(q: Reader, trio_ids: list[int]) -> list[Cycle]:
         rows = await q.fetchall(
-            "SELECT * FROM lesson_study WHERE trio_id IN (SELECT value FROM json_each(?))"
+            "SELECT * FROM lesson_study WHERE trio_id IN"
+            " (SELECT CAST(value AS INTEGER) FROM json_each(?))"
             " ORDER BY status = 'active' DESC, id DESC",
             (json.dumps(trio_ids),),
         )

@@ -179,8 +179,9 @@ class OutboxRepo:
             # The supergroup may be linked already (someone ran /link in it): then the old
             # link simply goes.
             await tx.execute(
-                "UPDATE OR IGNORE trio_chat SET chat_id = ? WHERE chat_id = ?",
-                (new_chat_id, old_chat_id),
+                "UPDATE trio_chat SET chat_id = ? WHERE chat_id = ?"
+                " AND NOT EXISTS (SELECT 1 FROM trio_chat WHERE chat_id = ?)",
+                (new_chat_id, old_chat_id, new_chat_id),
             )
             await tx.execute("DELETE FROM trio_chat WHERE chat_id = ?", (old_chat_id,))
             return await tx.execute(
@@ -259,7 +260,7 @@ class OutboxRepo:
                 await tx.execute(
                     "UPDATE reflection SET status = 'due', delivered_at = NULL"
                     " WHERE status = 'delivered' AND id ="
-                    " (SELECT json_extract(payload, '$.reflection') FROM outbox"
+                    " (SELECT CAST(json_extract(payload, '$.reflection') AS INTEGER) FROM outbox"
                     "  WHERE id = ? AND kind = 'reflection')",
                     (row_id,),
                 )
@@ -275,7 +276,7 @@ class OutboxRepo:
             await tx.execute(
                 "UPDATE reflection SET status = 'due', delivered_at = NULL"
                 " WHERE status = 'delivered' AND id IN"
-                " (SELECT json_extract(payload, '$.reflection') FROM outbox"
+                " (SELECT CAST(json_extract(payload, '$.reflection') AS INTEGER) FROM outbox"
                 "  WHERE person_id = ? AND kind = 'reflection'"
                 "  AND status IN ('pending', 'sending'))",
                 (person_id,),

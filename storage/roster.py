@@ -72,6 +72,9 @@ class Known:
 async def _changed(tx: Transaction, sql: str, params: tuple[object, ...]) -> bool:
     """Run a write and say whether it changed a row. (lastrowid cannot tell: it is the
     connection's last insert, even when this INSERT … ON CONFLICT did nothing.)"""
+    if tx.dialect == "postgresql":
+        # The written row's id (RETURNING), or the rowcount: 0 when nothing changed.
+        return bool(await tx.execute(sql, params))
     await tx.execute(sql, params)
     return bool(await tx.fetchval("SELECT changes()"))
 
@@ -122,10 +125,13 @@ async def upsert_school(
         " local_authority_id = excluded.local_authority_id, phase = excluded.phase,"
         " pupils = excluded.pupils, fsm_pct = excluded.fsm_pct,"
         " prior_attainment = excluded.prior_attainment"
-        " WHERE name IS NOT excluded.name"
-        " OR local_authority_id IS NOT excluded.local_authority_id"
-        " OR phase IS NOT excluded.phase OR pupils IS NOT excluded.pupils"
-        " OR fsm_pct IS NOT excluded.fsm_pct OR prior_attainment IS NOT excluded.prior_attainment",
+        # IS DISTINCT FROM: SQLite's `IS NOT` (NULL-aware), in words both stores take.
+        " WHERE school.name IS DISTINCT FROM excluded.name"
+        " OR school.local_authority_id IS DISTINCT FROM excluded.local_authority_id"
+        " OR school.phase IS DISTINCT FROM excluded.phase"
+        " OR school.pupils IS DISTINCT FROM excluded.pupils"
+        " OR school.fsm_pct IS DISTINCT FROM excluded.fsm_pct"
+        " OR school.prior_attainment IS DISTINCT FROM excluded.prior_attainment",
         (ref, name, la_id, phase, pupils, fsm_pct, prior_attainment),
     )
 
@@ -226,7 +232,7 @@ async def upsert_person(
             renamed = bool(
                 await tx.execute(
                     "UPDATE person SET display_name = ?, updated_at = ?"
-                    " WHERE id = ? AND display_name IS NOT ?",
+                    " WHERE id = ? AND display_name IS DISTINCT FROM ?",
                     (name, now, person_id, name),
                 )
             )
@@ -250,7 +256,7 @@ async def set_email(tx: Transaction, person_id: int, email: str | None) -> bool:
     """The people file's address for them (None: the file leaves the cell empty)."""
     return bool(
         await tx.execute(
-            "UPDATE person SET email = ? WHERE id = ? AND email IS NOT ?",
+            "UPDATE person SET email = ? WHERE id = ? AND email IS DISTINCT FROM ?",
             (email, person_id, email),
         )
     )

@@ -86,7 +86,8 @@ class StatusRepo:
             " LEFT JOIN trio_member m ON m.trio_id = t.id"
             " LEFT JOIN person p ON p.id = m.person_id"
             " LEFT JOIN flow_state f ON f.person_id = m.person_id"
-            " GROUP BY t.id HAVING last IS NULL OR last < ? ORDER BY last, t.ref",
+            " GROUP BY t.id HAVING MAX(f.updated_at) IS NULL OR MAX(f.updated_at) < ?"
+            " ORDER BY last NULLS FIRST, t.ref",
             (to_db_time(since),),
         )
         return [
@@ -102,7 +103,7 @@ class StatusRepo:
             "SELECT p.ref, p.display_name, p.status, s.name AS school,"
             " (SELECT json_group_array(ref) FROM (SELECT t.ref FROM trio_member m"
             "  JOIN trio t ON t.id = m.trio_id WHERE m.person_id = p.id"
-            "  ORDER BY t.kind, t.ref)) AS trios,"
+            "  ORDER BY t.kind, t.ref) AS mine) AS trios,"
             " i.created_at AS invited_at, i.expires_at, i.revoked_at,"
             " u.used_at, u.code AS used_code"
             " FROM person p LEFT JOIN school s ON s.id = p.school_id"

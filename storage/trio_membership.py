@@ -211,8 +211,8 @@ async def members_from_schools(q: Reader, trio_id: int, school_ids: list[int]) -
     if not school_ids:
         return []
     rows = await q.fetchall(
-        f"{_LEAVER} WHERE m.trio_id = ? AND p.school_id IN (SELECT value FROM json_each(?))"  # noqa: S608
-        " ORDER BY p.ref, p.id",
+        f"{_LEAVER} WHERE m.trio_id = ? AND p.school_id IN"  # noqa: S608
+        " (SELECT CAST(value AS INTEGER) FROM json_each(?)) ORDER BY p.ref, p.id",
         (trio_id, _json_ids(school_ids)),
     )
     return _leavers(rows)
@@ -222,7 +222,7 @@ async def members_not_in(q: Reader, trio_id: int, person_ids: list[int]) -> list
     """The trio's members who are not among these people (a teacher trio file's list)."""
     rows = await q.fetchall(
         f"{_LEAVER} WHERE m.trio_id = ? AND m.person_id NOT IN"  # noqa: S608
-        " (SELECT value FROM json_each(?)) ORDER BY p.ref, p.id",
+        " (SELECT CAST(value AS INTEGER) FROM json_each(?)) ORDER BY p.ref, p.id",
         (trio_id, _json_ids(person_ids)),
     )
     return _leavers(rows)
@@ -239,7 +239,7 @@ async def trios_left_by_school_move(
         " WHERE m.person_id = ? AND t.kind = 'schools'"
         " AND EXISTS (SELECT 1 FROM trio_school ts WHERE ts.trio_id = t.id AND ts.school_id = ?)"
         " AND NOT EXISTS (SELECT 1 FROM trio_school ts WHERE ts.trio_id = t.id"
-        "  AND ts.school_id IS ?) ORDER BY t.ref",
+        "  AND ts.school_id IS NOT DISTINCT FROM ?) ORDER BY t.ref",
         (person_id, old_school, new_school),
     )
     found = [await trio_by_id(q, int(r[0])) for r in rows]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,31 @@ Snapshot = dict[str, list[tuple[Any, ...]]]
 def tables(conn: sqlite3.Connection) -> list[str]:
     rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
     return [r[0] for r in rows]
+
+
+async def _on_postgres(url: str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    from storage.store import open_store
+
+    db = await open_store(url)
+    try:
+        async with db.transaction() as tx:
+            if sql.lstrip().upper().startswith("SELECT"):
+                return [tuple(row) for row in await tx.fetchall(sql, params)]
+            await tx.execute(sql, params)
+            return []
+    finally:
+        await db.close()
+
+
+def query(db_path: Path | str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """One statement from outside the bot, committed; a SELECT's rows. On either store (a
+    PostgreSQL test database's URL: its own event loop, in a thread, so async tests may
+    call it too)."""
+    if isinstance(db_path, str):
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, _on_postgres(db_path, sql, params)).result()
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute(sql, params).fetchall()
 
 
 def snapshot(db_path: Path | str) -> Snapshot:

@@ -10,14 +10,16 @@ import pytest
 
 from bot.cli.main import main
 from storage.clock import utcnow
-from storage.db import Database
 from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
 from storage.schedule import ScheduleRepo
+from storage.store import open_store
+
+pytestmark = pytest.mark.both_stores
 
 
 async def _seed(path: Path) -> None:
-    db = await Database.open(path)
+    db = await open_store(path)
     now = utcnow()
     async with db.transaction() as tx:
         person = await PeopleRepo.create(
@@ -67,7 +69,7 @@ def test_lists_what_is_due_then_what_failed(
 
 async def _seed_backlog(path: Path) -> None:
     """The sender last sent ten minutes ago and a row has waited twenty: it is stuck."""
-    db = await Database.open(path)
+    db = await open_store(path)
     now = utcnow()
     async with db.transaction() as tx:
         await OutboxRepo.enqueue(tx, 42, "nudge", {"text": "a"}, now=now - timedelta(minutes=30))

@@ -30,7 +30,10 @@ from bot.flows.model import Flow, FlowRegistry, Step, StepContext
 from bot.texts import Label
 from storage.db import Database, Transaction
 from storage.people import PeopleRepo
+from storage.store import open_store
 from tests.conftest import FakeClock
+
+pytestmark = pytest.mark.both_stores
 
 COLOURS = (Option("red", Label(text="Red")), Option("blue", Label(text="Blue")))
 completed: list[dict[str, object]] = []
@@ -249,7 +252,7 @@ async def test_state_survives_a_new_engine_on_the_same_database(
     await engine.start(actor, "demo")
     await engine.handle(actor, TextIn("blue"))
     await engine.db.close()
-    reopened = await Database.open(db_path)
+    reopened = await open_store(db_path)
     fresh = FlowEngine(
         reopened,
         engine.registry,

@@ -18,8 +18,11 @@ from bot.flows.model import Flow, FlowRegistry, Repeat, Step, StepContext, SubFl
 from bot.texts import Label
 from storage.db import Database, Transaction
 from storage.people import PeopleRepo
+from storage.store import open_store
 from tests.conftest import FakeClock
 from tests.test_engine import button, buttons, said
+
+pytestmark = pytest.mark.both_stores
 
 LEVELS = (Option("within", Label(text="within")), Option("beyond", Label(text="beyond")))
 completed: list[dict[str, object]] = []
@@ -215,7 +218,7 @@ async def test_a_restart_resumes_inside_an_item(
     out = await _to_barriers(engine, actor)
     await engine.handle(actor, TextIn("No cover"))
     await engine.db.close()
-    reopened = await Database.open(db_path)
+    reopened = await open_store(db_path)
     signer, expiry, resume_after = ButtonSigner(b"k" * 32), engine.expiry, engine.resume_after
     fresh = FlowEngine(reopened, engine.registry, signer, expiry=expiry,
                        resume_after=resume_after, clock=clock)  # fmt: skip

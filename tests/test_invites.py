@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Cli
+from tests.dbscan import query
 from tests.harness import BotUnderTest, join
+
+pytestmark = pytest.mark.both_stores
 
 SCHOOLS = """school_id,name,local_authority,phase,pupils,fsm_pct,prior_attainment
 N1,Northfield Primary,Oldham,primary,310,41.0,98.5
@@ -32,15 +36,15 @@ def roster(cli: Cli, tmp_path: Path) -> None:
 
 
 def invite_row(db_path: Path, code: str) -> tuple[object, ...]:
-    with sqlite3.connect(db_path) as conn:
-        row = conn.execute(
-            "SELECT i.role, s.ref, t.ref, i.max_uses, i.uses, i.expires_at, i.revoked_at"
-            " FROM invite i LEFT JOIN school s ON s.id = i.school_id"
-            " LEFT JOIN trio t ON t.id = i.trio_id WHERE i.code = ?",
-            (code,),
-        ).fetchone()
-    assert row is not None
-    return tuple(row)
+    found = query(
+        db_path,
+        "SELECT i.role, s.ref, t.ref, i.max_uses, i.uses, i.expires_at, i.revoked_at"
+        " FROM invite i LEFT JOIN school s ON s.id = i.school_id"
+        " LEFT JOIN trio t ON t.id = i.trio_id WHERE i.code = ?",
+        (code,),
+    )
+    assert found
+    return tuple(found[0])
 
 
 def test_invite_create_prints_the_code_and_deep_link(
@@ -94,11 +98,11 @@ def test_batch_writes_one_personal_invite_per_pre_registered_person(
     assert all(r["link"] == f"https://t.me/trio_test_bot?start={r['code']}" for r in merge)
     assert len({r["code"] for r in merge}) == 3
     assert out_file.stat().st_mode & 0o077 == 0  # live codes: owner-only
-    with sqlite3.connect(db_path) as conn:
-        personal = conn.execute(
-            "SELECT p.ref, i.max_uses FROM invite i JOIN person p ON p.id = i.person_id"
-            " ORDER BY p.ref"
-        ).fetchall()
+    personal = query(
+        db_path,
+        "SELECT p.ref, i.max_uses FROM invite i JOIN person p ON p.id = i.person_id"
+        " ORDER BY p.ref",
+    )
     assert personal == [("p-ana", 1), ("p-ben", 1), ("r-dee", 1)]
     # Everyone already has a usable invite: a second batch makes none.
     status, out = cli("invite", "batch", "--out", str(tmp_path / "again.csv"))
@@ -224,8 +228,8 @@ def test_batch_writes_what_a_mail_merge_needs(cli: Cli, tmp_path: Path, db_path:
     for name in ("e.csv", "ls.csv"):
         status, out = cli("roster", "import", str(tmp_path / name))
         assert status == 0, out
-    with sqlite3.connect(db_path) as conn:  # a trio with a name of its own
-        conn.execute("UPDATE trio SET name = 'North–South trio' WHERE ref = 'T1'")
+    # A trio with a name of its own.
+    query(db_path, "UPDATE trio SET name = 'North–South trio' WHERE ref = 'T1'")
     out_file = tmp_path / "merge.csv"
     status, out = cli("invite", "batch", "--out", str(out_file))
     assert status == 0, out

@@ -11,43 +11,62 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from bot.cli.main import main
 from storage import db as db_module
+from storage import postgres as postgres_module
 from storage.db import Database
 from storage.schema import MigrationChanged, MigrationMissing, StorageError, migration_scripts
+from storage.store import open_store
 from tests.conftest import Cli
+
+pytestmark = pytest.mark.both_stores
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = migration_scripts()
 
 
-def recorded(path: Path) -> list[tuple[int, str, str | None]]:
+def recorded(path: Path | str) -> list[tuple[int, str, str | None]]:
+    query = "SELECT version, name, checksum FROM schema_version ORDER BY version"
+    if isinstance(path, str):  # a PostgreSQL test database's URL
+        with psycopg.connect(path) as pg:
+            return [(int(v), str(n), c) for v, n, c in pg.execute(query)]
     conn = sqlite3.connect(path)
     try:
-        rows = conn.execute("SELECT version, name, checksum FROM schema_version ORDER BY version")
-        return [(int(v), str(n), c) for v, n, c in rows]
+        return [(int(v), str(n), c) for v, n, c in conn.execute(query)]
     finally:
         conn.close()
+
+
+def use_scripts(monkeypatch: pytest.MonkeyPatch, scripts: list[tuple[int, str, str]]) -> None:
+    """This installation's migration files are `scripts`, on either store."""
+    monkeypatch.setattr(db_module, "migration_scripts", lambda *_: scripts)
+    monkeypatch.setattr(postgres_module, "migration_scripts", lambda *_: scripts)
 
 
 def with_changed(number: int, sql: str) -> list[tuple[int, str, str]]:
     return [(n, name, sql if n == number else text) for n, name, text in REAL]
 
 
-async def test_each_migration_is_recorded_with_the_sha256_of_its_file(db_path: Path) -> None:
-    db = await Database.open(db_path)
+async def test_each_migration_is_recorded_with_the_sha256_of_its_file(
+    db_path: Path, store: str
+) -> None:
+    db = await open_store(db_path)
     await db.close()
     assert recorded(db_path) == [
-        (number, name, hashlib.sha256(sql.encode()).hexdigest()) for number, name, sql in REAL
+        (number, name, hashlib.sha256(sql.encode()).hexdigest())
+        for number, name, sql in migration_scripts(store)
     ]
-    files = sorted((ROOT / "storage" / "migrations").glob("*.sql"))
+    folder = ROOT / "storage" / "migrations"
+    files = sorted((folder / "postgresql" if store == "postgresql" else folder).glob("*.sql"))
     assert [hashlib.sha256(f.read_bytes()).hexdigest() for f in files] == [
         c for _, _, c in recorded(db_path)
     ]
 
 
+@pytest.mark.sqlite_only  # PostgreSQL's schema_version has had checksums from the start
 async def test_a_database_from_before_checksums_gets_them_from_the_files(db_path: Path) -> None:
     db = await Database.open(db_path)
     await db.close()
@@ -71,6 +90,7 @@ async def test_a_database_from_before_checksums_gets_them_from_the_files(db_path
     ]
 
 
+@pytest.mark.sqlite_only  # PostgreSQL's form: tests/test_postgres_schema.py
 async def test_an_applied_migration_that_changed_is_refused_by_name(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -89,6 +109,7 @@ async def test_an_applied_migration_that_changed_is_refused_by_name(
     assert recorded(db_path) == before  # nothing was changed
 
 
+@pytest.mark.sqlite_only  # PostgreSQL's form: tests/test_postgres_schema.py
 async def test_no_later_migration_is_applied_past_a_changed_one(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -104,19 +125,21 @@ async def test_no_later_migration_is_applied_past_a_changed_one(
 
 
 async def test_an_applied_migration_missing_from_the_package_is_reported(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, store: str
 ) -> None:
-    db = await Database.open(db_path)
+    real = migration_scripts(store)
+    db = await open_store(db_path)
     await db.close()
     # An older triobot (without the newest file) opening a database a newer one migrated.
-    monkeypatch.setattr(db_module, "migration_scripts", lambda: REAL[:-1])
+    use_scripts(monkeypatch, real[:-1])
     with pytest.raises(MigrationMissing) as caught:
-        await Database.open(db_path)
+        await open_store(db_path)
     message = str(caught.value)
-    assert f"migration {REAL[-1][1]} was applied to this database on" in message
+    assert f"migration {real[-1][1]} was applied to this database on" in message
     assert "no such file" in message and "\n" not in message
 
 
+@pytest.mark.sqlite_only  # PostgreSQL's form: tests/test_postgres_schema.py
 async def test_a_renamed_migration_is_reported_with_both_names(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -129,6 +152,7 @@ async def test_a_renamed_migration_is_reported_with_both_names(
         await Database.open(db_path)
 
 
+@pytest.mark.sqlite_only  # a second sqlite3 connection holding the write lock
 async def test_opening_a_checked_database_needs_no_write_lock(db_path: Path) -> None:
     """A `triobot status` while the bot is in the middle of a write goes straight ahead."""
     db = await Database.open(db_path)
@@ -156,11 +180,13 @@ def test_every_command_prints_the_refusal_as_one_line(
     argv: list[str],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    store: str,
 ) -> None:
     assert cli("status")[0] == 0  # the database, as this version made it
-    name = REAL[-1][1]
-    changed = with_changed(REAL[-1][0], REAL[-1][2] + "-- edited in place\n")
-    monkeypatch.setattr(db_module, "migration_scripts", lambda: changed)
+    real = migration_scripts(store)
+    number, name, sql = real[-1]
+    changed = [(n, x, sql + "-- edited in place\n" if n == number else s) for n, x, s in real]
+    use_scripts(monkeypatch, changed)
     capsys.readouterr()
     status = main(argv)  # not through `cli`, which keeps only what went to stdout
     err = capsys.readouterr().err

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bot.standin.driver import SimPerson
 from tests.conftest import FakeClock
 from tests.harness import BotUnderTest, join
 from tests.meeting_script import Trio, at, form_trio, newest, run_schedule, utc
+
+pytestmark = pytest.mark.both_stores
 
 REFUSED = "isn't something your role"
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Cli
-from tests.dbscan import snapshot
+from tests.dbscan import query, snapshot
+
+pytestmark = pytest.mark.both_stores
 
 SCHOOLS = """school_id,name,local_authority,phase,pupils,fsm_pct,prior_attainment
 N1,Northfield Primary,Oldham,primary,310,41.0,98.5
@@ -46,8 +47,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def rows(db_path: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute(sql).fetchall()
+    return query(db_path, sql)
 
 
 def load_all(cli: Cli, tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_schools_trios_and_people_import_in_turn(cli: Cli, tmp_path: Path, db_pa
         db_path,
         "SELECT p.ref, p.display_name, p.status, s.ref,"
         " (SELECT group_concat(role, '+') FROM (SELECT role FROM person_role r"
-        "  WHERE r.person_id = p.id ORDER BY role)),"
+        "  WHERE r.person_id = p.id ORDER BY role) AS mine),"
         " (SELECT is_lead FROM trio_member m WHERE m.person_id = p.id)"
         " FROM person p LEFT JOIN school s ON s.id = p.school_id ORDER BY p.ref",
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
@@ -21,9 +20,11 @@ from bot.summaries.agreement import MORE_DONE
 from storage.db import Database
 from storage.trio_membership import leave_trio
 from tests.conftest import Cli, FakeClock
-from tests.dbscan import snapshot
+from tests.dbscan import query, snapshot
 from tests.harness import BotUnderTest, bot_under_test, join
 from tests.meeting_script import at, newest, run_schedule, utc
+
+pytestmark = pytest.mark.both_stores
 
 SCHOOLS = """school_id,name,local_authority,phase,pupils,fsm_pct,prior_attainment
 N1,Northfield Primary,Oldham,primary,310,41.0,98.5
@@ -388,11 +389,11 @@ async def test_teacher_trio_and_people_files_take_people_out_too(
     moved = PEOPLE.replace("p-cai,Cai Jones,W1,teacher,T1", "p-cai,Cai Jones,B1,teacher,")
     out = await coordinator.imports("p2.csv", moved)
     assert "line 4: p-cai (Cai Jones) leaves trio 'T1' (their school is now 'B1')" in out
-    with sqlite3.connect(db_path) as conn:
-        trios = conn.execute(
-            "SELECT t.ref FROM trio_member m JOIN trio t ON t.id = m.trio_id"
-            " JOIN person p ON p.id = m.person_id WHERE p.ref IN ('p-ben', 'p-cai') ORDER BY 1"
-        ).fetchall()
+    trios = query(
+        db_path,
+        "SELECT t.ref FROM trio_member m JOIN trio t ON t.id = m.trio_id"
+        " JOIN person p ON p.id = m.person_id WHERE p.ref IN ('p-ben', 'p-cai') ORDER BY 1",
+    )
     assert trios == [("T1",)]  # Ben's school trio; Cai is in none
 
 
@@ -401,16 +402,20 @@ LATER = "2027-01-01T00:00:00.000000Z"
 CYCLES: list[
     tuple[str, list[tuple[object, ...]]]
 ] = [  # trio LS1 of persons 1–3: cycle 1 finished, cycle 2 running; 3 leaves
-    ("INSERT INTO trio VALUES (1, 'LS1', 'teachers', 'LS1', '')", [()]),
+    ("INSERT INTO trio VALUES (1, 'LS1', 'teachers', 'LS1', '2026-11-01T00:00:00.000000Z')", [()]),
     (
         "INSERT INTO person (id, telegram_id, status, created_at, updated_at)"
-        " VALUES (?, ?, 'active', '', '')",
+        " VALUES (?, ?, 'active', '2026-11-01T00:00:00.000000Z', '2026-11-01T00:00:00.000000Z')",
         [(p, 900 + p) for p in (1, 2, 3)],
     ),
-    ("INSERT INTO trio_member VALUES (1, ?, 0, '')", [(p,) for p in (1, 2, 3)]),
+    (
+        "INSERT INTO trio_member VALUES (1, ?, 0, '2026-11-01T00:00:00.000000Z')",
+        [(p,) for p in (1, 2, 3)],
+    ),
     (
         "INSERT INTO lesson_study (id, trio_id, subject, class_group, focus_what, focus_who,"
-        " stage, status, stage_since, created_at) VALUES (?, 1, 'm', '5B', 'x', 'y', ?, ?, '', '')",
+        " stage, status, stage_since, created_at) VALUES (?, 1, 'm', '5B', 'x', 'y', ?, ?,"
+        " '2026-11-01T00:00:00.000000Z', '2026-11-01T00:00:00.000000Z')",
         [(1, "agreed", "agreed"), (2, "lesson", "active")],
     ),
     (
@@ -419,12 +424,12 @@ CYCLES: list[
     ),
     (
         "INSERT INTO schedule (kind, person_id, due_at, dedupe_key, created_at)"
-        " VALUES ('ls_remind', ?, ?, ?, '')",
+        " VALUES ('ls_remind', ?, ?, ?, '2026-11-01T00:00:00.000000Z')",
         [(3, LATER, "ls:2:r1:x:day:3"), (2, LATER, "ls:2:r1:x:day:2")],
     ),
     (  # the second is for a cycle 12: not cycle 1's, for all that it starts with "ls:1"
         "INSERT INTO outbox (chat_id, person_id, kind, payload, dedupe_key, not_before,"
-        " created_at) VALUES (903, 3, 'lesson_study', '{}', ?, ?, '')",
+        " created_at) VALUES (903, 3, 'lesson_study', '{}', ?, ?, '2026-11-01T00:00:00.000000Z')",
         [("ls:2:4:notice_observe:3:0", LATER), ("ls:12:4:notice_observe:3:0", LATER)],
     ),
 ]

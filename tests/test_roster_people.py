@@ -7,15 +7,18 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-import sqlite3
 from pathlib import Path
 
+import pytest
+
 from bot.people.data_rights import DataRights
-from storage.db import Database
+from storage.store import open_store
 from tests.conftest import Cli
-from tests.dbscan import snapshot, traces
+from tests.dbscan import query, snapshot, traces
 from tests.harness import BotUnderTest, join
 from tests.test_roster import PEOPLE, load_all, rows, write
+
+pytestmark = pytest.mark.both_stores
 
 # T2 is Brookside's trio (with schools that are not on this roster's other trio).
 T2 = "trio_id,school_id\nT2,B1\n"
@@ -260,7 +263,7 @@ def test_an_email_is_in_the_persons_download_and_gone_when_they_are_erased(
     assert cli("roster", "import", str(write(tmp_path, "e.csv", WITH_EMAIL)))[0] == 0
 
     async def download(ref: str) -> dict[str, object]:
-        db = await Database.open(db_path)
+        db = await open_store(db_path)
         try:
             rights = DataRights(db, db.clock)
             person = await rights.find(ref)
@@ -275,8 +278,7 @@ def test_an_email_is_in_the_persons_download_and_gone_when_they_are_erased(
     status, out = cli("person", "erase", "p-cai", "--yes")
     assert status == 0, out
     assert traces(db_path, "cai@westbrook.example", "westbrook.example") == []
-    with sqlite3.connect(db_path) as conn:
-        held = conn.execute("SELECT email FROM person WHERE ref = 'p-ana'").fetchone()
+    held = query(db_path, "SELECT email FROM person WHERE ref = 'p-ana'")[0]
     assert held == ("ana.lima@northfield.sch.uk",)  # only theirs went
 
 

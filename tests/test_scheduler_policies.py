@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.app.factory import build_application, running
 from bot.scheduling.scheduler import Fired, Kind, Late, Scheduler
 from bot.standin.api import FakeTelegram
@@ -14,6 +16,8 @@ from storage.db import Database, Transaction
 from storage.schedule import Due, ScheduleRepo
 from tests.conftest import FakeClock
 from tests.harness import settings_for
+
+pytestmark = pytest.mark.both_stores
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

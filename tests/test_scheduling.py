@@ -22,10 +22,12 @@ from bot.standin.driver import SimPerson
 from bot.standin.world import SentMessage
 from bot.telegram.sender import OutboxSender
 from storage.calendar import CalendarRepo
-from storage.db import Database
 from storage.people import PeopleRepo
+from storage.store import open_store
 from tests.conftest import FakeClock
 from tests.harness import BotUnderTest, bot_under_test, join
+
+pytestmark = pytest.mark.both_stores
 
 PROMPT = "This week's reflection"
 NUDGE = "A gentle reminder"
@@ -388,7 +390,7 @@ async def test_two_scheduler_loops_racing_never_double_send(quiet_bot: BotUnderT
     people = await seed_people(bot, 40)
     await start_rounds(bot)
     bot.clock.advance(hours=30, minutes=45)  # Tuesday 15:45: every delivery due at once
-    other_db = await Database.open(bot.settings.db_path)
+    other_db = await open_store(bot.settings.db_path)
     try:
         from bot.scheduling.scheduler import Scheduler
 

@@ -15,6 +15,8 @@ from storage.outbox import OutboxRepo
 from tests.conftest import Cli
 from tests.harness import BotUnderTest, join
 
+pytestmark = pytest.mark.both_stores
+
 OTHER_TRIO = (
     b"school_id,name,local_authority,phase,pupils,fsm_pct,prior_attainment\n"
     b"X1,Xylo Primary,Bolton,primary,200,30,100\n"

@@ -9,6 +9,7 @@ import stat
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from storage import meta
@@ -17,27 +18,33 @@ from storage.people import PeopleRepo
 from storage.reflections import ReflectionRepo
 from storage.schedule import ScheduleRepo
 from storage.schema import migration_scripts
+from storage.store import open_store
 
 pytestmark = pytest.mark.both_stores
 
+# A constraint broken, as each store's driver reports it.
+INTEGRITY = (sqlite3.IntegrityError, psycopg.IntegrityError)
 
-async def test_migrations_are_recorded_and_applied_once(db_path: Path) -> None:
-    db = await Database.open(db_path)
+
+async def test_migrations_are_recorded_and_applied_once(db_path: Path, store: str) -> None:
+    db = await open_store(db_path)
     versions = [row[0] for row in await db.fetchall("SELECT version FROM schema_version")]
-    assert versions == [number for number, _, _ in migration_scripts()]
+    assert versions == [number for number, _, _ in migration_scripts(store)]
     assert await db.migrate() == []
     await db.close()
-    again = await Database.open(db_path)
+    again = await open_store(db_path)
     assert await again.migrate() == []
     await again.close()
 
 
+@pytest.mark.sqlite_only
 async def test_wal_and_foreign_keys_are_on(db: Database) -> None:
     assert await db.fetchval("PRAGMA journal_mode") == "wal"
     assert await db.fetchval("PRAGMA foreign_keys") == 1
     assert await db.fetchval("PRAGMA busy_timeout") == 100
 
 
+@pytest.mark.sqlite_only
 def test_database_file_is_owner_only(db: Database, db_path: Path) -> None:
     mode = stat.S_IMODE(os.stat(db_path).st_mode)
     assert mode == 0o600
@@ -51,10 +58,28 @@ async def test_transaction_rolls_back_on_error(db: Database) -> None:
     assert await db.fetchval("SELECT COUNT(*) FROM person") == 0
 
 
+async def test_a_reference_to_nothing_is_refused(db: Database, store: str) -> None:
+    """Foreign keys hold on both stores (PRAGMA foreign_keys on SQLite; always on
+    PostgreSQL, where every transaction also runs at SERIALIZABLE, on UTC)."""
+    if store == "postgresql":
+        async with db.transaction() as tx:
+            assert await tx.fetchval("SHOW transaction_isolation") == "serializable"
+            assert await tx.fetchval("SHOW TimeZone") == "UTC"
+    with pytest.raises(INTEGRITY):
+        async with db.transaction() as tx:
+            await PeopleRepo.create(tx, telegram_id=1, school_id=999, role="teacher")
+    assert await db.fetchval("SELECT COUNT(*) FROM person") == 0
+
+
 async def test_constraints_hold(db: Database) -> None:
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY):
         async with db.transaction() as tx:
             await PeopleRepo.create(tx, telegram_id=1, school_id=None, role="headmaster")  # type: ignore[arg-type]
+    with pytest.raises(INTEGRITY):
+        async with db.transaction() as tx:
+            await PeopleRepo.create(tx, telegram_id=2, school_id=None, role="teacher")
+            await PeopleRepo.create(tx, telegram_id=2, school_id=None, role="teacher")
+    assert await db.fetchval("SELECT COUNT(*) FROM person") == 0
 
 
 async def test_person_update_refuses_unknown_fields(db: Database) -> None:
@@ -89,6 +114,15 @@ async def test_a_meta_secret_is_made_once_and_kept(db: Database) -> None:
         again = await meta.secret_key(tx, "button_key")
     assert first == again and len(first) == 32
     assert other != first
+
+
+async def test_a_meta_mark_kept_as_text_comes_back_as_the_same_text(db: Database) -> None:
+    async with db.transaction() as tx:
+        await meta.keep(tx, "demo_seeded", "1")
+        await meta.keep(tx, "note", "caf\u00e9 \\x00 50%")
+    assert await meta.value(db, "demo_seeded") == "1"
+    assert await meta.value(db, "note") == "caf\u00e9 \\x00 50%"
+    assert await meta.value(db, "never_kept") is None
 
 
 async def test_cancelling_by_prefix_leaves_meeting_12_alone_for_meeting_1(db: Database) -> None:

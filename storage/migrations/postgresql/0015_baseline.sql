@@ -68,6 +68,16 @@ BEGIN
         ELSE v::text END;
 END $$;
 
+-- SQLite's json_array and json_group_array: a JSON array ('[]' over no rows, a null for a
+-- NULL), nesting what is JSON already. jsonb, read back as its text (the same values; the
+-- spacing is PostgreSQL's).
+CREATE FUNCTION json_array(VARIADIC items TEXT[]) RETURNS JSONB
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT to_jsonb(items) $$;
+CREATE FUNCTION triobot_json_append(acc JSONB, item ANYELEMENT) RETURNS JSONB
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT acc || jsonb_build_array(item) $$;
+CREATE AGGREGATE json_group_array(ANYELEMENT)
+    (SFUNC = triobot_json_append, STYPE = JSONB, INITCOND = '[]');
+
 -- SQLite's json_each over an array, as its `value` column (text; CAST it for numbers).
 CREATE FUNCTION json_each(doc TEXT) RETURNS TABLE (value TEXT)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
