@@ -12,7 +12,8 @@ async def secret_key(tx: Transaction, name: str) -> bytes:
     """The random key kept under `name`: made the first time it is asked for, the same after
     (across restarts), never exported."""
     await tx.execute(
-        "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (name, secrets.token_bytes(32))
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+        (name, secrets.token_bytes(32)),
     )
     return bytes(await tx.fetchval("SELECT value FROM meta WHERE key = ?", (name,)))
 

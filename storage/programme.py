@@ -102,7 +102,9 @@ class ProgrammeRepo:
 
     @staticmethod
     async def upsert_local_authority(tx: Transaction, name: str) -> int:
-        await tx.execute("INSERT OR IGNORE INTO local_authority (name) VALUES (?)", (name,))
+        await tx.execute(
+            "INSERT INTO local_authority (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,)
+        )
         la_id = await tx.fetchval("SELECT id FROM local_authority WHERE name = ?", (name,))
         return int(la_id)
 
@@ -142,7 +144,7 @@ class ProgrammeRepo:
     @staticmethod
     async def add_trio_school(tx: Transaction, trio_id: int, school_id: int) -> None:
         await tx.execute(
-            "INSERT OR IGNORE INTO trio_school (trio_id, school_id) VALUES (?, ?)",
+            "INSERT INTO trio_school (trio_id, school_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (trio_id, school_id),
         )
 
@@ -151,6 +153,7 @@ class ProgrammeRepo:
         await tx.execute(
             "INSERT INTO trio_member (trio_id, person_id, is_lead, joined_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(trio_id, person_id)"
-            " DO UPDATE SET is_lead = MAX(is_lead, excluded.is_lead)",
+            " DO UPDATE SET is_lead = CASE WHEN trio_member.is_lead > excluded.is_lead"
+            " THEN trio_member.is_lead ELSE excluded.is_lead END",
             (trio_id, person_id, int(lead), to_db_time(tx.clock())),
         )
