@@ -81,7 +81,8 @@ class MeetingRepo:
     @staticmethod
     async def upcoming(q: Reader, trio_ids: list[int], now: datetime) -> list[Meeting]:
         rows = await q.fetchall(
-            f"{_MEETING} WHERE m.trio_id IN (SELECT value FROM json_each(?))"  # noqa: S608
+            f"{_MEETING} WHERE m.trio_id IN"  # noqa: S608
+            " (SELECT CAST(value AS INTEGER) FROM json_each(?))"
             " AND m.status = 'scheduled' AND m.starts_at > ? ORDER BY m.starts_at LIMIT 20",
             (json.dumps(trio_ids), to_db_time(now)),
         )

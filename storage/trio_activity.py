@@ -58,7 +58,8 @@ class TrioActivityRepo:
         """The last `periods` prompt periods with anything asked, newest first."""
         rows = await self.db.fetchall(
             "SELECT r.period, COUNT(*) AS asked,"
-            " SUM(r.status = 'answered') AS answered, SUM(r.status = 'skipped') AS skipped"
+            " SUM(CASE WHEN r.status = 'answered' THEN 1 ELSE 0 END) AS answered,"
+            " SUM(CASE WHEN r.status = 'skipped' THEN 1 ELSE 0 END) AS skipped"
             " FROM reflection r JOIN trio_member m ON m.person_id = r.person_id"
             " WHERE m.trio_id = ? AND r.prompt != 'free'"
             " GROUP BY r.period ORDER BY r.period DESC LIMIT ?",
