@@ -200,7 +200,7 @@ class LessonStudyRepo:
             " WHERE m.trio_id = ? AND p.id != ? AND p.status = 'active'"
             " AND p.onboarded_at IS NOT NULL AND EXISTS (SELECT 1 FROM person_role r"
             " WHERE r.person_id = p.id AND r.role IN ('teacher', 'trio_lead'))"
-            " ORDER BY m.is_lead DESC, p.display_name, p.id",
+            " ORDER BY m.is_lead DESC, p.display_name NULLS FIRST, p.id",
             (trio_id, person_id),
         )
         return [Colleague(int(r["id"]), r["display_name"]) for r in rows]

@@ -157,7 +157,7 @@ class MeetingRepo:
             "SELECT p.id, p.telegram_id, p.display_name, p.language, p.time_zone, p.school_id,"
             " m.is_lead FROM trio_member m JOIN person p ON p.id = m.person_id"
             " WHERE m.trio_id = ? AND p.status = 'active' AND p.telegram_id IS NOT NULL"
-            " ORDER BY m.is_lead DESC, p.display_name, p.id",
+            " ORDER BY m.is_lead DESC, p.display_name NULLS FIRST, p.id",
             (trio_id,),
         )
         return [
