@@ -103,7 +103,7 @@ class ProgrammeRepo:
     @staticmethod
     async def upsert_local_authority(tx: Transaction, name: str) -> int:
         await tx.execute(
-            "INSERT INTO local_authority (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,)
+            "INSERT INTO local_authority (name) VALUES (?) ON CONFLICT DO NOTHING", (name,)
         )
         la_id = await tx.fetchval("SELECT id FROM local_authority WHERE name = ?", (name,))
         return int(la_id)
@@ -153,7 +153,7 @@ class ProgrammeRepo:
         await tx.execute(
             "INSERT INTO trio_member (trio_id, person_id, is_lead, joined_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(trio_id, person_id)"
-            " DO UPDATE SET is_lead = CASE WHEN trio_member.is_lead > excluded.is_lead"
-            " THEN trio_member.is_lead ELSE excluded.is_lead END",
+            " DO UPDATE SET is_lead = CASE WHEN excluded.is_lead > trio_member.is_lead"
+            "  THEN excluded.is_lead ELSE trio_member.is_lead END",
             (trio_id, person_id, int(lead), to_db_time(tx.clock())),
         )
