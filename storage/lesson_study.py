@@ -103,8 +103,8 @@ class LessonStudyRepo:
     @staticmethod
     async def for_trios(q: Reader, trio_ids: list[int]) -> list[Cycle]:
         rows = await q.fetchall(
-            "SELECT * FROM lesson_study WHERE trio_id IN"
-            " (SELECT CAST(value AS INTEGER) FROM json_each(?))"
+            "SELECT * FROM lesson_study"
+            " WHERE trio_id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))"
             " ORDER BY status = 'active' DESC, id DESC",
             (json.dumps(trio_ids),),
         )
@@ -196,11 +196,11 @@ class LessonStudyRepo:
     async def colleagues(q: Reader, trio_id: int, person_id: int) -> list[Colleague]:
         """The trio's other teachers (leads first) who have joined and are active."""
         rows = await q.fetchall(
-            "SELECT DISTINCT p.id, p.display_name FROM trio_member m JOIN person p"
-            " ON p.id = m.person_id JOIN person_role r ON r.person_id = p.id"
+            "SELECT p.id, p.display_name FROM trio_member m JOIN person p ON p.id = m.person_id"
             " WHERE m.trio_id = ? AND p.id != ? AND p.status = 'active'"
-            " AND p.onboarded_at IS NOT NULL AND r.role IN ('teacher', 'trio_lead')"
-            " ORDER BY m.is_lead DESC, p.display_name, p.id",
+            " AND p.onboarded_at IS NOT NULL AND EXISTS (SELECT 1 FROM person_role r"
+            " WHERE r.person_id = p.id AND r.role IN ('teacher', 'trio_lead'))"
+            " ORDER BY m.is_lead DESC, p.display_name NULLS FIRST, p.id",
             (trio_id, person_id),
         )
         return [Colleague(int(r["id"]), r["display_name"]) for r in rows]

@@ -67,7 +67,7 @@ class LessonAccountRepo:
             " advice, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (lesson_study_id) DO UPDATE SET author_id = excluded.author_id,"
             " learned = excluded.learned, changed = excluded.changed, advice = excluded.advice,"
-            " revision = revision + 1, updated_at = excluded.updated_at",
+            " revision = lesson_study_account.revision + 1, updated_at = excluded.updated_at",
             (cycle_id, author_id, _json(learned), _json(changed), _json(advice), stamp, stamp),
         )
         account = await LessonAccountRepo.get(tx, cycle_id)

@@ -81,7 +81,8 @@ class MeetingRepo:
     @staticmethod
     async def upcoming(q: Reader, trio_ids: list[int], now: datetime) -> list[Meeting]:
         rows = await q.fetchall(
-            f"{_MEETING} WHERE m.trio_id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))"  # noqa: S608
+            f"{_MEETING} WHERE m.trio_id IN"  # noqa: S608
+            " (SELECT CAST(value AS INTEGER) FROM json_each(?))"
             " AND m.status = 'scheduled' AND m.starts_at > ? ORDER BY m.starts_at LIMIT 20",
             (json.dumps(trio_ids), to_db_time(now)),
         )
@@ -156,7 +157,7 @@ class MeetingRepo:
             "SELECT p.id, p.telegram_id, p.display_name, p.language, p.time_zone, p.school_id,"
             " m.is_lead FROM trio_member m JOIN person p ON p.id = m.person_id"
             " WHERE m.trio_id = ? AND p.status = 'active' AND p.telegram_id IS NOT NULL"
-            " ORDER BY m.is_lead DESC, p.display_name, p.id",
+            " ORDER BY m.is_lead DESC, p.display_name NULLS FIRST, p.id",
             (trio_id,),
         )
         return [

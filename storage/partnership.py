@@ -117,14 +117,14 @@ class PartnershipRepo:
         named, else a trio whose name contains it (when only one does)."""
         wanted = text.strip()
         row = await q.fetchone(
-            "SELECT id, ref, name FROM trio WHERE ref = ? COLLATE NOCASE"
-            " OR name = ? COLLATE NOCASE ORDER BY id LIMIT 1",
+            "SELECT id, ref, name FROM trio WHERE lower(ref) = lower(?)"
+            " OR lower(name) = lower(?) ORDER BY id LIMIT 1",
             (wanted, wanted),
         )
         if row is not None:
             return Scope("trio", row["id"], row["name"], row["ref"])
         row = await q.fetchone(
-            "SELECT id, name FROM local_authority WHERE name = ? COLLATE NOCASE", (wanted,)
+            "SELECT id, name FROM local_authority WHERE lower(name) = lower(?)", (wanted,)
         )
         if row is not None:
             return Scope("authority", row["id"], row["name"])

@@ -188,7 +188,7 @@ class ReflectionRepo:
         row = await db.fetchone(
             "SELECT r.id, r.prompt, p.language FROM reflection r JOIN person p"
             " ON p.id = r.person_id WHERE r.person_id = ? AND r.status IN ('delivered', 'due')"
-            " AND r.prompt != 'free' ORDER BY r.delivered_at DESC LIMIT 1",
+            " AND r.prompt != 'free' ORDER BY r.delivered_at DESC NULLS LAST LIMIT 1",
             (person_id,),
         )
         return None if row is None else OpenPrompt(row["id"], row["prompt"], row["language"])

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from storage.db import Database, from_db_time, to_db_time
 
@@ -99,11 +99,9 @@ class StatusRepo:
 
     async def not_joined(self) -> list[NotJoined]:
         """Everyone pre-registered or part-way through joining, by school and reference."""
+        # One row per person and trio, their trios gathered here (both stores alike).
         rows = await self.db.fetchall(
-            "SELECT p.ref, p.display_name, p.status, s.name AS school,"
-            " (SELECT json_group_array(ref) FROM (SELECT t.ref FROM trio_member m"
-            "  JOIN trio t ON t.id = m.trio_id WHERE m.person_id = p.id"
-            "  ORDER BY t.kind, t.ref) AS mine) AS trios,"
+            "SELECT p.id, p.ref, p.display_name, p.status, s.name AS school, t.ref AS trio,"
             " i.created_at AS invited_at, i.expires_at, i.revoked_at,"
             " u.used_at, u.code AS used_code"
             " FROM person p LEFT JOIN school s ON s.id = p.school_id"
@@ -113,23 +111,31 @@ class StatusRepo:
             # The first code they used, if they used one.
             " LEFT JOIN invite_use u ON u.person_id = p.id AND u.code = (SELECT f.code"
             "  FROM invite_use f WHERE f.person_id = p.id ORDER BY f.used_at, f.code LIMIT 1)"
+            " LEFT JOIN trio_member m ON m.person_id = p.id LEFT JOIN trio t ON t.id = m.trio_id"
             " WHERE p.status IN ('invited', 'joining')"
-            " ORDER BY s.name IS NULL, s.name, p.ref IS NULL, p.ref, p.id"
+            " ORDER BY s.name IS NULL, s.name, p.ref IS NULL, p.ref, p.id, t.kind, t.ref"
         )
+        trios: dict[int, list[str]] = {}
+        first: dict[int, Any] = {}
+        for r in rows:
+            first.setdefault(r["id"], r)
+            found = trios.setdefault(r["id"], [])
+            if r["trio"] is not None:
+                found.append(r["trio"])
         return [
             NotJoined(
                 r["ref"],
                 r["display_name"],
                 r["status"],
                 r["school"],
-                tuple(json.loads(r["trios"])),
+                tuple(trios[person]),
                 from_db_time(r["invited_at"]),
                 from_db_time(r["expires_at"]),
                 from_db_time(r["revoked_at"]),
                 from_db_time(r["used_at"]),
                 r["used_code"],
             )
-            for r in rows
+            for person, r in first.items()
         ]
 
     async def members(self, trio_id: int) -> list[MemberStatus]:

@@ -30,6 +30,8 @@ from tests.harness import BotUnderTest, join
 from tests.meeting_script import Trio, at, newest, run_schedule, utc
 from tests.test_meeting_cycle import schedule_first_meeting
 
+pytestmark = pytest.mark.both_stores
+
 LONDON = ZoneInfo("Europe/London")
 
 

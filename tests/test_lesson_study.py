@@ -20,6 +20,8 @@ from bot.standin.world import SentMessage
 from tests.conftest import FakeClock
 from tests.harness import BotUnderTest, bot_under_test, join
 
+pytestmark = pytest.mark.both_stores
+
 MOMENTS = "Placing 1/2 on the line\nPair talk: which is bigger?\nPlenary"
 PUPILS = ("Pupil A", "Pupil B", "P3")
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import FakeClock
 from tests.harness import BotUnderTest
 from tests.meeting_script import Trio, at, form_trio, newest, run_schedule, utc
+
+pytestmark = pytest.mark.both_stores
 
 
 async def schedule_first_meeting(bot: BotUnderTest, trio: Trio) -> None:

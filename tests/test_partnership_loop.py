@@ -5,6 +5,8 @@ invitation lists it; the next summary marks it discussed; the digests show it.""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import FakeClock
 from tests.harness import BotUnderTest, join
 from tests.meeting_script import at, form_trio, newest, run_schedule, utc
@@ -17,6 +19,8 @@ from tests.test_partnership_trio import (
     summary_after_the_meeting,
     write_summary,
 )
+
+pytestmark = pytest.mark.both_stores
 
 QUESTION = "Is there research on whole-class feedback in primary?"
 

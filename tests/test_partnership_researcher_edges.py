@@ -29,6 +29,8 @@ from tests.partnership_script import (
 from tests.test_lesson_study import newest_with, people, settle
 from tests.test_lesson_study_account import at_the_account
 
+pytestmark = pytest.mark.both_stores
+
 
 async def test_a_comment_on_an_agreed_summary_reaches_the_trio_and_changes_nothing(
     bot: BotUnderTest, clock: FakeClock

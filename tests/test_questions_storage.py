@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from storage.db import Database
 from storage.questions import QuestionRepo, ReplyRepo
 from tests.digest_programme import agreed_summary, seed
+
+pytestmark = pytest.mark.both_stores
 
 AGREED = datetime(2026, 11, 17, 16, 0, tzinfo=UTC)
 

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
 
 from bot.flows.answers import FreeText
 from bot.flows.engine import Actor
 from bot.flows.model import Flow, Step
 from tests.conftest import FakeClock
 from tests.harness import BotUnderTest, bot_under_test, join
+
+pytestmark = pytest.mark.both_stores
 
 SIX = Flow(
     name="checkin",
@@ -21,18 +27,26 @@ SIX = Flow(
 )
 
 
+def _committed_answers(where: Path | str) -> dict[str, Any]:
+    """The newest flow's answers as a separate connection sees them: only what was
+    committed (a SQLite file, or a PostgreSQL database by its URL)."""
+    sql = "SELECT answers FROM flow_state ORDER BY id DESC LIMIT 1"
+    if isinstance(where, str) and where.startswith("postgresql://"):
+        with psycopg.connect(where, autocommit=True) as other:
+            row = other.execute(sql).fetchone()
+    else:
+        with sqlite3.connect(where) as lite:
+            row = lite.execute(sql).fetchone()
+    return json.loads(row[0]) if row else {}
+
+
 async def test_every_answer_is_committed_before_the_reply_is_sent(bot: BotUnderTest) -> None:
     seen: list[dict[str, Any]] = []
     original = bot.api.handle
 
     async def spy(method: str, params: dict[str, Any], files: Any) -> Any:
         if method.lower() == "sendmessage":
-            # A separate connection sees only what was committed.
-            with sqlite3.connect(bot.settings.db_path) as other:
-                row = other.execute(
-                    "SELECT answers FROM flow_state ORDER BY id DESC LIMIT 1"
-                ).fetchone()
-            seen.append(json.loads(row[0]) if row else {})
+            seen.append(_committed_answers(bot.settings.db_path))
         return await original(method, params, files)
 
     bot.api.handle = spy  # type: ignore[method-assign]

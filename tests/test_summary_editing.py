@@ -7,12 +7,16 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from bot.standin.world import SentMessage
 from bot.texts import Texts
 from tests.conftest import FakeClock
 from tests.harness import BotUnderTest
 from tests.meeting_script import Trio, at, form_trio, newest, run_schedule, utc
 from tests.test_meeting_cycle import schedule_first_meeting
+
+pytestmark = pytest.mark.both_stores
 
 
 async def draft_written(bot: BotUnderTest, clock: FakeClock) -> Trio:
