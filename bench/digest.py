@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import describe, peak_rss_mb
 from bench.scratch_db import scratch_database
-from storage.postgres import safe_url
+from storage.postgres_sql import safe_url
 from storage.store import is_postgres
 
 RESULTS = Path(__file__).resolve().parent / "results"

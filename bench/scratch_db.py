@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from storage.postgres import safe_url
+from storage.postgres_sql import safe_url
 from storage.store import is_postgres
 
 

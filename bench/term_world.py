@@ -24,7 +24,7 @@ from typing import Any
 from bot import clock as sim_clock
 from bot.standin.api import FakeTelegram, SentMessage
 from storage.db import from_db_time, to_db_time
-from storage.postgres import connect_reader, to_postgres
+from storage.postgres_sql import connect_reader, to_postgres
 from storage.store import is_postgres
 
 TOKEN = "123456:TERMSIM"

@@ -29,7 +29,7 @@ from typing import Any
 import psycopg
 
 from storage.lease import LeaseHeld, check_free
-from storage.postgres import safe_url
+from storage.postgres_sql import safe_url
 from storage.schema import StorageError, migration_scripts
 from storage.store import is_postgres, is_url
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from storage.clock import Clock, utcnow
 from storage.db import Database, Synchronous
-from storage.postgres import URL_SCHEMES, PostgresDatabase, safe_url
+from storage.postgres import PostgresDatabase
+from storage.postgres_sql import URL_SCHEMES, safe_url
 from storage.schema import StorageError
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")

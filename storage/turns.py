@@ -18,7 +18,7 @@ from contextlib import AbstractAsyncContextManager
 
 import psycopg
 
-from storage import postgres
+from storage import postgres_sql
 from storage.db import Database, Transaction, is_transient
 from storage.postgres import PostgresDatabase
 
@@ -41,7 +41,7 @@ def transient(exc: BaseException) -> bool:
     transaction is to be tried again later."""
     if isinstance(exc, sqlite3.Error):
         return is_transient(exc)
-    return isinstance(exc, psycopg.Error) and postgres.is_transient(exc)
+    return isinstance(exc, psycopg.Error) and postgres_sql.is_transient(exc)
 
 
 def conflicted(exc: BaseException) -> bool:

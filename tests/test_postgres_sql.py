@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from storage.db import Database, to_db_time
-from storage.postgres import to_postgres
+from storage.postgres_sql import to_postgres
 
 pytestmark = pytest.mark.both_stores
 

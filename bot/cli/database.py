@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.people.permissions import CLI_ROLES, allowed
 from storage.copy_db import CopyRefused, copy_database, postgres_versions, sqlite_versions
 from storage.lease import LeaseHeld, check_free
-from storage.postgres import safe_url
+from storage.postgres_sql import safe_url
 from storage.schema import migration_scripts
 from storage.store import check_target, is_postgres, open_store
 
