@@ -4,12 +4,27 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
+from storage import meta
 from storage.db import Database
 
 
 class SendBudgetRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._key: bytes | None = None
+
+    async def chat_bucket(self, chat_id: int) -> str:
+        """The bucket of one chat, named by a keyed hash of its id (the deployment's secret,
+        the same in every worker): the table never holds a Telegram id, so erasing a person
+        leaves nothing of theirs here even when the bot's last reply to them starts a gap."""
+        if self._key is None:
+            async with self.db.transaction() as tx:
+                self._key = await meta.secret_key(tx, "send_budget")
+        digest = hmac.new(self._key, str(chat_id).encode(), hashlib.sha256).hexdigest()
+        return f"chat:{digest[:24]}"
 
     async def room(
         self,

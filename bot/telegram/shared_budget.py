@@ -7,8 +7,8 @@ within the process). Across workers the same limits are kept in the database
   workers send no faster than one would;
 - 'all': Telegram's 30 messages a second. A reply takes room when there is any; the outbox
   only while the reply share stays free (TRIOBOT_REPLY_SHARE), as within one process;
-- 'chat:<id>': one message a second to a private chat, one every 3 s to a group (20 a
-  minute). The outbox waits for it; a reply goes at once (Telegram tolerates short bursts
+- 'chat:<keyed hash of its id>': one message a second to a private chat, one every 3 s
+  to a group (20 a minute). The outbox waits for it; a reply goes at once (Telegram tolerates short bursts
   in a private chat; a worker's own limiter paces its replies to a group) but starts the
   chat's gap, so no worker's outbox writes into that chat within it.
 One more round trip per message (~0.3 ms on a local network) buys a budget that holds
@@ -57,7 +57,8 @@ class SharedBudget:
 
     async def chat_wait(self, chat_id: int) -> float:
         """The outbox: take the chat's room (0), or the seconds until it has some."""
-        return await self.repo.room(f"chat:{chat_id}", self._chat_rate(chat_id), 1.0, at=self._at())
+        bucket = await self.repo.chat_bucket(chat_id)
+        return await self.repo.room(bucket, self._chat_rate(chat_id), 1.0, at=self._at())
 
     async def outbox_wait(self) -> float:
         """The outbox: take room at the outbox's own pace (TRIOBOT_SEND_PER_SECOND, for the
@@ -87,7 +88,6 @@ class SharedBudget:
         if chat_id is not None:
             # The chat's gap starts for every worker's outbox; the reply itself is not held
             # (this worker's limiter keeps its own group replies to 20 a minute).
-            await self.repo.room(
-                f"chat:{chat_id}", self._chat_rate(chat_id), 1.0, force=True, at=self._at()
-            )
+            bucket = await self.repo.chat_bucket(chat_id)
+            await self.repo.room(bucket, self._chat_rate(chat_id), 1.0, force=True, at=self._at())
         self.replies += 1
