@@ -8,9 +8,9 @@ within the process). Across workers the same limits are kept in the database
 - 'all': Telegram's 30 messages a second. A reply takes room when there is any; the outbox
   only while the reply share stays free (TRIOBOT_REPLY_SHARE), as within one process;
 - 'chat:<keyed hash of its id>': one message a second to a private chat, one every 3 s
-  to a group (20 a minute). The outbox waits for it; a reply goes at once (Telegram tolerates short bursts
-  in a private chat; a worker's own limiter paces its replies to a group) but starts the
-  chat's gap, so no worker's outbox writes into that chat within it.
+  to a group (20 a minute). The outbox waits for it; a reply goes at once (Telegram
+  tolerates short bursts in a private chat; a worker's own limiter paces its replies to a
+  group) but starts the chat's gap, so no worker's outbox writes into that chat within it.
 One more round trip per message (~0.3 ms on a local network) buys a budget that holds
 however many workers there are and whichever of them sends. On SQLite (one process) this is
 not used.
