@@ -206,18 +206,6 @@ class PostgresDatabase(Database):
         return applied
 
     @asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:
-        me = asyncio.current_task()
-        if me is not None and me is self._holder:
-            raise RuntimeError("database used inside an open transaction: pass the tx along")
-        async with self._lock:
-            self._holder = me
-            try:
-                yield
-            finally:
-                self._holder = None
-
-    @asynccontextmanager
     async def transaction(
         self, isolation: Isolation = "serializable", *, person: int | None = None
     ) -> AsyncIterator[PostgresTransaction]:
@@ -227,7 +215,7 @@ class PostgresDatabase(Database):
 
         `person`: the transaction is this person's turn across every worker (their updates
         one at a time, storage/turns.py)."""
-        async with self._turn():
+        async with self._locked():  # transactions take turns in a process, as on SQLite
             try:
                 async with (
                     self._pool.connection(timeout=self.write_patience) as conn,
