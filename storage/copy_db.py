@@ -144,7 +144,7 @@ def _connect(url: str) -> Iterator[psycopg.Connection[Any]]:
     try:
         conn = psycopg.connect(url, autocommit=True, options="-c TimeZone=UTC", connect_timeout=10)
     except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CopyRefused(
             f"cannot use the PostgreSQL database at {safe_url(url)}: {reason}"
         ) from exc

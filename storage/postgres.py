@@ -138,7 +138,7 @@ class PostgresDatabase(Database):
             probe = await AsyncConnection.connect(url, connect_timeout=10)
             await probe.close()
         except psycopg.Error as exc:
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StorageError(
                 f"cannot use the PostgreSQL database at {safe_url(url)}: {reason}"
             ) from exc
