@@ -16,7 +16,7 @@ import aiosqlite
 
 from storage import private_files
 from storage.clock import Clock, utcnow
-from storage.schema import check_applied, migration_checksum, migration_scripts, record_checksums
+from storage.schema import migration_checksum, migration_scripts, pending, record_checksums
 
 Params = Sequence[Any] | dict[str, Any]
 # How long a write waits for another connection's lock in all, and the pause between its
@@ -89,6 +89,7 @@ class Reader(Protocol):
     async def fetchone(self, sql: str, params: Params = ...) -> sqlite3.Row | None: ...
     async def fetchall(self, sql: str, params: Params = ...) -> list[sqlite3.Row]: ...
     async def fetchval(self, sql: str, params: Params = ...) -> Any: ...
+
     dialect: str  # "sqlite" or "postgresql": where the SQL must differ, it asks
 
 
@@ -207,11 +208,7 @@ class Database:
                 "SELECT version, name, applied_at, checksum FROM schema_version ORDER BY version"
             )
             recorded = list(await cursor.fetchall())
-            check_applied(recorded, scripts)
-            done = {row[0] for row in recorded}
-            for number, name, sql in scripts:
-                if number in done:
-                    continue
+            for number, name, sql in pending(recorded, scripts):
                 try:
                     # The script is a migration file shipped in the package, never input.
                     # executescript takes no parameters and does not commit at its end, so the

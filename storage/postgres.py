@@ -47,7 +47,7 @@ from storage.postgres_sql import (
     safe_url,
     to_postgres,
 )
-from storage.schema import StorageError, check_applied, migration_checksum, migration_scripts
+from storage.schema import StorageError, migration_checksum, migration_scripts, pending
 
 Isolation = Literal["serializable", "read committed"]
 _ISOLATION = {
@@ -189,11 +189,7 @@ class PostgresDatabase(Database):
                 "SELECT version, name, applied_at, checksum FROM schema_version ORDER BY version"
             )
             recorded = list(await cursor.fetchall())
-            check_applied(recorded, scripts)
-            done = {row[0] for row in recorded}
-            for number, name, sql in scripts:
-                if number in done:
-                    continue
+            for number, name, sql in pending(recorded, scripts):
                 # A migration file shipped in the package, never input; no parameters, so
                 # psycopg sends it as it is, every statement in it.
                 await conn.execute(sql.encode("utf-8"))

@@ -74,6 +74,16 @@ def check_applied(
             )
 
 
+def pending(
+    recorded: Sequence[Sequence[Any]], scripts: Sequence[tuple[int, str, str]]
+) -> list[tuple[int, str, str]]:
+    """The scripts still to apply to a database whose schema_version rows are `recorded`,
+    once check_applied has found its history to be these files (either store)."""
+    check_applied(recorded, scripts)
+    done = {row[0] for row in recorded}
+    return [script for script in scripts if script[0] not in done]
+
+
 async def record_checksums(
     conn: aiosqlite.Connection, scripts: Sequence[tuple[int, str, str]]
 ) -> None:
