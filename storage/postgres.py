@@ -25,8 +25,8 @@ on SQLite. Claims of scheduled and outbox rows choose READ COMMITTED with
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -57,6 +57,18 @@ _ISOLATION = {
 # pg_advisory_xact_lock keys: one number per purpose, the same in every worker.
 MIGRATE_LOCK = 7_240_001
 # --- the database ----------------------------------------------------------------------------
+
+
+@contextmanager
+def _situation() -> Iterator[None]:
+    """A failure of the database's situation (connection lost, server full, a conflict with
+    another worker) as StorageUnavailable: nothing of the work was kept."""
+    try:
+        yield
+    except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+        if is_transient(exc):
+            raise StorageUnavailable(str(exc).strip()) from exc
+        raise
 
 
 class PostgresTransaction(Transaction):
@@ -100,10 +112,6 @@ class PostgresTransaction(Transaction):
     async def fetchall(self, sql: str, params: Params = ()) -> list[Any]:
         cursor = await self._run(sql, params)
         return list(await cursor.fetchall())
-
-    async def fetchval(self, sql: str, params: Params = ()) -> Any:
-        row = await self.fetchone(sql, params)
-        return None if row is None else row[0]
 
     async def advisory_lock(self, key: int) -> None:
         """Hold the transaction-scoped advisory lock `key` until it ends (every worker)."""
@@ -212,7 +220,7 @@ class PostgresDatabase(Database):
         `person`: the transaction is this person's turn across every worker (their updates
         one at a time, storage/turns.py)."""
         async with self._locked():  # transactions take turns in a process, as on SQLite
-            try:
+            with _situation():
                 async with (
                     self._pool.connection(timeout=self.write_patience) as conn,
                     person_turn(conn, person),
@@ -221,10 +229,6 @@ class PostgresDatabase(Database):
                     await conn.set_isolation_level(_ISOLATION[isolation])
                     async with conn_tx:
                         yield PostgresTransaction(conn, self.clock, self._id_tables)
-            except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
-                if is_transient(exc):
-                    raise StorageUnavailable(str(exc).strip()) from exc
-                raise
 
     async def checkpoint(self) -> bool:
         """Nothing to copy: PostgreSQL's erased rows go with VACUUM (autovacuum)."""
@@ -235,14 +239,10 @@ class PostgresDatabase(Database):
         me = asyncio.current_task()
         if me is not None and me is self._holder:
             raise RuntimeError("database used inside an open transaction: pass the tx along")
-        try:
+        with _situation():
             async with self._pool.connection(timeout=self.write_patience) as conn:
                 cursor = await conn.execute(text, params if takes else None)
                 return list(await cursor.fetchall())
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
-            if is_transient(exc):
-                raise StorageUnavailable(str(exc).strip()) from exc
-            raise
 
     async def fetchone(self, sql: str, params: Params = ()) -> Any:
         rows = await self._read(sql, params)
@@ -250,7 +250,3 @@ class PostgresDatabase(Database):
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Any]:
         return await self._read(sql, params)
-
-    async def fetchval(self, sql: str, params: Params = ()) -> Any:
-        row = await self.fetchone(sql, params)
-        return None if row is None else row[0]
