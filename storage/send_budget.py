@@ -9,6 +9,7 @@ import hmac
 
 from storage import meta
 from storage.db import Database
+from storage.turns import retry_conflicts
 
 
 class SendBudgetRepo:
@@ -21,10 +22,14 @@ class SendBudgetRepo:
         the same in every worker): the table never holds a Telegram id, so erasing a person
         leaves nothing of theirs here even when the bot's last reply to them starts a gap."""
         if self._key is None:
-            async with self.db.transaction() as tx:
-                self._key = await meta.secret_key(tx, "send_budget")
+            self._key = await retry_conflicts(self._load_key)
         digest = hmac.new(self._key, str(chat_id).encode(), hashlib.sha256).hexdigest()
         return f"chat:{digest[:24]}"
+
+    async def _load_key(self) -> bytes:
+        # Several workers starting at once make the key together: all but one conflict.
+        async with self.db.transaction() as tx:
+            return await meta.secret_key(tx, "send_budget")
 
     async def room(
         self,
@@ -43,6 +48,24 @@ class SendBudgetRepo:
             (bucket, per_second, capacity, keep_free, int(force), at),
         )
         return float(wait)
+
+    async def hold(
+        self,
+        bucket: str,
+        seconds: float,
+        per_second: float,
+        capacity: float,
+        at: float | None = None,
+    ) -> None:
+        """Telegram refused a message into `bucket` for `seconds` (a 429): no worker sends
+        into it before then, whatever capacity it asks with (`capacity`: the largest)."""
+        await self.db.fetchval(
+            "INSERT INTO send_budget AS b (name, free_at)"
+            " VALUES (?, COALESCE(?, extract(epoch FROM clock_timestamp())) + ?)"
+            " ON CONFLICT (name) DO UPDATE SET free_at = GREATEST(b.free_at, EXCLUDED.free_at)"
+            " RETURNING free_at",
+            (bucket, at, seconds + (capacity - 1) / per_second),
+        )
 
     async def forget_idle(self, before: float | None = None) -> int:
         """Drop chats' buckets empty for a minute (the overall one stays)."""

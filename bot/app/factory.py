@@ -32,6 +32,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.flows.model import Flow
 from bot.scheduling.supervision import Backoff, guarded_job, pause, supervise
+from bot.telegram import conflicts
 from bot.telegram.context import App, Context, Services
 from bot.telegram.handlers import (
     account,
@@ -112,6 +113,8 @@ def register_handlers(app: App) -> None:
     #    then the error handler: last, so they only see what everything above passed over.
     fallback.register(app)
     flow_input.register_last(app)
+    # Any of them is run again when another worker's transaction conflicted with its own.
+    conflicts.retry_all(app)
     # What runs once a flow finishes, when it needs more than messages.
     common.AFTER_FLOW["privacy"] = account.after_privacy
     common.AFTER_FLOW["onboarding"] = start.after_onboarding  # the menu fits their roles

@@ -15,9 +15,7 @@ another worker then fires those rows.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,10 +23,10 @@ from enum import Enum
 
 from bot import logs
 from bot.clock import Clock
-from storage.db import Database, StorageUnavailable, Transaction
+from storage.db import Database, Transaction
 from storage.lease import new_holder_id, real_now
 from storage.schedule import Due, ScheduleRepo
-from storage.turns import conflicted, transient
+from storage.turns import retry_conflicts, transient
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -37,8 +35,6 @@ MAX_ATTEMPTS = 3
 BATCH = 100
 # A claimed row not fired within this (real) time is free again: its worker died.
 CLAIM_TTL = timedelta(minutes=2)
-# Tries of a firing that conflicted with another worker's transaction (PostgreSQL).
-CONFLICT_TRIES = 3
 
 
 class Late(Enum):
@@ -136,24 +132,20 @@ class Scheduler:
         if not claimed:
             return
         ids = [row.id for row in claimed]
+
+        async def fire() -> TickReport:
+            tried = TickReport()
+            async with self.db.transaction() as tx:
+                mine = await ScheduleRepo.still_claimed(tx, ids, self.owner)
+                due = [row for row in claimed if row.id in mine]
+                await self._fire_all(tx, due, now, tried)
+                await ScheduleRepo.unclaim(tx, ids, self.owner)
+            return tried
+
         try:
-            for attempt in range(1, CONFLICT_TRIES + 1):
-                tried = TickReport()
-                try:
-                    async with self.db.transaction() as tx:
-                        mine = await ScheduleRepo.still_claimed(tx, ids, self.owner)
-                        due = [row for row in claimed if row.id in mine]
-                        await self._fire_all(tx, due, now, tried)
-                        await ScheduleRepo.unclaim(tx, ids, self.owner)
-                except StorageUnavailable as exc:
-                    # A conflict with another worker's transaction undid all of it: at once
-                    # again, rather than after the job's back-off.
-                    if attempt == CONFLICT_TRIES or not conflicted(exc):
-                        raise
-                    await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311
-                    continue
-                report.add(tried)
-                return
+            # A conflict with another worker's transaction undid all of it: at once again,
+            # rather than after the job's back-off.
+            report.add(await retry_conflicts(fire))
         except BaseException:
             # Nothing of the firing was kept: the rows go again at the next tick, here or in
             # another worker, without waiting for the claims to expire.

@@ -70,6 +70,7 @@ from storage.schedule import ScheduleRepo
 from storage.send_budget import SendBudgetRepo
 from storage.status import StatusRepo
 from storage.store import open_store
+from storage.turns import retry_conflicts
 
 log = logging.getLogger(__name__)
 # StorageUnavailable, Person and Role are imported "as" themselves: handlers take them from
@@ -77,9 +78,14 @@ log = logging.getLogger(__name__)
 
 
 async def button_key(db: Database) -> bytes:
-    """The key that signs button data: made once, kept in the database across restarts."""
-    async with db.transaction() as tx:
-        return await meta.secret_key(tx, "button_key")
+    """The key that signs button data: made once, kept in the database across restarts
+    (several workers starting at once make it together: all but one conflict, and read it)."""
+
+    async def made() -> bytes:
+        async with db.transaction() as tx:
+            return await meta.secret_key(tx, "button_key")
+
+    return await retry_conflicts(made)
 
 
 def catch_up_of(meetings: Meetings, reflections: Reflections) -> CatchUp:

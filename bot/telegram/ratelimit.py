@@ -43,6 +43,8 @@ from aiolimiter import AsyncLimiter
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from bot.telegram.conflicts import note_request
+
 if TYPE_CHECKING:
     from bot.telegram.shared_budget import SharedBudget
 
@@ -260,6 +262,7 @@ class ChatRateLimiter(BaseRateLimiter[int]):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> JSONResult:
+        note_request(endpoint)  # this update's try is not to be repeated (conflicts.py)
         chat = _chat_of(data.get("chat_id"))
         retries = self._max_retries if rate_limit_args is None else rate_limit_args
         for attempt in range(retries + 1):
