@@ -18,24 +18,31 @@ PERSON_LOCKS = 7_240_002
 
 
 @asynccontextmanager
-async def person_turn(conn: AsyncConnection[Any], person: int | None) -> AsyncIterator[None]:
-    """Hold the person's advisory lock around the transaction, taken BEFORE it begins.
+async def person_turn(conn: AsyncConnection[Any], person: int | None) -> AsyncIterator[bool]:
+    """Try to take the person's advisory lock, BEFORE the transaction begins, and hold it
+    around it: True while held (None: no person, nothing to take), False at once when
+    another worker holds it (the caller waits outside its process's turn and tries again:
+    storage/postgres.py, so a worker never stands still while someone else's turn lasts).
 
-    Not pg_advisory_xact_lock inside it: a SERIALIZABLE transaction takes its snapshot at
-    its first statement, so one that waited there for the lock would still see the flow
-    state as it was before the other worker's commit, and fail to serialise on writing it.
-    Taken first (the connection is in autocommit), the snapshot comes after the wait."""
+    Not pg_advisory_xact_lock inside the transaction: a SERIALIZABLE transaction takes its
+    snapshot at its first statement, so one that waited there for the lock would still see
+    the flow state as it was before the other worker's commit, and fail to serialise on
+    writing it. Taken first (the connection is in autocommit), the snapshot comes after."""
     if person is None:
-        yield
+        yield True
         return
     key = (PERSON_LOCKS, person & 0x7FFFFFFF)  # a rare shared key only makes two wait
     try:
-        await conn.execute("SELECT pg_advisory_lock(%s, %s)", key)
+        cursor = await conn.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+        row = await cursor.fetchone()
     except BaseException:
-        await conn.close()  # cancelled while waiting: the lock must not stay on a pooled one
+        await conn.close()  # cancelled on the way: the lock must not stay on a pooled one
         raise
+    if row is None or not row[0]:
+        yield False
+        return
     try:
-        yield
+        yield True
     finally:
         if not conn.closed:
             try:

@@ -25,6 +25,7 @@ on SQLite. Claims of scheduled and outbox rows choose READ COMMITTED with
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Literal
@@ -56,6 +57,11 @@ _ISOLATION = {
 }
 # pg_advisory_xact_lock keys: one number per purpose, the same in every worker.
 MIGRATE_LOCK = 7_240_001
+# While another worker holds a person's turn, this one looks again after these pauses
+# (doubling): a turn lasts milliseconds, so the first look usually finds it free.
+PERSON_PAUSE = 0.002
+PERSON_PAUSE_MAX = 0.05
+
 # --- the database ----------------------------------------------------------------------------
 
 
@@ -219,16 +225,27 @@ class PostgresDatabase(Database):
 
         `person`: the transaction is this person's turn across every worker (their updates
         one at a time, storage/turns.py)."""
-        async with self._locked():  # transactions take turns in a process, as on SQLite
-            with _situation():
-                async with (
-                    self._pool.connection(timeout=self.write_patience) as conn,
-                    person_turn(conn, person),
-                ):
-                    conn_tx = conn.transaction()
-                    await conn.set_isolation_level(_ISOLATION[isolation])
-                    async with conn_tx:
-                        yield PostgresTransaction(conn, self.clock, self._id_tables)
+        deadline = time.monotonic() + self.write_patience
+        pause = PERSON_PAUSE
+        while True:
+            async with self._locked():  # transactions take turns in a process, as on SQLite
+                with _situation():
+                    async with (
+                        self._pool.connection(timeout=self.write_patience) as conn,
+                        person_turn(conn, person) as held,
+                    ):
+                        if held:
+                            conn_tx = conn.transaction()
+                            await conn.set_isolation_level(_ISOLATION[isolation])
+                            async with conn_tx:
+                                yield PostgresTransaction(conn, self.clock, self._id_tables)
+                            return
+            # Another worker is handling this person: wait outside this process's turn, so
+            # everyone else's transactions here go on meanwhile.
+            if time.monotonic() + pause > deadline:
+                raise StorageUnavailable("another worker kept this person's turn too long")
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, PERSON_PAUSE_MAX)
 
     async def checkpoint(self) -> bool:
         """Nothing to copy: PostgreSQL's erased rows go with VACUUM (autovacuum)."""
