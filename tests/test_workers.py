@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 from telegram import Bot
+from telegram.ext import ExtBot
 
 from bot.buttons import ButtonSigner
 from bot.flows.answers import FreeText, TextIn
@@ -26,14 +27,18 @@ from bot.scheduling.scheduler import Fired, Kind, Scheduler
 from bot.standin.api import FakeTelegram
 from bot.standin.request import StandInRequest
 from bot.telegram.context import Services
+from bot.telegram.ratelimit import ChatRateLimiter, SendLimits
 from bot.telegram.sender import OutboxSender
+from bot.telegram.shared_budget import SharedBudget
 from storage.db import Database, StorageUnavailable, Transaction
 from storage.leader import Leadership
 from storage.lease import real_now
 from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
 from storage.schedule import Due, ScheduleRepo
+from storage.send_budget import SendBudgetRepo
 from storage.store import open_store
+from storage.turns import person_transaction
 from tests.conftest import FakeClock
 from tests.harness import settings_for
 from tests.postgres import server_url, with_database
@@ -111,6 +116,41 @@ async def test_starting_a_flow_through_two_workers_at_once_opens_it_once(
     assert all(outcome.replies for outcome in outcomes)  # each was asked the first question
     rows = await workers[0].fetchall("SELECT status FROM flow_state WHERE person_id = ?", (ben,))
     assert [row["status"] for row in rows] == ["open"]
+
+
+async def test_a_worker_waiting_for_someones_turn_goes_on_with_everyone_elses(
+    workers: list[Database], clock: FakeClock
+) -> None:
+    """Worker 0 is in the middle of Cleo's update; worker 1 gets her next one and waits for
+    her turn, but meanwhile handles Dan's, rather than standing still behind hers."""
+    async with workers[0].transaction() as tx:
+        cleo = await PeopleRepo.create(tx, telegram_id=44, school_id=None, role="teacher")
+        dan = await PeopleRepo.create(tx, telegram_id=45, school_id=None, role="teacher")
+    release = asyncio.Event()
+    holding = asyncio.Event()
+
+    async def cleos_first_update() -> None:
+        async with person_transaction(workers[0], cleo) as tx:
+            await tx.execute("UPDATE person SET display_name = 'Cleo' WHERE id = ?", (cleo,))
+            holding.set()
+            await release.wait()
+
+    async def cleos_second_update() -> str:
+        async with person_transaction(workers[1], cleo) as tx:
+            name = await tx.fetchval("SELECT display_name FROM person WHERE id = ?", (cleo,))
+            return str(name)
+
+    first = asyncio.create_task(cleos_first_update())
+    await holding.wait()
+    second = asyncio.create_task(cleos_second_update())
+    await asyncio.sleep(0.05)  # worker 1 now waits for Cleo's turn
+    async with asyncio.timeout(2):  # not behind her: her turn is still held
+        async with person_transaction(workers[1], dan) as tx:
+            await tx.execute("UPDATE person SET display_name = 'Dan' WHERE id = ?", (dan,))
+    assert not second.done()
+    release.set()
+    await first
+    assert await second == "Cleo"  # her second update saw what the first committed
 
 
 def recording(fired: list[tuple[int, int]], worker: int) -> Kind:
@@ -312,3 +352,59 @@ async def test_leadership_moves_when_the_leaders_connection_dies(
     finally:
         for leader in leaders:
             await leader.close()
+
+
+def reply_bot(db: Database, api: FakeTelegram, shared: SharedBudget) -> ExtBot:  # type: ignore[type-arg]
+    """A worker's bot as the factory makes it: its replies through the rate limiter, which
+    takes room in the deployment's budget."""
+    limiter = ChatRateLimiter()
+    limiter.shared_of = lambda: shared
+    return ExtBot("123456:TEST", request=StandInRequest(api), rate_limiter=limiter)
+
+
+async def test_replies_from_two_workers_into_one_chat_keep_to_its_limit(
+    workers: list[Database],
+) -> None:
+    """Someone's updates went to two workers at once (a burst of taps): each answers, and
+    together they keep to what Telegram takes in one chat (a few at once, then one a second),
+    where each worker alone would have sent all of its own at once."""
+    api = FakeTelegram()  # Telegram's limits on real time: it refuses what goes over them
+    api.add_user(7200, "T7200")
+    api.started.add(7200)
+    bots = [
+        reply_bot(db, api, SharedBudget(SendBudgetRepo(db), SendLimits())) for db in workers[:2]
+    ]
+    for one in bots:
+        await one.initialize()
+    began = time.monotonic()
+    await asyncio.gather(
+        *(
+            one.send_message(7200, f"reply {k} from {i}")
+            for i, one in enumerate(bots)
+            for k in range(3)
+        )
+    )
+    assert len(api.messages_in(7200)) == 6
+    assert api.refusals == []  # no 429: the second worker waited for the first one's sends
+    assert time.monotonic() - began >= 3.5  # 2 at once, then the others a second apart
+    for one in bots:
+        await one.shutdown()
+
+
+async def test_a_429_met_by_one_worker_holds_the_chat_for_every_worker(
+    workers: list[Database],
+) -> None:
+    ticks = [1_000.0]  # a simulated clock for the budget: the waits are read, not slept
+
+    async def sleep(seconds: float) -> None:
+        ticks[0] += seconds
+
+    def budget(db: Database) -> SharedBudget:
+        return SharedBudget(SendBudgetRepo(db), SendLimits(), clock=lambda: ticks[0], sleep=sleep)
+
+    first, second = budget(workers[0]), budget(workers[1])
+    await first.hold(7300, 5.0)  # Telegram told the first worker: wait 5 s in that chat
+    assert await second.chat_wait(7300) >= 5.0  # the second's outbox does not write there
+    await second.reply_room(7300)  # nor does its reply, before the 5 s are out
+    assert ticks[0] >= 1_005.0
+    assert await second.chat_wait(7301) == 0  # other chats are not held

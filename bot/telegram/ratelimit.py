@@ -290,6 +290,9 @@ class ChatRateLimiter(BaseRateLimiter[int]):
                     raise
                 seconds = retry_seconds(exc)
                 self.limited_seconds += seconds
+                shared = self.shared_of() if self.shared_of is not None else None
+                if shared is not None and isinstance(chat, int):
+                    await shared.hold(chat, seconds)  # every worker's sends wait it out
                 until = self._clock() + seconds + 0.1
                 self._paused_until[chat] = max(self._paused_until.get(chat, 0.0), until)
                 log.info("%s limited: this chat waits %.1f s, others carry on", endpoint, seconds)

@@ -254,6 +254,8 @@ class OutboxSender:
             self.stats.retry_after += 1
             self.stats.retry_after_seconds += retry_seconds(exc)
             self.pacer.pause(retry_seconds(exc))
+            if self.shared is not None:
+                await self.shared.hold(row.chat_id, retry_seconds(exc))
             await self.repo.unclaim(row.id)
             return "paused"
         except ChatMigrated as exc:

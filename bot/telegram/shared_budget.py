@@ -8,10 +8,11 @@ within the process). Across workers the same limits are kept in the database
 - 'all': Telegram's 30 messages a second. A reply takes room when there is any; the outbox
   only while the reply share stays free (TRIOBOT_REPLY_SHARE), as within one process;
 - 'chat:<keyed hash of its id>': one message a second to a private chat, one every 3 s
-  to a group (20 a minute). The outbox waits for it; a reply goes at once (Telegram
-  tolerates short bursts in a private chat; a worker's own limiter paces its replies to a
-  group) but starts the chat's gap, so no worker's outbox writes into that chat within it.
-One more round trip per message (~0.3 ms on a local network) buys a budget that holds
+  to a group (20 a minute). A reply may use a short burst (PRIVATE_BURST, below) and
+  waits only beyond it, whichever worker sent the ones before; the outbox writes only into
+  a chat whose bucket is empty, so it yields to replies. A 429 in any worker holds the
+  chat for every worker (`hold`), as a worker's own limiter holds it for its own replies.
+Two more round trips per message (~0.3 ms on a local network) buys a budget that holds
 however many workers there are and whichever of them sends. On SQLite (one process) this is
 not used.
 """
@@ -26,6 +27,10 @@ from storage.send_budget import SendBudgetRepo
 
 OVERALL = "all"
 OUTBOX = "outbox"  # every worker's outbox together, at the configured pace
+# The burst of replies a chat takes before they are paced: one fewer than Telegram tolerates
+# (3 in a private chat, a minute's 20 in a group), the one left over absorbing the time
+# between a worker taking room here and its message reaching Telegram.
+PRIVATE_BURST = 2.0
 
 
 class SharedBudget:
@@ -55,6 +60,9 @@ class SharedBudget:
             return self.limits.group_per_minute / 60.0
         return self.limits.private_per_second
 
+    def _chat_burst(self, chat_id: int) -> float:
+        return self.limits.group_per_minute - 1.0 if chat_id < 0 else PRIVATE_BURST
+
     async def chat_wait(self, chat_id: int) -> float:
         """The outbox: take the chat's room (0), or the seconds until it has some."""
         bucket = await self.repo.chat_bucket(chat_id)
@@ -81,13 +89,21 @@ class SharedBudget:
         return wait
 
     async def reply_room(self, chat_id: int | None) -> None:
-        """A reply: wait for room in the overall budget, then take it; the chat's gap starts."""
+        """A reply: wait (beyond the chat's burst) for room in its chat, then in the overall
+        budget, and take both."""
+        if chat_id is not None:
+            bucket = await self.repo.chat_bucket(chat_id)
+            rate, burst = self._chat_rate(chat_id), self._chat_burst(chat_id)
+            while wait := await self.repo.room(bucket, rate, burst, at=self._at()):
+                await self.sleep(wait)
         full = self.per_second
         while wait := await self.repo.room(OVERALL, self.per_second, full, at=self._at()):
             await self.sleep(wait)
-        if chat_id is not None:
-            # The chat's gap starts for every worker's outbox; the reply itself is not held
-            # (this worker's limiter keeps its own group replies to 20 a minute).
-            bucket = await self.repo.chat_bucket(chat_id)
-            await self.repo.room(bucket, self._chat_rate(chat_id), 1.0, force=True, at=self._at())
         self.replies += 1
+
+    async def hold(self, chat_id: int, seconds: float) -> None:
+        """Telegram said "too many requests" for this chat: every worker holds it `seconds`."""
+        bucket = await self.repo.chat_bucket(chat_id)
+        await self.repo.hold(
+            bucket, seconds, self._chat_rate(chat_id), self._chat_burst(chat_id), at=self._at()
+        )
