@@ -73,13 +73,18 @@ class ReflectionRepo:
     ) -> list[Person]:
         """Active, onboarded people with one of `roles` (in one of `trios`, if any given);
         with `person_id`, only that person, if they are."""
-        # Lists travel as one JSON parameter (json_each), so no SQL is ever assembled.
+        # Lists travel as one JSON parameter (json_each), so no SQL is ever assembled. One
+        # person is looked up by id: "(? IS NULL OR p.id = ?)" would scan everyone (SQLite
+        # plans it once for both cases), ~0.6 ms a call at 10,000 people, twice per joiner.
         sql = (
             "SELECT DISTINCT p.* FROM person p JOIN person_role r ON r.person_id = p.id"
             " WHERE p.status = 'active' AND p.onboarded_at IS NOT NULL"
-            " AND r.role IN (SELECT value FROM json_each(?)) AND (? IS NULL OR p.id = ?)"
+            " AND r.role IN (SELECT value FROM json_each(?))"
         )
-        params: list[Any] = [json.dumps(sorted(roles)), person_id, person_id]
+        params: list[Any] = [json.dumps(sorted(roles))]
+        if person_id is not None:
+            sql += " AND p.id = ?"
+            params.append(person_id)
         trio_refs = sorted(trios)
         if trio_refs:
             sql += (
