@@ -29,7 +29,7 @@ LAYERS = (
     {"flows", "lesson_study", "digest"},
     {"meetings", "summaries", "reflections", "programme"},
     {"people", "scheduling"},
-    {"config", "clock", "texts", "buttons", "standin", "logs"},
+    {"config", "clock", "texts", "buttons", "standin", "logs", "collector"},
 )
 SIDEWAYS = {("lesson_study", "flows"), ("summaries", "meetings")}
 

@@ -13,6 +13,7 @@ from telegram import Bot, BotCommand, Update
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes
 from telegram.request import BaseRequest, HTTPXRequest
 
+from bot import collector
 from bot.app.metrics import MeteredApplication
 from bot.buttons import (
     ActionTap,
@@ -259,10 +260,15 @@ def build_application(
             )
             app.job_queue.run_repeating(sweep, interval=EXPIRY_SWEEP, first=1, name="flow-expiry")
             spawn("outbox sender", lambda: services.sender.run(stopping))
+        # Wired and started: what is alive now lives as long as the process; full
+        # collections from here on come from this loop, not from allocation counts.
+        collector.settle_startup()
+        spawn("memory sweep", lambda: collector.keep_sweeping(stopping))
 
     async def post_shutdown(app: App) -> None:
         services: Services = app.bot_data
         stopping.set()
+        collector.restore()
         # Each loop ends at its next wait once `stopping` is set; one that has not within the
         # bound (a call in flight on a dead connection) is cancelled, and awaited.
         if tasks:

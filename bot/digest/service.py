@@ -9,7 +9,6 @@ Used by the weekly delivery (inside the scheduler's transaction, reading through
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from bot import collector
 from bot.clock import Clock
 from bot.digest import consent, question_tables, questions, research_tables
 from bot.digest.compile import (
@@ -101,17 +101,11 @@ async def _owners(
 
 def _freeze_startup_objects() -> None:
     """Move every object alive now (the interpreter's, pandas', matplotlib's: ~105,000 at
-    start-up) out of the cyclic collector's view, once per process. A full collection walks
-    every tracked object; a week's build allocates enough to trigger two or three, each of
-    which spent 60–70 ms walking these long-lived objects (issue 22; Python's gc.freeze).
-    Called when the service is made, as the process is wired, not while it serves."""
-    global _FROZEN
-    if not _FROZEN:
-        gc.freeze()
-        _FROZEN = True
-
-
-_FROZEN = False
+    start-up) out of the cyclic collector's view. A full collection walks every tracked
+    object; a week's build allocates enough to trigger two or three, each of which spent
+    60–70 ms walking these long-lived objects (issue 22; bot/collector.py). Called when
+    the service is made, as the process is wired, not while it serves."""
+    collector.settle_startup()
 
 
 class Digests:
