@@ -50,11 +50,18 @@ async def test_the_sweeping_loop_sweeps_until_the_bot_stops(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     swept = []
+    thrice = asyncio.Event()
+
+    def sweep() -> float:
+        swept.append(1)
+        if len(swept) == 3:
+            thrice.set()
+        return 0.0
+
     monkeypatch.setattr(collector, "SWEEP_EVERY", 0.01)
-    monkeypatch.setattr(collector, "sweep", lambda: swept.append(1) or 0.0)
+    monkeypatch.setattr(collector, "sweep", sweep)
     stop = asyncio.Event()
     loop = asyncio.create_task(collector.keep_sweeping(stop))
-    while len(swept) < 3:
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(thrice.wait(), timeout=2)
     stop.set()
     await asyncio.wait_for(loop, timeout=1)
