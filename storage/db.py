@@ -120,6 +120,9 @@ class Database:
         self.stopping = False  # set at a stop: a write that would wait gives up at once
         # synchronous=FULL: a COMMIT waits for an fsync, on aiosqlite's thread (see above).
         self.commit_waits = False
+        # The connection's busy_timeout once open, known here so a BEGIN need not read it
+        # (a test that sets another with PRAGMA says so here too).
+        self.busy_timeout_ms = 100
 
     @asynccontextmanager
     async def _locked(self) -> AsyncIterator[None]:
@@ -293,8 +296,8 @@ class Database:
     def _begin_now(self) -> bool:
         """BEGIN IMMEDIATE directly, not waiting: False, nothing changed, if it cannot."""
         raw = self._raw
-        if raw.execute("PRAGMA busy_timeout").fetchone()[0] != 100:
-            return False  # waiting set otherwise (a test, an operator): on the thread, as set
+        if self.busy_timeout_ms != 100:
+            return False  # waiting set otherwise (a test): on the thread, as set
         raw.execute("PRAGMA busy_timeout = 0")
         try:
             raw.execute("BEGIN IMMEDIATE")

@@ -37,6 +37,7 @@ async def quiet_bot(db_path: Path, clock: FakeClock) -> AsyncIterator[BotUnderTe
         # Short waits so a test of a lock "longer than the patience" takes seconds.
         running.db.write_patience = 1.0
         await running.db.fetchval("PRAGMA busy_timeout = 200")
+        running.db.busy_timeout_ms = 200
         yield running
 
 

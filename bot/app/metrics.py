@@ -100,11 +100,19 @@ class Metrics:
             registry=self.registry,
         )
         self.live = _Live(app)
+        self._by_kind: dict[str, tuple[Any, Any]] = {}
         self.registry.register(self.live)
 
     def handled(self, kind: str, seconds: float) -> None:
-        self.updates.labels(kind).inc()
-        self.handler_seconds.labels(kind).observe(seconds)
+        # Each kind's two children looked up once (`labels` takes a lock and builds a key).
+        children = self._by_kind.get(kind)
+        if children is None:
+            children = self._by_kind[kind] = (
+                self.updates.labels(kind),
+                self.handler_seconds.labels(kind),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     async def render(self) -> bytes:
         """The text a scrape answers: the database read first (bounded), then everything."""
