@@ -591,6 +591,7 @@ def main() -> None:
             command += ["--baseline-seconds", str(args.baseline_seconds)]
         out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         results[variant] = json.loads(out.strip().splitlines()[-1])
+    results = {name: results[name] for name in ("triobot", "ptb", "floor")}  # as printed
     ours, stock, floor = results["triobot"], results["ptb"], results["floor"]
     print(f"flow_throughput: {args.people} people × {len(script_for(0))} updates each")
     print(f"machine: {describe()}")
