@@ -152,3 +152,21 @@ async def join(
     else:
         await person.says(name)
     await person.taps(zone)
+
+
+async def bruno_at_the_name_step(bot: BotUnderTest, user_id: int = 611) -> SimPerson:
+    """The demo's Bruno, joining, asked for his name: the next message is an answer to store."""
+    bruno = bot.person(user_id, "Bruno")
+    await bruno.says("/start DEMOBRUNO")
+    await bruno.taps("Yes")
+    await bruno.taps("English")
+    assert "What name" in bruno.last_text
+    return bruno
+
+
+async def brunos_stored_name(bot: BotUnderTest) -> object:
+    """The name Bruno's onboarding holds (None until his answer is kept)."""
+    return await bot.db.fetchval(
+        "SELECT json_extract(answers, '$.name') FROM flow_state f"
+        " JOIN person p ON p.id = f.person_id WHERE p.telegram_id = 611"
+    )

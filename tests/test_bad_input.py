@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.harness import BotUnderTest, join
+from tests.harness import BotUnderTest, bruno_at_the_name_step, join
 
 
 async def _state(bot: BotUnderTest, user_id: int) -> tuple[Any, ...]:
@@ -18,12 +18,7 @@ async def _state(bot: BotUnderTest, user_id: int) -> tuple[Any, ...]:
 
 
 async def _at_name_step(bot: BotUnderTest, user_id: int = 601) -> Any:
-    bruno = bot.person(user_id, "Bruno")
-    await bruno.says("/start DEMOBRUNO")
-    await bruno.taps("Yes")
-    await bruno.taps("English")
-    assert "What name" in bruno.last_text
-    return bruno
+    return await bruno_at_the_name_step(bot, user_id)
 
 
 async def test_stickers_photos_files_and_places_are_explained(bot: BotUnderTest) -> None:

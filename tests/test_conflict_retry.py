@@ -16,7 +16,7 @@ import pytest
 import storage.turns as turns
 from bot.telegram.conflicts import note_request, retrying
 from storage.db import StorageUnavailable, Transaction
-from tests.harness import BotUnderTest
+from tests.harness import BotUnderTest, bruno_at_the_name_step, brunos_stored_name
 
 pytestmark = pytest.mark.both_stores
 
@@ -51,45 +51,29 @@ def conflicting(bot: BotUnderTest, times: int) -> list[int]:
     return begun
 
 
-async def at_name_step(bot: BotUnderTest) -> Any:
-    bruno = bot.person(611, "Bruno")
-    await bruno.says("/start DEMOBRUNO")
-    await bruno.taps("Yes")
-    await bruno.taps("English")
-    assert "What name" in bruno.last_text
-    return bruno
-
-
-async def stored_name(bot: BotUnderTest) -> Any:
-    return await bot.db.fetchval(
-        "SELECT json_extract(answers, '$.name') FROM flow_state f"
-        " JOIN person p ON p.id = f.person_id WHERE p.telegram_id = 611"
-    )
-
-
 async def test_an_answer_that_met_a_conflict_is_taken_on_the_next_try(bot: BotUnderTest) -> None:
-    bruno = await at_name_step(bot)
+    bruno = await bruno_at_the_name_step(bot)
     sent = len(bruno.inbox)
     begun = conflicting(bot, times=2)
     await bruno.says("Bruno B.")
     assert begun[0] == 3  # two undone, the third kept
     assert "time zone" in bruno.last_text
     assert len(bruno.inbox) == sent + 1  # one reply: the next question, no "not kept"
-    assert await stored_name(bot) == "Bruno B."
+    assert await brunos_stored_name(bot) == "Bruno B."
 
 
 async def test_an_answer_that_keeps_conflicting_is_said_not_kept_and_can_be_sent_again(
     bot: BotUnderTest,
 ) -> None:
-    bruno = await at_name_step(bot)
+    bruno = await bruno_at_the_name_step(bot)
     begun = conflicting(bot, times=turns.CONFLICT_TRIES)
     await bruno.says("Bruno B.")
     assert begun[0] == turns.CONFLICT_TRIES
     assert "not kept" in bruno.last_text
-    assert await stored_name(bot) is None  # nothing half-kept
+    assert await brunos_stored_name(bot) is None  # nothing half-kept
     await bruno.says("Bruno B.")  # as the notice asks
     assert "time zone" in bruno.last_text
-    assert await stored_name(bot) == "Bruno B."
+    assert await brunos_stored_name(bot) == "Bruno B."
 
 
 async def test_a_try_that_already_sent_something_is_not_repeated() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import bot.telegram.replier as replier
-from tests.harness import BotUnderTest
+from tests.harness import BotUnderTest, bruno_at_the_name_step, brunos_stored_name
 
 
 @pytest.fixture(autouse=True)
@@ -15,20 +15,12 @@ def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def _at_name_step(bot: BotUnderTest) -> object:
-    bruno = bot.person(611, "Bruno")
-    await bruno.says("/start DEMOBRUNO")
-    await bruno.taps("Yes")
-    await bruno.taps("English")
-    assert "What name" in bruno.last_text
+    bruno = await bruno_at_the_name_step(bot)
     bot.conversation.fail_on_refusal = False  # the refusals below are the point
     return bruno
 
 
-async def _name(bot: BotUnderTest) -> object:
-    return await bot.db.fetchval(
-        "SELECT json_extract(answers, '$.name') FROM flow_state f"
-        " JOIN person p ON p.id = f.person_id WHERE p.telegram_id = 611"
-    )
+_name = brunos_stored_name
 
 
 async def test_a_reply_refused_with_a_5xx_is_sent_again(bot: BotUnderTest) -> None:
