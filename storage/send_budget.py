@@ -38,14 +38,15 @@ class SendBudgetRepo:
         capacity: float,
         *,
         keep_free: float = 0.0,
-        force: bool = False,
         at: float | None = None,
     ) -> float:
         """0: room for one message was taken in `bucket`; else the seconds until there is
-        room (nothing taken). `at`: the time in seconds (None: the server's clock)."""
+        room (nothing taken). `at`: the time in seconds (None: the server's clock). The
+        function's `force` (take room even when there is none) is no longer asked for: a
+        reply waits in its chat too, and a 429 is `hold`."""
         wait = await self.db.fetchval(
-            "SELECT send_room(?, ?, ?, ?, ?, ?)",
-            (bucket, per_second, capacity, keep_free, int(force), at),
+            "SELECT send_room(?, ?, ?, ?, 0, ?)",
+            (bucket, per_second, capacity, keep_free, at),
         )
         return float(wait)
 
