@@ -34,10 +34,16 @@ SWEEP_EVERY = 300.0
 DEFAULT = gc.get_threshold()  # as Python set it, before anything here changed it
 
 
-def settle_startup() -> None:
-    """Freeze what start-up made and space the collections out (safe to call again: each
-    call freezes what is alive by then)."""
+def freeze_startup() -> None:
+    """Move what is alive now out of the collector's view (safe to call again: each call
+    freezes what is alive by then). A short command (a digest, an export) needs no more."""
     gc.freeze()
+
+
+def settle_startup() -> None:
+    """The running bot: freeze what start-up made and space the collections out, the full
+    ones left to `keep_sweeping`."""
+    freeze_startup()
     _young, middle, _old = gc.get_threshold()
     gc.set_threshold(YOUNG, middle, NEVER)
 

@@ -105,7 +105,7 @@ def _freeze_startup_objects() -> None:
     object; a week's build allocates enough to trigger two or three, each of which spent
     60–70 ms walking these long-lived objects (issue 22; bot/collector.py). Called when
     the service is made, as the process is wired, not while it serves."""
-    collector.settle_startup()
+    collector.freeze_startup()
 
 
 class Digests:
