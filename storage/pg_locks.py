@@ -20,9 +20,10 @@ PERSON_LOCKS = 7_240_002
 @asynccontextmanager
 async def person_turn(conn: AsyncConnection[Any], person: int | None) -> AsyncIterator[bool]:
     """Try to take the person's advisory lock, BEFORE the transaction begins, and hold it
-    around it: True while held (None: no person, nothing to take), False at once when
-    another worker holds it (the caller waits outside its process's turn and tries again:
-    storage/postgres.py, so a worker never stands still while someone else's turn lasts).
+    around it. Yields True while held (and at once when `person` is None: nothing to take),
+    False when another worker holds it: the caller then waits outside its process's turn and
+    tries again (storage/postgres.py), so a worker never stands still while someone else's
+    turn lasts.
 
     Not pg_advisory_xact_lock inside the transaction: a SERIALIZABLE transaction takes its
     snapshot at its first statement, so one that waited there for the lock would still see
