@@ -69,10 +69,10 @@ _TRANSIENT = _BUSY | {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_
 
 
 def to_db_time(moment: datetime) -> str:
-    """Store instants as sortable UTC text; naive datetimes are refused, not guessed."""
+    """Instants as sortable UTC text (2026-12-03T11:46:24.123456Z); naive ones are refused."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime given to the database")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def from_db_time(text: str | None) -> datetime | None:

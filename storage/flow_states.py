@@ -65,8 +65,8 @@ class FlowState:
         return replace(self, **changes)
 
 
-def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+# One encoder for every dump: json.dumps builds a new one per call when given options.
+_dump = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class FlowStateRepo:
