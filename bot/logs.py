@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar, Literal
 
@@ -34,7 +34,7 @@ class Ids:
     chat_id: int | None = None
     person_id: int | None = None
     row_id: int | None = None  # an outbox or schedule row
-    said: tuple[str, ...] = ()  # what the person sent, to cut out; never written
+    said: tuple[str, ...] = ()  # what the person sent, to cut out (_said); never written
 
 
 NONE = Ids()
@@ -64,7 +64,8 @@ def begin(
 ) -> None:
     """A new scope for the rest of this task (an update's handling: PTB gives each its own
     task, so there is nothing to restore); ids not given are cleared."""
-    _CURRENT.set(Ids(update_id, chat_id, person_id, row_id, _said(said)))
+    # What to cut is worked out only when a line is logged: most updates log none.
+    _CURRENT.set(Ids(update_id, chat_id, person_id, row_id, tuple(t for t in said if t)))
 
 
 @contextmanager
@@ -88,10 +89,12 @@ def bind(*, person_id: int | None = None, chat_id: int | None = None) -> None:
     """Add what became known part-way (who the person is) to the current scope."""
     ids = _CURRENT.get()
     _CURRENT.set(
-        replace(
-            ids,
-            person_id=ids.person_id if person_id is None else person_id,
-            chat_id=ids.chat_id if chat_id is None else chat_id,
+        Ids(
+            ids.update_id,
+            ids.chat_id if chat_id is None else chat_id,
+            ids.person_id if person_id is None else person_id,
+            ids.row_id,
+            ids.said,
         )
     )
 
@@ -111,18 +114,19 @@ class LogContext(logging.Filter):
         for name in FIELDS:
             if not hasattr(record, name):
                 setattr(record, name, getattr(ids, name))
-        if not ids.said:
+        said = _said(ids.said) if ids.said else ()
+        if not said:
             return True
         message = record.getMessage()
-        clean = _cut(message, ids.said)
+        clean = _cut(message, said)
         if clean != message:
             record.msg, record.args = clean, ()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = _cut(record.exc_text, ids.said)
+            record.exc_text = _cut(record.exc_text, said)
         if record.stack_info:
-            record.stack_info = _cut(record.stack_info, ids.said)
+            record.stack_info = _cut(record.stack_info, said)
         return True
 
 
