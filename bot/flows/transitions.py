@@ -207,9 +207,10 @@ class Transitions:
     ) -> Outcome:
         """On to the question at path `nxt`, or (None) finish the flow."""
         # A draft kept for a question is done with once the question is answered.
-        state = state.but(context={k: v for k, v in state.context.items() if k != DRAFT})
+        context = {k: v for k, v in state.context.items() if k != DRAFT}
         if nxt is not None:
             moved = state.but(
+                context=context,
                 step=nxt,
                 answers=answers,
                 trail=[*state.trail, state.step],
@@ -221,9 +222,9 @@ class Transitions:
             await FlowStateRepo.save(tx, moved)
             return Outcome([*replies, self.render.question(flow, moved, now, tz)])
         kept = on_path(flow, answers, [*state.trail, state.step])
-        done = state.but(answers=kept)
+        done = state.but(context=context, answers=kept)
         if flow.complete is not None:
-            final = StepContext(state.person_id, state.chat_id, state.id, kept, state.context)
+            final = StepContext(state.person_id, state.chat_id, state.id, kept, context)
             refused = await flow.complete(tx, final)
             if isinstance(refused, Rejected):
                 # They may no longer do this (a role changed, the meeting went): the flow
@@ -232,7 +233,7 @@ class Transitions:
                 values = {"title": flow.title, "command": flow.command, **refused.params}
                 return Outcome([*replies, Say(f"refused/{refused.reason}", values)])
         await FlowStateRepo.close(tx, done, "done", now)
-        view = View(kept, state.context, now, tz)
+        view = View(kept, context, now, tz)
         extra = flow.done_context(view) if flow.done_context else {}
         replies.append(Say(flow.done_template, {"answers": kept, **extra}))
         return Outcome(replies, finished=flow.name, refresh_person=True, answers=kept)
