@@ -1,6 +1,7 @@
-"""Compiled templates are kept on disk as well as in memory (bot/texts.py `_SharedBytecode`):
-a fresh process loads what an earlier one compiled, an edited template is compiled again,
-and a damaged or unwritable cache costs a compilation, never a wrong or missing text."""
+"""Compiled templates are kept on disk as well as in memory (bot/texts/bytecode.py
+`_SharedBytecode`): a fresh process loads what an earlier one compiled, an edited template is
+compiled again, and a damaged or unwritable cache costs a compilation, never a wrong or
+missing text."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from jinja2 import Environment, FileSystemBytecodeCache, FileSystemLoader
 from jinja2.bccache import bc_magic
 
-from bot.texts import _SharedBytecode
+from bot.texts.bytecode import _SharedBytecode
 
 
 def _environment(folder: Path, disk: FileSystemBytecodeCache | None) -> Environment:

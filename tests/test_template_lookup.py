@@ -1,4 +1,4 @@
-"""`{{ row.name }}` on a dict is looked up as a key first (bot/texts.py `_Environment`, for
+"""`{{ row.name }}` on a dict is looked up as a key first (bot/texts/__init__.py `_Environment`, for
 the digest's page of ~48,000 such lookups) and gives exactly what Jinja gives."""
 
 from __future__ import annotations

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import html
-import pickle
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,23 +11,21 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jinja2
-from babel import Locale
-from babel.dates import format_date, format_time
-from babel.numbers import format_decimal
 from jinja2 import (
-    BytecodeCache,
     Environment,
-    FileSystemBytecodeCache,
     FileSystemLoader,
     StrictUndefined,
     Template,
+    meta,
     pass_context,
     select_autoescape,
 )
-from jinja2.bccache import Bucket
 from jinja2.runtime import Context
 from markupsafe import Markup
+
+from bot.texts import formats
+from bot.texts.bytecode import _disk_bytecode, _SharedBytecode
+from bot.texts.formats import clock_text, day_text, moment_text, plural_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +39,7 @@ class Label:
 
 LANGUAGES = ("en", "es", "pt")
 _BLANK_LINES = re.compile(r"\n{3,}")
-DEFAULT_LANGUAGE = "en"
+DEFAULT_LANGUAGE = formats.DEFAULT_LANGUAGE
 TELEGRAM_LIMIT = 4096
 
 # The command menu, in the order people see it; each has a `cmd_<name>` label. /help lists
@@ -65,14 +60,6 @@ MENU = (
 LEAD_COMMANDS = ("status", "invite")
 
 
-# Babel's locale for each language of the prompts. The Portuguese texts are European and the
-# English British, like the programme's schools: day before month, a 24-hour clock.
-LOCALES = {"en": "en_GB", "es": "es_ES", "pt": "pt_PT"}
-# How a date is written, weekday first so nobody has to work it out; the names come from
-# Babel. Portuguese sets its long weekday ("terça") off with a comma.
-DAY_PATTERNS = {"en": "EEE d MMM y", "es": "EEE d MMM y", "pt": "EEE, d MMM y"}
-
-
 def pick_language(setting: str | None, telegram_code: str | None) -> str:
     """The person's setting, else Telegram's language_code, else English."""
     if setting in LANGUAGES:
@@ -83,48 +70,6 @@ def pick_language(setting: str | None, telegram_code: str | None) -> str:
 
 def prompts_root() -> Path:
     return Path(str(resources.files("prompts")))
-
-
-class _SharedBytecode(BytecodeCache):
-    """Compiled templates kept for the life of the process, shared by every `Texts` (Jinja
-    checks each against its source's checksum, so an edit still shows), and on disk like
-    __pycache__, in Jinja's private per-user cache directory: a fresh process loads them
-    instead of compiling (0.08-0.15 s of its first digest). No usable directory: memory only."""
-
-    def __init__(self, disk: BytecodeCache | None = None) -> None:
-        self._store: dict[str, bytes] = {}
-        self._disk = disk
-
-    def load_bytecode(self, bucket: Bucket) -> None:
-        code = self._store.get(bucket.key)
-        if code is not None:
-            bucket.bytecode_from_string(code)
-            return
-        if self._disk is None:
-            return
-        try:
-            self._disk.load_bytecode(bucket)  # nothing loaded when the checksum differs
-        except (OSError, EOFError, ValueError, pickle.UnpicklingError):  # compiled again
-            bucket.reset()
-        if bucket.code is not None:
-            self._store[bucket.key] = bucket.bytecode_to_string()
-
-    def dump_bytecode(self, bucket: Bucket) -> None:
-        self._store[bucket.key] = bucket.bytecode_to_string()
-        if self._disk is not None:
-            with contextlib.suppress(OSError):
-                self._disk.dump_bytecode(bucket)
-
-
-def _disk_bytecode() -> BytecodeCache | None:
-    """Entries named for this module's text and Jinja's version as well as the template: the
-    compiled code depends on the Environment's options (set below) and Jinja's compiler, which
-    the source checksum Jinja keeps does not cover."""
-    made_by = hashlib.sha256(Path(__file__).read_bytes() + jinja2.__version__.encode())
-    try:
-        return FileSystemBytecodeCache(pattern=f"triobot-{made_by.hexdigest()[:16]}-%s.cache")
-    except (OSError, RuntimeError):  # no private temporary directory to be had
-        return None
 
 
 _BYTECODE = _SharedBytecode(_disk_bytecode())  # the package's own templates
@@ -148,6 +93,8 @@ class _Environment(Environment):
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})  # never hold a Label
+_ABSENT = object()
+RENDERED_KEPT = 4096
 
 
 class Texts:
@@ -180,6 +127,9 @@ class Texts:
         self._templates: dict[tuple[str, str], Template] = {}
         self._plain_labels: dict[tuple[str, str], Markup] = {}
         self._plain_texts: dict[tuple[str, str], str] = {}
+        # Renders that depend only on plain values (see _render_key), kept by those values.
+        self._names: dict[tuple[str, str], tuple[str, ...] | None] = {}
+        self._rendered: dict[tuple[Any, ...], str] = {}
 
     def exists(self, lang: str, name: str) -> bool:
         return (self.root / lang / f"{name}.j2").is_file()
@@ -204,12 +154,45 @@ class Texts:
             values = {key: self._labels_in(lang, value) for key, value in (context or {}).items()}
         else:
             values = dict(context or {})
+        key = self._render_key(lang, name, values)
+        if key is not None and (done := self._rendered.get(key)) is not None:
+            return done
         template = self._templates.get((lang, name))
         if template is None:
             template = self.env.get_template(self._template_path(lang, name))
             self._templates[lang, name] = template
         text = template.render(lang=lang, texts=self, **values)
-        return _BLANK_LINES.sub("\n\n", text).strip()
+        text = _BLANK_LINES.sub("\n\n", text).strip()
+        if key is not None:
+            if len(self._rendered) >= RENDERED_KEPT:
+                self._rendered.clear()
+            self._rendered[key] = text
+        return text
+
+    def _render_key(self, lang: str, name: str, values: dict[str, Any]) -> tuple[Any, ...] | None:
+        """What a render depends on, when that is only plain values: a template is a pure
+        function of its language and the values it names (its filters too). None when it
+        names a value that is not plain (a list, a mapping) or includes another template."""
+        if (lang, name) not in self._names:
+            self._names[lang, name] = self._named(lang, name)
+        names = self._names[lang, name]
+        if names is None:
+            return None
+        key: list[Any] = [lang, name]
+        for wanted in names:
+            value = values.get(wanted, _ABSENT)
+            if type(value) not in _PLAIN and value is not _ABSENT:
+                return None
+            key += (value, type(value))  # True and 1 are equal keys, not equal texts
+        return tuple(key)
+
+    def _named(self, lang: str, name: str) -> tuple[str, ...] | None:
+        assert self.env.loader is not None
+        source, _, _ = self.env.loader.get_source(self.env, self._template_path(lang, name))
+        tree = self.env.parse(source)
+        if any(True for _ in meta.find_referenced_templates(tree)):
+            return None
+        return tuple(sorted(meta.find_undeclared_variables(tree) - {"lang", "texts"}))
 
     def _labels_in(self, lang: str, value: Any) -> Any:
         """`value` with every Label in it (inside lists and mappings too) rendered: a service
@@ -284,49 +267,6 @@ def _answer_filter(context: Context, value: Any) -> Markup:
     if isinstance(value, bool):
         return texts.label_html(lang, Label("yes" if value else "no"))
     return Markup.escape(str(value))
-
-
-def locale_of(lang: str) -> Locale:
-    return Locale.parse(LOCALES.get(lang, LOCALES[DEFAULT_LANGUAGE]))
-
-
-def day_text(value: date | str, lang: str) -> str:
-    """A date with its weekday, in the language's own words: "Tue 30 Nov 2027",
-    "mar 30 nov 2027", "terça, 30 nov. 2027". Takes a date or ISO text (a stored answer)."""
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, str):
-        value = date.fromisoformat(value)
-    pattern = DAY_PATTERNS.get(lang, DAY_PATTERNS[DEFAULT_LANGUAGE])
-    return str(format_date(value, pattern, locale=locale_of(lang)))
-
-
-def clock_text(value: time | str, lang: str) -> str:
-    """A time of day: "16:00" (the 24-hour clock in all three languages)."""
-    if isinstance(value, str):
-        value = time.fromisoformat(value)
-    return str(format_time(value, "HH:mm", locale=locale_of(lang)))
-
-
-def moment_text(moment: Mapping[str, Any] | datetime, lang: str) -> str:
-    """A date and time on a wall clock: "Tue, 1 Dec 2026, 16:00". Takes an aware or naive
-    datetime (already local) or a `moment` mapping (bot.scheduling.notices.moment)."""
-    if isinstance(moment, datetime):
-        day, hm = moment.date(), moment.strftime("%H:%M")
-    else:
-        day, hm = date(int(moment["y"]), int(moment["m"]), int(moment["d"])), str(moment["hm"])
-    pattern = str(locale_of(lang).datetime_formats["medium"])
-    return pattern.format(clock_text(hm, lang), day_text(day, lang))
-
-
-def plural_text(count: int, lang: str, forms: Mapping[str, str]) -> str:
-    """The form of `forms` (keyed by CLDR plural category: one, few, many, other) the
-    language uses for `count`, with "#" replaced by the number as the language writes it."""
-    if "other" not in forms:
-        raise KeyError("a plural needs its 'other' form")
-    locale = locale_of(lang)
-    form = forms.get(str(locale.plural_form(count)), forms["other"])
-    return form.replace("#", str(format_decimal(count, locale=locale)))
 
 
 @pass_context
