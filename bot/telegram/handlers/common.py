@@ -25,7 +25,7 @@ from bot.buttons import ChosenTap, FlowTap, Tap
 from bot.flows.engine import Actor, Button, Keyboard, Outcome, Say, Tapped, Toast
 from bot.people.permissions import Action, refusal
 from bot.telegram.context import Context, Person, Role
-from bot.telegram.replier import send_file, send_text
+from bot.telegram.replier import post_unread, send_file, send_text
 from bot.texts import Label, pick_language, split_message
 
 log = logging.getLogger(__name__)
@@ -248,8 +248,17 @@ async def _retap(context: Context, query: CallbackQuery, lang: str, reply: Tappe
     if keyboard is None and reply.chosen is not None:
         data = context.bot_data.buttons.encode(ChosenTap())
         keyboard = ((Button(Label("chosen", {"label": reply.chosen}), data),),)
+    params: dict[str, object] = {"reply_markup": markup(context, lang, keyboard)}
+    if query.inline_message_id is not None:
+        params["inline_message_id"] = query.inline_message_id
+    elif query.message is not None and query.message.is_accessible:
+        params.update(chat_id=query.message.chat.id, message_id=query.message.message_id)
+    else:
+        return  # a message too old to reach (or none): nothing to edit
     try:
-        await query.edit_message_reply_markup(markup(context, lang, keyboard))
+        # As query.edit_message_reply_markup sends it, without building the Message sent
+        # back (nothing reads it: replier.post_unread).
+        await post_unread(context, "editMessageReplyMarkup", params)
     except BadRequest as exc:
         # Already in that state (a double tap), or the message is gone: nothing to change.
         if "not modified" not in exc.message and "not found" not in exc.message:
