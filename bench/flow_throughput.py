@@ -5,7 +5,9 @@ Runs the same workload three ways, each in its own process so peak memory is its
   ptb     — PTB's stock ConversationHandler with PicklePersistence written after every update
             (the same durability: a crash loses nothing acknowledged);
   floor   — bare PTB making the same Bot API calls per update, no logic and no storage:
-            the cost of PTB and the stand-in alone, which no bot on PTB can go below.
+            the cost of PTB and the stand-in alone, as a PTB bot written the usual way
+            pays it (triobot's replies skip one part of it: PTB building a Message from
+            each answer Telegram sends back, which nothing reads; bot/telegram/replier.py).
 Both go through `Application.process_update` against the stand-in for Telegram, which still
 checks HTML, lengths and button data; rate limits are off (they are bench/fanout.py's subject).
 
@@ -627,7 +629,8 @@ def main() -> None:
     print(
         f"PTB floor = the same Bot API calls with no logic or storage: triobot's own work"
         f" (flows, SQLite, templates, signing) costs {own:.2f} ms per update on top of it"
-        f" ({own_cpu:.2f} ms of CPU)"
+        f" ({own_cpu:.2f} ms of CPU), net of the Message PTB builds from each of Telegram's"
+        " answers in the floor and triobot's replies do not (bot/telegram/replier.py post_unread)"
     )
     # The targets, for the reader: a slow run on a busy machine is not a failed one.
     print(
