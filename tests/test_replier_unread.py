@@ -12,6 +12,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 import bot.telegram.ratelimit as ratelimit
+from bot.standin.driver import SimPerson
 from bot.telegram.replier import NO_PREVIEW, post_unread
 from tests.harness import BotUnderTest, join
 
@@ -73,49 +74,47 @@ async def test_every_reply_of_a_conversation_still_passes_the_rate_limiter(
     assert sent and limited.count("sendMessage") == len(sent)
 
 
+async def _joined(bot: BotUnderTest) -> SimPerson:
+    bruno = bot.person(611, "Bruno")
+    await join(bruno, "DEMOBRUNO")
+    bot.conversation.fail_on_refusal = False  # the refusals below are the point
+    return bruno
+
+
+def _message(bruno: SimPerson, text: str = "Hi") -> dict[str, Any]:
+    return {"chat_id": bruno.user_id, "text": text, "parse_mode": ParseMode.HTML}
+
+
 @pytest.mark.parametrize(
     ("status", "description", "raised"),
     [
         (400, "Bad Request: can't parse entities", BadRequest),
         (403, "Forbidden: bot was blocked by the user", Forbidden),
         (502, "Bad Gateway", NetworkError),
+        (429, "Too Many Requests: retry after 1", RetryAfter),  # still, after every retry
     ],
 )
 async def test_telegrams_refusals_are_the_exceptions_they_were(
     bot: BotUnderTest, status: int, description: str, raised: type[Exception]
 ) -> None:
-    bruno = bot.person(611, "Bruno")
-    await join(bruno, "DEMOBRUNO")
-    bot.conversation.fail_on_refusal = False
-    bot.api.fail_next("sendMessage", status, description, 3 if status == 429 else None)
-    params = {"chat_id": bruno.user_id, "text": "Hi", "parse_mode": ParseMode.HTML}
+    bruno = await _joined(bot)
+    retry_after = 1 if status == 429 else None
+    bot.api.fail_next("sendMessage", status, description, retry_after, times=10)
     with pytest.raises(raised):
-        await post_unread(_Context(bot), "sendMessage", params)  # type: ignore[arg-type]
+        await post_unread(_Context(bot), "sendMessage", _message(bruno))  # type: ignore[arg-type]
 
 
 async def test_a_429_reaches_the_rate_limiter_which_waits_and_sends_again(
     bot: BotUnderTest,
 ) -> None:
-    bruno = bot.person(611, "Bruno")
-    await join(bruno, "DEMOBRUNO")
-    bot.conversation.fail_on_refusal = False
+    bruno = await _joined(bot)
     limiter = bot.app.bot.rate_limiter
     before = limiter.limited  # type: ignore[union-attr]
     bot.api.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", 1)
-    params = {"chat_id": bruno.user_id, "text": "Hi again", "parse_mode": ParseMode.HTML}
-    await post_unread(_Context(bot), "sendMessage", params)  # type: ignore[arg-type]
+    again = _message(bruno, "Hi again")
+    await post_unread(_Context(bot), "sendMessage", again)  # type: ignore[arg-type]
     assert limiter.limited == before + 1  # type: ignore[union-attr]
     assert bruno.inbox[-1].text == "Hi again"
-
-
-async def test_a_429_that_lasts_is_the_retry_after_it_was(bot: BotUnderTest) -> None:
-    bruno = bot.person(611, "Bruno")
-    await join(bruno, "DEMOBRUNO")
-    bot.conversation.fail_on_refusal = False
-    bot.api.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", 1, times=10)
-    params = {"chat_id": bruno.user_id, "text": "Hi", "parse_mode": ParseMode.HTML}
-    with pytest.raises(RetryAfter):
-        await post_unread(_Context(bot), "sendMessage", params)  # type: ignore[arg-type]
 
 
 async def test_a_tap_on_a_message_telegram_no_longer_has_counts_with_nothing_to_edit(
