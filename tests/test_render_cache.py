@@ -1,6 +1,7 @@
-"""A render that depends only on plain values is kept and given again (bot/texts/__init__.py
-`Texts._render_key`): the same text as rendering afresh, never another template's or another
-value's, and nothing kept where a value is not plain or the template pulls in another."""
+"""A render that depends only on numbers, booleans and None is kept and given again
+(bot/texts/__init__.py `Texts._render_key`): the same text as rendering afresh, never another
+template's or another value's, and nothing kept where a value is text, a float, a list or a
+mapping, or where the template pulls in another."""
 
 from __future__ import annotations
 
@@ -22,12 +23,13 @@ def _texts(tmp_path: Path, **templates: str) -> Texts:
 
 
 def test_the_same_values_give_the_kept_text_and_other_values_their_own(tmp_path: Path) -> None:
-    texts = _texts(tmp_path, hello="Hello {{ name }}!", fixed="Nothing to fill in.")
-    assert texts.render("en", "hello", {"name": "Ana"}) == "Hello Ana!"
-    assert texts.render("en", "hello", {"name": "Ana"}) == "Hello Ana!"
-    assert texts.render("en", "hello", {"name": "Bruno"}) == "Hello Bruno!"
+    texts = _texts(tmp_path, step="Question {{ n }} of {{ total }}", fixed="Nothing to fill in.")
+    assert texts.render("en", "step", {"n": 2, "total": 6}) == "Question 2 of 6"
+    assert texts.render("en", "step", {"n": 2, "total": 6}) == "Question 2 of 6"
+    assert texts.render("en", "step", {"n": 3, "total": 6}) == "Question 3 of 6"
+    assert texts.render("en", "step", {"n": 3, "total": None}) == "Question 3 of None"
     assert texts.render("en", "fixed") == "Nothing to fill in."
-    assert len(texts._rendered) == 3
+    assert len(texts._rendered) == 4
 
 
 def test_equal_values_of_other_types_are_not_taken_for_each_other(tmp_path: Path) -> None:
@@ -35,12 +37,22 @@ def test_equal_values_of_other_types_are_not_taken_for_each_other(tmp_path: Path
     assert texts.render("en", "show", {"value": 1}) == "1"
     assert texts.render("en", "show", {"value": True}) == "True"
     assert texts.render("en", "show", {"value": 1.0}) == "1.0"
+    assert texts.render("en", "show", {"value": -0.0}) == "-0.0"  # equal to 0.0, not alike
+    assert texts.render("en", "show", {"value": 0.0}) == "0.0"
+
+
+def test_what_people_wrote_is_never_kept(tmp_path: Path) -> None:
+    """Text may be someone's words or name: it is not kept beyond the render."""
+    texts = _texts(tmp_path, hello="Hello {{ name }}!")
+    assert texts.render("en", "hello", {"name": "Ana"}) == "Hello Ana!"
+    assert texts.render("en", "hello", {"name": "Bruno"}) == "Hello Bruno!"
+    assert texts._rendered == {}
 
 
 def test_values_the_template_does_not_name_do_not_matter(tmp_path: Path) -> None:
-    texts = _texts(tmp_path, hello="Hello {{ name }}!")
-    texts.render("en", "hello", {"name": "Ana", "unused": [1, 2]})
-    texts.render("en", "hello", {"name": "Ana", "unused": {"x": 3}})
+    texts = _texts(tmp_path, step="Question {{ n }}")
+    texts.render("en", "step", {"n": 1, "unused": [1, 2], "name": "Ana"})
+    texts.render("en", "step", {"n": 1, "unused": {"x": 3}, "name": "Bruno"})
     assert len(texts._rendered) == 1
 
 
@@ -55,15 +67,15 @@ def test_lists_mappings_and_markup_are_rendered_each_time(tmp_path: Path) -> Non
 
 
 def test_a_template_that_includes_another_is_never_kept(tmp_path: Path) -> None:
-    texts = _texts(tmp_path, part="({{ name }})", whole='Hi {% include "en/part.j2" %}')
-    assert texts.render("en", "whole", {"name": "Ana"}) == "Hi (Ana)"
+    texts = _texts(tmp_path, part="({{ n }})", whole='Hi {% include "en/part.j2" %}')
+    assert texts.render("en", "whole", {"n": 1}) == "Hi (1)"
     assert texts._rendered == {}
 
 
 def test_a_missing_value_still_fails_and_nothing_is_kept(tmp_path: Path) -> None:
-    texts = _texts(tmp_path, hello="Hello {{ name }}!")
+    texts = _texts(tmp_path, step="Question {{ n }}")
     with pytest.raises(UndefinedError):
-        texts.render("en", "hello", {})
+        texts.render("en", "step", {})
     assert texts._rendered == {}
 
 

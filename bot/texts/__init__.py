@@ -93,6 +93,10 @@ class _Environment(Environment):
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})  # never hold a Label
+# The values a kept render may be keyed on. Not text: it may be what someone wrote or their
+# name, which is not to outlive its use in memory (an erased person's words included); not
+# floats either, whose equal keys print differently (0.0 and -0.0).
+_KEYED = frozenset({int, bool, type(None)})
 _ABSENT = object()
 RENDERED_KEPT = 4096
 
@@ -170,9 +174,10 @@ class Texts:
         return text
 
     def _render_key(self, lang: str, name: str, values: dict[str, Any]) -> tuple[Any, ...] | None:
-        """What a render depends on, when that is only plain values: a template is a pure
-        function of its language and the values it names (its filters too). None when it
-        names a value that is not plain (a list, a mapping) or includes another template."""
+        """What a render depends on, when that is only numbers, booleans and None (_KEYED): a
+        template is a pure function of its language and the values it names (its filters
+        too). None when it names any other value (text, a list, a mapping) or includes
+        another template."""
         if (lang, name) not in self._names:
             self._names[lang, name] = self._named(lang, name)
         names = self._names[lang, name]
@@ -181,7 +186,7 @@ class Texts:
         key: list[Any] = [lang, name]
         for wanted in names:
             value = values.get(wanted, _ABSENT)
-            if type(value) not in _PLAIN and value is not _ABSENT:
+            if type(value) not in _KEYED and value is not _ABSENT:
                 return None
             key += (value, type(value))  # True and 1 are equal keys, not equal texts
         return tuple(key)
