@@ -117,7 +117,7 @@ async def test_a_429_reaches_the_rate_limiter_which_waits_and_sends_again(
     assert bruno.inbox[-1].text == "Hi again"
 
 
-async def test_a_tap_on_a_message_telegram_no_longer_has_counts_with_nothing_to_edit(
+async def test_a_tap_on_a_message_telegram_no_longer_has_still_counts(
     bot: BotUnderTest,
 ) -> None:
     bruno = bot.person(611, "Bruno")
@@ -125,7 +125,19 @@ async def test_a_tap_on_a_message_telegram_no_longer_has_counts_with_nothing_to_
     consent = bruno.last
     assert consent is not None and consent.reply_markup is not None
     yes = consent.reply_markup["inline_keyboard"][0][0]["callback_data"]
-    seen = _recording(bot)
+    bot.conversation.fail_on_refusal = False  # the edit's refusal is the point
     await bruno.taps_data(yes, message_id=99_999)  # arrives as an inaccessible message
-    assert "editMessageReplyMarkup" not in [method for method, _ in seen]
+    # The edit is tried, as PTB tried it, and Telegram's "not found" is taken calmly.
+    (method, params, status, description), *_ = bot.api.refusals
+    assert (method, status) == ("editMessageReplyMarkup", 400) and "not found" in description
+    assert params["message_id"] == 99_999
     assert "language" in bruno.last_text  # the answer counted: on to the next question
+
+
+async def test_the_application_sets_nothing_these_requests_would_leave_out(
+    bot: BotUnderTest,
+) -> None:
+    """post_unread sends what it is given: PTB's Defaults and its callback-data cache act
+    only inside the typed methods, so the Application must set neither (bot/app/factory.py)."""
+    assert bot.app.bot.defaults is None
+    assert bot.app.bot.callback_data_cache is None

@@ -115,7 +115,9 @@ async def post_unread(context: Context, method: str, params: dict[str, Any]) -> 
     flow_throughput.py). A reply never looks at it, so it goes through the Bot's own request
     path without that step: the same request (values as PTB sends them, None left out), the
     same rate limiter (bot/telegram/ratelimit.py) and the same errors (BadRequest, Forbidden,
-    RetryAfter, NetworkError, TimedOut), tested in tests/test_replier_unread.py."""
+    RetryAfter, NetworkError, TimedOut), tested in tests/test_replier_unread.py. What the
+    typed methods would add on their own, PTB's `Defaults` and its callback-data cache, the
+    Application does not use (a test says so): the request is what `params` says."""
     await context.bot._post(method, dict(params))
 
 

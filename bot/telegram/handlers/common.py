@@ -248,16 +248,19 @@ async def _retap(context: Context, query: CallbackQuery, lang: str, reply: Tappe
     if keyboard is None and reply.chosen is not None:
         data = context.bot_data.buttons.encode(ChosenTap())
         keyboard = ((Button(Label("chosen", {"label": reply.chosen}), data),),)
+    # What query.edit_message_reply_markup sends, without building the Message Telegram
+    # sends back (nothing reads it: replier.post_unread). Even a message Telegram calls
+    # inaccessible is edited: it may still be there, and a refusal is answered below.
     params: dict[str, object] = {"reply_markup": markup(context, lang, keyboard)}
     if query.inline_message_id is not None:
         params["inline_message_id"] = query.inline_message_id
-    elif query.message is not None and query.message.is_accessible:
-        params.update(chat_id=query.message.chat.id, message_id=query.message.message_id)
+    elif query.message is not None:
+        message = query.message
+        params.update(chat_id=message.chat.id, message_id=message.message_id)
+        params["business_connection_id"] = getattr(message, "business_connection_id", None)
     else:
-        return  # a message too old to reach (or none): nothing to edit
+        return
     try:
-        # As query.edit_message_reply_markup sends it, without building the Message sent
-        # back (nothing reads it: replier.post_unread).
         await post_unread(context, "editMessageReplyMarkup", params)
     except BadRequest as exc:
         # Already in that state (a double tap), or the message is gone: nothing to change.
