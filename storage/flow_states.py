@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from storage.db import Database, Reader, Transaction, from_db_time, to_db_time
+from storage.json_text import dump_json
 
 FlowStatus = Literal["open", "done", "cancelled", "expired", "discarded"]
 
@@ -63,10 +64,6 @@ class FlowState:
 
     def but(self, **changes: Any) -> FlowState:
         return replace(self, **changes)
-
-
-# One encoder for every dump: json.dumps builds a new one per call when given options.
-_dump = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class FlowStateRepo:
@@ -130,11 +127,11 @@ class FlowStateRepo:
                 state.chat_id,
                 state.flow,
                 state.step,
-                _dump(state.answers),
-                _dump(state.trail),
-                _dump(state.context),
+                dump_json(state.answers),
+                dump_json(state.trail),
+                dump_json(state.context),
                 state.seq,
-                None if state.held_input is None else _dump(state.held_input),
+                None if state.held_input is None else dump_json(state.held_input),
                 to_db_time(state.started_at),
                 to_db_time(state.updated_at),
                 to_db_time(state.expires_at),
@@ -149,11 +146,11 @@ class FlowStateRepo:
             " held_input = ?, updated_at = ?, expires_at = ? WHERE id = ? AND status = 'open'",
             (
                 state.step,
-                _dump(state.answers),
-                _dump(state.trail),
-                _dump(state.context),
+                dump_json(state.answers),
+                dump_json(state.trail),
+                dump_json(state.context),
                 state.seq,
-                None if state.held_input is None else _dump(state.held_input),
+                None if state.held_input is None else dump_json(state.held_input),
                 to_db_time(state.updated_at),
                 to_db_time(state.expires_at),
                 state.id,
@@ -165,7 +162,7 @@ class FlowStateRepo:
         await tx.execute(
             "UPDATE flow_state SET status = ?, answers = ?, seq = seq + 1, held_input = NULL,"
             " updated_at = ?, closed_at = ? WHERE id = ?",
-            (status, _dump(state.answers), to_db_time(when), to_db_time(when), state.id),
+            (status, dump_json(state.answers), to_db_time(when), to_db_time(when), state.id),
         )
 
     @staticmethod

@@ -9,10 +9,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from storage.db import Reader, Transaction, to_db_time
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+from storage.json_text import dump_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +65,15 @@ class LessonAccountRepo:
             " ON CONFLICT (lesson_study_id) DO UPDATE SET author_id = excluded.author_id,"
             " learned = excluded.learned, changed = excluded.changed, advice = excluded.advice,"
             " revision = lesson_study_account.revision + 1, updated_at = excluded.updated_at",
-            (cycle_id, author_id, _json(learned), _json(changed), _json(advice), stamp, stamp),
+            (
+                cycle_id,
+                author_id,
+                dump_json(learned),
+                dump_json(changed),
+                dump_json(advice),
+                stamp,
+                stamp,
+            ),
         )
         account = await LessonAccountRepo.get(tx, cycle_id)
         assert account is not None
@@ -95,7 +100,7 @@ class LessonAccountRepo:
                 person_id,
                 revision,
                 decision,
-                None if suggestion is None else _json(suggestion),
+                None if suggestion is None else dump_json(suggestion),
                 to_db_time(now),
             ),
         )

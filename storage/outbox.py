@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from storage.db import Database, Reader, Transaction, from_db_time, to_db_time
+from storage.json_text import dump_json
 from storage.turns import claim_transaction
 
 OutboxStatus = Literal["pending", "sent", "failed", "dropped"]
@@ -73,7 +74,7 @@ class OutboxRepo:
                 chat_id,
                 person_id,
                 kind,
-                json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+                dump_json(payload),
                 dedupe_key,
                 to_db_time(not_before or now),
                 to_db_time(now),

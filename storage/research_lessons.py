@@ -10,14 +10,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from storage.db import Reader, Transaction, from_db_time, to_db_time
+from storage.json_text import dump_json
 
 NoteKind = Literal["student_voice", "prediction", "observation", "interview", "late"]
 
 Task = Literal["observe", "interview"]
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +67,7 @@ class ResearchLessonRepo:
         await tx.execute(
             "INSERT INTO research_lesson (lesson_study_id, round, carried_changes)"
             " VALUES (?, ?, ?) ON CONFLICT (lesson_study_id, round) DO NOTHING",
-            (cycle_id, round_, _json(carried)),
+            (cycle_id, round_, dump_json(carried)),
         )
 
     @staticmethod
@@ -93,7 +90,7 @@ class ResearchLessonRepo:
     async def set_plan(tx: Transaction, lesson_id: int, outline: Any, moments: list[str]) -> None:
         await tx.execute(
             "UPDATE research_lesson SET outline = ?, moments = ? WHERE id = ?",
-            (_json(outline), _json(moments), lesson_id),
+            (dump_json(outline), dump_json(moments), lesson_id),
         )
 
     @staticmethod
@@ -117,7 +114,7 @@ class ResearchLessonRepo:
         await tx.execute(
             "UPDATE research_lesson SET discussion = ?, changes = ?, status = 'discussed'"
             " WHERE id = ?",
-            (_json(discussion), _json(changes), lesson_id),
+            (dump_json(discussion), dump_json(changes), lesson_id),
         )
 
     @staticmethod
@@ -136,7 +133,7 @@ class ResearchLessonRepo:
         await tx.execute(
             "INSERT INTO lesson_study_note (lesson_study_id, round, kind, person_id, pupil_id,"
             " moment, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (cycle_id, round_, kind, person_id, pupil_id, moment, _json(body), to_db_time(now)),
+            (cycle_id, round_, kind, person_id, pupil_id, moment, dump_json(body), to_db_time(now)),
         )
 
     @staticmethod
