@@ -1,5 +1,5 @@
 """A render that depends only on numbers, booleans and None is kept and given again
-(bot/texts/__init__.py `Texts._render_key`): the same text as rendering afresh, never another
+(bot/texts/__init__.py `_render_key`): the same text as rendering afresh, never another
 template's or another value's, and nothing kept where a value is text, a float, a list or a
 mapping, or where the template pulls in another."""
 

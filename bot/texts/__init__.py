@@ -101,6 +101,21 @@ _ABSENT = object()
 RENDERED_KEPT = 4096
 
 
+def _render_key(
+    lang: str, name: str, names: tuple[str, ...], values: dict[str, Any]
+) -> tuple[Any, ...] | None:
+    """What a render depends on, when that is only numbers, booleans and None (_KEYED): a
+    template is a pure function of its language and the values it names (its filters too).
+    None when it names any other value (text, a list, a mapping)."""
+    key: list[Any] = [lang, name]
+    for wanted in names:
+        value = values.get(wanted, _ABSENT)
+        if type(value) not in _KEYED and value is not _ABSENT:
+            return None
+        key += (value, type(value))  # True and 1 are equal keys, not equal texts
+    return tuple(key)
+
+
 class Texts:
     def __init__(self, root: Path | None = None) -> None:
         self.root = root or prompts_root()
@@ -127,12 +142,12 @@ class Texts:
         self.env.filters["plural"] = _plural_filter
         self._labels: dict[str, Any] = {}
         # Looked up once per process, like the compiled templates (auto_reload is off): the
-        # file a (language, name) renders from, and each label that takes no values.
-        self._templates: dict[tuple[str, str], Template] = {}
+        # file a (language, name) renders from with the values it names (None: it pulls in
+        # another template), and each label that takes no values.
+        self._templates: dict[tuple[str, str], tuple[Template, tuple[str, ...] | None]] = {}
         self._plain_labels: dict[tuple[str, str], Markup] = {}
         self._plain_texts: dict[tuple[str, str], str] = {}
-        # Renders that depend only on plain values (see _render_key), kept by those values.
-        self._names: dict[tuple[str, str], tuple[str, ...] | None] = {}
+        # Renders that depend only on numbers, booleans and None (see _render_key).
         self._rendered: dict[tuple[Any, ...], str] = {}
 
     def exists(self, lang: str, name: str) -> bool:
@@ -158,13 +173,13 @@ class Texts:
             values = {key: self._labels_in(lang, value) for key, value in (context or {}).items()}
         else:
             values = dict(context or {})
-        key = self._render_key(lang, name, values)
+        found = self._templates.get((lang, name))
+        if found is None:
+            found = self._templates[lang, name] = self._load(self._template_path(lang, name))
+        template, names = found
+        key = None if names is None else _render_key(lang, name, names, values)
         if key is not None and (done := self._rendered.get(key)) is not None:
             return done
-        template = self._templates.get((lang, name))
-        if template is None:
-            template = self.env.get_template(self._template_path(lang, name))
-            self._templates[lang, name] = template
         text = template.render(lang=lang, texts=self, **values)
         text = _BLANK_LINES.sub("\n\n", text).strip()
         if key is not None:
@@ -173,31 +188,16 @@ class Texts:
             self._rendered[key] = text
         return text
 
-    def _render_key(self, lang: str, name: str, values: dict[str, Any]) -> tuple[Any, ...] | None:
-        """What a render depends on, when that is only numbers, booleans and None (_KEYED): a
-        template is a pure function of its language and the values it names (its filters
-        too). None when it names any other value (text, a list, a mapping) or includes
-        another template."""
-        if (lang, name) not in self._names:
-            self._names[lang, name] = self._named(lang, name)
-        names = self._names[lang, name]
-        if names is None:
-            return None
-        key: list[Any] = [lang, name]
-        for wanted in names:
-            value = values.get(wanted, _ABSENT)
-            if type(value) not in _KEYED and value is not _ABSENT:
-                return None
-            key += (value, type(value))  # True and 1 are equal keys, not equal texts
-        return tuple(key)
-
-    def _named(self, lang: str, name: str) -> tuple[str, ...] | None:
+    def _load(self, path: str) -> tuple[Template, tuple[str, ...] | None]:
+        """The template at `path`, and the values it names (None if it includes another)."""
+        template = self.env.get_template(path)  # its errors (not found, syntax) first
         assert self.env.loader is not None
-        source, _, _ = self.env.loader.get_source(self.env, self._template_path(lang, name))
-        tree = self.env.parse(source)
-        if any(True for _ in meta.find_referenced_templates(tree)):
-            return None
-        return tuple(sorted(meta.find_undeclared_variables(tree) - {"lang", "texts"}))
+        source, filename, _ = self.env.loader.get_source(self.env, path)
+        tree = self.env.parse(source, path, filename)
+        names = None
+        if not any(True for _ in meta.find_referenced_templates(tree)):
+            names = tuple(sorted(meta.find_undeclared_variables(tree) - {"lang", "texts"}))
+        return template, names
 
     def _labels_in(self, lang: str, value: Any) -> Any:
         """`value` with every Label in it (inside lists and mappings too) rendered: a service
